@@ -1,0 +1,105 @@
+# zktls - ZFS replication over mutually-authenticated TLS 1.3 with kernel TLS.
+#
+#   make             build ./zktls
+#   make check       install test dependencies (Debian), run every test
+#   make demo        replicate a dataset over kernel TLS in the test VM
+#   make bench       userspace plane vs socat/stunnel/TCP on loopback
+#   make bench-vm    every plane vs socat/ssh inside the test VM
+#   make fuzz        build the libFuzzer targets (clang)
+#   make install     PREFIX=/usr/local DESTDIR=
+
+CC       ?= cc
+PKG_CONFIG ?= pkg-config
+PREFIX   ?= /usr/local
+SBINDIR  ?= $(PREFIX)/sbin
+MANDIR   ?= $(PREFIX)/share/man
+
+WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
+CFLAGS   ?= -O2 -g
+ZK_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -Isrc $(CFLAGS) \
+            $(shell $(PKG_CONFIG) --cflags openssl)
+LIBS      = $(shell $(PKG_CONFIG) --libs openssl)
+
+OS       := $(shell uname -s)
+KTLS     ?= $(if $(filter Linux,$(OS)),linux,none)
+KTLS_SRC := src/ktls_$(KTLS).c
+LIB_SRC  := src/err.c src/log.c src/util.c src/net.c src/tls.c \
+            src/proto.c src/pump.c src/zfs.c src/session.c $(KTLS_SRC)
+UNIT     := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+
+B        ?= build/release
+
+.PHONY: all check check-host check-vm deps asan fuzz bench bench-vm demo \
+        stress-vm install clean format
+
+all: zktls
+
+zktls: $(B)/zktls
+	cp $< $@
+
+$(B)/%.o: src/%.c src/zktls.h src/proto.h $(wildcard src/ktls.h)
+	@mkdir -p $(B)
+	$(CC) $(ZK_CFLAGS) -c $< -o $@
+
+$(B)/libzk.a: $(patsubst src/%.c,$(B)/%.o,$(LIB_SRC))
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/zktls: $(B)/main.o $(B)/libzk.a
+	$(CC) $(ZK_CFLAGS) $^ -o $@ $(LIBS)
+
+$(B)/test_%: tests/unit/test_%.c $(B)/libzk.a tests/unit/t.h
+	$(CC) $(ZK_CFLAGS) $< $(B)/libzk.a -o $@ $(LIBS)
+
+units: $(addprefix $(B)/,$(UNIT))
+
+# AddressSanitizer + UndefinedBehaviorSanitizer build of everything.
+asan:
+	$(MAKE) B=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined \
+		-fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		build/asan/zktls $(addprefix build/asan/,$(UNIT))
+
+fuzz: build/fuzz/fuzz_proto
+
+build/fuzz/fuzz_proto: fuzz/fuzz_proto.c src/proto.c src/proto.h
+	@mkdir -p build/fuzz
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc \
+		-fsanitize=fuzzer,address,undefined $< src/proto.c -o $@
+
+deps:
+	tests/deps.sh
+
+# The README's test command: installs what it needs, runs everything.
+check: deps
+	$(MAKE) all units asan fuzz
+	tests/run
+
+check-host: all units asan fuzz
+	tests/run --host-only
+
+check-vm: all
+	tests/run --vm-only
+
+bench: deps
+	$(MAKE) all
+	bench/bench.sh
+
+bench-vm: deps all
+	tests/vm/run.sh -- bench/bench-vm.sh
+
+stress-vm: deps all
+	tests/vm/run.sh -- tests/vm/stress.sh
+
+demo: deps all
+	tests/vm/demo.sh
+
+install: zktls
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
+	install -m 755 zktls $(DESTDIR)$(SBINDIR)/zktls
+	install -m 644 man/zktls.8 $(DESTDIR)$(MANDIR)/man8/zktls.8
+
+format:
+	clang-format -i src/*.c src/*.h tests/unit/*.c fuzz/*.c
+
+clean:
+	rm -rf build zktls

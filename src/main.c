@@ -1,0 +1,310 @@
+/*
+ * main.c - the command line: a table of subcommands, option parsing into
+ * an immutable struct conf, and the mapping of failures to exit codes.
+ * Nothing below this file prints errors or exits.
+ */
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "zktls.h"
+
+int session_run(const struct conf *cf);
+
+static const char usage_text[] =
+	"usage: zktls pipe send (--connect HOST:PORT | --listen ADDR:PORT) "
+	"TLS-OPTIONS < STREAM\n"
+	"       zktls pipe recv (--connect HOST:PORT | --listen ADDR:PORT) "
+	"TLS-OPTIONS > STREAM\n"
+	"       zktls send [-i SNAP | -I SNAP] [-RwcLepb] POOL/FS@SNAP\n"
+	"                  (--connect HOST:PORT | --listen ADDR:PORT) "
+	"[--target POOL/FS] TLS-OPTIONS\n"
+	"       zktls recv [-sFude] [-o PROP=VAL] [-x PROP] POOL/FS\n"
+	"                  (--connect HOST:PORT | --listen ADDR:PORT) "
+	"TLS-OPTIONS\n"
+	"       zktls pin CERT.pem\n"
+	"       zktls version\n"
+	"\n"
+	"TLS options:\n"
+	"  --cert FILE          our certificate chain (PEM)\n"
+	"  --key FILE           our private key (PEM)\n"
+	"  --ca FILE            CA certificates that vouch for the peer\n"
+	"  --peer-name NAME     the peer certificate must match NAME (DNS or "
+	"IP)\n"
+	"  --peer-pin sha256:HEX  the peer's public key must have this pin\n"
+	"                       (see zktls pin); without --ca the pin alone "
+	"decides\n"
+	"Other options:\n"
+	"  --mode MODE          data plane: auto (default), user, rw, splice,"
+	" direct\n"
+	"  --timeout SECONDS    handshake and peer idle timeout (default "
+	"120)\n"
+	"  --progress           print progress lines (default when stderr is"
+	" a tty)\n"
+	"  --no-progress        never print progress lines\n"
+	"  -v, --verbose        more detail;  -q, --quiet  errors only\n"
+	"  --json               log lines as JSON objects\n"
+	"  -h, --help           this text\n"
+	"\n"
+	"Exit status: 0 ok, 1 system error, 2 usage or configuration, 3 TLS "
+	"or\n"
+	"authentication failure (or request denied), 4 transfer failure "
+	"(network,\n"
+	"protocol, truncation, timeout, peer failure), 5 zfs failure (local "
+	"or peer).\n";
+
+enum {
+	OPT_CONNECT = 256, OPT_LISTEN, OPT_CERT, OPT_KEY, OPT_CA,
+	OPT_PEER_NAME, OPT_PEER_PIN, OPT_MODE, OPT_TIMEOUT, OPT_JSON,
+	OPT_TARGET, OPT_PROGRESS, OPT_NO_PROGRESS,
+};
+
+static const struct option long_opts[] = {
+	{ "connect", required_argument, NULL, OPT_CONNECT },
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "cert", required_argument, NULL, OPT_CERT },
+	{ "key", required_argument, NULL, OPT_KEY },
+	{ "ca", required_argument, NULL, OPT_CA },
+	{ "peer-name", required_argument, NULL, OPT_PEER_NAME },
+	{ "peer-pin", required_argument, NULL, OPT_PEER_PIN },
+	{ "mode", required_argument, NULL, OPT_MODE },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "target", required_argument, NULL, OPT_TARGET },
+	{ "progress", no_argument, NULL, OPT_PROGRESS },
+	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* zfs flags each subcommand passes through: letter, takes an argument,
+ * summary bit for the peer. */
+struct zflag {
+	char letter;
+	int arg;
+	uint32_t bit;
+};
+
+static const struct zflag send_flags[] = {
+	{ 'i', 1, PROTO_ZF_INCR }, { 'I', 1, PROTO_ZF_INCR_ALL },
+	{ 'R', 0, PROTO_ZF_RECURSIVE }, { 'w', 0, PROTO_ZF_RAW },
+	{ 'c', 0, PROTO_ZF_COMPRESSED }, { 'L', 0, PROTO_ZF_LARGE },
+	{ 'e', 0, PROTO_ZF_EMBED }, { 'p', 0, PROTO_ZF_PROPS },
+	{ 'b', 0, 0 }, { 0, 0, 0 },
+};
+
+static const struct zflag recv_flags[] = {
+	{ 's', 0, 0 }, { 'F', 0, 0 }, { 'u', 0, 0 }, { 'd', 0, 0 },
+	{ 'e', 0, 0 }, { 'o', 1, 0 }, { 'x', 1, 0 }, { 0, 0, 0 },
+};
+
+static const struct zflag *
+zflag_find(const struct zflag *t, int ch)
+{
+	for (; t && t->letter; t++)
+		if (t->letter == ch)
+			return t;
+	return NULL;
+}
+
+static int __attribute__((format(printf, 1, 2)))
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "zktls: error: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'zktls --help'.\n");
+	return EXIT_USAGE;
+}
+
+/* A zfs option argument: a name or property; never an option itself. */
+static int
+zfs_arg_ok(int letter, const char *a)
+{
+	if (a[0] == '\0' || a[0] == '-')
+		return 0;
+	if (letter == 'i' || letter == 'I')
+		return a[0] == '@' || a[0] == '#' || zfs_name_valid(a, 's') ||
+		       strchr(a, '#') != NULL;
+	return strchr(a, '\n') == NULL;
+}
+
+static int
+parse(int argc, char **argv, const struct zflag *zf, struct conf *cf)
+{
+	char optstr[64] = "+vqh";
+	size_t o = strlen(optstr);
+	int ch;
+
+	for (const struct zflag *z = zf; z && z->letter; z++) {
+		optstr[o++] = z->letter;
+		if (z->arg)
+			optstr[o++] = ':';
+	}
+	optstr[o] = '\0';
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, optstr, long_opts, NULL)) != -1) {
+		const struct zflag *z;
+		char *end;
+
+		switch (ch) {
+		case OPT_CONNECT: cf->connect = optarg; break;
+		case OPT_LISTEN: cf->listen = optarg; break;
+		case OPT_CERT: cf->cert = optarg; break;
+		case OPT_KEY: cf->key = optarg; break;
+		case OPT_CA: cf->ca = optarg; break;
+		case OPT_PEER_NAME: cf->peer_name = optarg; break;
+		case OPT_PEER_PIN: cf->peer_pin = optarg; break;
+		case OPT_JSON: cf->json = 1; break;
+		case OPT_PROGRESS: cf->progress = 1; break;
+		case OPT_NO_PROGRESS: cf->progress = 0; break;
+		case 'v': cf->verbose++; break;
+		case 'q': cf->quiet = 1; break;
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(EXIT_OK);
+		case OPT_MODE:
+			if (plane_mode_parse(optarg, &cf->mode) < 0)
+				return usage_error("%s", zk_errmsg());
+			break;
+		case OPT_TIMEOUT:
+			cf->timeout_s = (int)strtol(optarg, &end, 10);
+			if (*end || cf->timeout_s <= 0 || cf->timeout_s > 86400)
+				return usage_error("bad --timeout '%s'", optarg);
+			break;
+		case OPT_TARGET:
+			if (cf->role != ROLE_SENDER || !cf->zfs)
+				return usage_error("%s", "--target is for zktls "
+						   "send");
+			if (!zfs_name_valid(optarg, 'f'))
+				return usage_error("invalid --target dataset "
+						   "'%s'", optarg);
+			cf->target = optarg;
+			break;
+		case '?':
+			return usage_error("%s", "bad option");
+		default:
+			z = zflag_find(zf, ch);
+			if (z == NULL)
+				return usage_error("%s", "bad option");
+			if (cf->nzfs_args + 3 >= ZK_MAX_ZFS_ARGS)
+				return usage_error("%s", "too many zfs options");
+			if (z->arg && !zfs_arg_ok(ch, optarg))
+				return usage_error("bad zfs option argument "
+						   "'%s'", optarg);
+			{
+				static char flags[ZK_MAX_ZFS_ARGS][3];
+				int i = cf->nzfs_args;
+				flags[i][0] = '-';
+				flags[i][1] = (char)ch;
+				flags[i][2] = '\0';
+				cf->zfs_args[cf->nzfs_args++] = flags[i];
+			}
+			if (z->arg)
+				cf->zfs_args[cf->nzfs_args++] = optarg;
+			cf->zflags |= z->bit;
+		}
+	}
+	cf->zfs_args[cf->nzfs_args] = NULL;
+	if (cf->zfs) {
+		if (optind != argc - 1)
+			return usage_error("%s", cf->role == ROLE_SENDER
+					   ? "zktls send needs one POOL/FS@SNAP"
+					   : "zktls recv needs one POOL/FS");
+		cf->dataset = argv[optind];
+		if (!zfs_name_valid(cf->dataset,
+				    cf->role == ROLE_SENDER ? 's' : 'f'))
+			return usage_error("invalid %s name '%s'%s",
+					   cf->role == ROLE_SENDER ? "snapshot"
+								   : "dataset",
+					   cf->dataset,
+					   cf->role == ROLE_SENDER
+						   ? " (want POOL/FS@SNAP)"
+						   : "");
+	} else if (optind != argc) {
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	}
+	if ((cf->connect == NULL) == (cf->listen == NULL))
+		return usage_error("%s", "give exactly one of --connect and "
+				   "--listen");
+	if (cf->verbose && cf->quiet)
+		return usage_error("%s", "-v and -q exclude each other");
+	return 0;
+}
+
+static int
+cmd_pin(int argc, char **argv)
+{
+	char pin[80];
+
+	if (argc != 2)
+		return usage_error("%s", "zktls pin needs one CERT.pem");
+	if (tls_cert_pin(argv[1], pin, sizeof(pin)) < 0) {
+		fprintf(stderr, "zktls: error: %s\n", zk_errmsg());
+		return zk_exit_code(-zk_errcode());
+	}
+	printf("%s\n", pin);
+	return EXIT_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct conf cf = { .timeout_s = 120, .mode = MODE_AUTO };
+	const struct zflag *zf = NULL;
+	int r, skip;
+
+	signal(SIGPIPE, SIG_IGN);
+	cf.progress = isatty(2);
+	if (argc < 2)
+		return usage_error("%s", "missing command");
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(usage_text, stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "version") == 0 ||
+	    strcmp(argv[1], "--version") == 0) {
+		printf("zktls %s\n", ZKTLS_VERSION);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "pin") == 0)
+		return cmd_pin(argc - 1, argv + 1);
+	if (strcmp(argv[1], "pipe") == 0 && argc >= 3 &&
+	    (strcmp(argv[2], "send") == 0 || strcmp(argv[2], "recv") == 0)) {
+		cf.role = argv[2][0] == 's' ? ROLE_SENDER : ROLE_RECEIVER;
+		cf.cmd = cf.role == ROLE_SENDER ? "pipe send" : "pipe recv";
+		skip = 2;
+	} else if (strcmp(argv[1], "send") == 0 ||
+		   strcmp(argv[1], "recv") == 0 ||
+		   strcmp(argv[1], "receive") == 0) {
+		cf.role = argv[1][0] == 's' ? ROLE_SENDER : ROLE_RECEIVER;
+		cf.cmd = cf.role == ROLE_SENDER ? "send" : "recv";
+		cf.zfs = 1;
+		zf = cf.role == ROLE_SENDER ? send_flags : recv_flags;
+		skip = 1;
+	} else {
+		return usage_error("unknown command '%s'", argv[1]);
+	}
+	if ((r = parse(argc - skip, argv + skip, zf, &cf)) != 0)
+		return r;
+	log_init("zktls", cf.quiet ? LOG_QUIET : LOG_NORMAL + cf.verbose,
+		 cf.json);
+	r = session_run(&cf);
+	if (r < 0) {
+		log_error("%s", zk_errmsg());
+		return zk_exit_code(r);
+	}
+	return EXIT_OK;
+}

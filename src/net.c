@@ -1,0 +1,241 @@
+/*
+ * net.c - TCP sockets: connect, listen, accept, tuning, waiting.
+ *
+ * Sockets stay blocking: a zfs process may be handed the socket itself and
+ * libzfs does not retry EAGAIN.  Timeouts are applied with poll().
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "zktls.h"
+
+int
+net_parse_addr(const char *s, char *host, size_t hostlen, char *port,
+	       size_t portlen)
+{
+	const char *colon, *h = s;
+	size_t hl;
+
+	if (s == NULL || *s == '\0')
+		return zk_fail(ZK_EUSAGE, "empty address");
+	if (*s == '[') {
+		const char *end = strchr(s, ']');
+		if (end == NULL || end[1] != ':')
+			return zk_fail(ZK_EUSAGE,
+				       "bad address '%s' (want [ADDR]:PORT)", s);
+		h = s + 1;
+		hl = (size_t)(end - h);
+		colon = end + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL)
+			return zk_fail(ZK_EUSAGE,
+				       "bad address '%s' (want HOST:PORT)", s);
+		hl = (size_t)(colon - s);
+		if (memchr(s, ':', hl) != NULL)
+			return zk_fail(ZK_EUSAGE,
+				       "bad address '%s' (write IPv6 as [ADDR]:PORT)",
+				       s);
+	}
+	if (hl >= hostlen || strlen(colon + 1) >= portlen ||
+	    colon[1] == '\0')
+		return zk_fail(ZK_EUSAGE, "bad address '%s'", s);
+	for (const char *p = colon + 1; *p; p++)
+		if (*p < '0' || *p > '9')
+			return zk_fail(ZK_EUSAGE, "bad port in '%s'", s);
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	strcpy(port, colon + 1);
+	return 0;
+}
+
+int
+net_wait(int fd, short events, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int r;
+
+	do {
+		r = poll(&p, 1, timeout_ms);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return zk_fail_errno(ZK_ESYS, "poll");
+	return r;
+}
+
+void
+net_tune(int fd, int timeout_s)
+{
+	int one = 1, idle = 30, intvl = 10, cnt = 6;
+	unsigned int uto = (unsigned int)(timeout_s > 0 ? timeout_s : 60) * 1000u;
+
+	/* Dead-peer detection without application pings: the stream may
+	 * legitimately pause while zfs works, so rely on TCP itself. */
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+#ifdef TCP_KEEPIDLE
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+#endif
+#ifdef TCP_USER_TIMEOUT
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto));
+#endif
+	(void)uto;
+	(void)idle;
+	(void)intvl;
+	(void)cnt;
+}
+
+/* connect() with a deadline, leaving the socket blocking. */
+static int
+connect_timeout(int fd, const struct sockaddr *sa, socklen_t len,
+		int timeout_s)
+{
+	int err = 0, r;
+	socklen_t el = sizeof(err);
+
+	if (fd_set_nonblock(fd, 1) < 0)
+		return -1;
+	r = connect(fd, sa, len);
+	if (r < 0 && errno != EINPROGRESS)
+		return -1;
+	if (r < 0) {
+		r = net_wait(fd, POLLOUT, timeout_s * 1000);
+		if (r == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (r < 0)
+			return -1;
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+			return -1;
+		if (err != 0) {
+			errno = err;
+			return -1;
+		}
+	}
+	return fd_set_nonblock(fd, 0);
+}
+
+int
+net_connect(const char *hostport, int timeout_s)
+{
+	char host[256], port[16];
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_ADDRCONFIG };
+	struct addrinfo *res = NULL, *ai;
+	int fd = -1, r, saved = 0;
+
+	if ((r = net_parse_addr(hostport, host, sizeof(host), port,
+				sizeof(port))) < 0)
+		return r;
+	if ((r = getaddrinfo(host, port, &hints, &res)) != 0)
+		return zk_fail(ZK_ENET, "cannot resolve %s: %s", host,
+			       gai_strerror(r));
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+			    ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		if (connect_timeout(fd, ai->ai_addr, ai->ai_addrlen,
+				    timeout_s) == 0)
+			break;
+		saved = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		errno = saved;
+		return zk_fail_errno(ZK_ENET, "cannot connect to %s", hostport);
+	}
+	net_tune(fd, timeout_s);
+	return fd;
+}
+
+static void
+format_sockaddr(const struct sockaddr *sa, socklen_t len, char *out,
+		size_t cap)
+{
+	char h[NI_MAXHOST], p[NI_MAXSERV];
+
+	if (getnameinfo(sa, len, h, sizeof(h), p, sizeof(p),
+			NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		snprintf(out, cap, "?");
+		return;
+	}
+	if (sa->sa_family == AF_INET6)
+		snprintf(out, cap, "[%s]:%s", h, p);
+	else
+		snprintf(out, cap, "%s:%s", h, p);
+}
+
+int
+net_listen(const char *addrport)
+{
+	char host[256], port[16], shown[300];
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE };
+	struct addrinfo *res = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int fd = -1, one = 1, r;
+
+	if ((r = net_parse_addr(addrport, host, sizeof(host), port,
+				sizeof(port))) < 0)
+		return r;
+	if ((r = getaddrinfo(host[0] ? host : NULL, port, &hints, &res)) != 0)
+		return zk_fail(ZK_EUSAGE, "cannot resolve listen address %s: %s",
+			       addrport, gai_strerror(r));
+	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC,
+		    res->ai_protocol);
+	if (fd < 0) {
+		r = zk_fail_errno(ZK_ENET, "socket");
+		goto out;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0) {
+		r = zk_fail_errno(ZK_ENET, "cannot listen on %s", addrport);
+		goto out;
+	}
+	if (listen(fd, 8) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+		r = zk_fail_errno(ZK_ENET, "cannot listen on %s", addrport);
+		goto out;
+	}
+	format_sockaddr((struct sockaddr *)&ss, sl, shown, sizeof(shown));
+	/* Always printed, even with -q: scripts read the port from it. */
+	fprintf(stderr, "zktls: listening on %s\n", shown);
+	fflush(stderr);
+	r = fd;
+	fd = -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(res);
+	return r;
+}
+
+int
+net_accept(int lfd, char *peer, size_t peerlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int fd;
+
+	do {
+		fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+	} while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return zk_fail_errno(ZK_ENET, "accept");
+	format_sockaddr((struct sockaddr *)&ss, sl, peer, peerlen);
+	return fd;
+}

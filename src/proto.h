@@ -1,0 +1,133 @@
+/*
+ * proto.h - the zktls session messages, carried inside TLS.
+ *
+ * Every message is one frame:
+ *
+ *   offset size field
+ *   0      4    magic    "ZKT1"
+ *   4      1    version  PROTO_VERSION
+ *   5      1    type     PROTO_REQUEST / PROTO_REPLY / PROTO_RESULT
+ *   6      2    reserved must be 0
+ *   8      4    length   body length, big-endian, <= PROTO_MAX_BODY
+ *   12     ...  body     fixed-width fields, big-endian integers
+ *
+ * Strings are fixed-width, NUL-padded arrays: the string must end before
+ * the last byte and every byte after its NUL must be 0.  Counted arrays
+ * (GUID lists) come last and their count must match the length exactly.
+ * Unknown types, versions, non-zero reserved bytes, bad lengths: rejected.
+ *
+ * REQUEST (client -> server)
+ *   u8 op (PROTO_OP_PUSH: client sends; PROTO_OP_PULL: client receives)
+ *   u8 reserved[3]; u32 zflags (PROTO_ZF_*, what the sender will use)
+ *   char dataset[256]  push: target dataset asked for (may be "")
+ *                      pull: the client's receive dataset (informational)
+ *   char snapshot[256] push: source snapshot; pull: ""
+ *   char token[1024]   pull: client's receive_resume_token or ""
+ *   u32 nguids; u64 guids[nguids]  pull: snapshot GUIDs the client has
+ *
+ * REPLY (server -> client)
+ *   u8 status (PROTO_ST_*); u8 reserved[3]
+ *   char message[256]  why, when status != ok
+ *   char dataset[256]  push: the dataset that will receive
+ *   char token[1024]   push: server's receive_resume_token or ""
+ *   u32 nguids; u64 guids[nguids]  push: snapshot GUIDs the server has
+ *
+ * RESULT (receiver -> sender, after the stream)
+ *   u8 status (PROTO_ST_OK = committed); u8 reserved[3]
+ *   i32 exit status of the consumer (zfs recv) or -1
+ *   u64 bytes the receiver took from the stream
+ *   u64 guid of the received snapshot (0 if unknown)
+ *   char message[512]  the consumer's error text
+ */
+#ifndef ZKTLS_PROTO_H
+#define ZKTLS_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTO_MAGIC "ZKT1"
+#define PROTO_VERSION 1
+#define PROTO_HDR_LEN 12
+#define PROTO_MAX_BODY 65536
+#define PROTO_MAX_GUIDS 4096
+#define PROTO_NAME_LEN 256
+#define PROTO_TOKEN_LEN 1024
+#define PROTO_MSG_LEN 256
+#define PROTO_RESULT_MSG_LEN 512
+
+enum proto_type { PROTO_REQUEST = 1, PROTO_REPLY = 2, PROTO_RESULT = 3 };
+enum proto_op { PROTO_OP_PUSH = 1, PROTO_OP_PULL = 2 };
+enum proto_status {
+	PROTO_ST_OK = 0,
+	PROTO_ST_DENIED = 1,
+	PROTO_ST_NOTFOUND = 2,
+	PROTO_ST_BUSY = 3,
+	PROTO_ST_ERROR = 4,
+	PROTO_ST_MAX = 4,
+};
+
+/* zfs flags summary, for the peer's information and policy. */
+enum proto_zflags {
+	PROTO_ZF_RAW = 1u << 0,         /* send -w */
+	PROTO_ZF_COMPRESSED = 1u << 1,  /* send -c */
+	PROTO_ZF_LARGE = 1u << 2,       /* send -L */
+	PROTO_ZF_EMBED = 1u << 3,       /* send -e */
+	PROTO_ZF_PROPS = 1u << 4,       /* send -p */
+	PROTO_ZF_RECURSIVE = 1u << 5,   /* send -R */
+	PROTO_ZF_INCR = 1u << 6,        /* send -i */
+	PROTO_ZF_INCR_ALL = 1u << 7,    /* send -I */
+	PROTO_ZF_RESUME = 1u << 8,      /* send -t */
+	PROTO_ZF_ALL = (1u << 9) - 1,
+};
+
+struct proto_request {
+	uint8_t op;
+	uint32_t zflags;
+	char dataset[PROTO_NAME_LEN];
+	char snapshot[PROTO_NAME_LEN];
+	char token[PROTO_TOKEN_LEN];
+	uint32_t nguids;
+	uint64_t guids[PROTO_MAX_GUIDS];
+};
+
+struct proto_reply {
+	uint8_t status;
+	char message[PROTO_MSG_LEN];
+	char dataset[PROTO_NAME_LEN];
+	char token[PROTO_TOKEN_LEN];
+	uint32_t nguids;
+	uint64_t guids[PROTO_MAX_GUIDS];
+};
+
+struct proto_result {
+	uint8_t status;
+	int32_t exit_status;
+	uint64_t bytes;
+	uint64_t guid;
+	char message[PROTO_RESULT_MSG_LEN];
+};
+
+/* Encoders write a whole frame into buf (cap >= proto_*_size()) and return
+ * its length, or -1 if a string does not fit its field or a count is too
+ * large (callers validate first). */
+size_t proto_request_size(const struct proto_request *m);
+size_t proto_reply_size(const struct proto_reply *m);
+size_t proto_result_size(void);
+long proto_encode_request(const struct proto_request *m, uint8_t *buf, size_t cap);
+long proto_encode_reply(const struct proto_reply *m, uint8_t *buf, size_t cap);
+long proto_encode_result(const struct proto_result *m, uint8_t *buf, size_t cap);
+
+/* Parse a frame header: 0 and *type and *body_len set, or -1 with *why set. */
+int proto_parse_header(const uint8_t *hdr, size_t len, uint8_t *type,
+		       uint32_t *body_len, const char **why);
+/* Decode a body of the given type; 0 or -1 with *why (a static string). */
+int proto_decode_request(const uint8_t *body, size_t len,
+			 struct proto_request *m, const char **why);
+int proto_decode_reply(const uint8_t *body, size_t len, struct proto_reply *m,
+		       const char **why);
+int proto_decode_result(const uint8_t *body, size_t len,
+			struct proto_result *m, const char **why);
+
+const char *proto_status_name(uint8_t status);
+
+#endif

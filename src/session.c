@@ -1,0 +1,741 @@
+/*
+ * session.c - one transfer, end to end: connect or accept, handshake,
+ * kernel switch, REQUEST/REPLY, STREAM, close_notify, RESULT.
+ *
+ * The state machine is drawn in zktls.h.  Both roles and both directions
+ * of connection run through here; the plane does the moving and this file
+ * never asks which plane it drives.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "zktls.h"
+
+struct session {
+	const struct conf *cf;
+	int server;
+	struct tls_ctx *tctx;
+	struct chan c;
+	struct endpoint ep;
+	struct xfer x;
+	char addr[300];
+	struct proto_request *req;
+	struct proto_reply *rep;
+	struct proto_result res;
+	int have_result;
+	const char *argv[ZK_MAX_ZFS_ARGS + 8];
+	char target[PROTO_NAME_LEN];    /* receiver: where zfs receives */
+	char snapname[PROTO_NAME_LEN];  /* the source snapshot's full name */
+	char token[PROTO_TOKEN_LEN];    /* resume token in use, or "" */
+	char plane_why[300];
+	uint64_t guid;                  /* sent / received snapshot guid */
+	uint8_t *msgbuf;
+};
+
+#define MSGBUF_LEN (PROTO_HDR_LEN + PROTO_MAX_BODY)
+
+/* ------------------------------------------------------------ messages */
+
+/* Copy text into a protocol string field: no control characters (the
+ * peer's parser rejects them), truncated to fit. */
+static void
+set_text(char *dst, size_t cap, const char *src)
+{
+	size_t i;
+
+	for (i = 0; src && src[i] && i + 1 < cap; i++)
+		dst[i] = ((unsigned char)src[i] < 0x20 || src[i] == 0x7f)
+				 ? ' ' : src[i];
+	dst[i] = '\0';
+}
+
+static int
+send_frame(struct session *s, long len)
+{
+	if (len < 0)
+		return zk_fail(ZK_ESYS, "message does not fit its fields");
+	return s->c.plane->write(&s->c, s->msgbuf, (size_t)len);
+}
+
+/* Read one frame of the wanted type into s->msgbuf; returns body length. */
+static long
+recv_frame(struct session *s, uint8_t want)
+{
+	uint8_t type;
+	uint32_t len;
+	const char *why = NULL;
+	int r;
+
+	if ((r = chan_read_full(&s->c, s->msgbuf, PROTO_HDR_LEN)) < 0)
+		return r;
+	if (proto_parse_header(s->msgbuf, PROTO_HDR_LEN, &type, &len, &why) < 0)
+		return zk_fail(ZK_EPROTO, "protocol violation by peer: %s", why);
+	if (type != want)
+		return zk_fail(ZK_EPROTO, "protocol violation by peer: message "
+			       "type %u where %u was expected", type, want);
+	if ((r = chan_read_full(&s->c, s->msgbuf + PROTO_HDR_LEN, len)) < 0)
+		return r;
+	return (long)len;
+}
+
+static int
+recv_request(struct session *s)
+{
+	const char *why = NULL;
+	long n = recv_frame(s, PROTO_REQUEST);
+
+	if (n < 0)
+		return (int)n;
+	if (proto_decode_request(s->msgbuf + PROTO_HDR_LEN, (size_t)n, s->req,
+				 &why) < 0)
+		return zk_fail(ZK_EPROTO, "protocol violation by peer: bad "
+			       "REQUEST: %s", why);
+	return 0;
+}
+
+static int
+recv_reply(struct session *s)
+{
+	const char *why = NULL;
+	long n = recv_frame(s, PROTO_REPLY);
+
+	if (n < 0)
+		return (int)n;
+	if (proto_decode_reply(s->msgbuf + PROTO_HDR_LEN, (size_t)n, s->rep,
+			       &why) < 0)
+		return zk_fail(ZK_EPROTO, "protocol violation by peer: bad "
+			       "REPLY: %s", why);
+	return 0;
+}
+
+static int
+recv_result(struct session *s)
+{
+	const char *why = NULL;
+	long n = recv_frame(s, PROTO_RESULT);
+
+	if (n < 0)
+		return (int)n;
+	if (proto_decode_result(s->msgbuf + PROTO_HDR_LEN, (size_t)n, &s->res,
+				&why) < 0)
+		return zk_fail(ZK_EPROTO, "protocol violation by peer: bad "
+			       "RESULT: %s", why);
+	s->have_result = 1;
+	return 0;
+}
+
+/* Expect the peer's close_notify and nothing else. */
+static int
+expect_close_notify(struct session *s)
+{
+	uint8_t b;
+	ssize_t n;
+
+	if (s->c.peer_closed)
+		return 0;
+	n = s->c.plane->read(&s->c, &b, 1);
+	if (n < 0)
+		return (int)n;
+	if (n > 0)
+		return zk_fail(ZK_EPROTO, "protocol violation by peer: data "
+			       "after its last message");
+	return 0;
+}
+
+/* Wait (bounded) for the peer to close TCP, so that nothing we sent is
+ * discarded by closing first (see notes on KTLS close). */
+static void
+linger_close(struct session *s)
+{
+	if (s->c.fd >= 0)
+		(void)net_wait(s->c.fd, POLLIN,
+			       s->c.timeout_ms > 0 ? s->c.timeout_ms : 60000);
+}
+
+/* ------------------------------------------------------------ zfs facts */
+
+static void
+argv_reset(struct session *s)
+{
+	memset(s->argv, 0, sizeof(s->argv));
+}
+
+static size_t
+argv_push(struct session *s, size_t n, const char *a)
+{
+	if (n + 1 < sizeof(s->argv) / sizeof(s->argv[0]))
+		s->argv[n++] = a;
+	s->argv[n] = NULL;
+	return n;
+}
+
+/* zfs send -nP: validates the snapshot and flags, gives the size. */
+static int
+sender_dry_run(struct session *s)
+{
+	char out[8192];
+	const char *p;
+	size_t n = 0;
+
+	argv_reset(s);
+	n = argv_push(s, n, zfs_path());
+	n = argv_push(s, n, "send");
+	n = argv_push(s, n, "-nP");
+	if (s->token[0]) {
+		n = argv_push(s, n, "-t");
+		n = argv_push(s, n, s->token);
+	} else {
+		for (int i = 0; i < s->cf->nzfs_args; i++)
+			n = argv_push(s, n, s->cf->zfs_args[i]);
+		n = argv_push(s, n, s->snapname);
+	}
+	if (zfs_capture(s->argv, out, sizeof(out)) != 0) {
+		/* Run it for real to get zfs's own words on stderr. */
+		struct endpoint e;
+		int fd, r;
+
+		zfs_endpoint(&e, s->argv);
+		r = endpoint_pipe(&e, 1, &fd);
+		if (r < 0)
+			return r;
+		close(fd);
+		r = e.finish(&e);
+		return r < 0 ? r : zk_fail(ZK_EZFS, "zfs send -nP failed");
+	}
+	for (p = out; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		unsigned long long v;
+		if (sscanf(p, "size\t%llu", &v) == 1)
+			s->x.total_hint = v;
+	}
+	return 0;
+}
+
+static uint64_t
+zfs_guid_of(const char *name)
+{
+	const char *argv[] = { zfs_path(), "get", "-H", "-p", "-o", "value",
+			       "guid", name, NULL };
+	char out[64];
+
+	if (zfs_capture(argv, out, sizeof(out)) != 0)
+		return 0;
+	return strtoull(out, NULL, 10);
+}
+
+static void
+zfs_resume_token(const char *dataset, char *out, size_t cap)
+{
+	const char *argv[] = { zfs_path(), "get", "-H", "-p", "-o", "value",
+			       "receive_resume_token", dataset, NULL };
+	char buf[PROTO_TOKEN_LEN + 64];
+
+	out[0] = '\0';
+	if (zfs_capture(argv, buf, sizeof(buf)) != 0)
+		return;
+	buf[strcspn(buf, "\n")] = '\0';
+	if (strcmp(buf, "-") != 0 && buf[0] != '\0' && strlen(buf) < cap)
+		snprintf(out, cap, "%s", buf);
+}
+
+/* A resume token from the peer is untrusted: use it only when zfs says it
+ * continues exactly the snapshot we were asked to send. */
+static int
+token_matches(struct session *s, const char *token)
+{
+	const char *argv[] = { zfs_path(), "send", "-nv", "-t", token, NULL };
+	char out[8192], *p;
+
+	if (zfs_capture(argv, out, sizeof(out)) != 0)
+		return 0;
+	if ((p = strstr(out, "toname = ")) == NULL)
+		return 0;
+	p += 9;
+	p[strcspn(p, "\n")] = '\0';
+	return strcmp(p, s->snapname) == 0;
+}
+
+static void
+receiver_facts(struct session *s, char *token, uint32_t *nguids,
+	       uint64_t *guids)
+{
+	const char *argv[] = { zfs_path(), "list", "-H", "-p", "-o", "guid",
+			       "-t", "snapshot", "-d", "1", s->target, NULL };
+	char out[65536], *p, *end;
+
+	*nguids = 0;
+	token[0] = '\0';
+	if (!s->cf->zfs)
+		return;
+	zfs_resume_token(s->target, token, PROTO_TOKEN_LEN);
+	if (zfs_capture(argv, out, sizeof(out)) != 0)
+		return;
+	for (p = out; *p && *nguids < PROTO_MAX_GUIDS; p = end) {
+		uint64_t g = strtoull(p, &end, 10);
+		if (end == p)
+			break;
+		guids[(*nguids)++] = g;
+		while (*end == '\n')
+			end++;
+	}
+}
+
+/* The receiver decides where the stream lands: its own dataset, or a
+ * dataset below it that the sender asked for with --target. */
+static int
+resolve_target(struct session *s, const char *asked, char *why, size_t wl)
+{
+	const char *mine = s->cf->dataset;
+	size_t ml = strlen(mine);
+
+	if (asked[0] == '\0') {
+		snprintf(s->target, sizeof(s->target), "%s", mine);
+		return 0;
+	}
+	if (!zfs_name_valid(asked, 'f')) {
+		snprintf(why, wl, "invalid target dataset name '%s'", asked);
+		return -1;
+	}
+	if (strcmp(asked, mine) != 0 &&
+	    !(strncmp(asked, mine, ml) == 0 && asked[ml] == '/')) {
+		snprintf(why, wl, "dataset %s is not authorised (this "
+			 "receiver accepts %s and below)", asked, mine);
+		return -1;
+	}
+	snprintf(s->target, sizeof(s->target), "%s", asked);
+	return 0;
+}
+
+static const char *
+short_snap(const char *full)
+{
+	const char *at = strchr(full, '@');
+	return at ? at : "";
+}
+
+/* ------------------------------------------------------------ negotiate */
+
+static int
+send_reply(struct session *s, uint8_t status, const char *msg)
+{
+	struct proto_reply *m = s->rep;
+	int r;
+
+	m->status = status;
+	set_text(m->message, sizeof(m->message), msg);
+	r = send_frame(s, proto_encode_reply(m, s->msgbuf, MSGBUF_LEN));
+	if (r == 0 && status != PROTO_ST_OK) {
+		(void)s->c.plane->close_notify(&s->c);
+		linger_close(s);
+	}
+	return r;
+}
+
+static int
+negotiate_server(struct session *s)
+{
+	struct proto_request *q = s->req;
+	char why[700];
+	int r;
+
+	if ((r = recv_request(s)) < 0)
+		return r;
+	memset(s->rep, 0, sizeof(*s->rep));
+	if (s->cf->role == ROLE_RECEIVER && q->op != PROTO_OP_PUSH) {
+		(void)send_reply(s, PROTO_ST_ERROR, "both sides want to receive");
+		return zk_fail(ZK_EPROTO, "peer wants to receive too (run "
+			       "zktls send or pipe send on one side)");
+	}
+	if (s->cf->role == ROLE_SENDER && q->op != PROTO_OP_PULL) {
+		(void)send_reply(s, PROTO_ST_ERROR, "both sides want to send");
+		return zk_fail(ZK_EPROTO, "peer wants to send too (run "
+			       "zktls recv or pipe recv on one side)");
+	}
+	if (s->cf->role == ROLE_RECEIVER) {
+		snprintf(s->snapname, sizeof(s->snapname), "%s", q->snapshot);
+		if (s->cf->zfs &&
+		    resolve_target(s, q->dataset, why, sizeof(why)) < 0) {
+			(void)send_reply(s, PROTO_ST_DENIED, why);
+			return zk_fail(ZK_EDENIED, "refused %s: %s",
+				       tls_peer(s->c.tls), why);
+		}
+		snprintf(s->rep->dataset, sizeof(s->rep->dataset), "%s",
+			 s->target);
+		receiver_facts(s, s->rep->token, &s->rep->nguids,
+			       s->rep->guids);
+		return send_reply(s, PROTO_ST_OK, NULL);
+	}
+	/* We send; the client receives. */
+	if (s->cf->zfs && q->token[0] && token_matches(s, q->token)) {
+		snprintf(s->token, sizeof(s->token), "%s", q->token);
+		if ((r = sender_dry_run(s)) < 0) {
+			(void)send_reply(s, PROTO_ST_ERROR, zk_errmsg());
+			return r;
+		}
+	}
+	snprintf(s->rep->dataset, sizeof(s->rep->dataset), "%s", s->snapname);
+	return send_reply(s, PROTO_ST_OK, NULL);
+}
+
+static int
+negotiate_client(struct session *s)
+{
+	struct proto_request *q = s->req;
+	int r;
+
+	memset(q, 0, sizeof(*q));
+	if (s->cf->role == ROLE_SENDER) {
+		q->op = PROTO_OP_PUSH;
+		q->zflags = s->cf->zflags;
+		snprintf(q->snapshot, sizeof(q->snapshot), "%s", s->snapname);
+		snprintf(q->dataset, sizeof(q->dataset), "%s",
+			 s->cf->target ? s->cf->target : "");
+	} else {
+		q->op = PROTO_OP_PULL;
+		snprintf(s->target, sizeof(s->target), "%s",
+			 s->cf->zfs ? s->cf->dataset : "");
+		snprintf(q->dataset, sizeof(q->dataset), "%s", s->target);
+		receiver_facts(s, q->token, &q->nguids, q->guids);
+	}
+	if ((r = send_frame(s, proto_encode_request(q, s->msgbuf,
+						    MSGBUF_LEN))) < 0)
+		return r;
+	if ((r = recv_reply(s)) < 0)
+		return r;
+	if (s->rep->status != PROTO_ST_OK) {
+		int code = s->rep->status == PROTO_ST_DENIED ? ZK_EDENIED
+							      : ZK_EPEER;
+		return zk_fail(code, "peer refused the request (%s): %s",
+			       proto_status_name(s->rep->status),
+			       s->rep->message);
+	}
+	if (s->cf->role == ROLE_RECEIVER) {
+		snprintf(s->snapname, sizeof(s->snapname), "%s",
+			 s->rep->dataset);
+	} else if (s->cf->zfs && s->rep->token[0] &&
+		   token_matches(s, s->rep->token)) {
+		snprintf(s->token, sizeof(s->token), "%s", s->rep->token);
+		if ((r = sender_dry_run(s)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ stream */
+
+static void
+build_send_argv(struct session *s)
+{
+	size_t n = 0;
+
+	argv_reset(s);
+	n = argv_push(s, n, zfs_path());
+	n = argv_push(s, n, "send");
+	if (s->token[0]) {
+		n = argv_push(s, n, "-t");
+		n = argv_push(s, n, s->token);
+		return;
+	}
+	for (int i = 0; i < s->cf->nzfs_args; i++)
+		n = argv_push(s, n, s->cf->zfs_args[i]);
+	n = argv_push(s, n, s->snapname);
+}
+
+static void
+build_recv_argv(struct session *s)
+{
+	size_t n = 0;
+
+	argv_reset(s);
+	n = argv_push(s, n, zfs_path());
+	n = argv_push(s, n, "receive");
+	for (int i = 0; i < s->cf->nzfs_args; i++)
+		n = argv_push(s, n, s->cf->zfs_args[i]);
+	n = argv_push(s, n, s->target);
+}
+
+static int
+do_send(struct session *s)
+{
+	const struct plane *p = s->c.plane;
+	int r, fr;
+
+	if (s->cf->zfs) {
+		build_send_argv(s);
+		zfs_endpoint(&s->ep, s->argv);
+		s->guid = zfs_guid_of(s->snapname);
+		if (s->token[0])
+			log_info("resuming an interrupted transfer of %s",
+				 s->snapname);
+	} else {
+		fd_endpoint(&s->ep, 0);
+	}
+	s->x.t_start = now_s();
+	r = p->send_stream(&s->c, &s->ep, &s->x);
+	if (r == -ZK_EEARLY) {
+		/* The receiver gave up: its RESULT says why. */
+		s->ep.kill(&s->ep);
+		(void)s->ep.finish(&s->ep);
+		zk_clear();
+		if ((r = recv_result(s)) < 0)
+			return r;
+		(void)p->close_notify(&s->c);
+		(void)expect_close_notify(s);
+	} else if (r < 0) {
+		s->ep.kill(&s->ep);
+		(void)s->ep.finish(&s->ep);
+		p->abort(&s->c);
+		return r;
+	} else {
+		if ((fr = s->ep.finish(&s->ep)) < 0) {
+			/* A short stream must never look complete. */
+			p->abort(&s->c);
+			return fr;
+		}
+		if ((r = p->close_notify(&s->c)) < 0)
+			return r;
+		s->c.timeout_ms = -1; /* zfs recv may take long to commit */
+		if ((r = recv_result(s)) < 0)
+			return r;
+		s->c.timeout_ms = s->cf->timeout_s * 1000;
+		if ((r = expect_close_notify(s)) < 0)
+			return r;
+	}
+	xfer_progress(&s->x, 1);
+	if (s->res.status != PROTO_ST_OK) {
+		if (s->cf->zfs || s->res.exit_status > 0)
+			return zk_fail(ZK_EPEERZFS, "receiver: %s",
+				       s->res.message);
+		return zk_fail(ZK_EPEER, "receiver: %s", s->res.message);
+	}
+	if (s->res.bytes != s->x.bytes)
+		return zk_fail(ZK_EPROTO, "receiver took %" PRIu64 " bytes, we "
+			       "sent %" PRIu64, s->res.bytes, s->x.bytes);
+	if (s->guid && s->res.guid && s->guid != s->res.guid)
+		return zk_fail(ZK_EPROTO, "received snapshot guid %" PRIu64
+			       " differs from the sent %" PRIu64, s->res.guid,
+			       s->guid);
+	return 0;
+}
+
+/* Discard what the sender still sends after we failed, until its
+ * close_notify, so that it reads our RESULT instead of a reset. */
+static void
+drain(struct session *s)
+{
+	static uint8_t buf[65536];
+	ssize_t n;
+
+	while (!s->c.peer_closed &&
+	       (n = s->c.plane->read(&s->c, buf, sizeof(buf))) > 0)
+		;
+}
+
+static int
+do_recv(struct session *s)
+{
+	const struct plane *p = s->c.plane;
+	struct proto_result *m = &s->res;
+	int r, fr;
+
+	if (s->cf->zfs) {
+		build_recv_argv(s);
+		zfs_endpoint(&s->ep, s->argv);
+	} else {
+		fd_endpoint(&s->ep, 1);
+	}
+	s->x.t_start = now_s();
+	r = p->recv_stream(&s->c, &s->ep, &s->x);
+	if (r == -ZK_EZFS) {
+		/* The consumer stopped reading: its own words say why. */
+		zk_clear();
+		fr = s->ep.finish(&s->ep);
+		r = fr < 0 ? fr : zk_fail(ZK_EZFS, "the consumer stopped "
+					  "reading the stream");
+	} else {
+		fr = s->ep.finish(&s->ep);
+		if (r == 0)
+			r = fr;
+	}
+	if (r < 0 && !s->c.peer_closed && zk_errcode() != ZK_EZFS) {
+		/* The connection itself failed: no RESULT can be trusted to
+		 * arrive; the sender sees the broken connection. */
+		p->abort(&s->c);
+		return r;
+	}
+	memset(m, 0, sizeof(*m));
+	m->status = r == 0 ? PROTO_ST_OK : PROTO_ST_ERROR;
+	m->exit_status = s->ep.pid > 0 && WIFEXITED(s->ep.status)
+				 ? WEXITSTATUS(s->ep.status)
+				 : (s->ep.pid > 0 ? -1 : 0);
+	m->bytes = s->x.bytes;
+	if (r == 0 && s->cf->zfs && s->snapname[0]) {
+		char name[2 * PROTO_NAME_LEN];
+		snprintf(name, sizeof(name), "%s%s", s->target,
+			 short_snap(s->snapname));
+		m->guid = s->guid = zfs_guid_of(name);
+	}
+	if (r < 0)
+		set_text(m->message, sizeof(m->message), zk_errmsg());
+	fr = send_frame(s, proto_encode_result(m, s->msgbuf, MSGBUF_LEN));
+	if (fr == 0)
+		fr = p->close_notify(&s->c);
+	if (r < 0) {
+		drain(s);
+		linger_close(s);
+		return r;
+	}
+	if (fr < 0)
+		return fr;
+	linger_close(s);
+	xfer_progress(&s->x, 1);
+	return 0;
+}
+
+/* ------------------------------------------------------------ main flow */
+
+static int
+open_connection(struct session *s)
+{
+	const struct conf *cf = s->cf;
+	int lfd, fd;
+
+	if (cf->connect) {
+		snprintf(s->addr, sizeof(s->addr), "%s", cf->connect);
+		return net_connect(cf->connect, cf->timeout_s);
+	}
+	if ((lfd = net_listen(cf->listen)) < 0)
+		return lfd;
+	fd = net_accept(lfd, s->addr, sizeof(s->addr));
+	close(lfd);
+	if (fd >= 0)
+		net_tune(fd, cf->timeout_s);
+	return fd;
+}
+
+static void
+log_session(struct session *s, int r, double secs)
+{
+	const struct conf *cf = s->cf;
+	char b[32], rate[32];
+	double mibs = secs > 0 ? (double)s->x.bytes / secs / 1048576.0 : 0;
+	const char *what = cf->zfs ? (s->snapname[0] ? s->snapname : "?")
+				   : "stream";
+	const char *dir = cf->role == ROLE_SENDER ? "sent" : "received";
+	const char *peer = s->c.tls ? tls_peer(s->c.tls) : "?";
+
+	human_bytes(s->x.bytes, b, sizeof(b));
+	snprintf(rate, sizeof(rate), "%.1f MiB/s", mibs);
+	if (log_json()) {
+		fprintf(stderr,
+			"{\"event\":\"session\",\"role\":\"%s\",\"peer\":\"%s\","
+			"\"address\":\"%s\",\"what\":\"%s\",\"target\":\"%s\","
+			"\"bytes\":%" PRIu64 ",\"seconds\":%.3f,"
+			"\"mib_per_s\":%.1f,\"plane\":\"%s\",\"cipher\":\"%s\","
+			"\"user_bytes\":%" PRIu64 ",\"guid\":\"%" PRIu64 "\","
+			"\"result\":\"%s\",\"exit\":%d}\n",
+			cf->role == ROLE_SENDER ? "sender" : "receiver", peer,
+			s->addr, what, s->target, s->x.bytes, secs, mibs,
+			s->c.plane ? s->c.plane->name : "none",
+			s->c.tls ? tls_cipher(s->c.tls) : "none", s->x.user_bytes,
+			s->guid, r == 0 ? "ok" : "failed", zk_exit_code(r));
+		return;
+	}
+	if (log_level() < LOG_NORMAL && r == 0)
+		return;
+	fprintf(stderr, "zktls: %s %s%s%s %s %s (%s): %s in %.2f s, %s, plane "
+		"%s, %s, %s\n", dir, what, s->target[0] ? " into " : "",
+		s->target, cf->role == ROLE_SENDER ? "to" : "from", peer,
+		s->addr, b, secs, rate, s->c.plane ? s->c.plane->name : "none",
+		s->c.tls ? tls_cipher(s->c.tls) : "no TLS",
+		r == 0 ? "ok" : "FAILED");
+}
+
+int
+session_run(const struct conf *cf)
+{
+	struct session *s;
+	int r, have_child = cf->zfs;
+	double t0 = now_s();
+
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->req = calloc(1, sizeof(*s->req))) == NULL ||
+	    (s->rep = calloc(1, sizeof(*s->rep))) == NULL ||
+	    (s->msgbuf = malloc(MSGBUF_LEN)) == NULL) {
+		r = zk_fail_errno(ZK_ESYS, "out of memory");
+		goto out;
+	}
+	s->cf = cf;
+	s->c.fd = -1;
+	s->c.timeout_ms = cf->timeout_s * 1000;
+	s->server = cf->listen != NULL;
+	s->x.progress = cf->progress;
+	if (cf->zfs && cf->role == ROLE_SENDER)
+		snprintf(s->snapname, sizeof(s->snapname), "%s", cf->dataset);
+
+	s->c.plane = plane_pick(cf->mode, cf->role, have_child, s->plane_why,
+				sizeof(s->plane_why));
+	if (s->c.plane == NULL) {
+		r = -zk_errcode();
+		goto out;
+	}
+	if ((s->tctx = tls_ctx_new(cf, s->server)) == NULL) {
+		r = -zk_errcode();
+		goto out;
+	}
+	/* A sender checks its snapshot before anyone connects. */
+	if (cf->zfs && cf->role == ROLE_SENDER && (r = sender_dry_run(s)) < 0)
+		goto out;
+	if ((s->c.fd = open_connection(s)) < 0) {
+		r = s->c.fd;
+		goto out;
+	}
+	/* After "listening on", which scripts expect as the first line. */
+	if (s->plane_why[0])
+		log_info("%s", s->plane_why);
+	s->c.tls = tls_handshake(s->tctx, s->c.fd, cf->timeout_s,
+				 !s->c.plane->kernel);
+	if (s->c.tls == NULL) {
+		r = -zk_errcode();
+		goto out;
+	}
+	log_verbose("authenticated %s (%s), %s, plane %s", tls_peer(s->c.tls),
+		    s->addr, tls_cipher(s->c.tls), s->c.plane->name);
+	if (!s->c.plane->kernel && (r = tls_set_timeouts(s->c.tls,
+							 cf->timeout_s)) < 0)
+		goto out;
+	if ((r = chan_switch(&s->c)) < 0) {
+		s->c.plane->abort(&s->c);
+		goto out;
+	}
+	r = s->server ? negotiate_server(s) : negotiate_client(s);
+	if (r < 0)
+		goto out;
+	r = cf->role == ROLE_SENDER ? do_send(s) : do_recv(s);
+out:
+	if (s != NULL) {
+		if (s->c.tls != NULL || r == 0)
+			log_session(s, r, now_s() - (s->x.t_start > 0
+							     ? s->x.t_start
+							     : t0));
+		if (s->ep.errfd >= 0 && s->ep.pid > 0 && !s->ep.finished) {
+			s->ep.kill(&s->ep);
+			(void)s->ep.finish(&s->ep);
+		}
+		tls_free(s->c.tls);
+		if (s->c.fd >= 0)
+			close(s->c.fd);
+		tls_ctx_free(s->tctx);
+		free(s->req);
+		free(s->rep);
+		free(s->msgbuf);
+		free(s);
+	}
+	return r;
+}

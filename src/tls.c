@@ -1,0 +1,826 @@
+/*
+ * tls.c - the only file that uses OpenSSL.
+ *
+ * TLS 1.3 only, ALPN "zktls/1", mutual X.509 authentication, and only the
+ * ciphers Linux kernel TLS can take over (AES-128-GCM, AES-256-GCM,
+ * ChaCha20-Poly1305).  No session tickets: a ticket arriving after the
+ * kernel switch would be a control record nobody asked for.
+ *
+ * Authentication fails closed: the peer must present a certificate, which
+ * must chain to --ca and match --peer-name, and/or whose public key must
+ * match --peer-pin (with --peer-pin and no --ca the chain is not checked,
+ * as with an SSH host key).
+ *
+ * For the kernel switch we need the application traffic secrets.  OpenSSL
+ * 3.0 offers them only through the key-log callback; we keep them in the
+ * connection, derive key and iv (RFC 8446 7.3) when asked, and wipe them.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "zktls.h"
+
+#define CIPHERSUITES                                                        \
+	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"                    \
+	"TLS_CHACHA20_POLY1305_SHA256"
+#define MAX_SECRET 48
+#define USER_RBUF (512 * 1024)
+#define USER_WBUF (256 * 1024)
+
+struct tls_ctx {
+	SSL_CTX *ssl_ctx;
+	int server;
+	int pin_only;                 /* --peer-pin without --ca */
+	uint8_t pin[32];
+	int have_pin;
+	char peer_name[256];
+};
+
+struct tls {
+	SSL *ssl;
+	struct tls_ctx *ctx;
+	int fd;
+	/* Filled by callbacks during the handshake. */
+	uint8_t csec[MAX_SECRET], ssec[MAX_SECRET];
+	size_t csec_len, ssec_len;
+	int pin_failed;
+	int buffered;                 /* user plane: buffering write BIO */
+	int alert_recv;               /* last alert received, -1 none */
+	char peer[300];
+};
+
+static int ex_index = -1;
+
+void
+zk_wipe(void *p, size_t n)
+{
+	OPENSSL_cleanse(p, n);
+}
+
+/* The reason of the newest OpenSSL error, or NULL. */
+static const char *
+ossl_reason(void)
+{
+	unsigned long e = ERR_peek_last_error();
+	return e ? ERR_reason_error_string(e) : NULL;
+}
+
+static int
+ossl_fail(int code, const char *what)
+{
+	const char *r = ossl_reason();
+	int ret = r ? zk_fail(code, "%s: %s", what, r) : zk_fail(code, "%s", what);
+
+	ERR_clear_error();
+	return ret;
+}
+
+static int
+parse_pin(const char *s, uint8_t out[32])
+{
+	size_t i;
+
+	if (strncmp(s, "sha256:", 7) != 0 || strlen(s + 7) != 64)
+		return -1;
+	s += 7;
+	for (i = 0; i < 32; i++) {
+		unsigned int v;
+		char hex[3] = { s[2 * i], s[2 * i + 1], '\0' };
+		if (!isxdigit((unsigned char)hex[0]) ||
+		    !isxdigit((unsigned char)hex[1]) ||
+		    sscanf(hex, "%2x", &v) != 1)
+			return -1;
+		out[i] = (uint8_t)v;
+	}
+	return 0;
+}
+
+/* Key-log callback: keep the application traffic secrets, nothing else. */
+static void
+keylog_cb(const SSL *ssl, const char *line)
+{
+	struct tls *t = SSL_get_ex_data(ssl, ex_index);
+	uint8_t *dst;
+	size_t *dlen;
+	const char *p;
+	size_t n = 0;
+
+	if (t == NULL)
+		return;
+	if (strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24) == 0) {
+		dst = t->csec;
+		dlen = &t->csec_len;
+	} else if (strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24) == 0) {
+		dst = t->ssec;
+		dlen = &t->ssec_len;
+	} else {
+		return;
+	}
+	p = strchr(line + 24, ' ');
+	if (p == NULL)
+		return;
+	for (p++; p[0] && p[1] && n < MAX_SECRET; p += 2) {
+		unsigned int v;
+		char hex[3] = { p[0], p[1], '\0' };
+		if (sscanf(hex, "%2x", &v) != 1)
+			break;
+		dst[n++] = (uint8_t)v;
+	}
+	*dlen = n;
+}
+
+static void
+info_cb(const SSL *ssl, int where, int ret)
+{
+	struct tls *t = SSL_get_ex_data(ssl, ex_index);
+
+	if (t != NULL && (where & SSL_CB_READ_ALERT))
+		t->alert_recv = ret & 0xff;
+}
+
+static int
+verify_cb(int ok, X509_STORE_CTX *xs)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(
+		xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct tls *t = ssl ? SSL_get_ex_data(ssl, ex_index) : NULL;
+	X509 *cert;
+	uint8_t *der = NULL, md[32];
+	unsigned int mdlen = 0;
+	int len, match;
+
+	if (t == NULL)
+		return 0;
+	if (t->ctx->pin_only)
+		ok = 1; /* the pin alone decides, as with an SSH host key */
+	if (!ok || !t->ctx->have_pin || X509_STORE_CTX_get_error_depth(xs) != 0)
+		return ok;
+	cert = X509_STORE_CTX_get_current_cert(xs);
+	len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+	if (len <= 0)
+		return 0;
+	match = EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) &&
+		mdlen == 32 && CRYPTO_memcmp(md, t->ctx->pin, 32) == 0;
+	OPENSSL_free(der);
+	if (!match) {
+		t->pin_failed = 1;
+		X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
+		return 0;
+	}
+	return 1;
+}
+
+static int
+alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+	       const unsigned char *in, unsigned int inlen, void *arg)
+{
+	static const unsigned char want[] = "\x07" ZKTLS_ALPN;
+	unsigned char *sel = NULL;
+
+	(void)ssl;
+	(void)arg;
+	if (SSL_select_next_proto(&sel, outlen, want, sizeof(want) - 1, in,
+				  inlen) != OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+static int
+load_files(SSL_CTX *c, const struct conf *cf)
+{
+	FILE *f;
+	EVP_PKEY *pk = NULL;
+
+	if (cf->cert == NULL || cf->key == NULL)
+		return zk_fail(ZK_EUSAGE, "--cert and --key are required");
+	if ((f = fopen(cf->cert, "re")) == NULL)
+		return zk_fail_errno(ZK_EUSAGE, "cannot read certificate %s",
+				     cf->cert);
+	fclose(f);
+	if (SSL_CTX_use_certificate_chain_file(c, cf->cert) != 1)
+		return ossl_fail(ZK_EUSAGE, cf->cert);
+	if ((f = fopen(cf->key, "re")) == NULL)
+		return zk_fail_errno(ZK_EUSAGE, "cannot read private key %s",
+				     cf->key);
+	pk = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	if (pk == NULL)
+		return ossl_fail(ZK_EUSAGE, "cannot load private key");
+	if (SSL_CTX_use_PrivateKey(c, pk) != 1) {
+		EVP_PKEY_free(pk);
+		return ossl_fail(ZK_EUSAGE, "cannot use private key");
+	}
+	EVP_PKEY_free(pk);
+	if (SSL_CTX_check_private_key(c) != 1) {
+		ERR_clear_error();
+		return zk_fail(ZK_EUSAGE, "private key %s does not match "
+			       "certificate %s", cf->key, cf->cert);
+	}
+	if (cf->ca != NULL) {
+		if ((f = fopen(cf->ca, "re")) == NULL)
+			return zk_fail_errno(ZK_EUSAGE, "cannot read CA file %s",
+					     cf->ca);
+		fclose(f);
+		if (SSL_CTX_load_verify_locations(c, cf->ca, NULL) != 1)
+			return ossl_fail(ZK_EUSAGE, cf->ca);
+	}
+	return 0;
+}
+
+struct tls_ctx *
+tls_ctx_new(const struct conf *cf, int server)
+{
+	struct tls_ctx *ctx = NULL;
+	SSL_CTX *c = NULL;
+	static const unsigned char alpn[] = "\x07" ZKTLS_ALPN;
+
+	if (ex_index < 0)
+		ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	if ((ctx = calloc(1, sizeof(*ctx))) == NULL) {
+		zk_fail_errno(ZK_ESYS, "calloc");
+		return NULL;
+	}
+	ctx->server = server;
+	if (cf->peer_name == NULL && cf->peer_pin == NULL) {
+		zk_fail(ZK_EUSAGE, "give --peer-name and/or --peer-pin: "
+			"zktls never accepts an unidentified peer");
+		goto fail;
+	}
+	if (cf->ca == NULL && cf->peer_name != NULL) {
+		zk_fail(ZK_EUSAGE, "--peer-name needs --ca (a name means "
+			"nothing without a CA that vouches for it)");
+		goto fail;
+	}
+	if (cf->peer_pin != NULL) {
+		if (parse_pin(cf->peer_pin, ctx->pin) < 0) {
+			zk_fail(ZK_EUSAGE, "bad --peer-pin '%s' (want sha256: "
+				"and 64 hex digits)", cf->peer_pin);
+			goto fail;
+		}
+		ctx->have_pin = 1;
+		ctx->pin_only = cf->ca == NULL;
+	}
+	if (cf->peer_name != NULL)
+		snprintf(ctx->peer_name, sizeof(ctx->peer_name), "%s",
+			 cf->peer_name);
+
+	c = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+	if (c == NULL) {
+		ossl_fail(ZK_ESYS, "SSL_CTX_new");
+		goto fail;
+	}
+	ctx->ssl_ctx = c;
+	if (SSL_CTX_set_min_proto_version(c, TLS1_3_VERSION) != 1 ||
+	    SSL_CTX_set_max_proto_version(c, TLS1_3_VERSION) != 1 ||
+	    SSL_CTX_set_ciphersuites(c, CIPHERSUITES) != 1) {
+		ossl_fail(ZK_ESYS, "cannot restrict TLS to 1.3");
+		goto fail;
+	}
+	SSL_CTX_set_options(c, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_num_tickets(c, 0);
+	SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_mode(c, SSL_MODE_AUTO_RETRY);
+	SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+			   verify_cb);
+	SSL_CTX_set_keylog_callback(c, keylog_cb);
+	SSL_CTX_set_info_callback(c, info_cb);
+	if (server)
+		SSL_CTX_set_alpn_select_cb(c, alpn_select_cb, NULL);
+	else if (SSL_CTX_set_alpn_protos(c, alpn, sizeof(alpn) - 1) != 0) {
+		ossl_fail(ZK_ESYS, "ALPN");
+		goto fail;
+	}
+	if (load_files(c, cf) < 0)
+		goto fail;
+	return ctx;
+fail:
+	tls_ctx_free(ctx);
+	return NULL;
+}
+
+void
+tls_ctx_free(struct tls_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	SSL_CTX_free(ctx->ssl_ctx);
+	OPENSSL_cleanse(ctx, sizeof(*ctx));
+	free(ctx);
+}
+
+void
+tls_free(struct tls *t)
+{
+	if (t == NULL)
+		return;
+	SSL_free(t->ssl);
+	OPENSSL_cleanse(t, sizeof(*t));
+	free(t);
+}
+
+/* Names from RFC 8446 6, for the alerts a peer may send us. */
+const char *
+tls_alert_name(int desc)
+{
+	switch (desc) {
+	case 0: return "close_notify";
+	case 10: return "unexpected_message";
+	case 20: return "bad_record_mac";
+	case 22: return "record_overflow";
+	case 40: return "handshake_failure";
+	case 42: return "bad_certificate";
+	case 43: return "unsupported_certificate";
+	case 44: return "certificate_revoked";
+	case 45: return "certificate_expired";
+	case 46: return "certificate_unknown";
+	case 47: return "illegal_parameter";
+	case 48: return "unknown_ca";
+	case 49: return "access_denied";
+	case 50: return "decode_error";
+	case 51: return "decrypt_error";
+	case 70: return "protocol_version";
+	case 71: return "insufficient_security";
+	case 80: return "internal_error";
+	case 86: return "inappropriate_fallback";
+	case 90: return "user_canceled";
+	case 109: return "missing_extension";
+	case 110: return "unsupported_extension";
+	case 112: return "unrecognized_name";
+	case 113: return "bad_certificate_status_response";
+	case 115: return "unknown_psk_identity";
+	case 116: return "certificate_required";
+	case 120: return "no_application_protocol";
+	default: return "unknown alert";
+	}
+}
+
+/* Turn a failed handshake into one line that names the cause. */
+static int
+handshake_fail(struct tls *t, int ret)
+{
+	int err = SSL_get_error(t->ssl, ret);
+	unsigned long e = ERR_peek_last_error();
+	int reason = e ? ERR_GET_REASON(e) : 0;
+	long vr = SSL_get_verify_result(t->ssl);
+	const char *who = t->ctx->server ? "client" : "server";
+	int r;
+
+	if (t->pin_failed) {
+		r = zk_fail(ZK_ETLS, "%s public key does not match --peer-pin",
+			    who);
+	} else if (vr != X509_V_OK && (reason == SSL_R_CERTIFICATE_VERIFY_FAILED ||
+				       err == SSL_ERROR_SSL)) {
+		switch (vr) {
+		case X509_V_ERR_CERT_HAS_EXPIRED:
+			r = zk_fail(ZK_ETLS, "%s certificate has expired", who);
+			break;
+		case X509_V_ERR_CERT_NOT_YET_VALID:
+			r = zk_fail(ZK_ETLS, "%s certificate is not yet valid",
+				    who);
+			break;
+		case X509_V_ERR_HOSTNAME_MISMATCH:
+		case X509_V_ERR_IP_ADDRESS_MISMATCH:
+			r = zk_fail(ZK_ETLS, "%s certificate does not match "
+				    "--peer-name %s", who, t->ctx->peer_name);
+			break;
+		case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+		case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+		case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+		case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+			r = zk_fail(ZK_ETLS, "%s certificate is not signed by a "
+				    "trusted CA (--ca)", who);
+			break;
+		default:
+			r = zk_fail(ZK_ETLS, "%s certificate rejected: %s", who,
+				    X509_verify_cert_error_string(vr));
+		}
+	} else if (reason == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
+		r = zk_fail(ZK_ETLS, "client did not present a certificate");
+	} else if (t->alert_recv >= 0) {
+		r = zk_fail(ZK_ETLS, "%s rejected the handshake: TLS alert %s",
+			    who, tls_alert_name(t->alert_recv));
+	} else if (reason == SSL_R_WRONG_VERSION_NUMBER ||
+		   reason == SSL_R_PACKET_LENGTH_TOO_LONG ||
+		   reason == SSL_R_HTTP_REQUEST ||
+		   reason == SSL_R_UNSUPPORTED_PROTOCOL) {
+		r = zk_fail(ZK_ETLS, "%s is not speaking TLS 1.3 (wrong port or "
+			    "not a zktls peer)", who);
+	} else if (reason == SSL_R_NO_APPLICATION_PROTOCOL) {
+		r = zk_fail(ZK_ETLS, "%s does not speak the zktls protocol "
+			    "(ALPN %s)", who, ZKTLS_ALPN);
+	} else if (err == SSL_ERROR_SYSCALL || err == SSL_ERROR_ZERO_RETURN ||
+		   reason == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+		if (errno != 0 && errno != EAGAIN && e == 0)
+			r = zk_fail_errno(ZK_ETLS, "TLS handshake failed");
+		else
+			r = zk_fail(ZK_ETLS, "%s closed the connection during "
+				    "the TLS handshake", who);
+	} else {
+		r = ossl_fail(ZK_ETLS, "TLS handshake failed");
+	}
+	ERR_clear_error();
+	return r;
+}
+
+/*
+ * The user plane moves the whole stream through OpenSSL, so give it big
+ * buffers: read-ahead into a large read buffer (many records per read()),
+ * and a buffering BIO that gathers the 16 KiB records of one SSL_write
+ * into a few large write()s.  Kernel planes get neither: nothing may be
+ * left buffered in userspace when the kernel takes over.
+ */
+static int
+set_user_bios(struct tls *t)
+{
+	BIO *rb = BIO_new_socket(t->fd, BIO_NOCLOSE);
+	BIO *wsock = BIO_new_socket(t->fd, BIO_NOCLOSE);
+	BIO *wb = BIO_new(BIO_f_buffer());
+
+	if (rb == NULL || wsock == NULL || wb == NULL ||
+	    BIO_set_write_buffer_size(wb, USER_WBUF) != 1) {
+		BIO_free(rb);
+		BIO_free(wsock);
+		BIO_free(wb);
+		return ossl_fail(ZK_ESYS, "BIO_new");
+	}
+	BIO_push(wb, wsock);
+	SSL_set_bio(t->ssl, rb, wb);
+	SSL_set_default_read_buffer_len(t->ssl, USER_RBUF);
+	SSL_set_read_ahead(t->ssl, 1);
+	t->buffered = 1;
+	return 0;
+}
+
+struct tls *
+tls_handshake(struct tls_ctx *ctx, int fd, int timeout_s, int read_ahead)
+{
+	struct tls *t;
+	double deadline = now_s() + (timeout_s > 0 ? timeout_s : 30);
+	int r;
+
+	ERR_clear_error();
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		zk_fail_errno(ZK_ESYS, "calloc");
+		return NULL;
+	}
+	t->ctx = ctx;
+	t->fd = fd;
+	t->alert_recv = -1;
+	if ((t->ssl = SSL_new(ctx->ssl_ctx)) == NULL ||
+	    SSL_set_fd(t->ssl, fd) != 1) {
+		ossl_fail(ZK_ESYS, "SSL_new");
+		goto fail;
+	}
+	if (read_ahead && set_user_bios(t) < 0)
+		goto fail;
+	SSL_set_ex_data(t->ssl, ex_index, t);
+	if (ctx->peer_name[0] != '\0') {
+		X509_VERIFY_PARAM *vp = SSL_get0_param(t->ssl);
+		X509_VERIFY_PARAM_set_hostflags(
+			vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		if (X509_VERIFY_PARAM_set1_ip_asc(vp, ctx->peer_name) != 1 &&
+		    X509_VERIFY_PARAM_set1_host(vp, ctx->peer_name, 0) != 1) {
+			ossl_fail(ZK_EUSAGE, "bad --peer-name");
+			goto fail;
+		}
+		ERR_clear_error();
+		if (!ctx->server)
+			SSL_set_tlsext_host_name(t->ssl, ctx->peer_name);
+	}
+	if (fd_set_nonblock(fd, 1) < 0) {
+		zk_fail_errno(ZK_ESYS, "fcntl");
+		goto fail;
+	}
+	for (;;) {
+		int left_ms, err;
+		short ev;
+
+		errno = 0;
+		r = ctx->server ? SSL_accept(t->ssl) : SSL_connect(t->ssl);
+		if (r == 1)
+			break;
+		err = SSL_get_error(t->ssl, r);
+		if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+			handshake_fail(t, r);
+			goto fail;
+		}
+		ev = err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+		left_ms = (int)((deadline - now_s()) * 1000);
+		if (left_ms <= 0 || net_wait(fd, ev, left_ms) == 0) {
+			zk_fail(ZK_ETLS, "TLS handshake timed out after %d s",
+				timeout_s);
+			goto fail;
+		}
+	}
+	if (fd_set_nonblock(fd, 0) < 0) {
+		zk_fail_errno(ZK_ESYS, "fcntl");
+		goto fail;
+	}
+	if (SSL_version(t->ssl) != TLS1_3_VERSION) {
+		zk_fail(ZK_ETLS, "peer negotiated %s, not TLS 1.3",
+			SSL_get_version(t->ssl));
+		goto fail;
+	}
+	{
+		X509 *pc = SSL_get1_peer_certificate(t->ssl);
+		char cn[256] = "?";
+		if (pc == NULL) {
+			/* Unreachable with VERIFY_FAIL_IF_NO_PEER_CERT on the
+			 * server; the client checks it too: fail closed. */
+			zk_fail(ZK_ETLS, "peer presented no certificate");
+			goto fail;
+		}
+		X509_NAME_get_text_by_NID(X509_get_subject_name(pc),
+					  NID_commonName, cn, sizeof(cn));
+		snprintf(t->peer, sizeof(t->peer), "CN=%s", cn);
+		X509_free(pc);
+	}
+	return t;
+fail:
+	ERR_clear_error();
+	tls_free(t);
+	return NULL;
+}
+
+const char *
+tls_peer(const struct tls *t)
+{
+	return t ? t->peer : "?";
+}
+
+const char *
+tls_cipher(const struct tls *t)
+{
+	return t ? SSL_get_cipher_name(t->ssl) : "?";
+}
+
+int
+tls_pending(const struct tls *t)
+{
+	return SSL_has_pending(t->ssl);
+}
+
+/* Map a failed SSL_read/SSL_write/SSL_shutdown. */
+static int
+io_fail(struct tls *t, int ret, const char *op)
+{
+	int err = SSL_get_error(t->ssl, ret);
+	unsigned long e = ERR_peek_last_error();
+	int reason = e ? ERR_GET_REASON(e) : 0;
+	int saved = errno;
+	int r;
+
+	if (t->alert_recv > 0) {
+		r = zk_fail(ZK_EPEER, "peer sent TLS alert: %s",
+			    tls_alert_name(t->alert_recv));
+	} else if (reason == SSL_R_DECRYPTION_FAILED_OR_BAD_RECORD_MAC) {
+		r = zk_fail(ZK_ENET, "TLS record authentication failed "
+			    "(corrupted or tampered stream)");
+	} else if (reason == SSL_R_UNEXPECTED_EOF_WHILE_READING ||
+		   (err == SSL_ERROR_SYSCALL && e == 0 && saved == 0)) {
+		r = zk_fail(ZK_ENET, "connection closed by peer without "
+			    "close_notify (truncated stream)");
+	} else if (err == SSL_ERROR_SYSCALL && (saved == EAGAIN ||
+						saved == EWOULDBLOCK)) {
+		r = zk_fail(ZK_ENET, "timed out waiting for the peer");
+	} else if (err == SSL_ERROR_SYSCALL && saved == ECONNRESET) {
+		r = zk_fail(ZK_ENET, "connection reset by peer");
+	} else if (err == SSL_ERROR_SYSCALL && saved == EPIPE) {
+		r = zk_fail(ZK_ENET, "connection closed by peer");
+	} else if (err == SSL_ERROR_SYSCALL && saved != 0) {
+		errno = saved;
+		r = zk_fail_errno(ZK_ENET, "TLS %s", op);
+	} else if (e != 0) {
+		r = zk_fail(ZK_EPROTO, "TLS %s: %s", op,
+			    ERR_reason_error_string(e));
+	} else {
+		r = zk_fail(ZK_ENET, "TLS %s failed", op);
+	}
+	ERR_clear_error();
+	return r;
+}
+
+ssize_t
+tls_read(struct tls *t, void *buf, size_t len)
+{
+	size_t got = 0;
+	int r;
+
+	if (len > INT32_MAX)
+		len = INT32_MAX;
+	errno = 0;
+	r = SSL_read_ex(t->ssl, buf, len, &got);
+	if (r == 1)
+		return (ssize_t)got;
+	if (SSL_get_error(t->ssl, r) == SSL_ERROR_ZERO_RETURN)
+		return 0;
+	return io_fail(t, r, "read");
+}
+
+int
+tls_write(struct tls *t, const void *buf, size_t len)
+{
+	size_t done = 0;
+	int r;
+
+	errno = 0;
+	r = SSL_write_ex(t->ssl, buf, len, &done);
+	if (r == 1 && done == len &&
+	    (!t->buffered || BIO_flush(SSL_get_wbio(t->ssl)) == 1))
+		return 0;
+	return io_fail(t, r, "write");
+}
+
+int
+tls_close_notify(struct tls *t)
+{
+	int r;
+
+	errno = 0;
+	r = SSL_shutdown(t->ssl);
+	if (r >= 0)
+		return 0;
+	return io_fail(t, r, "close_notify");
+}
+
+int
+tls_set_timeouts(struct tls *t, int timeout_s)
+{
+	struct timeval tv = { .tv_sec = timeout_s > 0 ? timeout_s : 0 };
+
+	/* User plane only: a kernel reader (zfs) must never see EAGAIN. */
+	if (setsockopt(t->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(t->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+		return zk_fail_errno(ZK_ESYS, "setsockopt timeouts");
+	return 0;
+}
+
+static const EVP_MD *
+suite_md(uint16_t suite, size_t *keylen)
+{
+	switch (suite) {
+	case SUITE_AES_128_GCM:
+		*keylen = 16;
+		return EVP_sha256();
+	case SUITE_AES_256_GCM:
+		*keylen = 32;
+		return EVP_sha384();
+	case SUITE_CHACHA20_POLY1305:
+		*keylen = 32;
+		return EVP_sha256();
+	default:
+		return NULL;
+	}
+}
+
+int
+tls13_expand_label(uint16_t suite, const uint8_t *secret, size_t slen,
+		   const char *label, uint8_t *out, size_t outlen)
+{
+	uint8_t info[2 + 1 + 255 + 1];
+	size_t ll = strlen(label), il = 0, keylen;
+	const EVP_MD *md = suite_md(suite, &keylen);
+	EVP_KDF *kdf = NULL;
+	EVP_KDF_CTX *kctx = NULL;
+	OSSL_PARAM params[5];
+	int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY, r = -1;
+
+	if (md == NULL || ll + 6 > 255 || outlen > 0xffff)
+		return zk_fail(ZK_ESYS, "tls13_expand_label: bad arguments");
+	/* HkdfLabel: uint16 length, opaque label<7..255> = "tls13 " + label,
+	 * opaque context<0..255> = "" (RFC 8446 7.1). */
+	info[il++] = (uint8_t)(outlen >> 8);
+	info[il++] = (uint8_t)outlen;
+	info[il++] = (uint8_t)(6 + ll);
+	memcpy(info + il, "tls13 ", 6);
+	il += 6;
+	memcpy(info + il, label, ll);
+	il += ll;
+	info[il++] = 0;
+
+	kdf = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_HKDF, NULL);
+	if (kdf == NULL || (kctx = EVP_KDF_CTX_new(kdf)) == NULL)
+		goto out;
+	params[0] = OSSL_PARAM_construct_utf8_string(
+		OSSL_KDF_PARAM_DIGEST, (char *)EVP_MD_get0_name(md), 0);
+	params[1] = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
+	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+						      (void *)secret, slen);
+	params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+						      info, il);
+	params[4] = OSSL_PARAM_construct_end();
+	if (EVP_KDF_derive(kctx, out, outlen, params) == 1)
+		r = 0;
+out:
+	EVP_KDF_CTX_free(kctx);
+	EVP_KDF_free(kdf);
+	if (r < 0)
+		return ossl_fail(ZK_ESYS, "HKDF-Expand-Label");
+	return 0;
+}
+
+int
+tls13_traffic_keys(uint16_t suite, const uint8_t *secret, size_t slen,
+		   struct tls_dir_keys *out)
+{
+	size_t keylen;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (suite_md(suite, &keylen) == NULL)
+		return zk_fail(ZK_ENOKTLS, "cipher suite 0x%04x cannot be "
+			       "offloaded", suite);
+	out->suite = suite;
+	out->key_len = keylen;
+	if ((r = tls13_expand_label(suite, secret, slen, "key", out->key,
+				    keylen)) < 0 ||
+	    (r = tls13_expand_label(suite, secret, slen, "iv", out->iv, 12)) < 0) {
+		zk_wipe(out, sizeof(*out));
+		return r;
+	}
+	return 0;
+}
+
+int
+tls_export_keys(struct tls *t, struct tls_keys *out)
+{
+	const SSL_CIPHER *c = SSL_get_current_cipher(t->ssl);
+	uint16_t suite = c ? (uint16_t)SSL_CIPHER_get_protocol_id(c) : 0;
+	const uint8_t *txs, *rxs;
+	size_t txl, rxl;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (SSL_has_pending(t->ssl))
+		return zk_fail(ZK_EPROTO, "OpenSSL holds unread data; cannot "
+			       "hand the session to the kernel");
+	if (t->csec_len == 0 || t->ssec_len == 0 || t->csec_len != t->ssec_len)
+		return zk_fail(ZK_ESYS, "traffic secrets not available");
+	txs = t->ctx->server ? t->ssec : t->csec;
+	rxs = t->ctx->server ? t->csec : t->ssec;
+	txl = t->ctx->server ? t->ssec_len : t->csec_len;
+	rxl = t->ctx->server ? t->csec_len : t->ssec_len;
+	r = tls13_traffic_keys(suite, txs, txl, &out->tx);
+	if (r == 0)
+		r = tls13_traffic_keys(suite, rxs, rxl, &out->rx);
+	/* The secrets are needed only once: wipe them now, success or not.
+	 * Sequence numbers are 0: no application record has been sent or
+	 * read by OpenSSL (no tickets, nothing pending). */
+	zk_wipe(t->csec, sizeof(t->csec));
+	zk_wipe(t->ssec, sizeof(t->ssec));
+	t->csec_len = t->ssec_len = 0;
+	if (r < 0)
+		tls_keys_wipe(out);
+	return r;
+}
+
+void
+tls_keys_wipe(struct tls_keys *k)
+{
+	zk_wipe(k, sizeof(*k));
+}
+
+/* Print the sha256 pin of a certificate's public key (zktls pin CERT). */
+int
+tls_cert_pin(const char *path, char *out, size_t cap)
+{
+	FILE *f = fopen(path, "re");
+	X509 *x;
+	uint8_t *der = NULL, md[32];
+	unsigned int mdlen = 0;
+	int len, i;
+
+	if (f == NULL)
+		return zk_fail_errno(ZK_EUSAGE, "cannot read %s", path);
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (x == NULL)
+		return ossl_fail(ZK_EUSAGE, "not a PEM certificate");
+	len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
+	X509_free(x);
+	if (len <= 0 || !EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(),
+				    NULL) || cap < 7 + 65) {
+		OPENSSL_free(der);
+		return ossl_fail(ZK_ESYS, "digest");
+	}
+	OPENSSL_free(der);
+	strcpy(out, "sha256:");
+	for (i = 0; i < 32; i++)
+		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}

@@ -1,0 +1,330 @@
+/*
+ * zktls.h - the one internal header of zktls.
+ *
+ * zktls moves a ZFS send stream (or any byte stream) from a producer on one
+ * host to a consumer on another over mutually-authenticated TLS 1.3.  The
+ * handshake and certificate checks happen in userspace with OpenSSL (tls.c);
+ * afterwards the session either stays in OpenSSL (the "user" data plane) or
+ * is handed to kernel TLS (ktls_linux.c), so the bulk data never has to pass
+ * through this process.
+ *
+ * Glossary
+ *   sender    the side that owns the producer (zfs send, or stdin)
+ *   receiver  the side that owns the consumer (zfs recv, or stdout)
+ *   client    the side that connects; it may be the sender (push) or the
+ *             receiver (pull).  Who listens is the operator's choice.
+ *   plane     how stream bytes move between the socket and the local
+ *             producer/consumer: user, rw, splice, direct (see struct plane).
+ *   chan      one authenticated connection plus the plane that drives it.
+ *   endpoint  the local producer or consumer of the stream.
+ *
+ * Session state machine (one TCP+TLS connection per stream):
+ *
+ *   client                                   server
+ *     | ---- TLS 1.3 handshake, mutual auth ---> |
+ *     | ---- REQUEST ---------------------------> |
+ *     | <--- REPLY ------------------------------ |   status != ok: both end
+ *   sender ==== STREAM (raw bytes) ============> receiver
+ *   sender ---- close_notify -------------------> receiver  (half-close)
+ *   sender <--- RESULT -------------------------- receiver
+ *   sender <--- close_notify -------------------- receiver
+ *   sender closes TCP; receiver closes after seeing EOF.
+ *
+ * The sender reports success only after RESULT says the consumer committed.
+ * A connection that ends without close_notify is a failure on both ends.
+ *
+ * Conventions: functions below the front end return 0 (or a count) on
+ * success and a negative ZK_E* code on failure, after recording one line of
+ * text with zk_fail().  Every fd is opened O_CLOEXEC.
+ */
+#ifndef ZKTLS_H
+#define ZKTLS_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define ZKTLS_VERSION "0.1.0"
+#define ZKTLS_ALPN "zktls/1"
+
+/* ---------------------------------------------------------------- errors */
+
+enum zk_err {
+	ZK_OK = 0,
+	ZK_ESYS = 1,   /* local system error (exit 1) */
+	ZK_EUSAGE,     /* bad arguments or configuration (exit 2) */
+	ZK_ETLS,       /* handshake, certificate, authentication (exit 3) */
+	ZK_EDENIED,    /* peer refused the request (exit 3) */
+	ZK_ENET,       /* connect/listen failed, connection cut, timeout (exit 4) */
+	ZK_EPROTO,     /* peer violated the protocol (exit 4) */
+	ZK_EPEER,      /* peer reported a transfer failure (exit 4) */
+	ZK_EZFS,       /* zfs (or the local consumer/producer) failed (exit 5) */
+	ZK_EPEERZFS,   /* the peer's zfs failed (exit 5) */
+	ZK_EEARLY,     /* receiver spoke while we were still sending (exit 4) */
+	ZK_ENOKTLS,    /* kernel TLS unavailable: caller falls back (exit 1) */
+};
+
+enum zk_exit {
+	EXIT_OK = 0,
+	EXIT_SYS = 1,
+	EXIT_USAGE = 2,
+	EXIT_AUTH = 3,
+	EXIT_TRANSFER = 4,
+	EXIT_ZFS = 5,
+};
+
+/* Record the first failure's text (later calls do not overwrite it until
+ * zk_clear()); returns -code so callers can `return zk_fail(...)`. */
+int zk_fail(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Like zk_fail, appending ": strerror(errno)". */
+int zk_fail_errno(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+const char *zk_errmsg(void);
+int zk_errcode(void);
+void zk_clear(void);
+int zk_exit_code(int err); /* err: negative ZK_E* or 0 */
+const char *zk_strerror(int err);
+
+/* ---------------------------------------------------------------- log.c */
+
+enum log_level { LOG_QUIET = 0, LOG_NORMAL = 1, LOG_VERBOSE = 2, LOG_DEBUG = 3 };
+void log_init(const char *progname, int level, int json);
+int log_level(void);
+int log_json(void);
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---------------------------------------------------------------- conf */
+
+enum role { ROLE_SENDER, ROLE_RECEIVER };
+
+enum plane_mode {
+	MODE_AUTO = 0,
+	MODE_USER,
+	MODE_RW,
+	MODE_SPLICE,
+	MODE_DIRECT,
+};
+
+#define ZK_MAX_ZFS_ARGS 64
+
+/* Everything the command line says; immutable once parsed. */
+struct conf {
+	const char *cmd;      /* "pipe send", "send", ... for messages */
+	enum role role;
+	int zfs;              /* 1: send/recv subcommands, 0: pipe */
+	const char *connect;  /* HOST:PORT or NULL */
+	const char *listen;   /* ADDR:PORT or NULL */
+	const char *cert, *key, *ca;
+	const char *peer_name;
+	const char *peer_pin; /* "sha256:HEX" */
+	enum plane_mode mode;
+	int timeout_s;        /* handshake and idle timeout */
+	int verbose, quiet, json, progress;
+	/* zfs */
+	const char *dataset;  /* send: POOL/FS@SNAP; recv: POOL/FS */
+	const char *target;   /* send: --target */
+	const char *zfs_args[ZK_MAX_ZFS_ARGS]; /* pass-through flags, NULL-terminated */
+	int nzfs_args;
+	uint32_t zflags;      /* PROTO_ZF_* summary of zfs_args */
+};
+
+/* ---------------------------------------------------------------- net.c */
+
+/* Split "HOST:PORT" / "[V6]:PORT"; host may be empty for listen. */
+int net_parse_addr(const char *s, char *host, size_t hostlen, char *port,
+		   size_t portlen);
+/* Returns a connected, blocking, O_CLOEXEC TCP socket or negative. */
+int net_connect(const char *hostport, int timeout_s);
+/* Returns a listening socket; prints "zktls: listening on ADDR:PORT". */
+int net_listen(const char *addrport);
+/* Accepts one connection (blocking, O_CLOEXEC), closes nothing. */
+int net_accept(int lfd, char *peer, size_t peerlen);
+/* Keepalive, TCP_USER_TIMEOUT, nodelay off, large buffers. */
+void net_tune(int fd, int timeout_s);
+/* poll() one fd; returns 1 ready, 0 timeout, negative error. */
+int net_wait(int fd, short events, int timeout_ms);
+
+/* ---------------------------------------------------------------- tls.c */
+
+struct tls_ctx;  /* shared configuration (certificates, CA, policy) */
+struct tls;      /* one connection */
+
+struct tls_ctx *tls_ctx_new(const struct conf *cf, int server);
+void tls_ctx_free(struct tls_ctx *ctx);
+
+/* Handshake on a connected socket (fd stays owned by the caller).
+ * read_ahead: 1 only when the session stays on the user plane. */
+struct tls *tls_handshake(struct tls_ctx *ctx, int fd, int timeout_s,
+			  int read_ahead);
+void tls_free(struct tls *t);
+/* Peer identity for logs: "CN=..." or the SAN that matched. */
+const char *tls_peer(const struct tls *t);
+const char *tls_cipher(const struct tls *t);
+
+/* User-plane I/O.  read: >0 bytes, 0 on close_notify, negative error. */
+ssize_t tls_read(struct tls *t, void *buf, size_t len);
+int tls_write(struct tls *t, const void *buf, size_t len);
+int tls_close_notify(struct tls *t);
+/* Are decrypted/unprocessed bytes buffered inside OpenSSL? */
+int tls_pending(const struct tls *t);
+/* SO_RCVTIMEO/SO_SNDTIMEO for the user plane's blocking I/O. */
+int tls_set_timeouts(struct tls *t, int timeout_s);
+/* RFC 8446 alert description name ("bad_record_mac", ...). */
+const char *tls_alert_name(int desc);
+/* "sha256:HEX" of a PEM certificate's SubjectPublicKeyInfo. */
+int tls_cert_pin(const char *path, char *out, size_t cap);
+
+/* Key material for the kernel switch, derived from the TLS 1.3 traffic
+ * secrets (HKDF-Expand-Label).  Callers wipe it with tls_keys_wipe(). */
+enum { SUITE_AES_128_GCM = 0x1301, SUITE_AES_256_GCM = 0x1302,
+       SUITE_CHACHA20_POLY1305 = 0x1303 };
+struct tls_dir_keys {
+	uint16_t suite;
+	uint8_t key[32];
+	size_t key_len;
+	uint8_t iv[12];
+	uint64_t seq;     /* records already sent/received under this key */
+};
+struct tls_keys {
+	struct tls_dir_keys tx, rx;
+};
+int tls_export_keys(struct tls *t, struct tls_keys *out);
+void tls_keys_wipe(struct tls_keys *k);
+/* HKDF-Expand-Label(secret, label, "", outlen) with the suite's hash. */
+int tls13_expand_label(uint16_t suite, const uint8_t *secret, size_t slen,
+		       const char *label, uint8_t *out, size_t outlen);
+/* Traffic secret -> key and iv (RFC 8446 section 7.3). */
+int tls13_traffic_keys(uint16_t suite, const uint8_t *secret, size_t slen,
+		       struct tls_dir_keys *out);
+void zk_wipe(void *p, size_t n);
+
+/* ---------------------------------------------------------------- planes */
+
+struct chan;
+struct endpoint;
+
+struct xfer {
+	uint64_t bytes;       /* stream bytes moved so far */
+	uint64_t total_hint;  /* expected size, 0 if unknown (progress) */
+	double t_start;
+	double t_last_progress;
+	int progress;         /* print progress lines to stderr */
+	uint64_t user_bytes;  /* bytes this process copied through userspace */
+};
+
+/*
+ * A data plane: how the stream and the protocol messages cross the socket.
+ * Every operation returns 0 / a count, or a negative ZK_E* after zk_fail().
+ * The session code never asks which plane it drives.
+ */
+struct plane {
+	const char *name;
+	int kernel;  /* needs the kernel TLS switch before use */
+	/* Protocol messages and other application data. */
+	ssize_t (*read)(struct chan *c, void *buf, size_t len); /* 0 = close_notify */
+	int (*write)(struct chan *c, const void *buf, size_t len);
+	/* Move the producer's bytes to the peer until the producer's EOF.
+	 * Returns -ZK_EEARLY if the peer sent something meanwhile. */
+	int (*send_stream)(struct chan *c, struct endpoint *src, struct xfer *x);
+	/* Move the peer's bytes to the consumer until the peer's close_notify;
+	 * closes the consumer's input afterwards. */
+	int (*recv_stream)(struct chan *c, struct endpoint *dst, struct xfer *x);
+	/* Send close_notify (pushes any record left open). */
+	int (*close_notify)(struct chan *c);
+	/* Fatal alert where possible; the connection is unusable afterwards. */
+	void (*abort)(struct chan *c);
+};
+
+extern const struct plane plane_user;
+/* Kernel planes; NULL where the OS has none. */
+extern const struct plane *const plane_rw;
+extern const struct plane *const plane_splice;
+extern const struct plane *const plane_direct;
+
+struct chan {
+	int fd;                   /* the TCP socket (owned by the session) */
+	struct tls *tls;          /* OpenSSL session; I/O only on plane user */
+	const struct plane *plane;
+	int timeout_ms;           /* idle timeout for blocking waits */
+	int peer_closed;          /* peer's close_notify seen */
+	uint64_t app_bytes_in, app_bytes_out;
+};
+
+/*
+ * The local producer (sender) or consumer (receiver) of the stream.
+ * Pipe mode: fd is our stdin/stdout and start is NULL.
+ * zfs mode: start() spawns zfs with `fd` as its stdout (send) or stdin
+ * (recv); the endpoint keeps the pid, finish() reaps it.
+ */
+struct endpoint {
+	int fd;                   /* pipe mode: given fd (not owned) */
+	int (*start)(struct endpoint *e, int child_fd);
+	int (*finish)(struct endpoint *e); /* 0, or -ZK_EZFS with text */
+	void (*kill)(struct endpoint *e);
+	void *arg;
+	pid_t pid;
+	int finished, status;
+	int errfd;                /* read end of the child's stderr, or -1 */
+	char errtext[512];        /* tail of the child's stderr */
+};
+
+/* pump.c: shared helpers for planes. */
+/* Create a pipe, start e's child on one end, return our end in *fd.
+ * dir_out: 1 when the child writes (producer). */
+int endpoint_pipe(struct endpoint *e, int dir_out, int *fd);
+/* e->fd when there is no child (*owned = 0), else endpoint_pipe(). */
+int endpoint_fd(struct endpoint *e, int dir_out, int *fd, int *owned);
+/* Pick a plane for this side: mode plus a runtime KTLS probe. */
+const struct plane *plane_pick(enum plane_mode mode, enum role role,
+			       int have_child, char *why, size_t whylen);
+const char *plane_mode_name(enum plane_mode m);
+int plane_mode_parse(const char *s, enum plane_mode *out);
+/* Switch c to the kernel if c->plane->kernel.  Either it succeeds or the
+ * connection is unusable (no half-switched state). */
+int chan_switch(struct chan *c);
+/* Read exactly len bytes of application data; 0 ok, -ZK_EPROTO on early
+ * close_notify. */
+int chan_read_full(struct chan *c, void *buf, size_t len);
+void xfer_progress(struct xfer *x, int final);
+double now_s(void);
+
+/* ---------------------------------------------------------------- ktls */
+
+/* Runtime probe: is kernel TLS usable for TLS 1.3 with these ciphers? */
+int ktls_probe(char *why, size_t whylen);
+/* Program TLS_TX and TLS_RX on fd from k (does not wipe k). */
+int ktls_switch(int fd, const struct tls_keys *k);
+/* Send one control record (type 21 alert: close_notify = {1, 0}). */
+int ktls_send_control(int fd, uint8_t type, const void *data, size_t len);
+/* Read application data; on a control record returns 0 (close_notify),
+ * or a negative error naming the alert / unexpected record. */
+ssize_t ktls_recv(struct chan *c, void *buf, size_t len);
+
+/* ---------------------------------------------------------------- zfs.c */
+
+/* ZFS naming rules: kind 'f' filesystem/volume, 's' snapshot. */
+int zfs_name_valid(const char *name, int kind);
+/* Endpoint that runs `zfs send ARGS` / `zfs receive ARGS`. argv is
+ * NULL-terminated and copied by the caller's storage (kept alive). */
+void zfs_endpoint(struct endpoint *e, const char *const *argv);
+/* Endpoint over an existing fd (pipe mode). */
+void fd_endpoint(struct endpoint *e, int fd);
+/* Run argv, capture up to cap-1 bytes of stdout; 0 on exit 0, -1 on a
+ * non-zero exit (not recorded: probes may fail), negative ZK_E* else. */
+int zfs_capture(const char *const *argv, char *out, size_t cap);
+/* The zfs executable: $ZKTLS_ZFS or "zfs". */
+const char *zfs_path(void);
+
+/* ---------------------------------------------------------------- util */
+
+int fd_set_cloexec(int fd);
+int fd_set_nonblock(int fd, int on);
+int write_all(int fd, const void *buf, size_t len);
+const char *human_bytes(uint64_t n, char *buf, size_t len);
+
+#endif

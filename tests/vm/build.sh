@@ -1,0 +1,279 @@
+#!/bin/bash
+# Builds the zktls test VM from Debian packages: the bookworm-backports kernel
+# (KTLS as tls.ko), OpenZFS modules compiled from backports' zfs-dkms, and a
+# bookworm root filesystem (zfsutils-linux + test tools) packed whole as a zstd
+# cpio initramfs with tests/vm/init as /init.
+# Idempotent: everything is cached in ${ZKTLS_VM_CACHE:-~/.cache/zktls-vm},
+# so a rerun with everything cached takes seconds. Progress goes to stderr;
+# the last line on stdout is the artefact directory (vmlinuz, initrd.img, info).
+# Exit 77 ("SKIP: ...") where the VM cannot be built on this host at all.
+# (apt format strings are single-quoted and the word lists split on purpose)
+# shellcheck disable=SC2016,SC2086,SC2012
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CACHE=${ZKTLS_VM_CACHE:-$HOME/.cache/zktls-vm}
+JOBS=$(nproc)
+T0=$SECONDS
+
+# Guest userland on top of minbase (zfsutils-linux and its libraries are added
+# from bookworm-backports at the version of the zfs module).
+GUEST_PKGS="kmod iproute2 iputils-ping procps psmisc lsof strace python3
+  util-linux openssl libssl3 ca-certificates socat tcpdump pv mbuffer
+  openssh-server openssh-client coreutils xxd bsdextrautils gawk bash file"
+# Module directories (under lib/modules/$KVER/kernel) the guest never needs.
+DROP_MODULES="sound drivers/accel drivers/ata drivers/atm drivers/bluetooth
+  drivers/comedi drivers/firewire drivers/gnss drivers/gpio drivers/gpu
+  drivers/hid drivers/hv drivers/hwmon drivers/i2c drivers/iio
+  drivers/infiniband drivers/input drivers/isdn drivers/leds drivers/media
+  drivers/memstick drivers/mfd drivers/mmc drivers/mtd drivers/nfc
+  drivers/parport drivers/pcmcia drivers/pinctrl drivers/platform
+  drivers/power drivers/rtc drivers/scsi drivers/soundwire drivers/spi
+  drivers/staging drivers/target drivers/thunderbolt drivers/ufs drivers/usb
+  drivers/video drivers/w1 drivers/watchdog drivers/xen
+  drivers/net/arcnet drivers/net/can drivers/net/ethernet drivers/net/fddi
+  drivers/net/hamradio drivers/net/ieee802154 drivers/net/plip
+  drivers/net/slip drivers/net/usb drivers/net/wan drivers/net/wireless
+  drivers/net/wwan net/atm net/bluetooth net/can net/ieee802154
+  net/mac80211 net/mac802154 net/nfc net/wireless"
+HOST_TOOLS="qemu-system-x86 mmdebstrap cpio kmod zstd gcc gcc-12 make
+  libc6-dev binutils libelf1 gawk"
+
+log() { printf '[vm-build %4ds] %s\n' $((SECONDS - T0)) "$*" >&2; }
+die() { printf 'vm-build: ERROR: %s\n' "$*" >&2; exit 1; }
+skip() { printf 'SKIP: %s\n' "$*"; exit 77; }
+need_root() { [[ $EUID -eq 0 ]] || skip "building the test VM needs root (apt-get, mmdebstrap, mknod); $1"; }
+
+[[ $(uname -m) == x86_64 ]] || skip "the test VM is x86_64 and its modules are built with the host compiler; host is $(uname -m)"
+
+# --- apt: sources, one update at most, host tools --------------------------
+APT_UPDATED=
+apt_update() {
+    [[ -z $APT_UPDATED ]] || return 0
+    need_root "apt-get update"
+    log "apt-get update"
+    apt-get update -q >&2 || die "apt-get update failed"
+    APT_UPDATED=1
+}
+repo_uri() {   # repo_uri SUITE DEFAULT: the host's mirror for that suite
+    local u
+    u=$(apt-get indextargets --format '$(RELEASE) $(REPO_URI)' 2>/dev/null | awk -v s="$1" '$1 == s { print $2; exit }')
+    echo "${u:-$2}"
+}
+MIRROR=${ZKTLS_VM_MIRROR:-$(repo_uri bookworm http://deb.debian.org/debian/)}
+SECURITY_MIRROR=${ZKTLS_VM_SECURITY_MIRROR:-$(repo_uri bookworm-security http://deb.debian.org/debian-security/)}
+
+missing=
+for comp in main contrib; do
+    apt-get indextargets --format '$(RELEASE) $(COMPONENT)' | grep -qx "bookworm-backports $comp" || missing+=" $comp"
+done
+if [[ -n $missing ]]; then
+    need_root "adding bookworm-backports to apt"
+    log "adding apt source bookworm-backports:$missing"
+    cat > /etc/apt/sources.list.d/zktls-bookworm-backports.sources <<EOF
+Types: deb
+URIs: $MIRROR
+Suites: bookworm-backports
+Components:$missing
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+    apt_update
+fi
+
+missing=
+for p in $HOST_TOOLS; do
+    [[ $(dpkg-query -W -f '${db:Status-Abbrev}' "$p" 2>/dev/null) == "ii " ]] || missing+=" $p"
+done
+if [[ -n $missing ]]; then
+    need_root "installing host tools:$missing"
+    log "installing host tools:$missing"
+    install_tools() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >&2; }
+    install_tools || { apt_update; install_tools; } || die "cannot install host tools:$missing"
+fi
+
+# --- versions: the backports kernel and zfs-dkms ---------------------------
+field() {   # field PACKAGE-SPEC FIELD: that field of the package's record
+    apt-cache show "$1" 2>/dev/null | awk -v f="$2:" '$1 == f { sub(/^[^:]*: */, ""); print; exit }'
+}
+resolve_versions() {
+    local dep
+    dep=$(field linux-image-amd64/bookworm-backports Depends)  # linux-image-KVER (= PKGVER)
+    KVER=$(sed -n 's/^linux-image-\([^ ,]*\) (= \([^)]*\)).*/\1/p' <<<"$dep")
+    KPKGVER=$(sed -n 's/^linux-image-\([^ ,]*\) (= \([^)]*\)).*/\2/p' <<<"$dep")
+    ZFSVER=$(field zfs-dkms/bookworm-backports Version)
+    [[ -n $KVER && -n $KPKGVER && -n $ZFSVER ]]
+}
+resolve_versions || { apt_update; resolve_versions; } || die "no kernel or zfs-dkms in bookworm-backports (apt-cache show)"
+KABI=${KVER%-amd64}
+ZFSUP=${ZFSVER%%-*}
+# Library packages pinned by zfsutils-linux to its own version.
+ZFS_PKGS="zfsutils-linux=$ZFSVER $(field "zfsutils-linux=$ZFSVER" Depends | tr ',' '\n' |
+    sed -n "s/^ *\([^ ]*\) (= $ZFSVER)$/\1=$ZFSVER/p" | tr '\n' ' ')"
+
+HASH=$(cat "$HERE/build.sh" "$HERE/init" | sha256sum | cut -c1-12)
+ART=$CACHE/vm/$KVER-zfs-$ZFSVER-$HASH
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.lock"
+flock 9   # one build at a time; concurrent callers wait and then reuse it
+if [[ -f $ART/done ]]; then
+    log "cached: kernel $KVER, zfs $ZFSVER"
+    echo "$ART"
+    exit 0
+fi
+need_root "nothing cached for kernel $KVER, zfs $ZFSVER, scripts $HASH"
+log "building: kernel $KVER ($KPKGVER), zfs $ZFSVER, scripts $HASH"
+
+# --- downloads -------------------------------------------------------------
+DEBS=$CACHE/debs
+KPKGS="linux-image-$KVER-unsigned linux-headers-$KVER linux-headers-$KABI-common linux-kbuild-$KABI"
+deb() { compgen -G "$DEBS/${1}_${2}_*.deb" | head -n1; }   # deb PACKAGE VERSION
+download() {
+    local p need=()
+    for p in $KPKGS; do [[ -n $(deb "$p" "$KPKGVER") ]] || need+=("$p=$KPKGVER"); done
+    [[ -n $(deb zfs-dkms "$ZFSVER") ]] || need+=("zfs-dkms=$ZFSVER")
+    [[ ${#need[@]} -eq 0 ]] && return 0
+    log "downloading ${need[*]}"
+    mkdir -p "$DEBS"
+    (cd "$DEBS" && apt-get download -q -o APT::Sandbox::User=root "${need[@]}" >&2)
+}
+download || { apt_update; download; } || die "apt-get download failed"
+
+# Each intermediate stage is cached under a key made of its inputs and of the
+# text of the function that builds it.
+key() { declare -f "$1" | sha256sum | cut -c1-8; }
+
+# --- kernel: image, modules, headers (private tree) ------------------------
+unpack_kernel() {   # unpack_kernel DIR
+    local p
+    for p in $KPKGS; do dpkg-deb -x "$(deb "$p" "$KPKGVER")" "$1"; done
+    # The headers' Makefile includes the -common tree by absolute path.
+    sed -i "s#^include /usr/src/#include $1/usr/src/#" "$1/usr/src/linux-headers-$KVER/Makefile"
+    # Without vmlinux, kbuild skips BTF for out-of-tree modules (not needed; faster).
+    rm -f "$1/usr/src/linux-headers-$KVER/vmlinux"
+}
+KTREE=$CACHE/kernel/${KVER}_$KPKGVER-$(key unpack_kernel)
+if [[ ! -f $KTREE/done ]]; then
+    log "unpacking kernel packages"
+    rm -rf "$KTREE"
+    mkdir -p "$KTREE"
+    unpack_kernel "$KTREE"
+    touch "$KTREE/done"
+fi
+KHDR=$KTREE/usr/src/linux-headers-$KVER
+
+WORK=$CACHE/work
+rm -rf "$WORK"
+mkdir -p "$WORK"
+ROOT=$WORK/rootfs
+
+# --- guest root filesystem (runs in the background while zfs compiles) -----
+build_rootfs() {
+    local apt_cache=$CACHE/apt-archives
+    mkdir -p "$apt_cache"
+    # Cached .debs are synced in and, with the new ones, out again.
+    mmdebstrap --variant=minbase --mode=root \
+        --include="$(echo $GUEST_PKGS $ZFS_PKGS | tr ' ' ',')" \
+        --dpkgopt='path-exclude=/usr/share/man/*' \
+        --dpkgopt='path-exclude=/usr/share/doc/*' \
+        --dpkgopt='path-exclude=/usr/share/info/*' \
+        --dpkgopt='path-exclude=/usr/share/locale/*' \
+        --skip=essential/unlink \
+        --setup-hook='mkdir -p "$1/var/cache/apt/archives"' \
+        --setup-hook="sync-in $apt_cache /var/cache/apt/archives" \
+        --customize-hook="sync-out /var/cache/apt/archives $apt_cache" \
+        bookworm "$ROOT" \
+        "deb $MIRROR bookworm main contrib" \
+        "deb $MIRROR bookworm-updates main contrib" \
+        "deb $SECURITY_MIRROR bookworm-security main contrib" \
+        "deb $MIRROR bookworm-backports main contrib"
+    rm -f "$apt_cache"/lock
+    install_modules
+    echo zktls-vm > "$ROOT/etc/hostname"
+    mkdir -p "$ROOT/mnt/host"
+    [[ -e $ROOT/dev/console ]] || mknod -m 600 "$ROOT/dev/console" c 5 1
+    install -m 755 "$HERE/init" "$ROOT/init"
+}
+install_modules() {   # a slimmed copy of the kernel's modules, closed under dependencies
+    local m=$ROOT/lib/modules/$KVER bad
+    mkdir -p "$m"
+    cp -a "$KTREE/lib/modules/$KVER/." "$m/"
+    rm -f "$m/build" "$m/source"
+    (cd "$m/kernel" && rm -rf $DROP_MODULES)
+    while bad=$(depmod -b "$ROOT" -e -E "$KHDR/Module.symvers" "$KVER" 2>&1 |
+            sed -n 's/^depmod: WARNING: \(.*\.ko[^ ]*\) needs unknown symbol.*/\1/p' | sort -u)
+          [[ -n $bad ]]; do
+        xargs rm -f <<<"$bad"
+    done
+}
+log "building the root filesystem in the background (log: $WORK/rootfs.log)"
+build_rootfs > "$WORK/rootfs.log" 2>&1 &
+ROOTFS_PID=$!
+
+# --- OpenZFS modules --------------------------------------------------------
+build_zfs() {   # build_zfs OUTDIR
+    local src=$WORK/zfs
+    dpkg-deb -x "$(deb zfs-dkms "$ZFSVER")" "$src"
+    cd "$src/usr/src/zfs-$ZFSUP"
+    # -g0: no debug info (it is stripped anyway); configure runs ~20% faster.
+    export KCFLAGS=-g0
+    ./configure --with-config=kernel --with-linux="$KHDR" --with-linux-obj="$KHDR"
+    make -j"$JOBS"
+    strip --strip-debug module/spl.ko module/zfs.ko
+    cp module/spl.ko module/zfs.ko "$1/"
+    cd /
+    rm -rf "$src"
+}
+ZFSMOD=$CACHE/zfs/${KVER}_$KPKGVER-zfs-$ZFSVER-$(key build_zfs)
+if [[ ! -f $ZFSMOD/done ]]; then
+    log "building zfs $ZFSVER modules (configure + make -j$JOBS; log: $ZFSMOD/build.log)"
+    rm -rf "$ZFSMOD"
+    mkdir -p "$ZFSMOD"
+    if ! (build_zfs "$ZFSMOD") > "$ZFSMOD/build.log" 2>&1; then
+        tail -n 40 "$ZFSMOD/build.log" >&2
+        die "zfs module build failed (full log: $ZFSMOD/build.log)"
+    fi
+    want=$(modinfo -F vermagic "$KTREE/lib/modules/$KVER/kernel/net/tls/tls.ko"*)
+    for ko in spl zfs; do
+        got=$(modinfo -F vermagic "$ZFSMOD/$ko.ko")
+        [[ $got == "$want" ]] || die "$ko.ko vermagic '$got' != kernel's '$want'"
+    done
+    touch "$ZFSMOD/done"
+fi
+log "zfs modules ready: $ZFSMOD"
+
+if ! wait "$ROOTFS_PID"; then
+    tail -n 40 "$WORK/rootfs.log" >&2
+    die "root filesystem build failed (full log: $WORK/rootfs.log)"
+fi
+log "root filesystem ready"
+
+# --- zfs into the guest, final module check, pack ---------------------------
+mkdir -p "$ROOT/lib/modules/$KVER/updates/dkms"
+cp "$ZFSMOD/spl.ko" "$ZFSMOD/zfs.ko" "$ROOT/lib/modules/$KVER/updates/dkms/"
+warn=$(depmod -b "$ROOT" -e -E "$KHDR/Module.symvers" "$KVER" 2>&1) || die "depmod failed: $warn"
+[[ -z $warn ]] || die "depmod reports problems: $warn"
+for mod in tls zfs spl 9p 9pnet_virtio veth; do
+    modprobe -d "$ROOT" -S "$KVER" --show-depends "$mod" >/dev/null || die "module $mod missing from the guest"
+done
+
+rm -rf "$ART.tmp"
+mkdir -p "$ART.tmp"
+log "packing initrd.img"
+(cd "$ROOT" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
+    cpio --null --create --format=newc --quiet) | zstd -q -T0 -o "$ART.tmp/initrd.img"
+cp "$KTREE/boot/vmlinuz-$KVER" "$ART.tmp/vmlinuz"
+cat > "$ART.tmp/info" <<EOF
+KVER=$KVER
+KPKGVER=$KPKGVER
+ZFSVER=$ZFSVER
+SCRIPTS_HASH=$HASH
+ROOTFS_BYTES=$(du -sb "$ROOT" | cut -f1)
+EOF
+touch "$ART.tmp/done"
+rm -rf "$ART"
+mv "$ART.tmp" "$ART"
+rm -rf "$WORK"
+# Keep the three newest artefacts.
+ls -1dt "$CACHE"/vm/*/ | tail -n +4 | xargs -r rm -rf
+log "done: $(du -sh "$ART/initrd.img" | cut -f1) initrd, kernel $KVER, zfs $ZFSVER"
+echo "$ART"

@@ -1,0 +1,68 @@
+#!/bin/bash
+# Runs a command inside the zktls test VM (qemu TCG, kernel with KTLS + OpenZFS):
+#   tests/vm/run.sh [--mem MiB] [--smp N] -- COMMAND [ARG...]
+# Builds the VM first (tests/vm/build.sh; seconds when cached). The repository
+# is shared read-write with the guest at /mnt/host (9p), and COMMAND runs
+# there with bash as root. The guest console is streamed to stdout. Exit
+# status: COMMAND's; 125 if the VM did not boot, its setup failed or it timed
+# out (ZKTLS_VM_TIMEOUT seconds, default 3000); 77 with "SKIP: ..." if this
+# host cannot run the VM at all.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+MEM=3072
+SMP=2
+TIMEOUT=${ZKTLS_VM_TIMEOUT:-3000}
+
+usage() { sed -n '2,3s/^# *//p' "$0" >&2; exit 2; }
+fail() { printf '\n*** zktls VM: %s ***\n' "$*" >&2; exit 125; }
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --mem) MEM=$2; shift 2 ;;
+        --smp) SMP=$2; shift 2 ;;
+        --) shift; break ;;
+        *) usage ;;
+    esac
+done
+[[ $# -gt 0 ]] || usage
+
+if ! ART=$("$HERE/build.sh"); then
+    status=$?
+    [[ $status -eq 77 ]] && exit 77   # build.sh printed the SKIP line
+    fail "building the VM failed (tests/vm/build.sh exit $status)"
+fi
+ART=$(tail -n1 <<<"$ART")
+command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: qemu-system-x86_64 is not installed"; exit 77; }
+qemu-system-x86_64 -accel help 2>/dev/null | grep -qx tcg ||
+    { echo "SKIP: qemu-system-x86_64 has no TCG accelerator"; exit 77; }
+
+b64() { printf '%s' "$1" | base64 -w0; }
+append="console=ttyS0,115200 quiet loglevel=4 panic=-1"
+append+=" zktls.cmd=$(b64 "$(printf '%q ' "$@")") zktls.cwd=$(b64 /mnt/host)"
+# x86 kernels keep at most 2047 bytes of command line.
+[[ ${#append} -lt 2000 ]] || fail "command too long for the kernel command line; put it in a script"
+
+LOG=$(mktemp)
+trap 'rm -f "$LOG"' EXIT
+start=$SECONDS
+set +e
+timeout -k 10 "$TIMEOUT" qemu-system-x86_64 \
+    -accel tcg,thread=multi -cpu max -machine q35 -smp "$SMP" -m "$MEM" \
+    -nic none -no-reboot -display none -vga none -monitor none \
+    -device virtio-rng-pci -serial stdio \
+    -kernel "$ART/vmlinuz" -initrd "$ART/initrd.img" -append "$append" \
+    -virtfs "local,path=$REPO,mount_tag=host0,security_model=none" \
+    </dev/null | sed -u 's/\r$//' | tee "$LOG"
+qemu_status=${PIPESTATUS[0]}
+set -e
+
+marker=$(grep -ao 'ZKTLS-VM-EXIT [0-9]*' "$LOG" | tail -n1 || true)
+if [[ -z $marker ]]; then
+    if [[ $qemu_status -eq 124 || $qemu_status -eq 137 ]]; then
+        fail "timed out after ${TIMEOUT}s (ZKTLS_VM_TIMEOUT) without the exit marker"
+    fi
+    fail "no ZKTLS-VM-EXIT marker: the VM failed to boot or its setup failed (qemu exit $qemu_status, $((SECONDS - start))s)"
+fi
+echo "zktls VM: '$*' exited ${marker#ZKTLS-VM-EXIT } after $((SECONDS - start))s" >&2
+exit "${marker#ZKTLS-VM-EXIT }"
