@@ -259,42 +259,6 @@ out:
 
 /* ------------------------------------------------------- socket errors */
 
-static const char *alert_name(unsigned desc)
-{
-	/* RFC 8446 section 6 (and 6.2). */
-	switch (desc) {
-	case 0: return "close_notify";
-	case 10: return "unexpected_message";
-	case 20: return "bad_record_mac";
-	case 21: return "decryption_failed";
-	case 22: return "record_overflow";
-	case 40: return "handshake_failure";
-	case 42: return "bad_certificate";
-	case 43: return "unsupported_certificate";
-	case 44: return "certificate_revoked";
-	case 45: return "certificate_expired";
-	case 46: return "certificate_unknown";
-	case 47: return "illegal_parameter";
-	case 48: return "unknown_ca";
-	case 49: return "access_denied";
-	case 50: return "decode_error";
-	case 51: return "decrypt_error";
-	case 70: return "protocol_version";
-	case 71: return "insufficient_security";
-	case 80: return "internal_error";
-	case 86: return "inappropriate_fallback";
-	case 90: return "user_canceled";
-	case 109: return "missing_extension";
-	case 110: return "unsupported_extension";
-	case 112: return "unrecognized_name";
-	case 113: return "bad_certificate_status_response";
-	case 115: return "unknown_psk_identity";
-	case 116: return "certificate_required";
-	case 120: return "no_application_protocol";
-	}
-	return NULL;
-}
-
 /* Record a failed socket operation with the text users should see. */
 static int sock_fail(int e, const char *what)
 {
@@ -451,7 +415,6 @@ static ssize_t control_record(struct chan *c, int type, const uint8_t *body,
 {
 	uint8_t a[2] = { 0, 0 };
 	size_t have = n < 2 ? n : 2;
-	const char *name;
 
 	if (type == REC_HANDSHAKE)
 		return zk_fail(ZK_EPROTO, "unexpected TLS handshake message "
@@ -472,16 +435,13 @@ static ssize_t control_record(struct chan *c, int type, const uint8_t *body,
 		have += (size_t)m;
 	}
 	if (have != 2 || n > 2)
-		return zk_fail(ZK_EPROTO, "malformed TLS alert from the peer");
+		return zk_fail(ZK_EPEER, "peer sent TLS alert: malformed alert");
 	/* TLS 1.3 (RFC 8446 section 6): the level is implied by the alert. */
 	if (a[1] == ALERT_CLOSE_NOTIFY) {
 		c->peer_closed = 1;
 		return 0;
 	}
-	name = alert_name(a[1]);
-	if (name)
-		return zk_fail(ZK_EPEER, "peer sent TLS alert: %s", name);
-	return zk_fail(ZK_EPEER, "peer sent TLS alert: unknown (%u)", a[1]);
+	return zk_fail(ZK_EPEER, "peer sent TLS alert: %s", tls_alert_name(a[1]));
 }
 
 ssize_t ktls_recv(struct chan *c, void *buf, size_t len)

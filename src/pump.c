@@ -17,11 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "zktls.h"
 
-#define USER_BUF (1u << 20)
 #define PIPE_SIZE (1 << 20)
 
 void
@@ -84,34 +84,164 @@ endpoint_fd(struct endpoint *e, int dir_out, int *fd, int *owned)
 
 /* ------------------------------------------------------------ user plane */
 
+/*
+ * Send side: RECS_PER_WRITE record slots lie back to back in one buffer.
+ * One readv() fills their payload areas straight from the producer; every
+ * slot but the last filled one is full, so after sealing in place the
+ * records are contiguous and leave in one write().
+ * Receive side: one large read() of ciphertext, records opened in place,
+ * their payloads handed to the consumer with one writev().
+ */
+#define REC_SLOT (TLS_REC_MAX_PLAIN + TLS_REC_OVERHEAD)
+#define RECS_PER_WRITE 32
+#define RX_BUF (1u << 20)
+
+static int
+user_send_alert(struct chan *c, uint8_t level, uint8_t desc)
+{
+	uint8_t rec[TLS_REC_HDR + 2 + 1 + TLS_REC_TAG];
+	size_t n;
+
+	rec[TLS_REC_HDR] = level;
+	rec[TLS_REC_HDR + 1] = desc;
+	n = tls_rec_seal(c->rec, 21, rec, 2);
+	if (write_all(c->fd, rec, n) < 0)
+		return zk_fail_errno(ZK_ENET, "sending TLS alert");
+	return 0;
+}
+
+/* Make the next whole record available at c->rx + c->rx_off; returns its
+ * length, or a negative error (EOF without close_notify included). */
+static long
+user_fill_record(struct chan *c)
+{
+	for (;;) {
+		size_t have = c->rx_end - c->rx_off, need;
+		ssize_t n;
+
+		if (have >= TLS_REC_HDR) {
+			const uint8_t *h = c->rx + c->rx_off;
+			need = TLS_REC_HDR + ((size_t)h[3] << 8 | h[4]);
+			if (h[0] != 23 || h[1] != 3 || h[2] != 3)
+				return zk_fail(ZK_EPROTO, "protocol violation by "
+					       "peer: not a TLS 1.3 record");
+			if (need > TLS_REC_HDR + TLS_REC_MAX_CIPHER)
+				return zk_fail(ZK_EPROTO, "protocol violation by "
+					       "peer: TLS record too long");
+			if (have >= need)
+				return (long)need;
+		}
+		if (c->rx_off > 0 && c->rx_end + TLS_REC_HDR +
+		    TLS_REC_MAX_CIPHER > RX_BUF) {
+			memmove(c->rx, c->rx + c->rx_off, have);
+			c->rx_off = 0;
+			c->rx_end = have;
+		}
+		if (c->timeout_ms >= 0) {
+			int r = net_wait(c->fd, POLLIN, c->timeout_ms);
+			if (r == 0)
+				return zk_fail(ZK_ENET, "timed out after %d s "
+					       "waiting for the peer",
+					       c->timeout_ms / 1000);
+			if (r < 0)
+				return r;
+		}
+		n = read(c->fd, c->rx + c->rx_end, RX_BUF - c->rx_end);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == ECONNRESET)
+			return zk_fail(ZK_ENET, "connection reset by peer");
+		if (n < 0)
+			return zk_fail_errno(ZK_ENET, "reading from the peer");
+		if (n == 0)
+			return zk_fail(ZK_ENET, "connection closed by peer "
+				       "without close_notify (truncated stream)");
+		c->rx_end += (size_t)n;
+	}
+}
+
+/* Open the next record; 1 with its payload at c->pt_off/pt_len for data,
+ * 0 for close_notify, negative for anything else. */
+static int
+user_next_record(struct chan *c)
+{
+	uint8_t type;
+	size_t plen;
+	long len = user_fill_record(c);
+	uint8_t *rec;
+
+	if (len < 0)
+		return (int)len;
+	rec = c->rx + c->rx_off;
+	c->rx_off += (size_t)len;
+	if (tls_rec_open(c->rec, rec, (size_t)len, &type, &plen) < 0)
+		return zk_fail(ZK_ENET, "TLS record authentication failed "
+			       "(corrupted or tampered stream)");
+	if (plen > TLS_REC_MAX_PLAIN)
+		return zk_fail(ZK_EPROTO, "protocol violation by peer: TLS "
+			       "record too long");
+	switch (type) {
+	case 23:
+		c->pt_off = (size_t)(rec + TLS_REC_HDR - c->rx);
+		c->pt_len = plen;
+		return 1;
+	case 21:
+		if (plen == 2 && rec[TLS_REC_HDR + 1] == 0) {
+			c->peer_closed = 1;
+			return 0;
+		}
+		return zk_fail(ZK_EPEER, "peer sent TLS alert: %s",
+			       plen == 2 ? tls_alert_name(rec[TLS_REC_HDR + 1])
+					 : "malformed alert");
+	case 22:
+		return zk_fail(ZK_EPROTO, "unexpected TLS handshake message "
+			       "after the handshake (KeyUpdate or session "
+			       "ticket)");
+	default:
+		return zk_fail(ZK_EPROTO, "protocol violation by peer: TLS "
+			       "record of type %u", type);
+	}
+}
+
 static ssize_t
 user_read(struct chan *c, void *buf, size_t len)
 {
-	ssize_t n;
+	size_t n;
 
-	if (!tls_pending(c->tls) && c->timeout_ms >= 0) {
-		int r = net_wait(c->fd, POLLIN, c->timeout_ms);
-		if (r == 0)
-			return zk_fail(ZK_ENET, "timed out after %d s waiting "
-				       "for the peer", c->timeout_ms / 1000);
-		if (r < 0)
+	while (c->pt_len == 0) {
+		int r;
+		if (c->peer_closed)
+			return 0;
+		if ((r = user_next_record(c)) <= 0)
 			return r;
 	}
-	n = tls_read(c->tls, buf, len);
-	if (n == 0)
-		c->peer_closed = 1;
-	else if (n > 0)
-		c->app_bytes_in += (uint64_t)n;
-	return n;
+	n = len < c->pt_len ? len : c->pt_len;
+	memcpy(buf, c->rx + c->pt_off, n);
+	c->pt_off += n;
+	c->pt_len -= n;
+	c->app_bytes_in += n;
+	return (ssize_t)n;
 }
 
 static int
 user_write(struct chan *c, const void *buf, size_t len)
 {
-	int r = tls_write(c->tls, buf, len);
+	uint8_t *rec = malloc(REC_SLOT);
+	const uint8_t *p = buf;
+	int r = 0;
 
-	if (r == 0)
-		c->app_bytes_out += len;
+	if (rec == NULL)
+		return zk_fail_errno(ZK_ESYS, "malloc");
+	while (len > 0 && r == 0) {
+		size_t n = len < TLS_REC_MAX_PLAIN ? len : TLS_REC_MAX_PLAIN;
+		memcpy(rec + TLS_REC_HDR, p, n);
+		if (write_all(c->fd, rec, tls_rec_seal(c->rec, 23, rec, n)) < 0)
+			r = zk_fail_errno(ZK_ENET, "sending to the peer");
+		p += n;
+		len -= n;
+		c->app_bytes_out += n;
+	}
+	free(rec);
 	return r;
 }
 
@@ -119,15 +249,21 @@ static int
 user_send_stream(struct chan *c, struct endpoint *src, struct xfer *x)
 {
 	uint8_t *buf = NULL;
+	struct iovec iov[RECS_PER_WRITE];
 	int fd = -1, owned = 0, r;
 
-	if ((buf = malloc(USER_BUF)) == NULL)
+	if ((buf = malloc(REC_SLOT * RECS_PER_WRITE)) == NULL)
 		return zk_fail_errno(ZK_ESYS, "malloc");
+	for (int i = 0; i < RECS_PER_WRITE; i++) {
+		iov[i].iov_base = buf + (size_t)i * REC_SLOT + TLS_REC_HDR;
+		iov[i].iov_len = TLS_REC_MAX_PLAIN;
+	}
 	if ((r = endpoint_fd(src, 1, &fd, &owned)) < 0)
 		goto out;
 	for (;;) {
 		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
 				       { .fd = c->fd, .events = POLLIN } };
+		size_t out = 0, left;
 		ssize_t n;
 
 		/* The producer may pause as long as it likes; the receiver
@@ -143,7 +279,9 @@ user_send_stream(struct chan *c, struct endpoint *src, struct xfer *x)
 				    "during the stream");
 			goto out;
 		}
-		n = read(fd, buf, USER_BUF);
+		if (!p[0].revents)
+			continue;
+		n = readv(fd, iov, RECS_PER_WRITE);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0) {
@@ -152,8 +290,20 @@ user_send_stream(struct chan *c, struct endpoint *src, struct xfer *x)
 		}
 		if (n == 0)
 			break;
-		if ((r = user_write(c, buf, (size_t)n)) < 0)
+		for (left = (size_t)n; left > 0;) {
+			size_t k = left < TLS_REC_MAX_PLAIN ? left
+							    : TLS_REC_MAX_PLAIN;
+			out += tls_rec_seal(c->rec, 23, buf + out, k);
+			left -= k;
+		}
+		if (write_all(c->fd, buf, out) < 0) {
+			r = errno == EPIPE || errno == ECONNRESET
+				    ? zk_fail(ZK_ENET, "connection closed by "
+					      "peer during the stream")
+				    : zk_fail_errno(ZK_ENET, "sending to the "
+						    "peer");
 			goto out;
+		}
 		x->bytes += (uint64_t)n;
 		x->user_bytes += (uint64_t)n;
 		xfer_progress(x, 0);
@@ -169,61 +319,95 @@ out:
 static int
 user_recv_stream(struct chan *c, struct endpoint *dst, struct xfer *x)
 {
-	uint8_t *buf = NULL;
-	int fd = -1, owned = 0, r;
+	struct iovec iov[64];
+	int fd = -1, owned = 0, r = 0;
 
-	if ((buf = malloc(USER_BUF)) == NULL)
-		return zk_fail_errno(ZK_ESYS, "malloc");
 	if ((r = endpoint_fd(dst, 0, &fd, &owned)) < 0)
-		goto out;
-	for (;;) {
-		size_t fill = 0;
-		ssize_t n;
+		return r;
+	while (r == 0) {
+		int k = 0;
+		size_t total = 0;
 
-		/* Gather what OpenSSL already has before one big write. */
+		/* Open every record already buffered, then one writev. The
+		 * buffer is not compacted while iov points into it: a refill
+		 * happens only when nothing whole is left. */
 		do {
-			n = user_read(c, buf + fill, USER_BUF - fill);
-			if (n < 0) {
-				r = (int)n;
-				goto out;
+			if (c->pt_len == 0) {
+				size_t have = c->rx_end - c->rx_off;
+				if (k > 0 && (have < TLS_REC_HDR ||
+					      have < TLS_REC_HDR +
+					      ((size_t)c->rx[c->rx_off + 3] << 8 |
+					       c->rx[c->rx_off + 4])))
+					break;
+				r = user_next_record(c);
+				if (r <= 0)
+					break;
+				r = 0;
 			}
-			fill += (size_t)n;
-		} while (n > 0 && fill < USER_BUF - 16384 &&
-			 tls_pending(c->tls));
-		if (fill > 0 && write_all(fd, buf, fill) < 0) {
-			r = zk_fail_errno(ZK_EZFS, "writing the stream to the "
-					  "consumer");
+			iov[k].iov_base = c->rx + c->pt_off;
+			iov[k].iov_len = c->pt_len;
+			total += c->pt_len;
+			c->pt_len = 0;
+			k++;
+		} while (k < 64);
+		if (r < 0)
 			goto out;
+		if (total > 0) {
+			struct iovec *v = iov;
+			size_t left = total;
+			while (left > 0) {
+				ssize_t n = writev(fd, v, k);
+				if (n < 0 && errno == EINTR)
+					continue;
+				if (n < 0) {
+					r = zk_fail_errno(ZK_EZFS, "writing the "
+							  "stream to the consumer");
+					goto out;
+				}
+				left -= (size_t)n;
+				while (k > 0 && (size_t)n >= v->iov_len) {
+					n -= (ssize_t)v->iov_len;
+					v++;
+					k--;
+				}
+				if (k > 0) {
+					v->iov_base = (uint8_t *)v->iov_base + n;
+					v->iov_len -= (size_t)n;
+				}
+			}
+			x->bytes += total;
+			x->user_bytes += total;
+			xfer_progress(x, 0);
 		}
-		x->bytes += fill;
-		x->user_bytes += fill;
-		xfer_progress(x, 0);
-		if (n == 0)
+		if (c->peer_closed)
 			break;
 	}
-	r = 0;
 out:
 	if (owned && fd >= 0)
 		close(fd);
-	free(buf);
-	return r;
+	return r < 0 ? r : 0;
 }
 
 static int
 user_close_notify(struct chan *c)
 {
-	return tls_close_notify(c->tls);
+	return user_send_alert(c, 1, 0);
 }
 
 static void
 user_abort(struct chan *c)
 {
-	struct linger l = { .l_onoff = 1, .l_linger = 0 };
-
-	/* OpenSSL offers no way to send a chosen alert; a reset without
-	 * close_notify is what the peer must treat as failure anyway. */
-	setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	(void)user_send_alert(c, 2, 80); /* internal_error */
 	shutdown(c->fd, SHUT_RDWR);
+}
+
+void
+chan_free_user(struct chan *c)
+{
+	tls_rec_free(c->rec);
+	c->rec = NULL;
+	free(c->rx);
+	c->rx = NULL;
 }
 
 const struct plane plane_user = {
@@ -304,13 +488,18 @@ int
 chan_switch(struct chan *c)
 {
 	struct tls_keys k;
-	int r;
+	int r = 0;
 
-	if (!c->plane->kernel)
-		return 0;
+	/* From here on OpenSSL does no I/O: the keys go to the kernel or to
+	 * our record layer, and the traffic secrets are wiped. */
 	if ((r = tls_export_keys(c->tls, &k)) < 0)
 		return r;
-	r = ktls_switch(c->fd, &k);
+	if (c->plane->kernel) {
+		r = ktls_switch(c->fd, &k);
+	} else if ((c->rec = tls_rec_new(&k)) == NULL ||
+		   (c->rx = malloc(RX_BUF)) == NULL) {
+		r = zk_fail_errno(ZK_ESYS, "cannot set up the user plane");
+	}
 	tls_keys_wipe(&k);
 	return r;
 }

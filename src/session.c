@@ -699,17 +699,13 @@ session_run(const struct conf *cf)
 	/* After "listening on", which scripts expect as the first line. */
 	if (s->plane_why[0])
 		log_info("%s", s->plane_why);
-	s->c.tls = tls_handshake(s->tctx, s->c.fd, cf->timeout_s,
-				 !s->c.plane->kernel);
+	s->c.tls = tls_handshake(s->tctx, s->c.fd, cf->timeout_s);
 	if (s->c.tls == NULL) {
 		r = -zk_errcode();
 		goto out;
 	}
 	log_verbose("authenticated %s (%s), %s, plane %s", tls_peer(s->c.tls),
 		    s->addr, tls_cipher(s->c.tls), s->c.plane->name);
-	if (!s->c.plane->kernel && (r = tls_set_timeouts(s->c.tls,
-							 cf->timeout_s)) < 0)
-		goto out;
 	if ((r = chan_switch(&s->c)) < 0) {
 		s->c.plane->abort(&s->c);
 		goto out;
@@ -728,6 +724,7 @@ out:
 			s->ep.kill(&s->ep);
 			(void)s->ep.finish(&s->ep);
 		}
+		chan_free_user(&s->c);
 		tls_free(s->c.tls);
 		if (s->c.fd >= 0)
 			close(s->c.fd);

@@ -35,11 +35,9 @@
 #include "zktls.h"
 
 #define CIPHERSUITES                                                        \
-	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"                    \
-	"TLS_CHACHA20_POLY1305_SHA256"
+	"TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:"             \
+	"TLS_AES_128_GCM_SHA256"
 #define MAX_SECRET 48
-#define USER_RBUF (512 * 1024)
-#define USER_WBUF (256 * 1024)
 
 struct tls_ctx {
 	SSL_CTX *ssl_ctx;
@@ -58,7 +56,6 @@ struct tls {
 	uint8_t csec[MAX_SECRET], ssec[MAX_SECRET];
 	size_t csec_len, ssec_len;
 	int pin_failed;
-	int buffered;                 /* user plane: buffering write BIO */
 	int alert_recv;               /* last alert received, -1 none */
 	char peer[300];
 };
@@ -437,37 +434,8 @@ handshake_fail(struct tls *t, int ret)
 	return r;
 }
 
-/*
- * The user plane moves the whole stream through OpenSSL, so give it big
- * buffers: read-ahead into a large read buffer (many records per read()),
- * and a buffering BIO that gathers the 16 KiB records of one SSL_write
- * into a few large write()s.  Kernel planes get neither: nothing may be
- * left buffered in userspace when the kernel takes over.
- */
-static int
-set_user_bios(struct tls *t)
-{
-	BIO *rb = BIO_new_socket(t->fd, BIO_NOCLOSE);
-	BIO *wsock = BIO_new_socket(t->fd, BIO_NOCLOSE);
-	BIO *wb = BIO_new(BIO_f_buffer());
-
-	if (rb == NULL || wsock == NULL || wb == NULL ||
-	    BIO_set_write_buffer_size(wb, USER_WBUF) != 1) {
-		BIO_free(rb);
-		BIO_free(wsock);
-		BIO_free(wb);
-		return ossl_fail(ZK_ESYS, "BIO_new");
-	}
-	BIO_push(wb, wsock);
-	SSL_set_bio(t->ssl, rb, wb);
-	SSL_set_default_read_buffer_len(t->ssl, USER_RBUF);
-	SSL_set_read_ahead(t->ssl, 1);
-	t->buffered = 1;
-	return 0;
-}
-
 struct tls *
-tls_handshake(struct tls_ctx *ctx, int fd, int timeout_s, int read_ahead)
+tls_handshake(struct tls_ctx *ctx, int fd, int timeout_s)
 {
 	struct tls *t;
 	double deadline = now_s() + (timeout_s > 0 ? timeout_s : 30);
@@ -486,8 +454,7 @@ tls_handshake(struct tls_ctx *ctx, int fd, int timeout_s, int read_ahead)
 		ossl_fail(ZK_ESYS, "SSL_new");
 		goto fail;
 	}
-	if (read_ahead && set_user_bios(t) < 0)
-		goto fail;
+
 	SSL_set_ex_data(t->ssl, ex_index, t);
 	if (ctx->peer_name[0] != '\0') {
 		X509_VERIFY_PARAM *vp = SSL_get0_param(t->ssl);
@@ -573,101 +540,6 @@ int
 tls_pending(const struct tls *t)
 {
 	return SSL_has_pending(t->ssl);
-}
-
-/* Map a failed SSL_read/SSL_write/SSL_shutdown. */
-static int
-io_fail(struct tls *t, int ret, const char *op)
-{
-	int err = SSL_get_error(t->ssl, ret);
-	unsigned long e = ERR_peek_last_error();
-	int reason = e ? ERR_GET_REASON(e) : 0;
-	int saved = errno;
-	int r;
-
-	if (t->alert_recv > 0) {
-		r = zk_fail(ZK_EPEER, "peer sent TLS alert: %s",
-			    tls_alert_name(t->alert_recv));
-	} else if (reason == SSL_R_DECRYPTION_FAILED_OR_BAD_RECORD_MAC) {
-		r = zk_fail(ZK_ENET, "TLS record authentication failed "
-			    "(corrupted or tampered stream)");
-	} else if (reason == SSL_R_UNEXPECTED_EOF_WHILE_READING ||
-		   (err == SSL_ERROR_SYSCALL && e == 0 && saved == 0)) {
-		r = zk_fail(ZK_ENET, "connection closed by peer without "
-			    "close_notify (truncated stream)");
-	} else if (err == SSL_ERROR_SYSCALL && (saved == EAGAIN ||
-						saved == EWOULDBLOCK)) {
-		r = zk_fail(ZK_ENET, "timed out waiting for the peer");
-	} else if (err == SSL_ERROR_SYSCALL && saved == ECONNRESET) {
-		r = zk_fail(ZK_ENET, "connection reset by peer");
-	} else if (err == SSL_ERROR_SYSCALL && saved == EPIPE) {
-		r = zk_fail(ZK_ENET, "connection closed by peer");
-	} else if (err == SSL_ERROR_SYSCALL && saved != 0) {
-		errno = saved;
-		r = zk_fail_errno(ZK_ENET, "TLS %s", op);
-	} else if (e != 0) {
-		r = zk_fail(ZK_EPROTO, "TLS %s: %s", op,
-			    ERR_reason_error_string(e));
-	} else {
-		r = zk_fail(ZK_ENET, "TLS %s failed", op);
-	}
-	ERR_clear_error();
-	return r;
-}
-
-ssize_t
-tls_read(struct tls *t, void *buf, size_t len)
-{
-	size_t got = 0;
-	int r;
-
-	if (len > INT32_MAX)
-		len = INT32_MAX;
-	errno = 0;
-	r = SSL_read_ex(t->ssl, buf, len, &got);
-	if (r == 1)
-		return (ssize_t)got;
-	if (SSL_get_error(t->ssl, r) == SSL_ERROR_ZERO_RETURN)
-		return 0;
-	return io_fail(t, r, "read");
-}
-
-int
-tls_write(struct tls *t, const void *buf, size_t len)
-{
-	size_t done = 0;
-	int r;
-
-	errno = 0;
-	r = SSL_write_ex(t->ssl, buf, len, &done);
-	if (r == 1 && done == len &&
-	    (!t->buffered || BIO_flush(SSL_get_wbio(t->ssl)) == 1))
-		return 0;
-	return io_fail(t, r, "write");
-}
-
-int
-tls_close_notify(struct tls *t)
-{
-	int r;
-
-	errno = 0;
-	r = SSL_shutdown(t->ssl);
-	if (r >= 0)
-		return 0;
-	return io_fail(t, r, "close_notify");
-}
-
-int
-tls_set_timeouts(struct tls *t, int timeout_s)
-{
-	struct timeval tv = { .tv_sec = timeout_s > 0 ? timeout_s : 0 };
-
-	/* User plane only: a kernel reader (zfs) must never see EAGAIN. */
-	if (setsockopt(t->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-	    setsockopt(t->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
-		return zk_fail_errno(ZK_ESYS, "setsockopt timeouts");
-	return 0;
 }
 
 static const EVP_MD *
@@ -822,5 +694,131 @@ tls_cert_pin(const char *path, char *out, size_t cap)
 	strcpy(out, "sha256:");
 	for (i = 0; i < 32; i++)
 		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+/* ------------------------------------------------------------ records */
+
+/*
+ * The userspace record layer of the user plane.  After the handshake
+ * OpenSSL's SSL object is no longer used for I/O on any plane: the kernel
+ * planes hand the keys to the kernel, the user plane to this code, which
+ * seals and opens TLS 1.3 records in place (RFC 8446 5.2) so a stream
+ * chunk is read once, encrypted where it lies, and written once.
+ */
+struct tls_rec {
+	EVP_CIPHER_CTX *tx, *rx;
+	uint8_t tx_iv[12], rx_iv[12];
+	uint64_t tx_seq, rx_seq;
+};
+
+static EVP_CIPHER_CTX *
+rec_ctx(const struct tls_dir_keys *k, int enc)
+{
+	const EVP_CIPHER *c = k->suite == SUITE_AES_128_GCM ? EVP_aes_128_gcm()
+			      : k->suite == SUITE_AES_256_GCM ? EVP_aes_256_gcm()
+			      : EVP_chacha20_poly1305();
+	EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+
+	if (x == NULL || EVP_CipherInit_ex(x, c, NULL, k->key, NULL, enc) != 1) {
+		EVP_CIPHER_CTX_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+struct tls_rec *
+tls_rec_new(const struct tls_keys *k)
+{
+	struct tls_rec *r = calloc(1, sizeof(*r));
+
+	if (r == NULL) {
+		zk_fail_errno(ZK_ESYS, "calloc");
+		return NULL;
+	}
+	r->tx = rec_ctx(&k->tx, 1);
+	r->rx = rec_ctx(&k->rx, 0);
+	if (r->tx == NULL || r->rx == NULL) {
+		ossl_fail(ZK_ESYS, "cannot set up the record layer");
+		tls_rec_free(r);
+		return NULL;
+	}
+	memcpy(r->tx_iv, k->tx.iv, 12);
+	memcpy(r->rx_iv, k->rx.iv, 12);
+	r->tx_seq = k->tx.seq;
+	r->rx_seq = k->rx.seq;
+	return r;
+}
+
+void
+tls_rec_free(struct tls_rec *r)
+{
+	if (r == NULL)
+		return;
+	EVP_CIPHER_CTX_free(r->tx); /* cleanses the key schedule */
+	EVP_CIPHER_CTX_free(r->rx);
+	OPENSSL_cleanse(r, sizeof(*r));
+	free(r);
+}
+
+static void
+rec_nonce(const uint8_t iv[12], uint64_t seq, uint8_t out[12])
+{
+	memcpy(out, iv, 12);
+	for (int i = 0; i < 8; i++)
+		out[11 - i] ^= (uint8_t)(seq >> (8 * i));
+}
+
+size_t
+tls_rec_seal(struct tls_rec *r, uint8_t type, uint8_t *rec, size_t plen)
+{
+	uint8_t nonce[12], *p = rec + TLS_REC_HDR;
+	size_t clen = plen + 1 + TLS_REC_TAG;
+	int n;
+
+	rec[0] = 23; /* every TLS 1.3 record is opaque application_data */
+	rec[1] = 3;
+	rec[2] = 3;
+	rec[3] = (uint8_t)(clen >> 8);
+	rec[4] = (uint8_t)clen;
+	p[plen] = type;
+	rec_nonce(r->tx_iv, r->tx_seq++, nonce);
+	/* Cannot fail with a valid context and lengths <= 2^14 + 1. */
+	EVP_CipherInit_ex(r->tx, NULL, NULL, NULL, nonce, 1);
+	EVP_CipherUpdate(r->tx, NULL, &n, rec, TLS_REC_HDR);
+	EVP_CipherUpdate(r->tx, p, &n, p, (int)plen + 1);
+	EVP_CipherFinal_ex(r->tx, p + plen + 1, &n);
+	EVP_CIPHER_CTX_ctrl(r->tx, EVP_CTRL_AEAD_GET_TAG, TLS_REC_TAG,
+			    p + plen + 1);
+	return TLS_REC_HDR + clen;
+}
+
+int
+tls_rec_open(struct tls_rec *r, uint8_t *rec, size_t len, uint8_t *type,
+	     size_t *plen)
+{
+	uint8_t nonce[12], *p = rec + TLS_REC_HDR;
+	size_t clen = len - TLS_REC_HDR;
+	int n, ok;
+
+	if (len < TLS_REC_HDR + 1 + TLS_REC_TAG)
+		return -1;
+	clen -= TLS_REC_TAG;
+	rec_nonce(r->rx_iv, r->rx_seq++, nonce);
+	ok = EVP_CipherInit_ex(r->rx, NULL, NULL, NULL, nonce, 0) == 1 &&
+	     EVP_CipherUpdate(r->rx, NULL, &n, rec, TLS_REC_HDR) == 1 &&
+	     EVP_CipherUpdate(r->rx, p, &n, p, (int)clen) == 1 &&
+	     EVP_CIPHER_CTX_ctrl(r->rx, EVP_CTRL_AEAD_SET_TAG, TLS_REC_TAG,
+				 p + clen) == 1 &&
+	     EVP_CipherFinal_ex(r->rx, p + clen, &n) == 1;
+	if (!ok)
+		return -1;
+	/* Inner plaintext: content, content type, zero padding. */
+	while (clen > 0 && p[clen - 1] == 0)
+		clen--;
+	if (clen == 0)
+		return -1;
+	*type = p[clen - 1];
+	*plen = clen - 1;
 	return 0;
 }

@@ -158,22 +158,15 @@ struct tls_ctx *tls_ctx_new(const struct conf *cf, int server);
 void tls_ctx_free(struct tls_ctx *ctx);
 
 /* Handshake on a connected socket (fd stays owned by the caller).
- * read_ahead: 1 only when the session stays on the user plane. */
-struct tls *tls_handshake(struct tls_ctx *ctx, int fd, int timeout_s,
-			  int read_ahead);
+ * Afterwards the SSL object is used for nothing but tls_export_keys(). */
+struct tls *tls_handshake(struct tls_ctx *ctx, int fd, int timeout_s);
 void tls_free(struct tls *t);
 /* Peer identity for logs: "CN=..." or the SAN that matched. */
 const char *tls_peer(const struct tls *t);
 const char *tls_cipher(const struct tls *t);
 
-/* User-plane I/O.  read: >0 bytes, 0 on close_notify, negative error. */
-ssize_t tls_read(struct tls *t, void *buf, size_t len);
-int tls_write(struct tls *t, const void *buf, size_t len);
-int tls_close_notify(struct tls *t);
 /* Are decrypted/unprocessed bytes buffered inside OpenSSL? */
 int tls_pending(const struct tls *t);
-/* SO_RCVTIMEO/SO_SNDTIMEO for the user plane's blocking I/O. */
-int tls_set_timeouts(struct tls *t, int timeout_s);
 /* RFC 8446 alert description name ("bad_record_mac", ...). */
 const char *tls_alert_name(int desc);
 /* "sha256:HEX" of a PEM certificate's SubjectPublicKeyInfo. */
@@ -202,6 +195,25 @@ int tls13_expand_label(uint16_t suite, const uint8_t *secret, size_t slen,
 int tls13_traffic_keys(uint16_t suite, const uint8_t *secret, size_t slen,
 		       struct tls_dir_keys *out);
 void zk_wipe(void *p, size_t n);
+
+/* The user plane's record layer: TLS 1.3 records sealed and opened in
+ * place with the exported keys.  A record is TLS_REC_HDR header bytes,
+ * the payload, one content-type byte and TLS_REC_TAG tag bytes. */
+#define TLS_REC_HDR 5
+#define TLS_REC_TAG 16
+#define TLS_REC_OVERHEAD (TLS_REC_HDR + 1 + TLS_REC_TAG)
+#define TLS_REC_MAX_PLAIN 16384
+#define TLS_REC_MAX_CIPHER (TLS_REC_MAX_PLAIN + 256)
+struct tls_rec;
+struct tls_rec *tls_rec_new(const struct tls_keys *k);
+void tls_rec_free(struct tls_rec *r);
+/* Payload is at rec + TLS_REC_HDR; returns the sealed record's length. */
+size_t tls_rec_seal(struct tls_rec *r, uint8_t type, uint8_t *rec,
+		    size_t plen);
+/* Opens one whole record in place: 0 and *type, *plen (payload at
+ * rec + TLS_REC_HDR), or -1 when authentication fails. */
+int tls_rec_open(struct tls_rec *r, uint8_t *rec, size_t len, uint8_t *type,
+		 size_t *plen);
 
 /* ---------------------------------------------------------------- planes */
 
@@ -253,7 +265,13 @@ struct chan {
 	int timeout_ms;           /* idle timeout for blocking waits */
 	int peer_closed;          /* peer's close_notify seen */
 	uint64_t app_bytes_in, app_bytes_out;
+	/* user plane: record layer and receive buffer (ciphertext in
+	 * rx[rx_off, rx_end), the current record's plaintext at pt_off). */
+	struct tls_rec *rec;
+	uint8_t *rx;
+	size_t rx_off, rx_end, pt_off, pt_len;
 };
+void chan_free_user(struct chan *c);
 
 /*
  * The local producer (sender) or consumer (receiver) of the stream.
