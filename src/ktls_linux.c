@@ -15,7 +15,8 @@
  *    pipe that is empty and can hold any record ("never-short" splice).
  *
  * The socket stays blocking (zfs reads and writes it directly in direct
- * mode and does not retry EAGAIN); timeouts come from poll().
+ * mode and does not retry EAGAIN); our idle timeouts come from poll(), and
+ * from SO_RCVTIMEO/SO_SNDTIMEO only while a zfs child owns the socket.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -228,8 +229,9 @@ int ktls_switch(int fd, const struct tls_keys *k)
 		r = ktls_fill_info(&k->rx, &rx, &rxlen);
 	if (r < 0)
 		goto out;
-	/* Up to a failed TLS_TX nothing is programmed: the socket still
-	 * carries plain TCP and the caller may stay on OpenSSL. */
+	/* Up to a failed TLS_TX no key is programmed: the socket still
+	 * carries plain TCP (-ZK_ENOKTLS).  After it, a failure leaves the
+	 * connection half-switched (-ZK_ESYS): it can only be aborted. */
 	if (set_ulp(fd) < 0) {
 		e = errno;
 		r = zk_fail(ZK_ENOKTLS, "kernel TLS unavailable: TCP_ULP tls: %s%s",

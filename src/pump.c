@@ -194,9 +194,10 @@ user_next_record(struct chan *c)
 			       plen == 2 ? tls_alert_name(rec[TLS_REC_HDR + 1])
 					 : "malformed alert");
 	case 22:
+		if (tls_only_tickets(rec + TLS_REC_HDR, plen))
+			return user_next_record(c); /* never resumed: drop */
 		return zk_fail(ZK_EPROTO, "unexpected TLS handshake message "
-			       "after the handshake (KeyUpdate or session "
-			       "ticket)");
+			       "after the handshake (KeyUpdate)");
 	default:
 		return zk_fail(ZK_EPROTO, "protocol violation by peer: TLS "
 			       "record of type %u", type);

@@ -591,8 +591,14 @@ do_recv(struct session *s)
 		linger_close(s);
 		return r;
 	}
-	if (fr < 0)
-		return fr;
+	if (fr < 0) {
+		/* The stream is committed; only the sender's confirmation is
+		 * lost, and the sender fails for want of it. */
+		log_warn("received and committed, but could not tell the "
+			 "sender: %s", zk_errmsg());
+		zk_clear();
+		return 0;
+	}
 	linger_close(s);
 	xfer_progress(&s->x, 1);
 	return 0;

@@ -822,3 +822,19 @@ tls_rec_open(struct tls_rec *r, uint8_t *rec, size_t len, uint8_t *type,
 	*plen = clen - 1;
 	return 0;
 }
+
+/* Does a post-handshake handshake record hold only NewSessionTicket
+ * messages?  A server that is not zktls may send them although we never
+ * resume; they are safe to drop.  Anything else (KeyUpdate) is not. */
+int
+tls_only_tickets(const uint8_t *p, size_t len)
+{
+	while (len >= 4) {
+		size_t mlen = (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+		if (p[0] != 4 /* new_session_ticket */ || mlen > len - 4)
+			return 0;
+		p += 4 + mlen;
+		len -= 4 + mlen;
+	}
+	return len == 0;
+}

@@ -169,6 +169,8 @@ const char *tls_cipher(const struct tls *t);
 int tls_pending(const struct tls *t);
 /* RFC 8446 alert description name ("bad_record_mac", ...). */
 const char *tls_alert_name(int desc);
+/* A post-handshake record body holding only NewSessionTickets? */
+int tls_only_tickets(const uint8_t *p, size_t len);
 /* "sha256:HEX" of a PEM certificate's SubjectPublicKeyInfo. */
 int tls_cert_pin(const char *path, char *out, size_t cap);
 
