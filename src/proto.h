@@ -35,7 +35,8 @@
  * RESULT (receiver -> sender, after the stream)
  *   u8 status (PROTO_ST_OK = committed); u8 reserved[3]
  *   i32 exit status of the consumer (zfs recv) or -1
- *   u64 bytes the receiver took from the stream
+ *   u64 bytes the receiver took from the stream (PROTO_BYTES_UNKNOWN
+ *       when zfs read the socket itself)
  *   u64 guid of the received snapshot (0 if unknown)
  *   char message[512]  the consumer's error text
  */
@@ -54,6 +55,7 @@
 #define PROTO_TOKEN_LEN 1024
 #define PROTO_MSG_LEN 256
 #define PROTO_RESULT_MSG_LEN 512
+#define PROTO_BYTES_UNKNOWN UINT64_MAX
 
 enum proto_type { PROTO_REQUEST = 1, PROTO_REPLY = 2, PROTO_RESULT = 3 };
 enum proto_op { PROTO_OP_PUSH = 1, PROTO_OP_PULL = 2 };

@@ -514,7 +514,8 @@ do_send(struct session *s)
 				       s->res.message);
 		return zk_fail(ZK_EPEER, "receiver: %s", s->res.message);
 	}
-	if (s->res.bytes != s->x.bytes)
+	if (!s->x.uncounted && s->res.bytes != PROTO_BYTES_UNKNOWN &&
+	    s->res.bytes != s->x.bytes)
 		return zk_fail(ZK_EPROTO, "receiver took %" PRIu64 " bytes, we "
 			       "sent %" PRIu64, s->res.bytes, s->x.bytes);
 	if (s->guid && s->res.guid && s->guid != s->res.guid)
@@ -574,7 +575,7 @@ do_recv(struct session *s)
 	m->exit_status = s->ep.pid > 0 && WIFEXITED(s->ep.status)
 				 ? WEXITSTATUS(s->ep.status)
 				 : (s->ep.pid > 0 ? -1 : 0);
-	m->bytes = s->x.bytes;
+	m->bytes = s->x.uncounted ? PROTO_BYTES_UNKNOWN : s->x.bytes;
 	if (r == 0 && s->cf->zfs && s->snapname[0]) {
 		char name[2 * PROTO_NAME_LEN];
 		snprintf(name, sizeof(name), "%s%s", s->target,
@@ -629,14 +630,17 @@ static void
 log_session(struct session *s, int r, double secs)
 {
 	const struct conf *cf = s->cf;
-	char b[32], rate[32];
+	char b[48], rate[32];
 	double mibs = secs > 0 ? (double)s->x.bytes / secs / 1048576.0 : 0;
 	const char *what = cf->zfs ? (s->snapname[0] ? s->snapname : "?")
 				   : "stream";
 	const char *dir = cf->role == ROLE_SENDER ? "sent" : "received";
 	const char *peer = s->c.tls ? tls_peer(s->c.tls) : "?";
 
-	human_bytes(s->x.bytes, b, sizeof(b));
+	if (s->x.uncounted)
+		snprintf(b, sizeof(b), "? bytes (moved by zfs itself)");
+	else
+		human_bytes(s->x.bytes, b, sizeof(b));
 	snprintf(rate, sizeof(rate), "%.1f MiB/s", mibs);
 	if (log_json()) {
 		fprintf(stderr,

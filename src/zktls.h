@@ -229,6 +229,7 @@ struct xfer {
 	double t_last_progress;
 	int progress;         /* print progress lines to stderr */
 	uint64_t user_bytes;  /* bytes this process copied through userspace */
+	int uncounted;        /* the plane cannot count bytes (direct) */
 };
 
 /*
