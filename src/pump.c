@@ -497,10 +497,19 @@ chan_switch(struct chan *c)
 		return r;
 	if (c->plane->kernel) {
 		r = ktls_switch(c->fd, &k);
-	} else if ((c->rec = tls_rec_new(&k)) == NULL ||
-		   (c->rx = malloc(RX_BUF)) == NULL) {
-		r = zk_fail_errno(ZK_ESYS, "cannot set up the user plane");
+		if (r == -ZK_ENOKTLS) {
+			/* Refused before any key was set: the socket is plain
+			 * TCP still, and the user plane can take over. */
+			log_warn("%s; using the user plane", zk_errmsg());
+			zk_clear();
+			c->plane = &plane_user;
+			r = 0;
+		}
 	}
+	if (r == 0 && !c->plane->kernel &&
+	    ((c->rec = tls_rec_new(&k)) == NULL ||
+	     (c->rx = malloc(RX_BUF)) == NULL))
+		r = zk_fail_errno(ZK_ESYS, "cannot set up the user plane");
 	tls_keys_wipe(&k);
 	return r;
 }

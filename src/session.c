@@ -241,7 +241,7 @@ zfs_resume_token(const char *dataset, char *out, size_t cap)
 		return;
 	buf[strcspn(buf, "\n")] = '\0';
 	if (strcmp(buf, "-") != 0 && buf[0] != '\0' && strlen(buf) < cap)
-		snprintf(out, cap, "%s", buf);
+		memcpy(out, buf, strlen(buf) + 1);
 }
 
 /* A resume token from the peer is untrusted: use it only when zfs says it
