@@ -443,7 +443,7 @@ static ssize_t control_record(struct chan *c, int type, const uint8_t *body,
 		c->peer_closed = 1;
 		return 0;
 	}
-	return zk_fail(ZK_EPEER, "peer sent TLS alert: %s", tls_alert_name(a[1]));
+	return zk_alert_fail(a[1]);
 }
 
 ssize_t ktls_recv(struct chan *c, void *buf, size_t len)

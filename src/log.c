@@ -34,7 +34,7 @@ log_json(void)
 }
 
 /* Escape s as a JSON string body into out. */
-static void
+void
 json_escape(const char *s, char *out, size_t cap)
 {
 	size_t o = 0;

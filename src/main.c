@@ -143,7 +143,7 @@ zfs_arg_ok(int letter, const char *a)
 static int
 parse(int argc, char **argv, const struct zflag *zf, struct conf *cf)
 {
-	char optstr[64] = "+vqh";
+	char optstr[64] = "vqh";
 	size_t o = strlen(optstr);
 	int ch;
 
@@ -154,6 +154,7 @@ parse(int argc, char **argv, const struct zflag *zf, struct conf *cf)
 	}
 	optstr[o] = '\0';
 	optind = 1;
+	opterr = 0;
 	while ((ch = getopt_long(argc, argv, optstr, long_opts, NULL)) != -1) {
 		const struct zflag *z;
 		char *end;
@@ -193,7 +194,14 @@ parse(int argc, char **argv, const struct zflag *zf, struct conf *cf)
 			cf->target = optarg;
 			break;
 		case '?':
-			return usage_error("%s", "bad option");
+			if (optopt && strchr(optstr, optopt))
+				return usage_error("option -%c needs an "
+						   "argument", optopt);
+			if (optopt)
+				return usage_error("unknown option -%c for "
+						   "zktls %s", optopt, cf->cmd);
+			return usage_error("unknown option '%s'",
+					   argv[optind - 1]);
 		default:
 			z = zflag_find(zf, ch);
 			if (z == NULL)

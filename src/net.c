@@ -11,6 +11,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -51,6 +52,8 @@ net_parse_addr(const char *s, char *host, size_t hostlen, char *port,
 	for (const char *p = colon + 1; *p; p++)
 		if (*p < '0' || *p > '9')
 			return zk_fail(ZK_EUSAGE, "bad port in '%s'", s);
+	if (strlen(colon + 1) > 5 || atoi(colon + 1) > 65535)
+		return zk_fail(ZK_EUSAGE, "bad port in '%s'", s);
 	memcpy(host, h, hl);
 	host[hl] = '\0';
 	strcpy(port, colon + 1);
@@ -137,6 +140,8 @@ net_connect(const char *hostport, int timeout_s)
 	if ((r = net_parse_addr(hostport, host, sizeof(host), port,
 				sizeof(port))) < 0)
 		return r;
+	if (atoi(port) == 0)
+		return zk_fail(ZK_EUSAGE, "bad port in '%s'", hostport);
 	if ((r = getaddrinfo(host, port, &hints, &res)) != 0)
 		return zk_fail(ZK_ENET, "cannot resolve %s: %s", host,
 			       gai_strerror(r));
@@ -222,6 +227,19 @@ out:
 		close(fd);
 	freeaddrinfo(res);
 	return r;
+}
+
+void
+net_drain_close(int fd, int ms)
+{
+	char buf[4096];
+	double end = now_s() + ms / 1000.0;
+
+	shutdown(fd, SHUT_WR);
+	while (now_s() < end &&
+	       net_wait(fd, POLLIN, (int)((end - now_s()) * 1000) + 1) > 0 &&
+	       read(fd, buf, sizeof(buf)) > 0)
+		;
 }
 
 int

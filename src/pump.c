@@ -190,9 +190,10 @@ user_next_record(struct chan *c)
 			c->peer_closed = 1;
 			return 0;
 		}
-		return zk_fail(ZK_EPEER, "peer sent TLS alert: %s",
-			       plen == 2 ? tls_alert_name(rec[TLS_REC_HDR + 1])
-					 : "malformed alert");
+		if (plen != 2)
+			return zk_fail(ZK_EPEER, "peer sent TLS alert: "
+				       "malformed alert");
+		return zk_alert_fail(rec[TLS_REC_HDR + 1]);
 	case 22:
 		if (tls_only_tickets(rec + TLS_REC_HDR, plen))
 			return user_next_record(c); /* never resumed: drop */

@@ -605,6 +605,27 @@ do_recv(struct session *s)
 	return 0;
 }
 
+/* In TLS 1.3 the server checks our certificate after our handshake has
+ * completed: its verdict (an alert) may sit behind the reset our REQUEST
+ * caused.  Look for it so the error names the real cause. */
+static int
+salvage_alert(struct session *s, int r)
+{
+	char saved[1024];
+	int code = zk_errcode();
+	uint8_t b;
+
+	snprintf(saved, sizeof(saved), "%s", zk_errmsg());
+	zk_clear();
+	s->c.timeout_ms = 1000;
+	(void)s->c.plane->read(&s->c, &b, 1);
+	if (zk_errcode() == ZK_ETLS)
+		return -ZK_ETLS;
+	zk_clear();
+	zk_fail(code, "%s", saved);
+	return r;
+}
+
 /* ------------------------------------------------------------ main flow */
 
 static int
@@ -643,6 +664,11 @@ log_session(struct session *s, int r, double secs)
 		human_bytes(s->x.bytes, b, sizeof(b));
 	snprintf(rate, sizeof(rate), "%.1f MiB/s", mibs);
 	if (log_json()) {
+		char jp[700], ja[700], jw[700], jt[700];
+		json_escape(peer, jp, sizeof(jp));
+		json_escape(s->addr, ja, sizeof(ja));
+		json_escape(what, jw, sizeof(jw));
+		json_escape(s->target, jt, sizeof(jt));
 		fprintf(stderr,
 			"{\"event\":\"session\",\"role\":\"%s\",\"peer\":\"%s\","
 			"\"address\":\"%s\",\"what\":\"%s\",\"target\":\"%s\","
@@ -650,8 +676,8 @@ log_session(struct session *s, int r, double secs)
 			"\"mib_per_s\":%.1f,\"plane\":\"%s\",\"cipher\":\"%s\","
 			"\"user_bytes\":%" PRIu64 ",\"guid\":\"%" PRIu64 "\","
 			"\"result\":\"%s\",\"exit\":%d}\n",
-			cf->role == ROLE_SENDER ? "sender" : "receiver", peer,
-			s->addr, what, s->target, s->x.bytes, secs, mibs,
+			cf->role == ROLE_SENDER ? "sender" : "receiver", jp, ja,
+			jw, jt, s->x.uncounted ? 0 : s->x.bytes, secs, mibs,
 			s->c.plane ? s->c.plane->name : "none",
 			s->c.tls ? tls_cipher(s->c.tls) : "none", s->x.user_bytes,
 			s->guid, r == 0 ? "ok" : "failed", zk_exit_code(r));
@@ -712,6 +738,9 @@ session_run(const struct conf *cf)
 	s->c.tls = tls_handshake(s->tctx, s->c.fd, cf->timeout_s);
 	if (s->c.tls == NULL) {
 		r = -zk_errcode();
+		/* Let the client read our alert before it sees a reset. */
+		if (s->server)
+			net_drain_close(s->c.fd, 1000);
 		goto out;
 	}
 	log_verbose("authenticated %s (%s), %s, plane %s", tls_peer(s->c.tls),
@@ -721,6 +750,8 @@ session_run(const struct conf *cf)
 		goto out;
 	}
 	r = s->server ? negotiate_server(s) : negotiate_client(s);
+	if (r < 0 && !s->server && zk_errcode() == ZK_ENET)
+		r = salvage_alert(s, r);
 	if (r < 0)
 		goto out;
 	r = cf->role == ROLE_SENDER ? do_send(s) : do_recv(s);

@@ -145,7 +145,7 @@ info_cb(const SSL *ssl, int where, int ret)
 {
 	struct tls *t = SSL_get_ex_data(ssl, ex_index);
 
-	if (t != NULL && (where & SSL_CB_READ_ALERT))
+	if (t != NULL && (where & SSL_CB_READ_ALERT) == SSL_CB_READ_ALERT)
 		t->alert_recv = ret & 0xff;
 }
 
@@ -220,6 +220,13 @@ load_files(SSL_CTX *c, const struct conf *cf)
 		return ossl_fail(ZK_EUSAGE, "cannot load private key");
 	if (SSL_CTX_use_PrivateKey(c, pk) != 1) {
 		EVP_PKEY_free(pk);
+		if (ERR_GET_REASON(ERR_peek_last_error()) ==
+		    X509_R_KEY_VALUES_MISMATCH) {
+			ERR_clear_error();
+			return zk_fail(ZK_EUSAGE, "private key %s does not "
+				       "match certificate %s", cf->key,
+				       cf->cert);
+		}
 		return ossl_fail(ZK_EUSAGE, "cannot use private key");
 	}
 	EVP_PKEY_free(pk);
@@ -462,6 +469,18 @@ tls_handshake(struct tls_ctx *ctx, int fd, int timeout_s)
 		zk_fail_errno(ZK_ESYS, "fcntl");
 		goto fail;
 	}
+	{
+		const unsigned char *alpn = NULL;
+		unsigned int alen = 0;
+		SSL_get0_alpn_selected(t->ssl, &alpn, &alen);
+		if (alen != strlen(ZKTLS_ALPN) ||
+		    memcmp(alpn, ZKTLS_ALPN, alen) != 0) {
+			zk_fail(ZK_ETLS, "%s does not speak the zktls protocol "
+				"(ALPN %s)", ctx->server ? "client" : "server",
+				ZKTLS_ALPN);
+			goto fail;
+		}
+	}
 	if (SSL_version(t->ssl) != TLS1_3_VERSION) {
 		zk_fail(ZK_ETLS, "peer negotiated %s, not TLS 1.3",
 			SSL_get_version(t->ssl));
@@ -478,6 +497,10 @@ tls_handshake(struct tls_ctx *ctx, int fd, int timeout_s)
 		}
 		X509_NAME_get_text_by_NID(X509_get_subject_name(pc),
 					  NID_commonName, cn, sizeof(cn));
+		/* The peer chose this text: no control characters in logs. */
+		for (char *p = cn; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
 		snprintf(t->peer, sizeof(t->peer), "CN=%s", cn);
 		X509_free(pc);
 	}

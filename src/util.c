@@ -76,6 +76,23 @@ now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* A fatal alert from the peer.  Certificate alerts right after the
+ * handshake mean the peer refused our certificate (in TLS 1.3 the client's
+ * handshake completes before the server has checked it). */
+int
+zk_alert_fail(int desc)
+{
+	switch (desc) {
+	case 40: case 42: case 43: case 44: case 45: case 46: case 48:
+	case 49: case 116:
+		return zk_fail(ZK_ETLS, "peer rejected our certificate: TLS "
+			       "alert %s", tls_alert_name(desc));
+	default:
+		return zk_fail(ZK_EPEER, "peer sent TLS alert: %s",
+			       tls_alert_name(desc));
+	}
+}
+
 /* Names from RFC 8446 6, for the alerts a peer may send us. */
 const char *
 tls_alert_name(int desc)

@@ -97,6 +97,8 @@ void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* s as the body of a JSON string (quotes, backslashes, controls). */
+void json_escape(const char *s, char *out, size_t cap);
 
 /* ---------------------------------------------------------------- conf */
 
@@ -146,6 +148,9 @@ int net_listen(const char *addrport);
 int net_accept(int lfd, char *peer, size_t peerlen);
 /* Keepalive, TCP_USER_TIMEOUT, nodelay off, large buffers. */
 void net_tune(int fd, int timeout_s);
+/* Half-close and discard input until EOF or ms pass (no RST for data the
+ * peer sent that we never read). */
+void net_drain_close(int fd, int ms);
 /* poll() one fd; returns 1 ready, 0 timeout, negative error. */
 int net_wait(int fd, short events, int timeout_ms);
 
@@ -167,6 +172,8 @@ const char *tls_cipher(const struct tls *t);
 
 /* Are decrypted/unprocessed bytes buffered inside OpenSSL? */
 int tls_pending(const struct tls *t);
+/* Fail for a received fatal alert: ZK_ETLS for certificate alerts. */
+int zk_alert_fail(int desc);
 /* RFC 8446 alert description name ("bad_record_mac", ...). */
 const char *tls_alert_name(int desc);
 /* A post-handshake record body holding only NewSessionTickets? */
