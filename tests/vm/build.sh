@@ -12,15 +12,17 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-CACHE=${ZKTLS_VM_CACHE:-$HOME/.cache/zktls-vm}
+CACHE=${ZKTLS_VM_CACHE:-${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}/.cache/zktls-vm}
 JOBS=$(nproc)
 T0=$SECONDS
 
 # Guest userland on top of minbase (zfsutils-linux and its libraries are added
 # from bookworm-backports at the version of the zfs module).
+# systemd-standalone-sysusers: else stunnel4 pulls in all of systemd.
 GUEST_PKGS="kmod iproute2 iputils-ping procps psmisc lsof strace python3
-  util-linux openssl libssl3 ca-certificates socat tcpdump pv mbuffer
-  openssh-server openssh-client coreutils xxd bsdextrautils gawk bash file"
+  util-linux openssl libssl3 ca-certificates socat stunnel4 tcpdump pv mbuffer
+  openssh-server openssh-client coreutils time xxd bsdextrautils gawk bash file
+  systemd-standalone-sysusers"
 # Module directories (under lib/modules/$KVER/kernel) the guest never needs.
 DROP_MODULES="sound drivers/accel drivers/ata drivers/atm drivers/bluetooth
   drivers/comedi drivers/firewire drivers/gnss drivers/gpio drivers/gpu
@@ -55,9 +57,14 @@ apt_update() {
     apt-get update -q >&2 || die "apt-get update failed"
     APT_UPDATED=1
 }
+# (apt is slow where its binary cache is disabled, as in Docker images: one
+# indextargets and one apt-cache call, parsed here. No early exit from a
+# pipeline's reader anywhere: with pipefail the writer's SIGPIPE would fail
+# the pipeline at random.)
+TARGETS=$(apt-get indextargets --format '$(RELEASE) $(COMPONENT) $(REPO_URI)')
 repo_uri() {   # repo_uri SUITE DEFAULT: the host's mirror for that suite
     local u
-    u=$(apt-get indextargets --format '$(RELEASE) $(REPO_URI)' 2>/dev/null | awk -v s="$1" '$1 == s { print $2; exit }')
+    u=$(awk -v s="$1" '$1 == s && !n++ { print $3 }' <<<"$TARGETS")
     echo "${u:-$2}"
 }
 MIRROR=${ZKTLS_VM_MIRROR:-$(repo_uri bookworm http://deb.debian.org/debian/)}
@@ -65,7 +72,7 @@ SECURITY_MIRROR=${ZKTLS_VM_SECURITY_MIRROR:-$(repo_uri bookworm-security http://
 
 missing=
 for comp in main contrib; do
-    apt-get indextargets --format '$(RELEASE) $(COMPONENT)' | grep -qx "bookworm-backports $comp" || missing+=" $comp"
+    grep "^bookworm-backports $comp " <<<"$TARGETS" >/dev/null || missing+=" $comp"
 done
 if [[ -n $missing ]]; then
     need_root "adding bookworm-backports to apt"
@@ -92,22 +99,25 @@ if [[ -n $missing ]]; then
 fi
 
 # --- versions: the backports kernel and zfs-dkms ---------------------------
-field() {   # field PACKAGE-SPEC FIELD: that field of the package's record
-    apt-cache show "$1" 2>/dev/null | awk -v f="$2:" '$1 == f { sub(/^[^:]*: */, ""); print; exit }'
+field() {   # field PACKAGE FIELD: that field of PACKAGE's first record in $RECORDS
+    awk -v p="$1" -v f="$2:" '$1 == "Package:" { pkg = $2 }
+        pkg == p && $1 == f && !n++ { sub(/^[^:]*: */, ""); print }' <<<"$RECORDS"
 }
 resolve_versions() {
     local dep
-    dep=$(field linux-image-amd64/bookworm-backports Depends)  # linux-image-KVER (= PKGVER)
+    RECORDS=$(apt-cache show linux-image-amd64/bookworm-backports zfs-dkms/bookworm-backports \
+        zfsutils-linux/bookworm-backports 2>/dev/null) || true
+    dep=$(field linux-image-amd64 Depends)   # linux-image-KVER (= PKGVER)
     KVER=$(sed -n 's/^linux-image-\([^ ,]*\) (= \([^)]*\)).*/\1/p' <<<"$dep")
     KPKGVER=$(sed -n 's/^linux-image-\([^ ,]*\) (= \([^)]*\)).*/\2/p' <<<"$dep")
-    ZFSVER=$(field zfs-dkms/bookworm-backports Version)
-    [[ -n $KVER && -n $KPKGVER && -n $ZFSVER ]]
+    ZFSVER=$(field zfs-dkms Version)
+    [[ -n $KVER && -n $KPKGVER && -n $ZFSVER && $(field zfsutils-linux Version) == "$ZFSVER" ]]
 }
-resolve_versions || { apt_update; resolve_versions; } || die "no kernel or zfs-dkms in bookworm-backports (apt-cache show)"
+resolve_versions || { apt_update; resolve_versions; } || die "no kernel, zfs-dkms or matching zfsutils-linux in bookworm-backports"
 KABI=${KVER%-amd64}
 ZFSUP=${ZFSVER%%-*}
 # Library packages pinned by zfsutils-linux to its own version.
-ZFS_PKGS="zfsutils-linux=$ZFSVER $(field "zfsutils-linux=$ZFSVER" Depends | tr ',' '\n' |
+ZFS_PKGS="zfsutils-linux=$ZFSVER $(field zfsutils-linux Depends | tr ',' '\n' |
     sed -n "s/^ *\([^ ]*\) (= $ZFSVER)$/\1=$ZFSVER/p" | tr '\n' ' ')"
 
 HASH=$(cat "$HERE/build.sh" "$HERE/init" | sha256sum | cut -c1-12)
@@ -162,7 +172,8 @@ fi
 KHDR=$KTREE/usr/src/linux-headers-$KVER
 
 WORK=$CACHE/work
-rm -rf "$WORK"
+# --one-file-system: never follow a mount a killed mmdebstrap left in its chroot.
+rm -rf --one-file-system "$WORK"
 mkdir -p "$WORK"
 ROOT=$WORK/rootfs
 
@@ -173,10 +184,6 @@ build_rootfs() {
     # Cached .debs are synced in and, with the new ones, out again.
     mmdebstrap --variant=minbase --mode=root \
         --include="$(echo $GUEST_PKGS $ZFS_PKGS | tr ' ' ',')" \
-        --dpkgopt='path-exclude=/usr/share/man/*' \
-        --dpkgopt='path-exclude=/usr/share/doc/*' \
-        --dpkgopt='path-exclude=/usr/share/info/*' \
-        --dpkgopt='path-exclude=/usr/share/locale/*' \
         --skip=essential/unlink \
         --setup-hook='mkdir -p "$1/var/cache/apt/archives"' \
         --setup-hook="sync-in $apt_cache /var/cache/apt/archives" \
@@ -187,6 +194,9 @@ build_rootfs() {
         "deb $SECURITY_MIRROR bookworm-security main contrib" \
         "deb $MIRROR bookworm-backports main contrib"
     rm -f "$apt_cache"/lock
+    # (Deleted here rather than with dpkg path-exclude, which makes mmdebstrap
+    # filter every essential package through a python script: +15 s.)
+    rm -rf "$ROOT"/usr/share/{doc,man,info,locale}
     install_modules
     echo zktls-vm > "$ROOT/etc/hostname"
     mkdir -p "$ROOT/mnt/host"
@@ -206,7 +216,8 @@ install_modules() {   # a slimmed copy of the kernel's modules, closed under dep
     done
 }
 log "building the root filesystem in the background (log: $WORK/rootfs.log)"
-build_rootfs > "$WORK/rootfs.log" 2>&1 &
+# Niced: the zfs build is the critical path; this fills its idle moments.
+(renice -n 15 -p $BASHPID >/dev/null || true; build_rootfs) > "$WORK/rootfs.log" 2>&1 &
 ROOTFS_PID=$!
 
 # --- OpenZFS modules --------------------------------------------------------
@@ -228,7 +239,9 @@ if [[ ! -f $ZFSMOD/done ]]; then
     log "building zfs $ZFSVER modules (configure + make -j$JOBS; log: $ZFSMOD/build.log)"
     rm -rf "$ZFSMOD"
     mkdir -p "$ZFSMOD"
-    if ! (build_zfs "$ZFSMOD") > "$ZFSMOD/build.log" 2>&1; then
+    # (In the background so that errexit holds inside: an "if !" would disable it.)
+    build_zfs "$ZFSMOD" > "$ZFSMOD/build.log" 2>&1 &
+    if ! wait $!; then
         tail -n 40 "$ZFSMOD/build.log" >&2
         die "zfs module build failed (full log: $ZFSMOD/build.log)"
     fi
@@ -269,10 +282,11 @@ ZFSVER=$ZFSVER
 SCRIPTS_HASH=$HASH
 ROOTFS_BYTES=$(du -sb "$ROOT" | cut -f1)
 EOF
+cp "$WORK/rootfs.log" "$ZFSMOD/build.log" "$ART.tmp/"
 touch "$ART.tmp/done"
 rm -rf "$ART"
 mv "$ART.tmp" "$ART"
-rm -rf "$WORK"
+rm -rf --one-file-system "$WORK"
 # Keep the three newest artefacts.
 ls -1dt "$CACHE"/vm/*/ | tail -n +4 | xargs -r rm -rf
 log "done: $(du -sh "$ART/initrd.img" | cut -f1) initrd, kernel $KVER, zfs $ZFSVER"

@@ -6,7 +6,7 @@
 # there with bash as root. The guest console is streamed to stdout. Exit
 # status: COMMAND's; 125 if the VM did not boot, its setup failed or it timed
 # out (ZKTLS_VM_TIMEOUT seconds, default 3000); 77 with "SKIP: ..." if this
-# host cannot run the VM at all.
+# host cannot run the VM at all. ZKTLS_VM_APPEND: extra kernel parameters.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,18 +27,20 @@ while [[ $# -gt 0 ]]; do
 done
 [[ $# -gt 0 ]] || usage
 
-if ! ART=$("$HERE/build.sh"); then
-    status=$?
-    [[ $status -eq 77 ]] && exit 77   # build.sh printed the SKIP line
+status=0
+out=$("$HERE/build.sh") || status=$?
+if [[ $status -ne 0 ]]; then
+    [[ $status -eq 77 ]] && { echo "$out"; exit 77; }   # the SKIP line
     fail "building the VM failed (tests/vm/build.sh exit $status)"
 fi
-ART=$(tail -n1 <<<"$ART")
+ART=$(tail -n1 <<<"$out")
 command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: qemu-system-x86_64 is not installed"; exit 77; }
-qemu-system-x86_64 -accel help 2>/dev/null | grep -qx tcg ||
+qemu-system-x86_64 -accel help 2>/dev/null | grep -x tcg >/dev/null ||
     { echo "SKIP: qemu-system-x86_64 has no TCG accelerator"; exit 77; }
 
 b64() { printf '%s' "$1" | base64 -w0; }
-append="console=ttyS0,115200 quiet loglevel=4 panic=-1"
+# loglevel=5: kernel warnings (WARN splats included) show on the console.
+append="console=ttyS0,115200 quiet loglevel=5 panic=-1 ${ZKTLS_VM_APPEND:-}"
 append+=" zktls.cmd=$(b64 "$(printf '%q ' "$@")") zktls.cwd=$(b64 /mnt/host)"
 # x86 kernels keep at most 2047 bytes of command line.
 [[ ${#append} -lt 2000 ]] || fail "command too long for the kernel command line; put it in a script"

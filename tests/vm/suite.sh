@@ -1,0 +1,542 @@
+#!/bin/bash
+# suite.sh - the zktls VM test suite (guest side).
+#   tests/vm/run.sh -- tests/vm/suite.sh [CASE-PREFIX...]
+#
+# Description: end-to-end tests of zktls with real kernel TLS and real
+# OpenZFS, between two network-namespace "hosts" (zka = alpha, the sender;
+# zkb = beta, the receiver) joined by a veth pair, with file-backed pools
+# srcpool and dstpool.  Cases:
+#   matrix-S-R        every sender plane S x receiver plane R (user, rw,
+#                     splice, direct): full send of srcpool/data@s1; both
+#                     exit 0, session lines name the planes, guids equal,
+#                     file checksums of the received snapshot equal
+#   ktls-stat         /proc/net/tls_stat TlsTxSw/TlsRxSw rise by exactly 1
+#                     per kernel-plane side and session, 0 on user sides;
+#                     TlsCurr* >= 1 during, back to the baseline after
+#   userbytes-PLANE   /proc/PID/io rchar+wchar and the JSON user_bytes per
+#                     stream byte: < 0.05 for splice/direct, 0.9..2.6 for
+#                     rw/user (both roles)
+#   incr-i, incr-I, incr-i-user-direct, recursive-R, raw-encrypted-w,
+#   compressed-c      zfs send flags end to end; guids equal
+#   pull              send --listen (zka), recv --connect (zkb)
+#   cut-resume        relay cuts mid-stream: both fail, recv -s leaves a
+#                     resume token, a plain rerun resumes and completes
+#   flip-splice, flip-user
+#                     one flipped bit: "TLS record authentication failed",
+#                     both fail, nothing committed
+#   no-plaintext      a marker in the data is absent from a tcpdump capture
+#                     of kernel-plane and user-plane sessions, present in
+#                     a plain TCP (socat) transfer
+#   full-pool         a 64 MiB pool receiving a bigger stream: both exit 5
+#                     with zfs's "out of space"; no hang
+#   exists-no-F       target exists, no -F: both exit 5 with zfs's text
+# Output: exactly one line per case, "VMTEST PASS <name> <detail>" or
+# "VMTEST FAIL <name> <why>" (failures are followed by indented log tails);
+# exit 0 only if every case passed.  Arguments: run only the cases whose
+# name starts with one of the prefixes (setup always runs).
+#
+# Strategy: one data set (~13 MiB: text, random files, a marker file;
+# about 850 16-KiB records, many pipe-fulls) with four snapshots is made
+# once; each case pushes it through zktls with the planes forced by
+# --mode, and judges by exit codes, the --json session lines, zfs guids,
+# checksums of the received snapshot (mounted read-only), tls_stat and
+# /proc/PID/io.  Every process runs under timeout(1); every wait loop is
+# bounded.  Runs ~10 min under TCG on 2 vCPUs.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/vm/suite-lib.sh
+. "$HERE/suite-lib.sh"
+
+ONLY=("$@")
+NPASS=0 NFAIL=0
+ERRS=()
+T_SUITE=$SECONDS
+
+want() {   # want NAME: is this case selected?
+    local p
+    [[ ${#ONLY[@]} -eq 0 ]] && return 0
+    for p in "${ONLY[@]}"; do [[ $1 == "$p"* ]] && return 0; done
+    return 1
+}
+err() { ERRS+=("$*"); }
+# verdict NAME DETAIL [LOG-TAGS...]: one line, from ERRS.
+verdict() {
+    local name=$1 detail=$2
+    shift 2
+    if [[ ${#ERRS[@]} -eq 0 ]]; then
+        echo "VMTEST PASS $name $detail"
+        NPASS=$((NPASS + 1))
+    else
+        local why
+        why=$(printf '%s; ' "${ERRS[@]}")
+        echo "VMTEST FAIL $name ${why%; }"
+        NFAIL=$((NFAIL + 1))
+        show "$@"
+    fi
+    ERRS=()
+}
+expect_rc() {   # expect_rc WHAT GOT WANT
+    [[ $2 == "$3" ]] || err "$1 exit $2 (want $3)"
+}
+# expect_log TAG REGEX: the TAG log matches (grep -E)
+expect_log() {
+    grep -aEq -- "$2" "$W/$1.log" 2>/dev/null || err "$1: no /$2/ in its log (errors: $(jerr "$1"))"
+}
+same_guid() {   # same_guid SRC-SNAP DST-SNAP
+    local a b
+    a=$(guid "$1") b=$(guid "$2")
+    [[ -n $a && $a == "$b" ]] || err "guid $1=${a:-none} $2=${b:-none}"
+}
+is_kernel() { [[ $1 != user ]]; }
+
+trap sl_cleanup EXIT
+
+# ------------------------------------------------------------------ setup
+setup() {
+    local d
+    sl_setup || return 1
+    zk_pool srcpool || return 1
+    zk_pool dstpool || return 1
+    # srcpool/data: text, random files and a marker file; s1..s4.
+    zfs create -o mountpoint="$W/src/data" srcpool/data || return 1
+    d=$W/src/data
+    MARK=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    [[ ${#MARK} -eq 64 ]] || return 1
+    cp -r "$SL_REPO/src" "$d/src"
+    seq 1 150000 >"$d/numbers.txt"
+    head -c 4M /dev/urandom >"$d/r1"
+    head -c 4M /dev/urandom >"$d/r2"
+    head -c 3M /dev/urandom >"$d/r3"
+    yes "$MARK" | head -c 1M >"$d/marker.txt"
+    zfs snapshot srcpool/data@s1 || return 1
+    seq 150001 160000 >>"$d/numbers.txt"
+    head -c 1M /dev/urandom >"$d/r4"
+    rm "$d/r3"
+    zfs snapshot srcpool/data@s2 || return 1
+    head -c 1M /dev/urandom >"$d/r5"
+    zfs snapshot srcpool/data@s3 || return 1
+    head -c 512K /dev/urandom >"$d/r6"
+    zfs snapshot srcpool/data@s4 || return 1
+    SUM_S1=$(snap_sum srcpool/data@s1)
+    SUM_S2=$(snap_sum srcpool/data@s2)
+    [[ $SUM_S1 != unmountable && $SUM_S2 != unmountable ]] || return 1
+    S1_BYTES=$(zfs send srcpool/data@s1 | wc -c)
+    echo "setup: srcpool/data@s1 stream ${S1_BYTES} bytes, sum $SUM_S1 ($((SECONDS - T_SUITE)) s)"
+}
+if ! setup; then
+    echo "VMTEST FAIL setup could not build hosts, pools or data (see above)"
+    exit 1
+fi
+
+# What one zktls process adds to its namespace's TlsTxSw/TlsRxSw before
+# any session: its start-up probe of kernel TLS (loopback sockets, one per
+# cipher suite).  Measured, so that the session's own +1 can be checked.
+probe_cost() {
+    local a b
+    a=$(ns_stat "$ZKA")
+    zk_start probe "$ZKA" pipe recv --mode splice --json "${TLS_A[@]}" --listen "$ZKA_IP:0"
+    wait_listen probe 60 >/dev/null || { zk_stop probe; echo "? ?"; return; }
+    b=$(ns_stat "$ZKA")
+    zk_stop probe
+    awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); print y[1] - x[1], y[2] - x[2] }'
+}
+read -r PROBE_TX PROBE_RX <<<"$(probe_cost)"
+echo "setup: one process's kernel TLS probe adds TlsTxSw +$PROBE_TX TlsRxSw +$PROBE_RX"
+
+PLANES=(user rw splice direct)
+declare -A M_RUN=() M_STAT=() M_IO=() M_IOW=() M_UB=() M_CURR=()
+
+# ------------------------------------------------------------ a. matrix
+# matrix_one S R: one combination; records facts for ktls-stat/userbytes.
+matrix_one() {
+    local ms=$1 mr=$2 tag=m-$1-$2 sa sb aa ab t0=$SECONDS d bytes
+    d=dstpool/$tag
+    sa=$(ns_stat "$ZKA") sb=$(ns_stat "$ZKB")
+    xfer_reset
+    SEND_ARGS=(srcpool/data@s1) RECV_ARGS=("$d")
+    xfer "$tag" "$ms" "$mr"
+    aa=$(ns_stat "$ZKA") ab=$(ns_stat "$ZKB")
+    expect_rc sender "$S_RC" 0
+    expect_rc receiver "$R_RC" 0
+    [[ $(jf "$tag.s" plane) == "$ms" ]] || err "sender session line plane '$(jf "$tag.s" plane)' (want $ms)"
+    [[ $(jf "$tag.r" plane) == "$mr" ]] || err "receiver session line plane '$(jf "$tag.r" plane)' (want $mr)"
+    same_guid srcpool/data@s1 "$d@s1"
+    if [[ -n $(guid "$d@s1") ]]; then
+        local sum
+        sum=$(snap_sum "$d@s1")
+        [[ $sum == "$SUM_S1" ]] || err "file checksum $sum != source $SUM_S1"
+    fi
+    # A direct side cannot count (zfs moves the bytes): it reports 0.
+    bytes=$S1_BYTES
+    [[ $ms == direct || $(jf "$tag.s" bytes) == "$bytes" ]] ||
+        err "sender session line bytes $(jf "$tag.s" bytes) (stream is $bytes)"
+    [[ $mr == direct || $(jf "$tag.r" bytes) == "$bytes" ]] ||
+        err "receiver session line bytes $(jf "$tag.r" bytes) (stream is $bytes)"
+    M_RUN[$tag]=${#ERRS[@]}
+    M_STAT[$tag]="$sa|$aa|$sb|$ab"
+    M_IO[$tag]="$(ioratio "$tag.s" "$bytes") $(ioratio "$tag.r" "$bytes")"
+    M_IOW[$tag]="$(ioratio "$tag.s" "$bytes" whole) $(ioratio "$tag.r" "$bytes" whole)"
+    M_UB[$tag]="$(ubratio "$tag.s" "$bytes") $(ubratio "$tag.r" "$bytes")"
+    M_CURR[$tag]="$(cut -d' ' -f3,4 "$W/$tag.s.io" 2>/dev/null || echo '? ?') $(cut -d' ' -f3,4 "$W/$tag.r.io" 2>/dev/null || echo '? ?')"
+    verdict "matrix-$ms-$mr" "$(awk -v b="${bytes:-0}" 'BEGIN { printf "%.1f MiB", b / 1048576 }'), sender $(jf "$tag.s" mib_per_s) MiB/s, receiver $(jf "$tag.r" mib_per_s) MiB/s, guid+sum ok ($((SECONDS - t0)) s)" "$tag"
+    zfs destroy -r "$d" 2>/dev/null
+}
+for ms in "${PLANES[@]}"; do
+    for mr in "${PLANES[@]}"; do
+        want "matrix-$ms-$mr" && matrix_one "$ms" "$mr"
+    done
+done
+
+# ------------------------------------------------------------ f. tls_stat
+if want ktls-stat && [[ ${#M_STAT[@]} -gt 0 ]]; then
+    n=0
+    for tag in "${!M_STAT[@]}"; do
+        ms=${tag#m-} ms=${ms%-*} mr=${tag##*-}
+        [[ ${M_RUN[$tag]} == 0 ]] || continue   # the matrix case said why
+        IFS='|' read -r sa aa sb ab <<<"${M_STAT[$tag]}"
+        read -r sa_tx sa_rx sa_ctx sa_crx _ <<<"$sa"
+        read -r aa_tx aa_rx aa_ctx aa_crx _ <<<"$aa"
+        read -r sb_tx sb_rx sb_ctx sb_crx _ <<<"$sb"
+        read -r ab_tx ab_rx ab_ctx ab_crx _ <<<"$ab"
+        read -r s_mtx s_mrx r_mtx r_mrx <<<"${M_CURR[$tag]}"
+        ea=0 eb=0 pa=0 pb=0
+        is_kernel "$ms" && ea=1 pa=$PROBE_TX
+        is_kernel "$mr" && eb=1 pb=$PROBE_TX
+        [[ $((aa_tx - sa_tx)) == "$((ea + pa))" && $((aa_rx - sa_rx)) == "$((ea + pa))" ]] ||
+            err "$tag: zka TlsTxSw +$((aa_tx - sa_tx)) TlsRxSw +$((aa_rx - sa_rx)) (want +$ea each, plus the probe's +$pa)"
+        [[ $((ab_tx - sb_tx)) == "$((eb + pb))" && $((ab_rx - sb_rx)) == "$((eb + pb))" ]] ||
+            err "$tag: zkb TlsTxSw +$((ab_tx - sb_tx)) TlsRxSw +$((ab_rx - sb_rx)) (want +$eb each, plus the probe's +$pb)"
+        [[ $aa_ctx == "$sa_ctx" && $aa_crx == "$sa_crx" && $ab_ctx == "$sb_ctx" && $ab_crx == "$sb_crx" ]] ||
+            err "$tag: TlsCurr* not back to the baseline after the session"
+        # During the session (sampled from the process's own namespace).
+        if [[ $ea == 1 ]]; then
+            [[ ${s_mtx:-0} -ge 1 && ${s_mrx:-0} -ge 1 ]] || err "$tag: zka TlsCurrTxSw/RxSw max during the session ${s_mtx:-?}/${s_mrx:-?} (want >= 1)"
+        else
+            [[ ${s_mtx:-0} == "$sa_ctx" && ${s_mrx:-0} == "$sa_crx" ]] || err "$tag: zka TlsCurr* rose during a user-plane session"
+        fi
+        if [[ $eb == 1 ]]; then
+            [[ ${r_mtx:-0} -ge 1 && ${r_mrx:-0} -ge 1 ]] || err "$tag: zkb TlsCurrTxSw/RxSw max during the session ${r_mtx:-?}/${r_mrx:-?} (want >= 1)"
+        else
+            [[ ${r_mtx:-0} == "$sb_ctx" && ${r_mrx:-0} == "$sb_crx" ]] || err "$tag: zkb TlsCurr* rose during a user-plane session"
+        fi
+        n=$((n + 1))
+    done
+    [[ $n -gt 0 ]] || err "no matrix session succeeded to judge"
+    [[ $PROBE_TX =~ ^[0-9]+$ && $PROBE_TX == "$PROBE_RX" ]] || err "probe cost not measured ($PROBE_TX/$PROBE_RX)"
+    verdict ktls-stat "$n sessions: TlsTxSw/TlsRxSw +1 per kernel-plane side and session (+$PROBE_TX more from zktls's start-up probe), +0 per user side (user-user +0 both); TlsCurrTxSw/RxSw >= 1 during, baseline after"
+fi
+
+# ------------------------------------------------------------ h. userspace bytes
+if [[ ${#M_IO[@]} -gt 0 ]]; then
+    for p in "${PLANES[@]}"; do
+        want "userbytes-$p" || continue
+        s_io=() r_io=() s_ub=() r_ub=() s_w=() r_w=()
+        for tag in "${!M_IO[@]}"; do
+            [[ ${M_RUN[$tag]} == 0 ]] || continue
+            ms=${tag#m-} ms=${ms%-*} mr=${tag##*-}
+            read -r a b <<<"${M_IO[$tag]}"
+            read -r c d <<<"${M_UB[$tag]}"
+            read -r e f <<<"${M_IOW[$tag]}"
+            [[ $ms == "$p" ]] && s_io+=("$a") s_ub+=("$c") s_w+=("$e")
+            [[ $mr == "$p" ]] && r_io+=("$b") r_ub+=("$d") r_w+=("$f")
+        done
+        if [[ $p == splice || $p == direct ]]; then lo=0 hi=0.05; else lo=0.9 hi=2.6; fi
+        for x in "sender io:${s_io[*]}" "receiver io:${r_io[*]}" "sender user_bytes:${s_ub[*]}" "receiver user_bytes:${r_ub[*]}"; do
+            vals=${x#*:}
+            [[ -n $vals ]] || { err "${x%%:*}: no successful session"; continue; }
+            for v in $vals; do
+                fle "$lo" "$v" && fle "$v" "$hi" || err "${x%%:*} ratio $v outside [$lo, $hi]"
+            done
+        done
+        verdict "userbytes-$p" "per stream byte (want $lo..$hi): zktls rchar+wchar sender [${s_io[*]}] receiver [${r_io[*]}]; JSON user_bytes sender [${s_ub[*]}] receiver [${r_ub[*]}]; (/proc/PID/io incl. the reaped zfs child: sender [${s_w[*]}] receiver [${r_w[*]}])"
+    done
+fi
+
+# ------------------------------------------------------------ b. zfs flags
+seed() {   # seed DST: local full receive of srcpool/data@s1 into DST
+    zfs send srcpool/data@s1 | zfs recv -u "$1"
+}
+if want incr-i; then
+    t0=$SECONDS
+    seed dstpool/inc || err "seeding dstpool/inc failed"
+    xfer_reset
+    SEND_ARGS=(-i @s1 srcpool/data@s2) RECV_ARGS=(dstpool/inc)
+    xfer incr-i splice splice
+    expect_rc sender "$S_RC" 0; expect_rc receiver "$R_RC" 0
+    same_guid srcpool/data@s2 dstpool/inc@s2
+    [[ -z $(guid dstpool/inc@s2) || $(snap_sum dstpool/inc@s2) == "$SUM_S2" ]] || err "file checksum of @s2 differs"
+    verdict incr-i "splice->splice -i @s1 @s2: $(jf incr-i.s bytes) bytes, guid+sum ok ($((SECONDS - t0)) s)" incr-i
+fi
+if want incr-I; then
+    t0=$SECONDS
+    [[ -n $(guid dstpool/inc@s2) ]] || { seed dstpool/inc 2>/dev/null; zfs send -i @s1 srcpool/data@s2 | zfs recv -u dstpool/inc; }
+    xfer_reset
+    SEND_ARGS=(-I @s2 srcpool/data@s4) RECV_ARGS=(dstpool/inc)
+    xfer incr-I splice splice
+    expect_rc sender "$S_RC" 0; expect_rc receiver "$R_RC" 0
+    same_guid srcpool/data@s3 dstpool/inc@s3
+    same_guid srcpool/data@s4 dstpool/inc@s4
+    verdict incr-I "splice->splice -I @s2 @s4: @s3 and @s4 guids equal ($((SECONDS - t0)) s)" incr-I
+fi
+if want incr-i-user-direct; then
+    t0=$SECONDS
+    seed dstpool/incud || err "seeding dstpool/incud failed"
+    xfer_reset
+    SEND_ARGS=(-i srcpool/data@s1 srcpool/data@s2) RECV_ARGS=(dstpool/incud)
+    xfer incr-ud user direct
+    expect_rc sender "$S_RC" 0; expect_rc receiver "$R_RC" 0
+    same_guid srcpool/data@s2 dstpool/incud@s2
+    [[ -z $(guid dstpool/incud@s2) || $(snap_sum dstpool/incud@s2) == "$SUM_S2" ]] || err "file checksum of @s2 differs"
+    verdict incr-i-user-direct "user->direct -i @s1 @s2: guid+sum ok ($((SECONDS - t0)) s)" incr-ud
+fi
+zfs destroy -r dstpool/inc 2>/dev/null
+zfs destroy -r dstpool/incud 2>/dev/null
+
+if want recursive-R; then
+    t0=$SECONDS
+    zfs create -o mountpoint="$W/src/tree" srcpool/tree &&
+        zfs create srcpool/tree/a && zfs create srcpool/tree/b || err "cannot create srcpool/tree"
+    for x in . a b; do
+        head -c 1M /dev/urandom >"$W/src/tree/$x/f1"
+        seq 1 20000 >"$W/src/tree/$x/t1"
+    done
+    zfs snapshot -r srcpool/tree@r1
+    for x in . a b; do head -c 256K /dev/urandom >"$W/src/tree/$x/f2"; done
+    zfs snapshot -r srcpool/tree@r2
+    xfer_reset
+    SEND_ARGS=(-R srcpool/tree@r2) RECV_ARGS=(-u dstpool/tree)
+    xfer rec splice splice
+    expect_rc sender "$S_RC" 0; expect_rc receiver "$R_RC" 0
+    src=$(zfs list -H -p -o name,guid -t snapshot -r srcpool/tree | sed 's#^srcpool/tree##' | sort)
+    dst=$(zfs list -H -p -o name,guid -t snapshot -r dstpool/tree 2>/dev/null | sed 's#^dstpool/tree##' | sort)
+    nsnap=$(wc -l <<<"$src")
+    [[ $nsnap == 6 ]] || err "source has $nsnap snapshots (want 6)"
+    [[ $src == "$dst" ]] || err "snapshot names/guids differ: source [$(tr '\n\t' ', ' <<<"$src")] received [$(tr '\n\t' ', ' <<<"$dst")]"
+    verdict recursive-R "splice->splice -R of parent + 2 children x @r1,@r2: 6 snapshot guids equal ($((SECONDS - t0)) s)" rec
+    zfs destroy -r dstpool/tree 2>/dev/null
+fi
+
+if want raw-encrypted-w; then
+    t0=$SECONDS
+    echo "zktls-suite-passphrase" >"$W/keyfile"
+    zfs create -o encryption=on -o keyformat=passphrase -o keylocation="file://$W/keyfile" \
+        -o mountpoint="$W/src/enc" srcpool/enc || err "cannot create the encrypted dataset"
+    head -c 2M /dev/urandom >"$W/src/enc/f1"
+    yes "$MARK" | head -c 256K >"$W/src/enc/marker.txt"
+    zfs snapshot srcpool/enc@e1
+    esum=$(snap_sum srcpool/enc@e1)
+    xfer_reset
+    SEND_ARGS=(-w srcpool/enc@e1) RECV_ARGS=(dstpool/enc)
+    xfer enc splice splice
+    expect_rc sender "$S_RC" 0; expect_rc receiver "$R_RC" 0
+    same_guid srcpool/enc@e1 dstpool/enc@e1
+    [[ $(zfs get -H -o value encryption dstpool/enc 2>/dev/null) == aes-256-gcm ]] ||
+        err "received dataset encryption '$(zfs get -H -o value encryption dstpool/enc 2>/dev/null)' (want aes-256-gcm)"
+    [[ $(zfs get -H -o value keystatus dstpool/enc 2>/dev/null) == unavailable ]] ||
+        err "received raw dataset keystatus is not 'unavailable'"
+    if zfs load-key -L "file://$W/keyfile" dstpool/enc 2>/dev/null; then
+        [[ $(snap_sum dstpool/enc@e1) == "$esum" ]] || err "file checksum after load-key differs"
+    else
+        err "zfs load-key of the received dataset failed"
+    fi
+    verdict raw-encrypted-w "splice->splice -w of an aes-256-gcm dataset: guid equal, key unavailable until load-key, then sums equal ($((SECONDS - t0)) s)" enc
+    zfs destroy -r dstpool/enc 2>/dev/null
+fi
+
+if want compressed-c; then
+    t0=$SECONDS
+    zfs create -o compression=lz4 -o mountpoint="$W/src/comp" srcpool/comp || err "cannot create srcpool/comp"
+    seq 1 1500000 >"$W/src/comp/numbers.txt"
+    head -c 1M /dev/urandom >"$W/src/comp/rand"
+    zfs snapshot srcpool/comp@c1
+    logical=$(zfs get -H -p -o value logicalreferenced srcpool/comp@c1)
+    xfer_reset
+    SEND_ARGS=(-c srcpool/comp@c1) RECV_ARGS=(dstpool/comp)
+    xfer comp splice splice
+    expect_rc sender "$S_RC" 0; expect_rc receiver "$R_RC" 0
+    same_guid srcpool/comp@c1 dstpool/comp@c1
+    b=$(jf comp.s bytes)
+    [[ -n $b && $b -lt $((logical * 3 / 4)) ]] || err "stream $b bytes is not smaller than 3/4 of the logical $logical bytes (-c not in effect?)"
+    ratio=$(zfs get -H -o value compressratio dstpool/comp 2>/dev/null)
+    verdict compressed-c "splice->splice -c (lz4): guid equal, stream $b bytes for $logical logical, received compressratio $ratio ($((SECONDS - t0)) s)" comp
+    zfs destroy -r dstpool/comp 2>/dev/null
+fi
+
+# ------------------------------------------------------------ c. pull
+if want pull; then
+    t0=$SECONDS
+    xfer_reset
+    PULL=1 SEND_ARGS=(srcpool/data@s1) RECV_ARGS=(dstpool/pull)
+    xfer pull splice splice
+    expect_rc "sender (listening)" "$S_RC" 0; expect_rc "receiver (connecting)" "$R_RC" 0
+    same_guid srcpool/data@s1 dstpool/pull@s1
+    [[ -z $(guid dstpool/pull@s1) || $(snap_sum dstpool/pull@s1) == "$SUM_S1" ]] || err "file checksum differs"
+    verdict pull "send --listen in zka, recv --connect from zkb: guid+sum ok ($((SECONDS - t0)) s)" pull
+    zfs destroy -r dstpool/pull 2>/dev/null
+fi
+
+# ------------------------------------------------------------ d. cut + resume
+if want cut-resume; then
+    t0=$SECONDS
+    cut=$((5 * 1048576))
+    xfer_reset
+    SEND_ARGS=(srcpool/data@s1) RECV_ARGS=(-s dstpool/cut) RELAY_OPTS=(--cut-after "$cut")
+    xfer cut1 splice splice
+    [[ $S_RC != 0 && $S_RC != 124 ]] || err "sender exit $S_RC on a cut connection (want a failure, not 0/timeout)"
+    [[ $R_RC == 4 ]] || err "receiver exit $R_RC on a cut connection (want 4)"
+    expect_log cut1.r 'connection (closed by peer without close_notify|reset by peer)'
+    expect_log cut1.s '"level":"error".*(connection (closed|reset)|sending to the peer|reading from the peer)'
+    grep -q 'cut (fin) after' "$W/cut1.relay.log" 2>/dev/null || err "the relay did not cut"
+    token=$(zfs get -H -o value receive_resume_token dstpool/cut 2>/dev/null)
+    [[ -n $token && $token != - ]] || err "no receive_resume_token on dstpool/cut after the cut"
+    [[ -z $(guid dstpool/cut@s1) ]] || err "dstpool/cut@s1 exists after a cut stream"
+    xfer_reset
+    SEND_ARGS=(srcpool/data@s1) RECV_ARGS=(-s dstpool/cut)
+    xfer cut2 splice splice
+    expect_rc "resumed sender" "$S_RC" 0; expect_rc "resumed receiver" "$R_RC" 0
+    expect_log cut2.s 'resuming an interrupted transfer of srcpool/data@s1'
+    rb=$(jf cut2.s bytes)
+    [[ -n $rb && $rb -lt $S1_BYTES ]] || err "resumed stream $rb bytes is not shorter than the full $S1_BYTES"
+    same_guid srcpool/data@s1 dstpool/cut@s1
+    [[ -z $(guid dstpool/cut@s1) || $(snap_sum dstpool/cut@s1) == "$SUM_S1" ]] || err "file checksum differs"
+    verdict cut-resume "cut after 5 MiB: sender exit $S_RC ... receiver exit 4, token left; rerun resumed ($rb of $S1_BYTES bytes), guid+sum ok ($((SECONDS - t0)) s)" cut1 cut2
+    zfs destroy -r dstpool/cut 2>/dev/null
+fi
+
+# ------------------------------------------------------------ e. flipped bit
+flip_case() {   # flip_case RECV-PLANE
+    local mr=$1 t0=$SECONDS d=dstpool/flip-$1 de0 de1
+    de0=$(ns_stat "$ZKB" | cut -d' ' -f5)
+    xfer_reset
+    SEND_ARGS=(srcpool/data@s1) RECV_ARGS=("$d") RELAY_OPTS=(--flip-at $((3 * 1048576 + 777)))
+    xfer "flip-$mr" splice "$mr"
+    de1=$(ns_stat "$ZKB" | cut -d' ' -f5)
+    [[ $S_RC != 0 && $S_RC != 124 ]] || err "sender exit $S_RC (want a failure, not 0/timeout)"
+    [[ $R_RC == 4 ]] || err "receiver exit $R_RC (want 4)"
+    expect_log "flip-$mr.r" 'TLS record authentication failed'
+    grep -q 'flipped a bit' "$W/flip-$mr.relay.log" 2>/dev/null || err "the relay did not flip"
+    [[ -z $(guid "$d@s1") ]] || err "$d@s1 exists: a corrupted stream was committed"
+    zfs list -H "$d" >/dev/null 2>&1 && err "$d exists after a corrupted full stream"
+    local ded=''
+    if is_kernel "$mr"; then
+        [[ $((de1 - de0)) -ge 1 ]] || err "TlsDecryptError in zkb +$((de1 - de0)) (want >= 1)"
+        ded=", TlsDecryptError +$((de1 - de0))"
+    fi
+    verdict "flip-$mr" "bit flip at 3 MiB: receiver ($mr) exit $R_RC 'TLS record authentication failed', sender exit $S_RC, nothing committed$ded ($((SECONDS - t0)) s)" "flip-$mr"
+}
+want flip-splice && flip_case splice
+want flip-user && flip_case user
+
+# ------------------------------------------------------------ g. no plaintext
+# capture TAG: start tcpdump on zkb0 into $W/TAG.pcap (sets CAP_PID).
+cap_start() {
+    local i
+    rm -f "$W/$1.pcap" "$W/$1.tcpdump"
+    ip netns exec "$ZKB" timeout -k 5 600 tcpdump -n -i zkb0 -s 0 -U -w "$W/$1.pcap" tcp \
+        2>"$W/$1.tcpdump" &
+    CAP_PID=$!
+    SL_EXTRA_PIDS+=("$CAP_PID")
+    for ((i = 0; i < 200; i++)); do
+        grep -q 'listening on' "$W/$1.tcpdump" 2>/dev/null && return 0
+        nap 0.1
+    done
+    return 1
+}
+cap_stop() {
+    local i
+    nap 0.5
+    kill -INT "$CAP_PID" 2>/dev/null
+    for ((i = 0; i < 100; i++)); do kill -0 "$CAP_PID" 2>/dev/null || break; nap 0.1; done
+    kill -KILL "$CAP_PID" 2>/dev/null
+    wait "$CAP_PID" 2>/dev/null
+}
+marker_hits() { grep -aFo -- "$MARK" "$1" 2>/dev/null | wc -l; }
+if want no-plaintext; then
+    t0=$SECONDS
+    zfs create -o mountpoint="$W/src/mark" srcpool/mark
+    yes "$MARK" | head -c 2M >"$W/src/mark/marker.txt"
+    head -c 512K /dev/urandom >"$W/src/mark/rand"
+    zfs snapshot srcpool/mark@m1
+    mbytes=$(zfs send srcpool/mark@m1 | wc -c)
+    det=''
+    for planes in "splice splice" "direct rw" "user user"; do
+        read -r ms mr <<<"$planes"
+        tag=cap-$ms-$mr
+        cap_start "$tag" || err "tcpdump did not start"
+        xfer_reset
+        SEND_ARGS=(srcpool/mark@m1) RECV_ARGS=("dstpool/$tag")
+        xfer "$tag" "$ms" "$mr"
+        cap_stop
+        expect_rc "$tag sender" "$S_RC" 0; expect_rc "$tag receiver" "$R_RC" 0
+        same_guid srcpool/mark@m1 "dstpool/$tag@m1"
+        sz=$(stat -c %s "$W/$tag.pcap" 2>/dev/null || echo 0)
+        hits=$(marker_hits "$W/$tag.pcap")
+        [[ $sz -gt $mbytes ]] || err "$tag capture is $sz bytes, less than the $mbytes-byte stream (capture broken?)"
+        [[ $hits == 0 ]] || err "$tag: marker found $hits times in the capture (plaintext on the wire)"
+        det+="$ms->$mr ${hits} hits in $((sz / 1024)) KiB; "
+        rm -f "$W/$tag.pcap"
+        zfs destroy -r "dstpool/$tag" 2>/dev/null
+    done
+    # Control: the same stream over plain TCP must show the marker.
+    cap_start cap-plain || err "tcpdump did not start"
+    ip netns exec "$ZKB" timeout -k 5 120 bash -c \
+        'socat -u TCP-LISTEN:5999,bind=10.77.0.2,reuseaddr STDOUT | zfs recv dstpool/cap-plain' \
+        >"$W/cap-plain.r.log" 2>&1 &
+    plain_r=$!
+    for ((i = 0; i < 100; i++)); do
+        ip netns exec "$ZKB" ss -Hltn 'sport = :5999' | grep -q . && break
+        nap 0.1
+    done
+    zfs send srcpool/mark@m1 | ip netns exec "$ZKA" timeout -k 5 120 socat -u STDIN TCP:10.77.0.2:5999 \
+        >"$W/cap-plain.s.log" 2>&1
+    src_rc=$?
+    wait "$plain_r"; prc=$?
+    cap_stop
+    [[ $src_rc == 0 && $prc == 0 ]] || err "plain TCP control transfer failed (send $src_rc, recv $prc)"
+    hits=$(marker_hits "$W/cap-plain.pcap")
+    [[ $hits -gt 0 ]] || err "control: marker NOT found in a plain TCP capture (the check cannot fail)"
+    det+="plain TCP (control) ${hits} hits"
+    rm -f "$W/cap-plain.pcap"
+    zfs destroy -r dstpool/cap-plain 2>/dev/null
+    verdict no-plaintext "$det ($((SECONDS - t0)) s)" cap-splice-splice cap-direct-rw cap-user-user cap-plain
+fi
+
+# ------------------------------------------------------------ i. full pool
+if want full-pool; then
+    t0=$SECONDS
+    zk_pool tinypool 64M || err "cannot create tinypool"
+    zfs create -o mountpoint="$W/src/big" srcpool/big
+    head -c 48M /dev/urandom >"$W/src/big/blob"
+    zfs snapshot srcpool/big@b1
+    xfer_reset
+    SEND_ARGS=(srcpool/big@b1) RECV_ARGS=(tinypool/full)
+    xfer full splice splice
+    expect_rc sender "$S_RC" 5
+    expect_rc receiver "$R_RC" 5
+    expect_log full.r 'out of space'
+    expect_log full.s '"level":"error".*receiver:'
+    expect_log full.s '"level":"error".*out of space'
+    verdict full-pool "48 MiB into a 64 MiB pool: both exit 5, receiver: $(jerr full.r | cut -c1-120) ($((SECONDS - t0)) s)" full
+    zk_pool_destroy tinypool
+    zfs destroy -r srcpool/big 2>/dev/null
+fi
+
+# ------------------------------------------------------------ j. exists, no -F
+if want exists-no-F; then
+    t0=$SECONDS
+    zfs create dstpool/exists
+    xfer_reset
+    SEND_ARGS=(srcpool/data@s1) RECV_ARGS=(dstpool/exists)
+    xfer exists splice splice
+    expect_rc sender "$S_RC" 5
+    expect_rc receiver "$R_RC" 5
+    expect_log exists.r 'destination .dstpool/exists. exists'
+    expect_log exists.s '"level":"error".*receiver:.*exists'
+    [[ -z $(guid dstpool/exists@s1) ]] || err "dstpool/exists@s1 was created"
+    verdict exists-no-F "both exit 5, sender: $(jerr exists.s | cut -c1-140) ($((SECONDS - t0)) s)" exists
+    zfs destroy -r dstpool/exists 2>/dev/null
+fi
+
+echo "suite: $NPASS passed, $NFAIL failed in $((SECONDS - T_SUITE)) s"
+[[ $NFAIL -eq 0 && $NPASS -gt 0 ]]
