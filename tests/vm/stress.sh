@@ -12,7 +12,9 @@
 # broke a naive KTLS receive splice); direct has no pipe to slow down, so it
 # receives a zfs stream with zfs recv reading the socket itself and is
 # judged by the received snapshot's guid.  Prints a table "plane mode runs
-# failures s/run"; exit 1 if any run failed, 2 on a setup error.
+# failures s/run recv-MiB/s" (the last: the receivers' mean session rate, to
+# compare with the consumer's own rate printed first); exit 1 if any run
+# failed, 2 on a setup error.
 #
 # Strategy: the planes take turns (run i of every plane, then run i+1), so
 # a time budget (STRESS_BUDGET seconds of transfers, default 1200) cuts all
@@ -57,8 +59,15 @@ while True:
 open(sys.argv[2], "w").write("%d %s\n" % (n, h.hexdigest()))
 EOF
 
+# How fast is the consumer alone (reading a file)?  It should be slower
+# than the transfer, so that the pipe into it is full most of the time.
+t=$(now)
+python3 "$W/slow.py" "$STREAM" "$W/slow.out"
+CONSUMER=$(awk -v b="$SIZE" -v ms=$(($(now) - t)) 'BEGIN { printf "%.1f", b / 1048576 / (ms / 1000) }')
+echo "stress: the slow consumer alone reads $CONSUMER MiB/s"
+
 PLANES=(user rw splice direct)
-declare -A RUN=() FAIL=() SECS=() MODE=()
+declare -A RUN=() FAIL=() SECS=() MODE=() RATE=()
 for p in "${PLANES[@]}"; do RUN[$p]=0 FAIL[$p]=0 SECS[$p]=0; done
 MODE=([user]=pipe-slow [rw]=pipe-slow [splice]=pipe-slow [direct]=zfs-recv)
 
@@ -88,6 +97,7 @@ one() {
     fi
     [[ $S_RC == 0 ]] || why+=" sender exit $S_RC;"
     [[ $R_RC == 0 ]] || why+=" receiver exit $R_RC;"
+    RATE[$p]="${RATE[$p]:-} $(jf "$tag.r" seconds)"
     if [[ -n $why ]]; then
         echo "stress: FAIL $p run $i:$why"
         show "$tag"
@@ -114,12 +124,14 @@ for ((i = 1; i <= RUNS; i++)); do
 done
 
 echo
-printf '%-8s %-10s %6s %9s %7s\n' plane mode runs failures s/run
+printf '%-8s %-10s %6s %9s %7s %14s\n' plane mode runs failures s/run "recv MiB/s"
 total=0
 for p in "${PLANES[@]}"; do
-    printf '%-8s %-10s %6d %9d %7s\n' "$p" "${MODE[$p]}" "${RUN[$p]}" "${FAIL[$p]}" \
-        "$(awk -v s="${SECS[$p]}" -v n="${RUN[$p]}" 'BEGIN { if (n) printf "%.1f", s / n; else print "-" }')"
+    printf '%-8s %-10s %6d %9d %7s %14s\n' "$p" "${MODE[$p]}" "${RUN[$p]}" "${FAIL[$p]}" \
+        "$(awk -v s="${SECS[$p]}" -v n="${RUN[$p]}" 'BEGIN { if (n) printf "%.1f", s / n; else print "-" }')" \
+        "$(awk -v b="$SIZE" -v l="${RATE[$p]:-}" 'BEGIN { n = split(l, a, " "); for (i = 1; i <= n; i++) t += a[i];
+            if (n && t > 0) printf "%.1f", n * b / 1048576 / t; else print "-" }')"
     total=$((total + FAIL[$p]))
 done
-echo "stress: $((SECONDS - T0)) s of transfers, sender plane splice, stream $SIZE bytes; $total failures"
+echo "stress: $((SECONDS - T0)) s of transfers, sender plane splice, stream $SIZE bytes, consumer alone $CONSUMER MiB/s; $total failures"
 [[ $total -eq 0 ]]
