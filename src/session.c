@@ -697,7 +697,7 @@ int
 session_run(const struct conf *cf)
 {
 	struct session *s;
-	int r, have_child = cf->zfs;
+	int r;
 	double t0 = now_s();
 
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
@@ -715,8 +715,7 @@ session_run(const struct conf *cf)
 	if (cf->zfs && cf->role == ROLE_SENDER)
 		snprintf(s->snapname, sizeof(s->snapname), "%s", cf->dataset);
 
-	s->c.plane = plane_pick(cf->mode, cf->role, have_child, s->plane_why,
-				sizeof(s->plane_why));
+	s->c.plane = plane_pick(cf->mode, s->plane_why, sizeof(s->plane_why));
 	if (s->c.plane == NULL) {
 		r = -zk_errcode();
 		goto out;

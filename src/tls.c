@@ -523,12 +523,6 @@ tls_cipher(const struct tls *t)
 	return t ? SSL_get_cipher_name(t->ssl) : "?";
 }
 
-int
-tls_pending(const struct tls *t)
-{
-	return SSL_has_pending(t->ssl);
-}
-
 static const EVP_MD *
 suite_md(uint16_t suite, size_t *keylen)
 {

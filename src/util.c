@@ -10,16 +10,6 @@
 #include "zktls.h"
 
 int
-fd_set_cloexec(int fd)
-{
-	int fl = fcntl(fd, F_GETFD);
-
-	if (fl < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0)
-		return -1;
-	return 0;
-}
-
-int
 fd_set_nonblock(int fd, int on)
 {
 	int fl = fcntl(fd, F_GETFL);

@@ -170,8 +170,6 @@ void tls_free(struct tls *t);
 const char *tls_peer(const struct tls *t);
 const char *tls_cipher(const struct tls *t);
 
-/* Are decrypted/unprocessed bytes buffered inside OpenSSL? */
-int tls_pending(const struct tls *t);
 /* Fail for a received fatal alert: ZK_ETLS for certificate alerts. */
 int zk_alert_fail(int desc);
 /* RFC 8446 alert description name ("bad_record_mac", ...). */
@@ -308,8 +306,7 @@ int endpoint_pipe(struct endpoint *e, int dir_out, int *fd);
 /* e->fd when there is no child (*owned = 0), else endpoint_pipe(). */
 int endpoint_fd(struct endpoint *e, int dir_out, int *fd, int *owned);
 /* Pick a plane for this side: mode plus a runtime KTLS probe. */
-const struct plane *plane_pick(enum plane_mode mode, enum role role,
-			       int have_child, char *why, size_t whylen);
+const struct plane *plane_pick(enum plane_mode mode, char *why, size_t whylen);
 const char *plane_mode_name(enum plane_mode m);
 int plane_mode_parse(const char *s, enum plane_mode *out);
 /* Switch c to the kernel if c->plane->kernel.  Either it succeeds or the
@@ -350,7 +347,6 @@ const char *zfs_path(void);
 
 /* ---------------------------------------------------------------- util */
 
-int fd_set_cloexec(int fd);
 int fd_set_nonblock(int fd, int on);
 int write_all(int fd, const void *buf, size_t len);
 const char *human_bytes(uint64_t n, char *buf, size_t len);
