@@ -16,18 +16,21 @@
  *
  * The socket stays blocking (zfs reads and writes it directly in direct
  * mode and does not retry EAGAIN); our idle timeouts come from poll(), and
- * from SO_RCVTIMEO/SO_SNDTIMEO only while a zfs child owns the socket.
+ * while a zfs child owns the socket, from watching TCP's byte counters.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/tcp.h> /* struct tcp_info with the byte counters */
+#include <linux/sockios.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -52,6 +55,7 @@ enum { ALERT_CLOSE_NOTIFY = 0, ALERT_INTERNAL_ERROR = 80 };
 #define SEND_CHUNK (256 << 10) /* most one blocking send() may take */
 #define SPLICE_CHUNK (1 << 20) /* most one send splice may move */
 #define RX_PIPE_SIZE (1 << 20) /* private pipe: holds any record */
+#define TLS_RECORD_MAX (5 + 16384 + 256) /* TLS 1.3 ciphertext record */
 
 /* ------------------------------------------------------------ key setup */
 
@@ -124,7 +128,7 @@ int ktls_fill_info(const struct tls_dir_keys *k, union ktls_crypto_info *info,
 
 static int set_ulp(int fd)
 {
-	return setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls"));
+	return setsockopt(fd, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls"));
 }
 
 /* Program one loopback connection with dummy keys for suite; 0 or -1 with
@@ -366,48 +370,56 @@ int ktls_send_control(int fd, uint8_t type, const void *data, size_t len)
 }
 
 /* One recvmsg() with room for the record-type cmsg.  *type: the record's
- * type, or -1 when the kernel reported none (TCP EOF).  Honours the idle
- * timeout; returns the byte count or a negative ZK_E*. */
+ * type, or -1 when the kernel reported none (TCP EOF).  -1 and errno on
+ * failure. */
+static ssize_t recv_once(int fd, void *buf, size_t len, int flags, int *type)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(unsigned char))];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg;
+	struct cmsghdr *cmsg;
+	ssize_t n;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = sizeof(cm.buf);
+	n = recvmsg(fd, &msg, flags);
+	if (n < 0)
+		return n;
+	*type = -1;
+	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg))
+		if (cmsg->cmsg_level == SOL_TLS &&
+		    cmsg->cmsg_type == TLS_GET_RECORD_TYPE)
+			*type = *CMSG_DATA(cmsg);
+	return n;
+}
+
+/* recv_once() that honours the idle timeout; returns the byte count or a
+ * negative ZK_E*. */
 static ssize_t recv_record(struct chan *c, void *buf, size_t len, int *type)
 {
 	int flags = c->timeout_ms > 0 ? MSG_DONTWAIT : 0;
 
 	for (;;) {
-		union {
-			char buf[CMSG_SPACE(sizeof(unsigned char))];
-			struct cmsghdr align;
-		} cm;
-		struct iovec iov = { .iov_base = buf, .iov_len = len };
-		struct msghdr msg;
-		struct cmsghdr *cmsg;
-		ssize_t n;
+		ssize_t n = recv_once(c->fd, buf, len, flags, type);
 		int r;
 
-		memset(&msg, 0, sizeof(msg));
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = cm.buf;
-		msg.msg_controllen = sizeof(cm.buf);
-		n = recvmsg(c->fd, &msg, flags);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				return sock_fail(errno, "receive from the peer");
-			r = wait_peer(c);
-			if (r < 0)
-				return r;
-			/* Ready: block for the rest of a record, never spin. */
-			flags = 0;
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
 			continue;
-		}
-		*type = -1;
-		for (cmsg = CMSG_FIRSTHDR(&msg); cmsg;
-		     cmsg = CMSG_NXTHDR(&msg, cmsg))
-			if (cmsg->cmsg_level == SOL_TLS &&
-			    cmsg->cmsg_type == TLS_GET_RECORD_TYPE)
-				*type = *CMSG_DATA(cmsg);
-		return n;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return sock_fail(errno, "receive from the peer");
+		r = wait_peer(c);
+		if (r < 0)
+			return r;
+		/* Ready: block for the rest of a record, never spin. */
+		flags = 0;
 	}
 }
 
@@ -560,17 +572,76 @@ static int wait_producer(struct chan *c, int fd)
 }
 
 /*
+ * How far TCP has moved the connection: bytes the peer acknowledged
+ * (sending) or bytes that arrived (receiving), and how many wait in our
+ * socket's queue (unacknowledged, or unread).  -1 where the kernel does not
+ * say.
+ */
+static int tcp_moved(int fd, int sending, uint64_t *moved, int *queued)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+	    len < offsetof(struct tcp_info, tcpi_bytes_received) +
+			  sizeof(ti.tcpi_bytes_received))
+		return -1;
+	*moved = sending ? ti.tcpi_bytes_acked : ti.tcpi_bytes_received;
+	if (ioctl(fd, sending ? SIOCOUTQ : SIOCINQ, queued) < 0)
+		*queued = 0;
+	return 0;
+}
+
+/*
+ * zfs owns the socket (direct plane): is the peer stalled?  Sending: the
+ * peer acknowledged nothing for the idle timeout while data waits for it.
+ * Receiving: nothing arrived for the idle timeout and at most part of one
+ * record waits (a full queue means zfs, not the peer, is the slow one).
+ */
+struct stall {
+	int sending;
+	uint64_t moved;
+	double since;
+};
+
+static int stalled(struct chan *c, struct stall *st)
+{
+	uint64_t moved;
+	int queued;
+	double now = now_s();
+
+	if (c->timeout_ms <= 0 ||
+	    tcp_moved(c->fd, st->sending, &moved, &queued) < 0)
+		return 0;
+	if (moved != st->moved || st->since == 0 ||
+	    (st->sending ? queued == 0 : queued > TLS_RECORD_MAX)) {
+		st->moved = moved;
+		st->since = now;
+		return 0;
+	}
+	return (now - st->since) * 1000 >= c->timeout_ms;
+}
+
+/*
  * Wait for e's child to exit without reaping it (finish() does that).
  * watch_peer: fail with -ZK_EEARLY as soon as the socket is readable.
+ * st: the child owns the socket; fail with a timeout when the peer stalls.
  * Uses a pidfd where the kernel has one, else a 100 ms tick.
  */
-static int wait_child(struct chan *c, struct endpoint *e, int watch_peer)
+static int wait_child(struct chan *c, struct endpoint *e, int watch_peer,
+		      struct stall *st)
 {
-	int pidfd = -1, r = 0;
+	int pidfd = -1, r = 0, tick;
 
 #ifdef SYS_pidfd_open
 	pidfd = (int)syscall(SYS_pidfd_open, e->pid, 0);
 #endif
+	tick = pidfd >= 0 ? -1 : 100;
+	if (st && c->timeout_ms > 0) {
+		tick = c->timeout_ms < 1000 ? c->timeout_ms : 1000;
+		(void)stalled(c, st);
+	}
 	for (;;) {
 		struct pollfd p[2] = {
 			{ .fd = watch_peer ? c->fd : -1, .events = POLLIN },
@@ -584,7 +655,7 @@ static int wait_child(struct chan *c, struct endpoint *e, int watch_peer)
 			   WEXITED | WNOHANG | WNOWAIT) < 0 ||
 		    si.si_pid == e->pid)
 			break; /* exited (or already reaped) */
-		if (poll(p, 2, pidfd >= 0 ? -1 : 100) < 0) {
+		if (poll(p, 2, tick) < 0) {
 			if (errno == EINTR)
 				continue;
 			r = zk_fail_errno(ZK_ESYS, "poll");
@@ -594,10 +665,28 @@ static int wait_child(struct chan *c, struct endpoint *e, int watch_peer)
 			r = early_fail();
 			break;
 		}
+		if (st && stalled(c, st)) {
+			r = timeout_fail(c);
+			break;
+		}
 	}
 	if (pidfd >= 0)
 		close(pidfd);
 	return r;
+}
+
+/* Did e's child, which has exited, succeed?  Does not reap it. */
+static int child_ok(const struct endpoint *e)
+{
+	siginfo_t si;
+
+	if (e->finished)
+		return WIFEXITED(e->status) && WEXITSTATUS(e->status) == 0;
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)e->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+	    si.si_pid != e->pid)
+		return 1; /* unknown: finish() judges */
+	return si.si_code == CLD_EXITED && si.si_status == 0;
 }
 
 /* ------------------------------------------------------------- the planes */
@@ -747,6 +836,8 @@ static int splice_send(struct chan *c, struct endpoint *src, struct xfer *x)
 		goto out;
 	}
 	if (!S_ISFIFO(st.st_mode) && !S_ISREG(st.st_mode)) {
+		log_info("splice: the input is not a pipe or a file; copying "
+			 "through userspace");
 		r = copy_out(c, fd, x); /* tty, socket, device */
 		goto out;
 	}
@@ -767,6 +858,8 @@ static int splice_send(struct chan *c, struct endpoint *src, struct xfer *x)
 			if (e == EINTR || e == EAGAIN)
 				continue;
 			if (e == EINVAL && moved == 0) {
+				log_info("splice: the kernel cannot splice this "
+					 "input; copying through userspace");
 				r = copy_out(c, fd, x);
 				goto out;
 			}
@@ -845,9 +938,13 @@ static int splice_recv(struct chan *c, struct endpoint *dst, struct xfer *x)
 	if ((!S_ISFIFO(st.st_mode) && !S_ISREG(st.st_mode)) ||
 	    (fcntl(fd, F_GETFL) & O_APPEND) || psz < RX_PIPE_SIZE) {
 		if (psz < RX_PIPE_SIZE)
-			log_verbose("splice receive: no %d KiB pipe (%s); "
-				    "copying through userspace",
-				    RX_PIPE_SIZE >> 10, strerror(e));
+			log_info("splice: no %d KiB pipe (%s); copying "
+				 "through userspace", RX_PIPE_SIZE >> 10,
+				 strerror(e));
+		else
+			log_info("splice: the output is not a pipe or a "
+				 "plain file opened without O_APPEND; copying "
+				 "through userspace");
 		r = copy_in(c, fd, x);
 		goto out;
 	}
@@ -905,21 +1002,44 @@ out:
 	return r;
 }
 
-/* zfs reads or writes the socket in the kernel, out of reach of our
- * poll(): give the socket the idle timeout (0 clears it) so a stalled peer
- * cannot hang zfs forever. */
-static void set_sock_timeout(struct chan *c, int opt, int ms)
+/*
+ * zfs failed while it owned the socket (direct receive).  zfs reports a
+ * broken connection in its own words ("incomplete stream", or it aborts on
+ * EBADMSG); what the socket holds now tells whether the connection was the
+ * cause.  The kernel keeps a record that failed authentication queued, so
+ * reading it again fails again.  Returns a negative ZK_E* with the network
+ * cause, or 0 when the connection is fine and zfs failed on its own.
+ */
+static int net_cause(struct chan *c)
 {
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+	char buf[4096];
+	ssize_t n;
+	int type;
 
-	if (c->timeout_ms > 0)
-		(void)setsockopt(c->fd, SOL_SOCKET, opt, &tv, sizeof(tv));
+	if (c->peer_closed || poll(&p, 1, 100) <= 0)
+		return 0; /* nothing pending: zfs stopped on its own */
+	n = recv_once(c->fd, buf, sizeof(buf), MSG_DONTWAIT, &type);
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
+			       ? 0
+			       : sock_fail(errno, "receive from the peer");
+	if (type < 0)
+		return n == 0 ? zk_fail(ZK_ENET, "connection closed by peer "
+					"without close_notify (truncated stream)")
+			      : 0;
+	if (type == REC_DATA)
+		return 0; /* the stream still flows: zfs gave up */
+	n = control_record(c, type, (const uint8_t *)buf, (size_t)n,
+			   sizeof(buf));
+	return n < 0 ? (int)n : 0; /* close_notify: the stream was whole */
 }
 
 /* direct send: zfs writes the KTLS socket itself.  The session's
  * close_notify afterwards pushes the record zfs's SPLICE_F_MORE left open. */
 static int direct_send(struct chan *c, struct endpoint *src, struct xfer *x)
 {
+	struct stall st = { .sending = 1 };
 	int r;
 
 	if (!src->start)
@@ -928,23 +1048,27 @@ static int direct_send(struct chan *c, struct endpoint *src, struct xfer *x)
 	 * record sequence is impossible before close_notify pushes the record
 	 * zfs left open. */
 	x->uncounted = 1;
-	set_sock_timeout(c, SO_SNDTIMEO, c->timeout_ms);
 	r = src->start(src, c->fd);
-	if (r == 0) {
-		r = wait_child(c, src, 1);
-		if (r < 0)
-			src->kill(src);
-		else
-			r = src->finish(src);
+	if (r < 0)
+		return r;
+	r = wait_child(c, src, 1, &st);
+	if (r < 0) {
+		src->kill(src);
+		return r;
 	}
-	set_sock_timeout(c, SO_SNDTIMEO, 0);
-	return r;
+	/* zfs fails with EPIPE when the receiver stopped early or the
+	 * connection broke: the receiver's RESULT, or the broken connection,
+	 * is the cause. */
+	if (!child_ok(src) && peer_spoke(c->fd))
+		return early_fail();
+	return src->finish(src);
 }
 
 /* direct receive: zfs reads the KTLS socket itself.  It reads exact sizes,
  * so after it exits the next record must be the sender's close_notify. */
 static int direct_recv(struct chan *c, struct endpoint *dst, struct xfer *x)
 {
+	struct stall st = { .sending = 0 };
 	char buf[256];
 	ssize_t n;
 	int r;
@@ -952,17 +1076,17 @@ static int direct_recv(struct chan *c, struct endpoint *dst, struct xfer *x)
 	if (!dst->start)
 		return splice_recv(c, dst, x);
 	x->uncounted = 1; /* zfs reads the stream; we never see it */
-	set_sock_timeout(c, SO_RCVTIMEO, c->timeout_ms);
 	r = dst->start(dst, c->fd);
-	if (r == 0) {
-		r = wait_child(c, dst, 0);
-		if (r < 0)
-			dst->kill(dst);
-		else
-			r = dst->finish(dst);
-	}
-	set_sock_timeout(c, SO_RCVTIMEO, 0);
 	if (r < 0)
+		return r;
+	r = wait_child(c, dst, 0, &st);
+	if (r < 0) {
+		dst->kill(dst);
+		return r;
+	}
+	if (!child_ok(dst) && (r = net_cause(c)) < 0)
+		return r;
+	if ((r = dst->finish(dst)) < 0)
 		return r;
 	n = ktls_recv(c, buf, sizeof(buf));
 	if (n < 0)

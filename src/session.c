@@ -664,7 +664,15 @@ log_session(struct session *s, int r, double secs)
 		human_bytes(s->x.bytes, b, sizeof(b));
 	snprintf(rate, sizeof(rate), "%.1f MiB/s", mibs);
 	if (log_json()) {
-		char jp[700], ja[700], jw[700], jt[700];
+		char jp[700], ja[700], jw[700], jt[700], jb[24], jr[24];
+
+		/* A plane that cannot count (direct) says so: null, never 0. */
+		snprintf(jb, sizeof(jb), "%" PRIu64, s->x.bytes);
+		snprintf(jr, sizeof(jr), "%.1f", mibs);
+		if (s->x.uncounted) {
+			strcpy(jb, "null");
+			strcpy(jr, "null");
+		}
 		json_escape(peer, jp, sizeof(jp));
 		json_escape(s->addr, ja, sizeof(ja));
 		json_escape(what, jw, sizeof(jw));
@@ -672,12 +680,12 @@ log_session(struct session *s, int r, double secs)
 		fprintf(stderr,
 			"{\"event\":\"session\",\"role\":\"%s\",\"peer\":\"%s\","
 			"\"address\":\"%s\",\"what\":\"%s\",\"target\":\"%s\","
-			"\"bytes\":%" PRIu64 ",\"seconds\":%.3f,"
-			"\"mib_per_s\":%.1f,\"plane\":\"%s\",\"cipher\":\"%s\","
+			"\"bytes\":%s,\"seconds\":%.3f,"
+			"\"mib_per_s\":%s,\"plane\":\"%s\",\"cipher\":\"%s\","
 			"\"user_bytes\":%" PRIu64 ",\"guid\":\"%" PRIu64 "\","
 			"\"result\":\"%s\",\"exit\":%d}\n",
 			cf->role == ROLE_SENDER ? "sender" : "receiver", jp, ja,
-			jw, jt, s->x.uncounted ? 0 : s->x.bytes, secs, mibs,
+			jw, jt, jb, secs, jr,
 			s->c.plane ? s->c.plane->name : "none",
 			s->c.tls ? tls_cipher(s->c.tls) : "none", s->x.user_bytes,
 			s->guid, r == 0 ? "ok" : "failed", zk_exit_code(r));

@@ -19,11 +19,20 @@
 #   incr-i, incr-I, incr-i-user-direct, recursive-R, raw-encrypted-w,
 #   compressed-c      zfs send flags end to end; guids equal
 #   pull              send --listen (zka), recv --connect (zkb)
-#   cut-resume        relay cuts mid-stream: both fail, recv -s leaves a
+#   cut-resume, cut-direct, cut-direct-send
+#                     relay cuts mid-stream (splice, direct receiver, direct
+#                     sender):
+#                     both fail, the receiver with 4, recv -s leaves a
 #                     resume token, a plain rerun resumes and completes
-#   flip-splice, flip-user
+#   result-lost       relay cuts the receiver's RESULT: the sender must not
+#                     exit 0 (4), the receiver committed (0)
+#   stall-splice, stall-direct, stall-direct-send
+#                     relay stops forwarding (TCP stays up), --timeout 10:
+#                     both give up in bounded time with 4 (direct: zfs owns
+#                     the socket and zktls watches TCP's byte counters)
+#   flip-splice, flip-user, flip-direct
 #                     one flipped bit: "TLS record authentication failed",
-#                     both fail, nothing committed
+#                     both fail (the receiver with 4), nothing committed
 #   no-plaintext      a marker in the data is absent from a tcpdump capture
 #                     of kernel-plane and user-plane sessions, present in
 #                     a plain TCP (socat) transfer
@@ -41,7 +50,7 @@
 # --mode, and judges by exit codes, the --json session lines, zfs guids,
 # checksums of the received snapshot (mounted read-only), tls_stat and
 # /proc/PID/io.  Every process runs under timeout(1); every wait loop is
-# bounded.  Runs ~10 min under TCG on 2 vCPUs.
+# bounded.  Runs ~12-15 min under TCG on 2 vCPUs.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -246,7 +255,7 @@ if [[ ${#M_IO[@]} -gt 0 ]]; then
             vals=${x#*:}
             [[ -n $vals ]] || { err "${x%%:*}: no successful session"; continue; }
             for v in $vals; do
-                fle "$lo" "$v" && fle "$v" "$hi" || err "${x%%:*} ratio $v outside [$lo, $hi]"
+                if ! fle "$lo" "$v" || ! fle "$v" "$hi"; then err "${x%%:*} ratio $v outside [$lo, $hi]"; fi
             done
         done
         verdict "userbytes-$p" "per stream byte (want $lo..$hi): zktls rchar+wchar sender [${s_io[*]}] receiver [${r_io[*]}]; JSON user_bytes sender [${s_ub[*]}] receiver [${r_ub[*]}]; (/proc/PID/io incl. the reaped zfs child: sender [${s_w[*]}] receiver [${r_w[*]}])"
@@ -295,8 +304,8 @@ zfs destroy -r dstpool/incud 2>/dev/null
 
 if want recursive-R; then
     t0=$SECONDS
-    zfs create -o mountpoint="$W/src/tree" srcpool/tree &&
-        zfs create srcpool/tree/a && zfs create srcpool/tree/b || err "cannot create srcpool/tree"
+    if ! zfs create -o mountpoint="$W/src/tree" srcpool/tree || ! zfs create srcpool/tree/a ||
+        ! zfs create srcpool/tree/b; then err "cannot create srcpool/tree"; fi
     for x in . a b; do
         head -c 1M /dev/urandom >"$W/src/tree/$x/f1"
         seq 1 20000 >"$W/src/tree/$x/t1"
@@ -377,32 +386,82 @@ if want pull; then
 fi
 
 # ------------------------------------------------------------ d. cut + resume
-if want cut-resume; then
-    t0=$SECONDS
-    cut=$((5 * 1048576))
+# cut_case NAME SEND-PLANE RECV-PLANE: cut mid-stream (receiver with -s),
+# then resume.
+cut_case() {
+    local name=$1 ms=$2 mr=$3 t0=$SECONDS d=dstpool/$1 cs cr token rb
     xfer_reset
-    SEND_ARGS=(srcpool/data@s1) RECV_ARGS=(-s dstpool/cut) RELAY_OPTS=(--cut-after "$cut")
-    xfer cut1 splice splice
-    [[ $S_RC != 0 && $S_RC != 124 ]] || err "sender exit $S_RC on a cut connection (want a failure, not 0/timeout)"
-    [[ $R_RC == 4 ]] || err "receiver exit $R_RC on a cut connection (want 4)"
-    expect_log cut1.r 'connection (closed by peer without close_notify|reset by peer)'
-    expect_log cut1.s '"level":"error".*(connection (closed|reset)|sending to the peer|reading from the peer)'
-    grep -q 'cut (fin) after' "$W/cut1.relay.log" 2>/dev/null || err "the relay did not cut"
-    token=$(zfs get -H -o value receive_resume_token dstpool/cut 2>/dev/null)
-    [[ -n $token && $token != - ]] || err "no receive_resume_token on dstpool/cut after the cut"
-    [[ -z $(guid dstpool/cut@s1) ]] || err "dstpool/cut@s1 exists after a cut stream"
+    SEND_ARGS=(srcpool/data@s1) RECV_ARGS=(-s "$d") RELAY_OPTS=(--cut-after $((5 * 1048576)))
+    xfer "$name.1" "$ms" "$mr"
+    cs=$S_RC cr=$R_RC
+    [[ $cs != 0 && $cs != 124 ]] || err "sender exit $cs on a cut connection (want a failure, not 0/timeout)"
+    [[ $cr == 4 ]] || err "receiver ($mr) exit $cr on a cut connection (want 4: connection cut)"
+    expect_log "$name.1.r" '"level":"error".*connection (closed by peer without close_notify|reset by peer)'
+    expect_log "$name.1.s" '"level":"error".*(connection (closed|reset)|sending to the peer|reading from the peer)'
+    grep -q 'cut (fin) after' "$W/$name.1.relay.log" 2>/dev/null || err "the relay did not cut"
+    token=$(zfs get -H -o value receive_resume_token "$d" 2>/dev/null)
+    [[ -n $token && $token != - ]] || err "no receive_resume_token on $d after the cut"
+    [[ -z $(guid "$d@s1") ]] || err "$d@s1 exists after a cut stream"
     xfer_reset
-    SEND_ARGS=(srcpool/data@s1) RECV_ARGS=(-s dstpool/cut)
-    xfer cut2 splice splice
+    SEND_ARGS=(srcpool/data@s1) RECV_ARGS=(-s "$d")
+    xfer "$name.2" "$ms" "$mr"
     expect_rc "resumed sender" "$S_RC" 0; expect_rc "resumed receiver" "$R_RC" 0
-    expect_log cut2.s 'resuming an interrupted transfer of srcpool/data@s1'
-    rb=$(jf cut2.s bytes)
+    expect_log "$name.2.s" 'resuming an interrupted transfer of srcpool/data@s1'
+    # A direct sender cannot count (its JSON says null): take the receiver's.
+    if [[ $ms == direct ]]; then rb=$(jf "$name.2.r" bytes); else rb=$(jf "$name.2.s" bytes); fi
     [[ -n $rb && $rb -lt $S1_BYTES ]] || err "resumed stream $rb bytes is not shorter than the full $S1_BYTES"
-    same_guid srcpool/data@s1 dstpool/cut@s1
-    [[ -z $(guid dstpool/cut@s1) || $(snap_sum dstpool/cut@s1) == "$SUM_S1" ]] || err "file checksum differs"
-    verdict cut-resume "cut after 5 MiB: sender exit $S_RC ... receiver exit 4, token left; rerun resumed ($rb of $S1_BYTES bytes), guid+sum ok ($((SECONDS - t0)) s)" cut1 cut2
-    zfs destroy -r dstpool/cut 2>/dev/null
+    same_guid srcpool/data@s1 "$d@s1"
+    [[ -z $(guid "$d@s1") || $(snap_sum "$d@s1") == "$SUM_S1" ]] || err "file checksum differs"
+    verdict "$name" "$ms->$mr cut after 5 MiB: sender exit $cs '$(jerr "$name.1.s")', receiver exit $cr '$(jerr "$name.1.r" | cut -c1-80)', token left; rerun resumed ($rb of $S1_BYTES bytes), guid+sum ok ($((SECONDS - t0)) s)" "$name.1" "$name.2"
+    zfs destroy -r "$d" 2>/dev/null
+}
+want cut-resume && cut_case cut-resume splice splice
+want cut-direct && cut_case cut-direct splice direct
+want cut-direct-send && cut_case cut-direct-send direct splice
+
+# ------------------------------------------------------------ d2. lost RESULT
+# The receiver commits, but its RESULT never reaches the sender: the sender
+# must not report success.  The relay cuts server->client just before the
+# TLS record carrying RESULT: a frame of 12 + 24 + PROTO_RESULT_MSG_LEN
+# bytes, plus the record's content type and 16-byte tag.
+if want result-lost; then
+    t0=$SECONDS
+    msglen=$(sed -n 's/^#define PROTO_RESULT_MSG_LEN \([0-9]*\).*/\1/p' "$SL_REPO/src/proto.h")
+    rlen=$((12 + 24 + ${msglen:-512} + 17))
+    xfer_reset
+    SEND_ARGS=(srcpool/data@s1) RECV_ARGS=(dstpool/rlost) RELAY_OPTS=(--dir s2c --cut-before-record "$rlen")
+    xfer rlost splice splice
+    grep -q "record of length $rlen at" "$W/rlost.relay.log" 2>/dev/null || err "the relay saw no $rlen-byte record to cut before"
+    [[ $S_RC == 4 ]] || err "sender exit $S_RC without the receiver's RESULT (want 4)"
+    expect_rc receiver "$R_RC" 0
+    same_guid srcpool/data@s1 dstpool/rlost@s1
+    verdict result-lost "RESULT ($rlen-byte record) cut: sender exit $S_RC '$(jerr rlost.s)', receiver exit $R_RC with the snapshot committed ($((SECONDS - t0)) s)" rlost
+    zfs destroy -r dstpool/rlost 2>/dev/null
 fi
+
+# ------------------------------------------------------------ d3. stall
+# stall_case NAME SEND-PLANE RECV-PLANE: the relay stops forwarding to the
+# receiver after 3 MiB (TCP stays up); with --timeout 10 both ends must give
+# up in bounded time with exit 4, the stalled side(s) with a timeout message.
+stall_case() {
+    local name=$1 ms=$2 mr=$3 t0=$SECONDS d=dstpool/$1 el
+    xfer_reset
+    XFER_OPTS=(--timeout 10) RELAY_LIFETIME=150
+    SEND_ARGS=(srcpool/data@s1) RECV_ARGS=("$d") RELAY_OPTS=(--stall-after $((3 * 1048576)))
+    xfer "$name" "$ms" "$mr"
+    el=$((SECONDS - t0))
+    grep -q 'stalled after' "$W/$name.relay.log" 2>/dev/null || err "the relay did not stall"
+    [[ $el -lt 100 ]] || err "took ${el}s with --timeout 10 (want < 100 s)"
+    [[ $S_RC == 4 ]] || err "sender ($ms) exit $S_RC (want 4)"
+    [[ $R_RC == 4 ]] || err "receiver ($mr) exit $R_RC (want 4: timeout)"
+    expect_log "$name.r" '"level":"error".*timed out'
+    [[ $ms == direct ]] && expect_log "$name.s" '"level":"error".*timed out'
+    [[ -z $(guid "$d@s1") ]] || err "$d@s1 exists after a stalled stream"
+    verdict "$name" "$ms->$mr stalled after 3 MiB, --timeout 10: receiver exit $R_RC '$(jerr "$name.r" | cut -c1-80)', sender exit $S_RC '$(jerr "$name.s" | cut -c1-60)' (${el} s)" "$name"
+}
+want stall-splice && stall_case stall-splice splice splice
+want stall-direct && stall_case stall-direct splice direct
+want stall-direct-send && stall_case stall-direct-send direct splice
 
 # ------------------------------------------------------------ e. flipped bit
 flip_case() {   # flip_case RECV-PLANE
@@ -413,8 +472,8 @@ flip_case() {   # flip_case RECV-PLANE
     xfer "flip-$mr" splice "$mr"
     de1=$(ns_stat "$ZKB" | cut -d' ' -f5)
     [[ $S_RC != 0 && $S_RC != 124 ]] || err "sender exit $S_RC (want a failure, not 0/timeout)"
-    [[ $R_RC == 4 ]] || err "receiver exit $R_RC (want 4)"
-    expect_log "flip-$mr.r" 'TLS record authentication failed'
+    [[ $R_RC == 4 ]] || err "receiver ($mr) exit $R_RC (want 4: corrupted stream)"
+    expect_log "flip-$mr.r" '"level":"error".*TLS record authentication failed'
     grep -q 'flipped a bit' "$W/flip-$mr.relay.log" 2>/dev/null || err "the relay did not flip"
     [[ -z $(guid "$d@s1") ]] || err "$d@s1 exists: a corrupted stream was committed"
     zfs list -H "$d" >/dev/null 2>&1 && err "$d exists after a corrupted full stream"
@@ -427,6 +486,7 @@ flip_case() {   # flip_case RECV-PLANE
 }
 want flip-splice && flip_case splice
 want flip-user && flip_case user
+want flip-direct && flip_case direct
 
 # ------------------------------------------------------------ g. no plaintext
 # capture TAG: start tcpdump on zkb0 into $W/TAG.pcap (sets CAP_PID).
