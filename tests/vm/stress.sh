@@ -1,7 +1,7 @@
 #!/bin/bash
 # stress.sh - repeat transfers per receive plane to catch rare stream loss
 # (guest side; `make stress-vm` = tests/vm/run.sh -- tests/vm/stress.sh).
-#   tests/vm/stress.sh [RUNS]     (default 50 per plane)
+#   tests/vm/stress.sh [RUNS [PLANE...]]   (default 50 per plane, all planes)
 #
 # Description: for each receive plane (user, rw, splice, direct) runs RUNS
 # transfers of a ~4 MiB stream from a splice sender in zka to a receiver in
@@ -67,6 +67,10 @@ CONSUMER=$(awk -v b="$SIZE" -v ms=$(($(now) - t)) 'BEGIN { printf "%.1f", b / 10
 echo "stress: the slow consumer alone reads $CONSUMER MiB/s"
 
 PLANES=(user rw splice direct)
+[[ $# -gt 1 ]] && PLANES=("${@:2}")
+for p in "${PLANES[@]}"; do
+    case $p in user | rw | splice | direct) ;; *) echo "stress: unknown plane '$p'" >&2; exit 2 ;; esac
+done
 declare -A RUN=() FAIL=() SECS=() MODE=() RATE=()
 for p in "${PLANES[@]}"; do RUN[$p]=0 FAIL[$p]=0 SECS[$p]=0; done
 MODE=([user]=pipe-slow [rw]=pipe-slow [splice]=pipe-slow [direct]=zfs-recv)
