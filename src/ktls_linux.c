@@ -573,11 +573,14 @@ static int wait_producer(struct chan *c, int fd)
 
 /*
  * How far TCP has moved the connection: bytes the peer acknowledged
- * (sending) or bytes that arrived (receiving), and how many wait in our
- * socket's queue (unacknowledged, or unread).  -1 where the kernel does not
- * say.
+ * (sending) or bytes that arrived (receiving), how many wait in our
+ * socket's queue (unacknowledged, or unread), and whether TCP has closed
+ * it.  -1 where the kernel does not say.
  */
-static int tcp_moved(int fd, int sending, uint64_t *moved, int *queued)
+enum { TCPS_CLOSE = 7 }; /* TCP_CLOSE in the kernel's state numbering */
+
+static int tcp_moved(int fd, int sending, uint64_t *moved, int *queued,
+		     int *closed)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
@@ -588,6 +591,7 @@ static int tcp_moved(int fd, int sending, uint64_t *moved, int *queued)
 			  sizeof(ti.tcpi_bytes_received))
 		return -1;
 	*moved = sending ? ti.tcpi_bytes_acked : ti.tcpi_bytes_received;
+	*closed = ti.tcpi_state == TCPS_CLOSE;
 	if (ioctl(fd, sending ? SIOCOUTQ : SIOCINQ, queued) < 0)
 		*queued = 0;
 	return 0;
@@ -598,29 +602,43 @@ static int tcp_moved(int fd, int sending, uint64_t *moved, int *queued)
  * peer acknowledged nothing for the idle timeout while data waits for it.
  * Receiving: nothing arrived for the idle timeout and at most part of one
  * record waits (a full queue means zfs, not the peer, is the slow one).
+ * Once TCP has closed the connection the queues say nothing more.
  */
 struct stall {
 	int sending;
 	uint64_t moved;
-	double since;
+	double since;   /* when the counter last moved (0: not yet looked) */
+	double stuck_s; /* how long it had been stuck at the last look */
 };
 
 static int stalled(struct chan *c, struct stall *st)
 {
 	uint64_t moved;
-	int queued;
+	int queued, closed;
 	double now = now_s();
 
 	if (c->timeout_ms <= 0 ||
-	    tcp_moved(c->fd, st->sending, &moved, &queued) < 0)
+	    tcp_moved(c->fd, st->sending, &moved, &queued, &closed) < 0)
 		return 0;
 	if (moved != st->moved || st->since == 0 ||
-	    (st->sending ? queued == 0 : queued > TLS_RECORD_MAX)) {
+	    (!closed &&
+	     (st->sending ? queued == 0 : queued > TLS_RECORD_MAX))) {
 		st->moved = moved;
 		st->since = now;
+		st->stuck_s = 0;
 		return 0;
 	}
-	return (now - st->since) * 1000 >= c->timeout_ms;
+	st->stuck_s = now - st->since;
+	return st->stuck_s * 1000 >= c->timeout_ms;
+}
+
+/* After zfs failed: had the peer been stalled for about the idle timeout?
+ * TCP's user timeout (the same length, see net_tune()) may abort the
+ * connection a tick before our own check, and zfs then gets its error. */
+static int stalled_out(struct chan *c, struct stall *st)
+{
+	(void)stalled(c, st);
+	return c->timeout_ms > 0 && st->stuck_s * 1000 + 2000 >= c->timeout_ms;
 }
 
 /*
@@ -1059,8 +1077,12 @@ static int direct_send(struct chan *c, struct endpoint *src, struct xfer *x)
 	/* zfs fails with EPIPE when the receiver stopped early or the
 	 * connection broke: the receiver's RESULT, or the broken connection,
 	 * is the cause. */
-	if (!child_ok(src) && peer_spoke(c->fd))
-		return early_fail();
+	if (!child_ok(src)) {
+		if (stalled_out(c, &st))
+			return timeout_fail(c);
+		if (peer_spoke(c->fd))
+			return early_fail();
+	}
 	return src->finish(src);
 }
 
@@ -1084,8 +1106,12 @@ static int direct_recv(struct chan *c, struct endpoint *dst, struct xfer *x)
 		dst->kill(dst);
 		return r;
 	}
-	if (!child_ok(dst) && (r = net_cause(c)) < 0)
-		return r;
+	if (!child_ok(dst)) {
+		if (stalled_out(c, &st))
+			return timeout_fail(c);
+		if ((r = net_cause(c)) < 0)
+			return r;
+	}
 	if ((r = dst->finish(dst)) < 0)
 		return r;
 	n = ktls_recv(c, buf, sizeof(buf));

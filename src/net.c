@@ -81,11 +81,9 @@ net_tune(int fd, int timeout_s)
 	unsigned int uto = (unsigned int)(timeout_s > 0 ? timeout_s : 60) * 1000u;
 
 	/* Dead-peer detection without application pings: the stream may
-	 * legitimately pause while zfs works, so rely on TCP itself.  TCP's
-	 * own timeout is the backstop (the wait for RESULT has no other): it
-	 * comes 10 s after ours, so that ours, which names the cause, fires
-	 * first, also where zfs owns the socket and would swallow TCP's. */
-	uto += 10000u;
+	 * legitimately pause while zfs works, so rely on TCP itself.  The
+	 * user timeout also ends a send blocked on a peer that stopped
+	 * reading (splice, and zfs's own writes on the direct plane). */
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 #ifdef TCP_KEEPIDLE
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
