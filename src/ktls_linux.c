@@ -632,11 +632,18 @@ static int stalled(struct chan *c, struct stall *st)
 	return st->stuck_s * 1000 >= c->timeout_ms;
 }
 
-/* After zfs failed: had the peer been stalled for about the idle timeout?
- * TCP's user timeout (the same length, see net_tune()) may abort the
- * connection a tick before our own check, and zfs then gets its error. */
+/* The connection failed, or zfs did: had the peer been stalled for about
+ * the idle timeout?  TCP's user timeout (the same length, see net_tune())
+ * may abort the connection a tick before our own check; zfs may then have
+ * taken the socket's ETIMEDOUT already. */
 static int stalled_out(struct chan *c, struct stall *st)
 {
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+	    err == ETIMEDOUT)
+		return 1;
 	(void)stalled(c, st);
 	return c->timeout_ms > 0 && st->stuck_s * 1000 + 2000 >= c->timeout_ms;
 }
@@ -680,7 +687,8 @@ static int wait_child(struct chan *c, struct endpoint *e, int watch_peer,
 			break;
 		}
 		if (p[0].revents) {
-			r = early_fail();
+			r = st && stalled_out(c, st) ? timeout_fail(c)
+						     : early_fail();
 			break;
 		}
 		if (st && stalled(c, st)) {

@@ -498,7 +498,7 @@ want flip-direct && flip_case direct
 cap_start() {
     local i
     rm -f "$W/$1.pcap" "$W/$1.tcpdump"
-    ip netns exec "$ZKB" timeout -k 5 600 tcpdump -n -i zkb0 -s 0 -B 65536 -U -w "$W/$1.pcap" tcp \
+    ip netns exec "$ZKB" timeout -k 5 600 tcpdump -n -i zkb0 -s 0 -B 65536 --immediate-mode -U -w "$W/$1.pcap" tcp \
         2>"$W/$1.tcpdump" &
     CAP_PID=$!
     SL_EXTRA_PIDS+=("$CAP_PID")
@@ -510,7 +510,7 @@ cap_start() {
 }
 cap_stop() {
     local i
-    nap 0.5
+    nap 1.5
     kill -INT "$CAP_PID" 2>/dev/null
     for ((i = 0; i < 100; i++)); do kill -0 "$CAP_PID" 2>/dev/null || break; nap 0.1; done
     kill -KILL "$CAP_PID" 2>/dev/null
