@@ -648,38 +648,55 @@ static int stalled_out(struct chan *c, struct stall *st)
 	return c->timeout_ms > 0 && st->stuck_s * 1000 + 2000 >= c->timeout_ms;
 }
 
+/* Has e's child exited (or been reaped)?  Does not reap it; *si tells how
+ * it ended where it has not been reaped yet. */
+static int child_exited(const struct endpoint *e, siginfo_t *si)
+{
+	memset(si, 0, sizeof(*si));
+	return e->finished ||
+	       waitid(P_PID, (id_t)e->pid, si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+	       si->si_pid == e->pid;
+}
+
+/* Did e's child, which has exited, succeed?  Unknown counts as yes:
+ * finish() judges. */
+static int child_ok(const struct endpoint *e)
+{
+	siginfo_t si;
+
+	if (e->finished)
+		return WIFEXITED(e->status) && WEXITSTATUS(e->status) == 0;
+	if (!child_exited(e, &si) || si.si_pid != e->pid)
+		return 1;
+	return si.si_code == CLD_EXITED && si.si_status == 0;
+}
+
 /*
- * Wait for e's child to exit without reaping it (finish() does that).
- * watch_peer: fail with -ZK_EEARLY as soon as the socket is readable.
- * st: the child owns the socket; fail with a timeout when the peer stalls.
- * Uses a pidfd where the kernel has one, else a 100 ms tick.
+ * Wait for e's child, which owns the socket, to exit without reaping it
+ * (finish() does that).  Fails with a timeout when the peer stalls, and
+ * when sending, with -ZK_EEARLY as soon as the socket is readable (the
+ * receiver spoke).  Uses a pidfd where the kernel has one, else a 100 ms
+ * tick; a 1 s tick while watching for stalls.
  */
-static int wait_child(struct chan *c, struct endpoint *e, int watch_peer,
-		      struct stall *st)
+static int wait_child(struct chan *c, struct endpoint *e, struct stall *st)
 {
 	int pidfd = -1, r = 0, tick;
+	siginfo_t si;
 
 #ifdef SYS_pidfd_open
 	pidfd = (int)syscall(SYS_pidfd_open, e->pid, 0);
 #endif
 	tick = pidfd >= 0 ? -1 : 100;
-	if (st && c->timeout_ms > 0) {
+	if (c->timeout_ms > 0) {
 		tick = c->timeout_ms < 1000 ? c->timeout_ms : 1000;
 		(void)stalled(c, st);
 	}
-	for (;;) {
+	while (!child_exited(e, &si)) {
 		struct pollfd p[2] = {
-			{ .fd = watch_peer ? c->fd : -1, .events = POLLIN },
+			{ .fd = st->sending ? c->fd : -1, .events = POLLIN },
 			{ .fd = pidfd, .events = POLLIN },
 		};
-		siginfo_t si;
 
-		memset(&si, 0, sizeof(si));
-		if (e->finished ||
-		    waitid(P_PID, (id_t)e->pid, &si,
-			   WEXITED | WNOHANG | WNOWAIT) < 0 ||
-		    si.si_pid == e->pid)
-			break; /* exited (or already reaped) */
 		if (poll(p, 2, tick) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -687,11 +704,10 @@ static int wait_child(struct chan *c, struct endpoint *e, int watch_peer,
 			break;
 		}
 		if (p[0].revents) {
-			r = st && stalled_out(c, st) ? timeout_fail(c)
-						     : early_fail();
+			r = stalled_out(c, st) ? timeout_fail(c) : early_fail();
 			break;
 		}
-		if (st && stalled(c, st)) {
+		if (stalled(c, st)) {
 			r = timeout_fail(c);
 			break;
 		}
@@ -701,18 +717,26 @@ static int wait_child(struct chan *c, struct endpoint *e, int watch_peer,
 	return r;
 }
 
-/* Did e's child, which has exited, succeed?  Does not reap it. */
-static int child_ok(const struct endpoint *e)
+/*
+ * Run e's zfs child on the socket (direct plane) until it exits.  0: it
+ * succeeded; 1: it failed, and the caller looks at the connection for the
+ * cause; negative: the peer stalled (or, sending, spoke), zfs is killed.
+ */
+static int direct_run(struct chan *c, struct endpoint *e, int sending)
 {
-	siginfo_t si;
+	struct stall st = { .sending = sending };
+	int r = e->start(e, c->fd);
 
-	if (e->finished)
-		return WIFEXITED(e->status) && WEXITSTATUS(e->status) == 0;
-	memset(&si, 0, sizeof(si));
-	if (waitid(P_PID, (id_t)e->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
-	    si.si_pid != e->pid)
-		return 1; /* unknown: finish() judges */
-	return si.si_code == CLD_EXITED && si.si_status == 0;
+	if (r < 0)
+		return r;
+	r = wait_child(c, e, &st);
+	if (r < 0) {
+		e->kill(e);
+		return r;
+	}
+	if (child_ok(e))
+		return 0;
+	return stalled_out(c, &st) ? timeout_fail(c) : 1;
 }
 
 /* ------------------------------------------------------------- the planes */
@@ -1065,7 +1089,6 @@ static int net_cause(struct chan *c)
  * close_notify afterwards pushes the record zfs's SPLICE_F_MORE left open. */
 static int direct_send(struct chan *c, struct endpoint *src, struct xfer *x)
 {
-	struct stall st = { .sending = 1 };
 	int r;
 
 	if (!src->start)
@@ -1074,23 +1097,14 @@ static int direct_send(struct chan *c, struct endpoint *src, struct xfer *x)
 	 * record sequence is impossible before close_notify pushes the record
 	 * zfs left open. */
 	x->uncounted = 1;
-	r = src->start(src, c->fd);
+	r = direct_run(c, src, 1);
 	if (r < 0)
 		return r;
-	r = wait_child(c, src, 1, &st);
-	if (r < 0) {
-		src->kill(src);
-		return r;
-	}
 	/* zfs fails with EPIPE when the receiver stopped early or the
 	 * connection broke: the receiver's RESULT, or the broken connection,
 	 * is the cause. */
-	if (!child_ok(src)) {
-		if (stalled_out(c, &st))
-			return timeout_fail(c);
-		if (peer_spoke(c->fd))
-			return early_fail();
-	}
+	if (r > 0 && peer_spoke(c->fd))
+		return early_fail();
 	return src->finish(src);
 }
 
@@ -1098,7 +1112,6 @@ static int direct_send(struct chan *c, struct endpoint *src, struct xfer *x)
  * so after it exits the next record must be the sender's close_notify. */
 static int direct_recv(struct chan *c, struct endpoint *dst, struct xfer *x)
 {
-	struct stall st = { .sending = 0 };
 	char buf[256];
 	ssize_t n;
 	int r;
@@ -1106,20 +1119,11 @@ static int direct_recv(struct chan *c, struct endpoint *dst, struct xfer *x)
 	if (!dst->start)
 		return splice_recv(c, dst, x);
 	x->uncounted = 1; /* zfs reads the stream; we never see it */
-	r = dst->start(dst, c->fd);
+	r = direct_run(c, dst, 0);
 	if (r < 0)
 		return r;
-	r = wait_child(c, dst, 0, &st);
-	if (r < 0) {
-		dst->kill(dst);
+	if (r > 0 && (r = net_cause(c)) < 0)
 		return r;
-	}
-	if (!child_ok(dst)) {
-		if (stalled_out(c, &st))
-			return timeout_fail(c);
-		if ((r = net_cause(c)) < 0)
-			return r;
-	}
 	if ((r = dst->finish(dst)) < 0)
 		return r;
 	n = ktls_recv(c, buf, sizeof(buf));
