@@ -122,6 +122,10 @@ def main():
     sel.register(server, selectors.EVENT_READ)
 
     while open_dirs:
+        if not sel.get_map():
+            # One direction stalled, the other ended: nobody can move.
+            log("nothing left to forward")
+            break
         left = deadline - time.monotonic()
         if left <= 0:
             log("lifetime over: c2s %d, s2c %d bytes" %
