@@ -723,6 +723,8 @@ session_run(const struct conf *cf)
 	if (cf->zfs && cf->role == ROLE_SENDER)
 		snprintf(s->snapname, sizeof(s->snapname), "%s", cf->dataset);
 
+	if (cf->zfs && (r = zfs_init()) < 0)
+		goto out;
 	s->c.plane = plane_pick(cf->mode, s->plane_why, sizeof(s->plane_why));
 	if (s->c.plane == NULL) {
 		r = -zk_errcode();

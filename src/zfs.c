@@ -7,7 +7,9 @@
  * can never block on a full pipe while we move its stream.  The tail of
  * that file becomes the error text we report and send to the peer.
  *
- * $ZKTLS_ZFS names another executable (the host tests use a stand-in).
+ * zfs is found in a fixed list of system directories (zfs_dirs); an
+ * absolute $ZKTLS_ZFS names another executable (the host tests use a
+ * stand-in).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,11 +25,45 @@
 
 extern char **environ;
 
+/* Where zfs may live.  Never the working directory, never $PATH: zktls
+ * runs as root, and a directory an attacker can write to must not decide
+ * which program receives the pool's data (ZKTLS_ZFS may name another
+ * executable, by absolute path only). */
+static const char *const zfs_dirs[] = {
+	"/usr/sbin/zfs", "/sbin/zfs", "/usr/local/sbin/zfs", "/usr/bin/zfs",
+	"/bin/zfs", NULL,
+};
+
+static char zfs_exe[4096];
+
+int
+zfs_init(void)
+{
+	const char *p = getenv("ZKTLS_ZFS");
+
+	if (p != NULL && *p != '\0') {
+		if (p[0] != '/')
+			return zk_fail(ZK_EUSAGE, "ZKTLS_ZFS must be an absolute "
+				       "path, not '%s'", p);
+		if (access(p, X_OK) != 0)
+			return zk_fail_errno(ZK_EUSAGE, "ZKTLS_ZFS %s", p);
+		snprintf(zfs_exe, sizeof(zfs_exe), "%s", p);
+		return 0;
+	}
+	for (const char *const *d = zfs_dirs; *d; d++)
+		if (access(*d, X_OK) == 0) {
+			snprintf(zfs_exe, sizeof(zfs_exe), "%s", *d);
+			return 0;
+		}
+	return zk_fail(ZK_EZFS, "cannot find zfs in /usr/sbin, /sbin, "
+		       "/usr/local/sbin, /usr/bin or /bin (ZKTLS_ZFS names "
+		       "another one, by absolute path)");
+}
+
 const char *
 zfs_path(void)
 {
-	const char *p = getenv("ZKTLS_ZFS");
-	return p && *p ? p : "zfs";
+	return zfs_exe;
 }
 
 /* ZFS component characters (module/zcommon/zfs_namecheck.c). */
@@ -75,18 +111,16 @@ zfs_name_valid(const char *name, int kind)
 	return kind == 's' ? seen_at : !seen_at;
 }
 
-/* The child's environment: enough to find zfs and speak plain C. */
+/* The child's environment: a fixed PATH (never ours: see zfs_dirs), the
+ * C locale, and the ZKTLS_* variables the host tests configure their
+ * stand-in zfs with. */
 static char **
 child_env(void)
 {
 	static char *env[64];
-	static char path[4096];
-	const char *p = getenv("PATH");
 	size_t n = 0;
 
-	snprintf(path, sizeof(path), "PATH=%s",
-		 p ? p : "/usr/sbin:/usr/bin:/sbin:/bin");
-	env[n++] = path;
+	env[n++] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
 	env[n++] = "LC_ALL=C";
 	for (char **e = environ; *e && n < 63; e++)
 		if (strncmp(*e, "ZKTLS_", 6) == 0)
@@ -104,14 +138,24 @@ spawn(const char *const *argv, int in, int out, int err, pid_t *pid)
 	if (p < 0)
 		return zk_fail_errno(ZK_ESYS, "fork");
 	if (p == 0) {
-		signal(SIGPIPE, SIG_DFL);
-		if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+		sigset_t none;
+
+		/* The child starts clean: default signal dispositions (ours
+		 * ignores SIGPIPE), nothing blocked, and the root directory as
+		 * its working directory.  argv[0] is absolute (zfs_path()). */
+		for (int sig = 1; sig < NSIG; sig++)
+			if (sig != SIGKILL && sig != SIGSTOP)
+				signal(sig, SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0 ||
+		    chdir("/") < 0)
 			_exit(127);
 		/* Every other fd of ours is O_CLOEXEC. */
-		execve(argv[0], (char *const *)argv, child_env());
-		if (strchr(argv[0], '/') == NULL)
-			execvpe(argv[0], (char *const *)argv, child_env());
-		dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
+		if (argv[0][0] == '/')
+			execve(argv[0], (char *const *)argv, child_env());
+		dprintf(2, "cannot run %s: %s\n", argv[0],
+			argv[0][0] == '/' ? strerror(errno) : "not an absolute path");
 		_exit(127);
 	}
 	*pid = p;

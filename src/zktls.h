@@ -342,7 +342,10 @@ void fd_endpoint(struct endpoint *e, int fd);
 /* Run argv, capture up to cap-1 bytes of stdout; 0 on exit 0, -1 on a
  * non-zero exit (not recorded: probes may fail), negative ZK_E* else. */
 int zfs_capture(const char *const *argv, char *out, size_t cap);
-/* The zfs executable: $ZKTLS_ZFS or "zfs". */
+/* Find the zfs executable: an absolute $ZKTLS_ZFS, or zfs in a fixed list
+ * of system directories (never the working directory or $PATH). */
+int zfs_init(void);
+/* The executable zfs_init() found ("" before). */
 const char *zfs_path(void);
 
 /* ---------------------------------------------------------------- util */
