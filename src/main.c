@@ -274,6 +274,10 @@ main(int argc, char **argv)
 	int r, skip;
 
 	signal(SIGPIPE, SIG_IGN);
+	if (os_harden() < 0) {
+		fprintf(stderr, "zktls: error: %s\n", zk_errmsg());
+		return EXIT_SYS;
+	}
 	cf.progress = isatty(2);
 	if (argc < 2)
 		return usage_error("%s", "missing command");

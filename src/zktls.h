@@ -348,6 +348,12 @@ int zfs_init(void);
 /* The executable zfs_init() found ("" before). */
 const char *zfs_path(void);
 
+/* ---------------------------------------------------------------- os_<os>.c */
+
+/* No core dumps and no ptrace attach for the life of the process (keys
+ * live in its memory). */
+int os_harden(void);
+
 /* ---------------------------------------------------------------- util */
 
 int fd_set_nonblock(int fd, int on);
