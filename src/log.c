@@ -3,6 +3,7 @@
  * line with --json.  -q keeps errors only, -v adds detail.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,24 +34,112 @@ log_json(void)
 	return json;
 }
 
-/* Escape s as a JSON string body into out. */
+/*
+ * Text from a peer (messages, certificate names, its zfs's words) reaches
+ * an operator's terminal and log files.  Only printable text passes:
+ * printable ASCII and well-formed UTF-8 of printable code points.  C0 and
+ * C1 controls, DEL, and the invisible direction marks and overrides that
+ * can make a line read differently than it is become \u{HHHH}; bytes that
+ * are not well-formed UTF-8 become \xHH.
+ */
+
+/* Decode one UTF-8 sequence at s: its length (1-4) with *cp set, or 0 if
+ * the bytes there are not well-formed (overlong, surrogate, > U+10FFFF,
+ * truncated). */
+static size_t
+utf8_next(const unsigned char *s, uint32_t *cp)
+{
+	uint32_t c = s[0], min;
+	size_t n, i;
+
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if ((c & 0xe0) == 0xc0)
+		n = 2, c &= 0x1f, min = 0x80;
+	else if ((c & 0xf0) == 0xe0)
+		n = 3, c &= 0x0f, min = 0x800;
+	else if ((c & 0xf8) == 0xf0)
+		n = 4, c &= 0x07, min = 0x10000;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0; /* also stops at the NUL */
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+static int
+cp_printable(uint32_t c)
+{
+	if (c < 0x20 || (c >= 0x7f && c < 0xa0))
+		return 0; /* C0, DEL, C1 */
+	if (c == 0x200e || c == 0x200f || (c >= 0x202a && c <= 0x202e) ||
+	    (c >= 0x2066 && c <= 0x2069) || c == 0x2028 || c == 0x2029 ||
+	    c == 0xfeff)
+		return 0; /* direction marks and overrides, line separators */
+	return 1;
+}
+
+/* The shared walk: printable text copied, the rest escaped; json also
+ * escapes quote and backslash.  Truncates cleanly (never half a
+ * sequence or escape). */
+static void
+escape_text(const char *in, char *out, size_t cap, int for_json)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t o = 0;
+
+	if (cap == 0)
+		return;
+	while (*s) {
+		char esc[16];
+		uint32_t cp;
+		size_t n = utf8_next(s, &cp), k;
+
+		if (n == 0) {
+			snprintf(esc, sizeof(esc), for_json ? "\\\\x%02X" : "\\x%02X",
+				 *s);
+			n = 1;
+		} else if (!cp_printable(cp)) {
+			if (for_json)
+				snprintf(esc, sizeof(esc), "\\u%04X", cp);
+			else
+				snprintf(esc, sizeof(esc), "\\u{%04X}", cp);
+		} else if (for_json && (cp == '"' || cp == '\\')) {
+			esc[0] = '\\';
+			esc[1] = (char)cp;
+			esc[2] = '\0';
+		} else {
+			memcpy(esc, s, n);
+			esc[n] = '\0';
+		}
+		k = strlen(esc);
+		if (o + k >= cap)
+			break;
+		memcpy(out + o, esc, k);
+		o += k;
+		s += n;
+	}
+	out[o] = '\0';
+}
+
+void
+text_safe(const char *s, char *out, size_t cap)
+{
+	escape_text(s, out, cap, 0);
+}
+
 void
 json_escape(const char *s, char *out, size_t cap)
 {
-	size_t o = 0;
-
-	for (; *s && o + 7 < cap; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)ch;
-		} else if (ch < 0x20) {
-			o += (size_t)snprintf(out + o, cap - o, "\\u%04x", ch);
-		} else {
-			out[o++] = (char)ch;
-		}
-	}
-	out[o] = '\0';
+	escape_text(s, out, cap, 1);
 }
 
 static void
@@ -58,19 +147,22 @@ vlog(const char *kind, const char *fmt, va_list ap)
 {
 	char msg[2048];
 
+	char esc[8192];
+
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (json) {
-		char esc[4096];
 		json_escape(msg, esc, sizeof(esc));
 		fprintf(stderr, "{\"level\":\"%s\",\"message\":\"%s\"}\n", kind,
 			esc);
-	} else if (strcmp(kind, "error") == 0) {
-		fprintf(stderr, "%s: error: %s\n", prog, msg);
-	} else if (strcmp(kind, "warning") == 0) {
-		fprintf(stderr, "%s: warning: %s\n", prog, msg);
-	} else {
-		fprintf(stderr, "%s: %s\n", prog, msg);
+		return;
 	}
+	text_safe(msg, esc, sizeof(esc));
+	if (strcmp(kind, "error") == 0)
+		fprintf(stderr, "%s: error: %s\n", prog, esc);
+	else if (strcmp(kind, "warning") == 0)
+		fprintf(stderr, "%s: warning: %s\n", prog, esc);
+	else
+		fprintf(stderr, "%s: %s\n", prog, esc);
 }
 
 void

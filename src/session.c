@@ -693,12 +693,21 @@ log_session(struct session *s, int r, double secs)
 	}
 	if (log_level() < LOG_NORMAL && r == 0)
 		return;
-	fprintf(stderr, "zktls: %s %s%s%s %s %s (%s): %s in %.2f s, %s, plane "
-		"%s, %s, %s\n", dir, what, s->target[0] ? " into " : "",
-		s->target, cf->role == ROLE_SENDER ? "to" : "from", peer,
-		s->addr, b, secs, rate, s->c.plane ? s->c.plane->name : "none",
-		s->c.tls ? tls_cipher(s->c.tls) : "no TLS",
-		r == 0 ? "ok" : "FAILED");
+	{
+		/* Names may come from the peer: nothing but printable text
+		 * reaches the terminal. */
+		char sp[700], sw[700], st[700];
+
+		text_safe(peer, sp, sizeof(sp));
+		text_safe(what, sw, sizeof(sw));
+		text_safe(s->target, st, sizeof(st));
+		fprintf(stderr, "zktls: %s %s%s%s %s %s (%s): %s in %.2f s, %s, "
+			"plane %s, %s, %s\n", dir, sw, st[0] ? " into " : "", st,
+			cf->role == ROLE_SENDER ? "to" : "from", sp, s->addr, b,
+			secs, rate, s->c.plane ? s->c.plane->name : "none",
+			s->c.tls ? tls_cipher(s->c.tls) : "no TLS",
+			r == 0 ? "ok" : "FAILED");
+	}
 }
 
 int

@@ -97,8 +97,13 @@ void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* s as the body of a JSON string (quotes, backslashes, controls). */
+/* s as the body of a JSON string: quotes and backslashes escaped, and
+ * what text_safe() escapes too; always valid UTF-8. */
 void json_escape(const char *s, char *out, size_t cap);
+/* s for a terminal: printable ASCII and well-formed printable UTF-8 pass;
+ * C0/C1 controls, DEL and direction overrides become \u{HHHH}, bytes that
+ * are not UTF-8 become \xHH.  Truncates at cap. */
+void text_safe(const char *s, char *out, size_t cap);
 
 /* ---------------------------------------------------------------- conf */
 
