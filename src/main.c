@@ -35,8 +35,12 @@ static const char usage_text[] =
 	"  --cert FILE          our certificate chain (PEM)\n"
 	"  --key FILE           our private key (PEM)\n"
 	"  --ca FILE            CA certificates that vouch for the peer\n"
-	"  --peer-name NAME     the peer certificate must match NAME (DNS or "
-	"IP)\n"
+	"  --peer-name NAME     the peer certificate must name NAME: a DNS or "
+	"IP\n"
+	"                       subject alternative name (the CN only when "
+	"the\n"
+	"                       certificate has no SAN at all)\n"
+	"  --peer-name-wildcards  let a *.example.com name match NAME\n"
 	"  --peer-pin sha256:HEX  the peer's public key must have this pin\n"
 	"                       (see zktls pin); without --ca the pin alone "
 	"decides\n"
@@ -62,7 +66,7 @@ static const char usage_text[] =
 enum {
 	OPT_CONNECT = 256, OPT_LISTEN, OPT_CERT, OPT_KEY, OPT_CA,
 	OPT_PEER_NAME, OPT_PEER_PIN, OPT_MODE, OPT_TIMEOUT, OPT_JSON,
-	OPT_TARGET, OPT_PROGRESS, OPT_NO_PROGRESS,
+	OPT_TARGET, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_WILDCARDS,
 };
 
 static const struct option long_opts[] = {
@@ -73,6 +77,7 @@ static const struct option long_opts[] = {
 	{ "ca", required_argument, NULL, OPT_CA },
 	{ "peer-name", required_argument, NULL, OPT_PEER_NAME },
 	{ "peer-pin", required_argument, NULL, OPT_PEER_PIN },
+	{ "peer-name-wildcards", no_argument, NULL, OPT_WILDCARDS },
 	{ "mode", required_argument, NULL, OPT_MODE },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "json", no_argument, NULL, OPT_JSON },
@@ -167,6 +172,7 @@ parse(int argc, char **argv, const struct zflag *zf, struct conf *cf)
 		case OPT_CA: cf->ca = optarg; break;
 		case OPT_PEER_NAME: cf->peer_name = optarg; break;
 		case OPT_PEER_PIN: cf->peer_pin = optarg; break;
+		case OPT_WILDCARDS: cf->peer_wildcards = 1; break;
 		case OPT_JSON: cf->json = 1; break;
 		case OPT_PROGRESS: cf->progress = 1; break;
 		case OPT_NO_PROGRESS: cf->progress = 0; break;

@@ -23,6 +23,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <arpa/inet.h>
+#include <strings.h>
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -46,6 +48,10 @@ struct tls_ctx {
 	uint8_t pin[32];
 	int have_pin;
 	char peer_name[256];
+	int name_is_ip;
+	uint8_t name_ip[16];          /* --peer-name as an address */
+	size_t name_ip_len;
+	int wildcards;                /* --peer-name-wildcards */
 };
 
 struct tls {
@@ -56,6 +62,7 @@ struct tls {
 	uint8_t csec[MAX_SECRET], ssec[MAX_SECRET];
 	size_t csec_len, ssec_len;
 	int pin_failed;
+	int wild_would;               /* a wildcard SAN would have matched */
 	int alert_recv;               /* last alert received, -1 none */
 	char peer[300];
 };
@@ -149,6 +156,106 @@ info_cb(const SSL *ssl, int where, int ret)
 		t->alert_recv = ret & 0xff;
 }
 
+/* One DNS name from a certificate against --peer-name: equal ignoring
+ * ASCII case, or, only with --peer-name-wildcards, a "*." name whose
+ * wildcard stands for exactly the leftmost label (never a partial label,
+ * never more than one label, never a bare "*.tld"). */
+static int
+dns_match(const char *want, const unsigned char *san, size_t len)
+{
+	size_t wl = strlen(want);
+
+	if (memchr(san, '\0', len) != NULL)
+		return 0; /* an embedded NUL: a name made to deceive */
+	if (len == wl && strncasecmp(want, (const char *)san, len) == 0)
+		return 1;
+	return 0;
+}
+
+static int
+wildcard_match(const char *want, const unsigned char *san, size_t len)
+{
+	const char *rest = strchr(want, '.');
+	size_t rl;
+
+	if (len < 4 || san[0] != '*' || san[1] != '.' || rest == NULL ||
+	    rest == want || memchr(san, '\0', len) != NULL)
+		return 0;
+	/* at least two labels after the wildcard: "*.example.com" */
+	if (memchr(san + 2, '.', len - 2) == NULL)
+		return 0;
+	if (memchr(san + 1, '*', len - 1) != NULL)
+		return 0;
+	rl = strlen(rest);
+	return rl == len - 1 && strncasecmp(rest, (const char *)san + 1, rl) == 0;
+}
+
+/*
+ * Does the peer's certificate name --peer-name?  Subject alternative names
+ * decide when the certificate has any (RFC 6125): DNS names against a host
+ * name, IP addresses against an address.  The subject CN is consulted only
+ * when the certificate has no SAN at all.  On a match, what matched goes to
+ * *matched ("DNS:name", "IP:addr", "CN=name") for the logs.
+ */
+static int
+name_matches(const struct tls_ctx *ctx, X509 *cert, char *matched, size_t cap,
+	     int *wild_would)
+{
+	GENERAL_NAMES *sans = X509_get_ext_d2i(cert, NID_subject_alt_name,
+					       NULL, NULL);
+	int n = sans ? sk_GENERAL_NAME_num(sans) : 0, ok = 0;
+
+	for (int i = 0; i < n && !ok; i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
+		const unsigned char *d;
+		int len;
+
+		if (g->type == GEN_DNS && !ctx->name_is_ip) {
+			d = ASN1_STRING_get0_data(g->d.dNSName);
+			len = ASN1_STRING_length(g->d.dNSName);
+			if (dns_match(ctx->peer_name, d, (size_t)len) ||
+			    (ctx->wildcards &&
+			     wildcard_match(ctx->peer_name, d, (size_t)len))) {
+				snprintf(matched, cap, "DNS:%.*s", len, d);
+				ok = 1;
+			} else if (wildcard_match(ctx->peer_name, d,
+						  (size_t)len)) {
+				*wild_would = 1;
+			}
+		} else if (g->type == GEN_IPADD && ctx->name_is_ip) {
+			d = ASN1_STRING_get0_data(g->d.iPAddress);
+			len = ASN1_STRING_length(g->d.iPAddress);
+			if ((size_t)len == ctx->name_ip_len &&
+			    memcmp(d, ctx->name_ip, (size_t)len) == 0) {
+				snprintf(matched, cap, "IP:%s", ctx->peer_name);
+				ok = 1;
+			}
+		}
+	}
+	GENERAL_NAMES_free(sans);
+	if (n == 0 && !ctx->name_is_ip) {
+		X509_NAME *subj = X509_get_subject_name(cert);
+		int last = -1, idx;
+
+		/* The most specific (last) CN, as OpenSSL and browsers do. */
+		while ((idx = X509_NAME_get_index_by_NID(subj, NID_commonName,
+							 last)) >= 0)
+			last = idx;
+		if (last >= 0) {
+			ASN1_STRING *cn = X509_NAME_ENTRY_get_data(
+				X509_NAME_get_entry(subj, last));
+			const unsigned char *d = ASN1_STRING_get0_data(cn);
+			int len = ASN1_STRING_length(cn);
+
+			if (dns_match(ctx->peer_name, d, (size_t)len)) {
+				snprintf(matched, cap, "CN=%.*s", len, d);
+				ok = 1;
+			}
+		}
+	}
+	return ok;
+}
+
 static int
 verify_cb(int ok, X509_STORE_CTX *xs)
 {
@@ -164,9 +271,19 @@ verify_cb(int ok, X509_STORE_CTX *xs)
 		return 0;
 	if (t->ctx->pin_only)
 		ok = 1; /* the pin alone decides, as with an SSH host key */
-	if (!ok || !t->ctx->have_pin || X509_STORE_CTX_get_error_depth(xs) != 0)
+	if (!ok || X509_STORE_CTX_get_error_depth(xs) != 0)
 		return ok;
 	cert = X509_STORE_CTX_get_current_cert(xs);
+	if (t->ctx->peer_name[0] != '\0' &&
+	    !name_matches(t->ctx, cert, t->peer, sizeof(t->peer),
+			  &t->wild_would)) {
+		X509_STORE_CTX_set_error(xs, t->ctx->name_is_ip
+					 ? X509_V_ERR_IP_ADDRESS_MISMATCH
+					 : X509_V_ERR_HOSTNAME_MISMATCH);
+		return 0;
+	}
+	if (!t->ctx->have_pin)
+		return 1;
 	len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
 	if (len <= 0)
 		return 0;
@@ -246,6 +363,45 @@ load_files(SSL_CTX *c, const struct conf *cf)
 	return 0;
 }
 
+/* --peer-name is an IP address or a DNS host name (letters, digits and
+ * hyphens in dot-separated labels); anything else cannot name a peer. */
+static int
+set_peer_name(struct tls_ctx *ctx, const char *name)
+{
+	size_t len = strlen(name), label = 0;
+
+	if (inet_pton(AF_INET, name, ctx->name_ip) == 1) {
+		ctx->name_ip_len = 4;
+		ctx->name_is_ip = 1;
+	} else if (inet_pton(AF_INET6, name, ctx->name_ip) == 1) {
+		ctx->name_ip_len = 16;
+		ctx->name_is_ip = 1;
+	} else {
+		if (len == 0 || len > 253)
+			goto bad;
+		for (const char *p = name; ; p++) {
+			if (*p == '.' || *p == '\0') {
+				if (label == 0 || label > 63 || p[-1] == '-')
+					goto bad;
+				if (*p == '\0')
+					break;
+				label = 0;
+			} else if (isalnum((unsigned char)*p) ||
+				   (*p == '-' && label > 0) || *p == '_') {
+				label++;
+			} else {
+				goto bad;
+			}
+		}
+	}
+	snprintf(ctx->peer_name, sizeof(ctx->peer_name), "%s", name);
+	return 0;
+bad:
+	return zk_fail(ZK_EUSAGE, "bad --peer-name '%s' (want a host name or "
+		       "an IP address; wildcards are matched with "
+		       "--peer-name-wildcards, never written here)", name);
+}
+
 struct tls_ctx *
 tls_ctx_new(const struct conf *cf, int server)
 {
@@ -279,9 +435,9 @@ tls_ctx_new(const struct conf *cf, int server)
 		ctx->have_pin = 1;
 		ctx->pin_only = cf->ca == NULL;
 	}
-	if (cf->peer_name != NULL)
-		snprintf(ctx->peer_name, sizeof(ctx->peer_name), "%s",
-			 cf->peer_name);
+	if (cf->peer_name != NULL && set_peer_name(ctx, cf->peer_name) < 0)
+		goto fail;
+	ctx->wildcards = cf->peer_wildcards;
 
 	c = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
 	if (c == NULL) {
@@ -364,7 +520,9 @@ handshake_fail(struct tls *t, int ret)
 		case X509_V_ERR_HOSTNAME_MISMATCH:
 		case X509_V_ERR_IP_ADDRESS_MISMATCH:
 			r = zk_fail(ZK_ETLS, "%s certificate does not match "
-				    "--peer-name %s", who, t->ctx->peer_name);
+				    "--peer-name %s%s", who, t->ctx->peer_name,
+				    t->wild_would ? " (its wildcard name matches "
+				    "only with --peer-name-wildcards)" : "");
 			break;
 		case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
 		case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
@@ -427,19 +585,11 @@ tls_handshake(struct tls_ctx *ctx, int fd, int timeout_s)
 	}
 
 	SSL_set_ex_data(t->ssl, ex_index, t);
-	if (ctx->peer_name[0] != '\0') {
-		X509_VERIFY_PARAM *vp = SSL_get0_param(t->ssl);
-		X509_VERIFY_PARAM_set_hostflags(
-			vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-		if (X509_VERIFY_PARAM_set1_ip_asc(vp, ctx->peer_name) != 1 &&
-		    X509_VERIFY_PARAM_set1_host(vp, ctx->peer_name, 0) != 1) {
-			ossl_fail(ZK_EUSAGE, "bad --peer-name");
-			goto fail;
-		}
-		ERR_clear_error();
-		if (!ctx->server)
-			SSL_set_tlsext_host_name(t->ssl, ctx->peer_name);
-	}
+	/* The peer name is checked in verify_cb(), not by OpenSSL's host
+	 * check: that one falls back to the CN when a certificate has IP but
+	 * no DNS names. */
+	if (ctx->peer_name[0] != '\0' && !ctx->name_is_ip && !ctx->server)
+		SSL_set_tlsext_host_name(t->ssl, ctx->peer_name);
 	if (fd_set_nonblock(fd, 1) < 0) {
 		zk_fail_errno(ZK_ESYS, "fcntl");
 		goto fail;
@@ -495,14 +645,21 @@ tls_handshake(struct tls_ctx *ctx, int fd, int timeout_s)
 			zk_fail(ZK_ETLS, "peer presented no certificate");
 			goto fail;
 		}
-		X509_NAME_get_text_by_NID(X509_get_subject_name(pc),
-					  NID_commonName, cn, sizeof(cn));
-		/* The peer chose this text: no control characters in logs. */
-		for (char *p = cn; *p; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7f)
-				*p = '?';
-		snprintf(t->peer, sizeof(t->peer), "CN=%s", cn);
+		/* The log names what vouched for the peer: the name that
+		 * matched --peer-name (set by verify_cb), else the pinned key
+		 * and, as a label only, the CN.  The peer chose these bytes:
+		 * log.c escapes them on output. */
+		if (ctx->peer_name[0] == '\0') {
+			X509_NAME_get_text_by_NID(X509_get_subject_name(pc),
+						  NID_commonName, cn, sizeof(cn));
+			snprintf(t->peer, sizeof(t->peer), "CN=%s (pinned key)",
+				 cn);
+		}
 		X509_free(pc);
+		if (t->peer[0] == '\0') {
+			zk_fail(ZK_ETLS, "peer name was not verified");
+			goto fail;
+		}
 	}
 	return t;
 fail:

@@ -129,6 +129,7 @@ struct conf {
 	const char *cert, *key, *ca;
 	const char *peer_name;
 	const char *peer_pin; /* "sha256:HEX" */
+	int peer_wildcards;   /* --peer-name-wildcards */
 	enum plane_mode mode;
 	int timeout_s;        /* handshake and idle timeout */
 	int verbose, quiet, json, progress;

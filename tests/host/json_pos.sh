@@ -86,8 +86,8 @@ assert_rc 0 "$SEND_RC" "success: sender" "$T/ok.send.err"
 assert_rc 0 "$RECV_RC" "success: receiver" "$T/ok.recv.err"
 assert_file_eq "$T/in" "$T/ok.out"
 assert_line "zktls: listening on 127.0.0.1:$(sed -n 's/^zktls: listening on 127\.0\.0\.1://p' "$T/ok.recv.err")" "$T/ok.recv.err"
-check_json "$T/ok.send.err" sender CN=beta 1048576 ok 0
-check_json "$T/ok.recv.err" receiver CN=alpha 1048576 ok 0
+check_json "$T/ok.send.err" sender DNS:beta 1048576 ok 0
+check_json "$T/ok.recv.err" receiver DNS:alpha 1048576 ok 0
 
 # 2. a transfer failure: the consumer stops early
 start_listener port "$T/fail.recv.err" bash -c \
@@ -100,8 +100,8 @@ src=$?
 reap_listener "$LPID" rrc
 assert_rc 5 "$rrc" "consumer stopped: receiver" "$T/fail.recv.err"
 [ "$src" = 4 ] || [ "$src" = 5 ] || fail "consumer stopped: sender exit $src" "$T/fail.send.err"
-check_json "$T/fail.recv.err" receiver CN=alpha - failed "$rrc"
-check_json "$T/fail.send.err" sender CN=beta - failed "$src"
+check_json "$T/fail.recv.err" receiver DNS:alpha - failed "$rrc"
+check_json "$T/fail.send.err" sender DNS:beta - failed "$src"
 errors_json "$T/fail.recv.err" "the consumer stopped reading the stream"
 errors_json "$T/fail.send.err" "receiver: the consumer stopped reading the stream"
 
@@ -124,6 +124,6 @@ run_push evil --cert "$PKI/beta.pem" --key "$PKI/beta.key" \
 	"${COMMON[@]}" --json
 assert_rc 0 "$SEND_RC" "evil CN: sender" "$T/evil.send.err"
 assert_rc 0 "$RECV_RC" "evil CN: receiver" "$T/evil.recv.err"
-check_json "$T/evil.recv.err" receiver 'CN=ev"il\x' 1048576 ok 0
+check_json "$T/evil.recv.err" receiver 'CN=ev"il\x (pinned key)' 1048576 ok 0
 
 finish "JSON logs valid for success, failures and odd peer names"

@@ -11,7 +11,7 @@
 #	   zktls/1; "zktls pipe send" (alpha) connects.  s_server shows a TLS
 #	   1.3 ServerHello, ALPN zktls/1 selected, the client certificate
 #	   CN=alpha verified, and it received zktls's first message ("ZKT1"
-#	   magic).  zktls logs that it authenticated CN=beta, then fails at
+#	   magic).  zktls logs that it authenticated DNS:beta, then fails at
 #	   the protocol level (s_server does not speak it): exit 4.
 #	2. openssl s_client -tls1_3 with alpha's certificate and -alpn
 #	   zktls/1 against a listening "zktls pipe recv" (beta): s_client
@@ -39,7 +39,7 @@ sport=$(sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$T/ss.out")
 bounded 20 "$ZK" pipe send --connect "127.0.0.1:$sport" "${TLS_A[@]}" -v \
 	--timeout 2 <"$T/in" 2>"$T/zc.err"
 assert_exit 4 "zktls against s_server (protocol failure after TLS)" "$T/zc.err"
-grep -qE "^zktls: authenticated CN=beta \(127\.0\.0\.1:$sport\), ($ciphers), plane user$" "$T/zc.err" ||
+grep -qE "^zktls: authenticated DNS:beta \(127\.0\.0\.1:$sport\), ($ciphers), plane user$" "$T/zc.err" ||
 	fail "zktls did not log the authenticated server" "$T/zc.err"
 wait_for_line "$T/ss.out" 'ZKT1' 5 "$spid" ||
 	fail "s_server never received zktls's request" "$T/ss.out"
@@ -70,7 +70,7 @@ s_client "$port" "$T/sc2.out" -tls1_3 -alpn zktls/1
 assert_exit 0 "s_client" "$T/sc2.out"
 reap "$LPID" rc
 assert_rc 4 "$rc" "zktls listener (no request after TLS)" "$T/l2.err"
-grep -qE "^zktls: authenticated CN=alpha \(127\.0\.0\.1:[0-9]+\), ($ciphers), plane user$" "$T/l2.err" ||
+grep -qE "^zktls: authenticated DNS:alpha \(127\.0\.0\.1:[0-9]+\), ($ciphers), plane user$" "$T/l2.err" ||
 	fail "zktls did not log the authenticated client" "$T/l2.err"
 assert_empty "$T/l2.out"
 grep -qE "^New, TLSv1\.3, Cipher is ($ciphers)\$" "$T/sc2.out" ||

@@ -44,7 +44,7 @@ assert_exit 0 "openssl s_client" "$T/sc.err"
 reap_listener "$LPID" rrc
 assert_rc 0 "$rrc" "zktls pipe recv from s_client" "$T/recv.err"
 assert_file_eq "$T/in" "$T/out"
-assert_grep "received stream from CN=alpha" "$T/recv.err"
+assert_grep "received stream from DNS:alpha" "$T/recv.err"
 [ "$(head -c 4 "$T/sc.out")" = ZKT1 ] ||
 	fail "s_client did not get zktls's REPLY" "$T/sc.out"
 

@@ -25,7 +25,7 @@ reap_listener "$LPID" rrc
 assert_rc 0 "$rrc" "pipe recv over IPv6" "$T/recv.err"
 assert_file_eq "$T/in" "$T/out"
 assert_line "zktls: listening on [::1]:$port" "$T/recv.err"
-assert_grep "zktls: sent stream to CN=beta ([::1]:$port): 4.0 MiB in " "$T/send.err"
-grep -qE '^zktls: received stream from CN=alpha \(\[::1\]:[0-9]+\): 4\.0 MiB in .*, ok$' \
+assert_grep "zktls: sent stream to DNS:beta ([::1]:$port): 4.0 MiB in " "$T/send.err"
+grep -qE '^zktls: received stream from DNS:alpha \(\[::1\]:[0-9]+\): 4\.0 MiB in .*, ok$' \
 	"$T/recv.err" || fail "receiver's session line" "$T/recv.err"
 finish "4 MiB over [::1]"

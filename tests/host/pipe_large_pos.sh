@@ -47,9 +47,9 @@ assert len(ev) == 1, ev
 e = ev[0]
 assert e["bytes"] == 1 << 30, e
 assert e["plane"] == "user" and e["result"] == "ok" and e["exit"] == 0, e
-assert e["role"] == "receiver" and e["peer"] == "CN=alpha", e
+assert e["role"] == "receiver" and e["peer"] == "DNS:alpha", e
 PY
-grep -qE '^zktls: sent stream to CN=beta \(127\.0\.0\.1:[0-9]+\): 1\.0 GiB in [0-9.]+ s, [0-9.]+ MiB/s, plane user, .*, ok$' \
+grep -qE '^zktls: sent stream to DNS:beta \(127\.0\.0\.1:[0-9]+\): 1\.0 GiB in [0-9.]+ s, [0-9.]+ MiB/s, plane user, .*, ok$' \
 	"$T/big.send.err" || fail "sender's session line is wrong" "$T/big.send.err"
 rate=$(sed -n 's/.*1\.0 GiB in \([0-9.]*\) s, \([0-9.]*\) MiB\/s.*/\2/p' "$T/big.send.err")
 
@@ -60,9 +60,9 @@ assert_rc 0 "$SEND_RC" "empty: sender" "$T/empty.send.err"
 assert_rc 0 "$RECV_RC" "empty: receiver" "$T/empty.recv.err"
 [ -f "$T/empty.out" ] || fail "empty: no output file"
 assert_empty "$T/empty.out"
-grep -qE '^zktls: sent stream to CN=beta \(.*\): 0 B in .*, ok$' "$T/empty.send.err" ||
+grep -qE '^zktls: sent stream to DNS:beta \(.*\): 0 B in .*, ok$' "$T/empty.send.err" ||
 	fail "empty: sender's session line" "$T/empty.send.err"
-grep -qE '^zktls: received stream from CN=alpha \(.*\): 0 B in .*, ok$' "$T/empty.recv.err" ||
+grep -qE '^zktls: received stream from DNS:alpha \(.*\): 0 B in .*, ok$' "$T/empty.recv.err" ||
 	fail "empty: receiver's session line" "$T/empty.recv.err"
 
 # 3. one byte
@@ -71,7 +71,7 @@ run_pull one "${TLS_A[@]}" -- "${TLS_B[@]}"
 assert_rc 0 "$SEND_RC" "1 byte: sender" "$T/one.send.err"
 assert_rc 0 "$RECV_RC" "1 byte: receiver" "$T/one.recv.err"
 assert_file_eq "$T/one.in" "$T/one.out"
-grep -qE '^zktls: received stream from CN=alpha \(.*\): 1 B in .*, ok$' "$T/one.recv.err" ||
+grep -qE '^zktls: received stream from DNS:alpha \(.*\): 1 B in .*, ok$' "$T/one.recv.err" ||
 	fail "1 byte: receiver's session line" "$T/one.recv.err"
 
 finish "1 GiB (sender at ${rate:-?} MiB/s), 0 B and 1 B streams intact"

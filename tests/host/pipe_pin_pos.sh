@@ -39,8 +39,8 @@ run_push pin --cert "$PKI/beta.pem" --key "$PKI/beta.key" \
 assert_rc 0 "$SEND_RC" "pin only: sender" "$T/pin.send.err"
 assert_rc 0 "$RECV_RC" "pin only: receiver" "$T/pin.recv.err"
 assert_file_eq "$T/in" "$T/pin.out"
-assert_grep "zktls: sent stream to CN=beta (" "$T/pin.send.err"
-assert_grep "zktls: received stream from CN=alpha (" "$T/pin.recv.err"
+assert_grep "zktls: sent stream to CN=beta (pinned key) (" "$T/pin.send.err"
+assert_grep "zktls: received stream from CN=alpha (pinned key) (" "$T/pin.recv.err"
 
 # 3. pull, pin + CA + name on both sides
 run_pull all "${TLS_A[@]}" --peer-pin "$pin_beta" -- \

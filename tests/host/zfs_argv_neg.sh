@@ -12,14 +12,14 @@
 #	1. --target other/fs against "recv backup": the sender exits 3 with
 #	   "peer refused the request (denied): dataset other/fs is not
 #	   authorised (this receiver accepts backup and below)", the receiver
-#	   exits 3 with "refused CN=alpha: ..."; no "zfs receive" ran and the
+#	   exits 3 with "refused DNS:alpha: ..."; no "zfs receive" ran and the
 #	   sender ran no real "zfs send".
 #	2. --target backupx/fs (a sibling sharing the prefix): denied alike.
 #	3. A snapshot that does not exist, connecting: the sender exits 5
 #	   with zfs's message and never connects (the listener saw nobody).
 #	4. The same, listening: exit 5 and no "listening on" line.
-#	5. zfs not installed (ZKTLS_ZFS names a missing file): exit 5,
-#	   "cannot run ...".
+#	5. ZKTLS_ZFS names a missing file: a configuration error, exit 2,
+#	   "ZKTLS_ZFS PATH: No such file or directory".
 #	6. The receiver's "zfs receive" fails: the receiver exits 5 with "zfs
 #	   receive failed (exit 1): cannot receive new filesystem stream:
 #	   destination has snapshots", the sender exits 5 with the same text
@@ -39,7 +39,7 @@ zfs_push deny
 expect_fail "deny: sender" 3 "$SEND_RC" "$T/deny.send.err" \
 	"peer refused the request (denied): $denied"
 expect_fail "deny: receiver" 3 "$RECV_RC" "$T/deny.recv.err" \
-	"refused CN=alpha: $denied"
+	"refused DNS:alpha: $denied"
 assert_calls "$T/deny.recv.log" receive
 assert_calls "$T/deny.send.log" send "$(argv_line send -nP -i @a pool/fs@b)"
 [ -e "$T/deny.zout" ] && fail "deny: zfs receive ran"
@@ -74,8 +74,8 @@ assert_no_grep "listening on" "$T/nosnap2.err"
 bounded 10 env ZKTLS_ZFS="$T/no/zfs" "$ZK" send --listen 127.0.0.1:0 \
 	"${TLS_A[@]}" pool/fs@b </dev/null >/dev/null 2>"$T/nozfs.err"
 rc=$?
-expect_fail "no zfs: sender" 5 "$rc" "$T/nozfs.err" \
-	"zfs send failed (exit 127): cannot run $T/no/zfs: No such file or directory"
+expect_fail "no zfs: sender" 2 "$rc" "$T/nozfs.err" \
+	"ZKTLS_ZFS $T/no/zfs: No such file or directory"
 
 # 6. zfs receive fails
 recvfail="zfs receive failed (exit 1): cannot receive new filesystem stream: destination has snapshots"
