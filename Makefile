@@ -51,7 +51,12 @@ $(B)/zktls: $(B)/main.o $(B)/libzk.a
 $(B)/test_%: tests/unit/test_%.c $(B)/libzk.a tests/unit/t.h
 	$(CC) $(ZK_CFLAGS) $< $(B)/libzk.a -o $@ $(LIBS)
 
-units: $(addprefix $(B)/,$(UNIT))
+# Test tools: tlspeer, a TLS 1.3 peer that writes its own records.
+$(B)/tlspeer: tests/tools/tlspeer.c src/proto.c src/proto.h
+	@mkdir -p $(B)
+	$(CC) $(ZK_CFLAGS) tests/tools/tlspeer.c src/proto.c -o $@ $(LIBS)
+
+units: $(addprefix $(B)/,$(UNIT)) $(B)/tlspeer
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build of everything.
 asan:

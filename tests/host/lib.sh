@@ -62,6 +62,7 @@ else
 fi
 
 FAKEZFS=$HOST_DIR/fakezfs
+TLSPEER=${ZKTLS_TLSPEER:-$REPO/build/release/tlspeer}
 RELAY=$HOST_DIR/relay.py
 TCPPEER=$HOST_DIR/tcppeer.py
 
@@ -567,8 +568,10 @@ assert_not_ok() {
 # arguments) and ZR_ARGS (receiver: "recv" ...), each holding @LISTEN@ or
 # @CONNECT@ where the address option goes (appended at the end if
 # absent), and optionally ZS_ENV / ZR_ENV (extra VAR=VALUE for each
-# side).  The sender's fake zfs sends $T/stream and knows the snapshots
-# in $FAKE_SNAPS (default "pool/fs@a pool/fs@b").  Leaves
+# side, overriding the defaults).  The sender's fake zfs sends $T/stream,
+# knows the snapshots in $FAKE_SNAPS (default "pool/fs@a pool/fs@b") and
+# their guids (101, 102); the receiver's reports guid 102 for any name
+# and, like zfs, fails on a stream shorter than $T/stream.  Leaves
 # $T/TAG.{send,recv}.err, the fake zfs logs $T/TAG.{send,recv}.log, what
 # the fake "zfs receive" got in $T/TAG.zout, and SEND_RC / RECV_RC (255:
 # not run, as the listener failed to listen).
@@ -580,9 +583,11 @@ _zfs_pair() {
 	local senv=(env ZKTLS_ZFS="$FAKEZFS" ZKTLS_FAKE_LOG="$T/$tag.send.log"
 		ZKTLS_FAKE_STREAM="$T/stream"
 		ZKTLS_FAKE_SNAPS="${FAKE_SNAPS:-pool/fs@a pool/fs@b}"
+		ZKTLS_FAKE_GUIDS="pool/fs@a=101 pool/fs@b=102"
 		"${ZS_ENV[@]}")
 	local renv=(env ZKTLS_ZFS="$FAKEZFS" ZKTLS_FAKE_LOG="$T/$tag.recv.log"
-		ZKTLS_FAKE_OUT="$T/$tag.zout" "${ZR_ENV[@]}")
+		ZKTLS_FAKE_OUT="$T/$tag.zout" ZKTLS_FAKE_GUID=102
+		ZKTLS_FAKE_RECV_EXPECT="$(fsize "$T/stream")" "${ZR_ENV[@]}")
 	if [ "$how" = push ]; then
 		if ! LISTENER_SOFT=1 LISTENER_LIFE=30 start_listener port \
 			"$T/$tag.recv.err" "${renv[@]}" "$ZK" "${ZR_ARGS[@]}" \
