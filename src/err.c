@@ -53,6 +53,19 @@ zk_fail_errno(int code, const char *fmt, ...)
 	return r;
 }
 
+void
+zk_append(const char *fmt, ...)
+{
+	size_t n = strlen(errbuf);
+	va_list ap;
+
+	if (errcode == 0 || n + 1 >= sizeof(errbuf))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errbuf + n, sizeof(errbuf) - n, fmt, ap);
+	va_end(ap);
+}
+
 const char *
 zk_errmsg(void)
 {

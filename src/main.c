@@ -25,7 +25,8 @@ static const char usage_text[] =
 	"       zktls send [-i SNAP | -I SNAP] [-RwcLepb] POOL/FS@SNAP\n"
 	"                  (--connect HOST:PORT | --listen ADDR:PORT) "
 	"[--target POOL/FS] TLS-OPTIONS\n"
-	"       zktls recv [-sFude] [-o PROP=VAL] [-x PROP] POOL/FS\n"
+	"       zktls recv [-sFude] [-o PROP=VAL] [-x PROP] [--mount]\n"
+	"                  [--sender-mount-props] POOL/FS\n"
 	"                  (--connect HOST:PORT | --listen ADDR:PORT) "
 	"TLS-OPTIONS\n"
 	"       zktls pin CERT.pem\n"
@@ -53,8 +54,13 @@ static const char usage_text[] =
 	" a tty)\n"
 	"  --no-progress        never print progress lines\n"
 	"  -v, --verbose        more detail;  -q, --quiet  errors only\n"
+
 	"  --json               log lines as JSON objects\n"
 	"  -h, --help           this text\n"
+	"recv: received datasets are not mounted (-u) and ignore the stream's\n"
+	"  mountpoint, canmount, sharenfs, sharesmb and overlay (-x), unless:\n"
+	"  --mount              mount them (zfs receive without -u)\n"
+	"  --sender-mount-props take those properties from the stream\n"
 	"\n"
 	"Exit status: 0 ok, 1 system error, 2 usage or configuration, 3 TLS "
 	"or\n"
@@ -66,7 +72,8 @@ static const char usage_text[] =
 enum {
 	OPT_CONNECT = 256, OPT_LISTEN, OPT_CERT, OPT_KEY, OPT_CA,
 	OPT_PEER_NAME, OPT_PEER_PIN, OPT_MODE, OPT_TIMEOUT, OPT_JSON,
-	OPT_TARGET, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_WILDCARDS,
+	OPT_TARGET, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_WILDCARDS, OPT_MOUNT,
+	OPT_MOUNT_PROPS,
 };
 
 static const struct option long_opts[] = {
@@ -82,6 +89,8 @@ static const struct option long_opts[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "target", required_argument, NULL, OPT_TARGET },
+	{ "mount", no_argument, NULL, OPT_MOUNT },
+	{ "sender-mount-props", no_argument, NULL, OPT_MOUNT_PROPS },
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -189,6 +198,17 @@ parse(int argc, char **argv, const struct zflag *zf, struct conf *cf)
 			cf->timeout_s = (int)strtol(optarg, &end, 10);
 			if (*end || cf->timeout_s <= 0 || cf->timeout_s > 86400)
 				return usage_error("bad --timeout '%s'", optarg);
+			break;
+		case OPT_MOUNT:
+		case OPT_MOUNT_PROPS:
+			if (cf->role != ROLE_RECEIVER || !cf->zfs)
+				return usage_error("--%s is for zktls recv",
+						   ch == OPT_MOUNT ? "mount"
+						   : "sender-mount-props");
+			if (ch == OPT_MOUNT)
+				cf->recv_mount = 1;
+			else
+				cf->recv_mount_props = 1;
 			break;
 		case OPT_TARGET:
 			if (cf->role != ROLE_SENDER || !cf->zfs)

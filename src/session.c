@@ -30,7 +30,7 @@ struct session {
 	struct proto_reply *rep;
 	struct proto_result res;
 	int have_result;
-	const char *argv[ZK_MAX_ZFS_ARGS + 8];
+	const char *argv[ZK_MAX_ZFS_ARGS + 24];
 	char target[PROTO_NAME_LEN];    /* receiver: where zfs receives */
 	char snapname[PROTO_NAME_LEN];  /* the source snapshot's full name */
 	char token[PROTO_TOKEN_LEN];    /* resume token in use, or "" */
@@ -176,6 +176,21 @@ argv_push(struct session *s, size_t n, const char *a)
 	return n;
 }
 
+/* The flags of ours that go along with -t: what zfs send ORs with the
+ * token's own (raw, compressed, large blocks, embedded data). */
+static size_t
+push_resume_flags(struct session *s, size_t n)
+{
+	static const char *const keep[] = { "-w", "-c", "-L", "-e", NULL };
+
+	for (int i = 0; i < s->cf->nzfs_args; i++)
+		for (const char *const *k = keep; *k; k++)
+			if (strcmp(s->cf->zfs_args[i], *k) == 0)
+				n = argv_push(s, n, *k);
+	n = argv_push(s, n, "-t");
+	return argv_push(s, n, s->token);
+}
+
 /* zfs send -nP: validates the snapshot and flags, gives the size. */
 static int
 sender_dry_run(struct session *s)
@@ -183,20 +198,30 @@ sender_dry_run(struct session *s)
 	char out[8192];
 	const char *p;
 	size_t n = 0;
+	int ok, sized = 0;
 
 	argv_reset(s);
 	n = argv_push(s, n, zfs_path());
 	n = argv_push(s, n, "send");
 	n = argv_push(s, n, "-nP");
 	if (s->token[0]) {
-		n = argv_push(s, n, "-t");
-		n = argv_push(s, n, s->token);
+		n = push_resume_flags(s, n);
 	} else {
 		for (int i = 0; i < s->cf->nzfs_args; i++)
 			n = argv_push(s, n, s->cf->zfs_args[i]);
 		n = argv_push(s, n, s->snapname);
 	}
-	if (zfs_capture(s->argv, out, sizeof(out)) != 0) {
+	ok = zfs_capture(s->argv, out, sizeof(out)) == 0;
+	for (p = out; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		unsigned long long v;
+		if (sscanf(p, "size\t%llu", &v) == 1) {
+			s->x.total_hint = v;
+			sized = 1;
+		}
+	}
+	/* OpenZFS 2.3 exits non-zero from a dry run with -t after printing
+	 * the estimate: the estimate decides there. */
+	if (!ok && !(s->token[0] && sized)) {
 		/* Run it for real to get zfs's own words on stderr. */
 		struct endpoint e;
 		int fd, r;
@@ -209,71 +234,144 @@ sender_dry_run(struct session *s)
 		r = e.finish(&e);
 		return r < 0 ? r : zk_fail(ZK_EZFS, "zfs send -nP failed");
 	}
-	for (p = out; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-		unsigned long long v;
-		if (sscanf(p, "size\t%llu", &v) == 1)
-			s->x.total_hint = v;
+	if (!s->token[0] && (s->guid = zfs_guid_of(s->snapname)) == 0)
+		return zk_fail(ZK_EZFS, "cannot read the guid of %s",
+			       s->snapname);
+	return 0;
+}
+
+/* zfs_args holds "-X" or "-X ARG": does it hold flag ch (and its arg)? */
+static int
+has_flag(const struct conf *cf, char ch, const char **arg)
+{
+	for (int i = 0; i < cf->nzfs_args; i++) {
+		const char *a = cf->zfs_args[i];
+		if (a[0] == '-' && a[1] == ch && a[2] == '\0') {
+			if (arg)
+				*arg = i + 1 < cf->nzfs_args ? cf->zfs_args[i + 1]
+							     : NULL;
+			return 1;
+		}
 	}
 	return 0;
 }
 
-static uint64_t
-zfs_guid_of(const char *name)
-{
-	const char *argv[] = { zfs_path(), "get", "-H", "-p", "-o", "value",
-			       "guid", name, NULL };
-	char out[64];
-
-	if (zfs_capture(argv, out, sizeof(out)) != 0)
-		return 0;
-	return strtoull(out, NULL, 10);
-}
-
-static void
-zfs_resume_token(const char *dataset, char *out, size_t cap)
-{
-	const char *argv[] = { zfs_path(), "get", "-H", "-p", "-o", "value",
-			       "receive_resume_token", dataset, NULL };
-	char buf[PROTO_TOKEN_LEN + 64];
-
-	out[0] = '\0';
-	if (zfs_capture(argv, buf, sizeof(buf)) != 0)
-		return;
-	buf[strcspn(buf, "\n")] = '\0';
-	if (strcmp(buf, "-") != 0 && buf[0] != '\0' && strlen(buf) < cap)
-		memcpy(out, buf, strlen(buf) + 1);
-}
-
-/* A resume token from the peer is untrusted: use it only when zfs says it
- * continues exactly the snapshot we were asked to send. */
+/*
+ * A resume token from the peer is unauthenticated (zfs only checksums
+ * it): it could have been forged to name another snapshot, or to drop
+ * -w so that a raw send goes out decrypted.  It is used only when zfs's
+ * own reading of it matches what we were asked to send exactly: the
+ * snapshot by name and by guid (zfs picks it by guid), the incremental
+ * base (none for a full send), and raw exactly when -w was asked.
+ * Returns 0 to resume, or a failure naming why the token was refused.
+ */
 static int
-token_matches(struct session *s, const char *token)
+token_check(struct session *s, const char *token)
 {
-	const char *argv[] = { zfs_path(), "send", "-nv", "-t", token, NULL };
-	char out[8192], *p;
+	const struct conf *cf = s->cf;
+	struct zfs_token t;
+	const char *base = NULL;
+	char from[2 * PROTO_NAME_LEN] = "", ds[PROTO_NAME_LEN];
+	uint64_t want_from = 0;
 
-	if (zfs_capture(argv, out, sizeof(out)) != 0)
-		return 0;
-	if ((p = strstr(out, "toname = ")) == NULL)
-		return 0;
-	p += 9;
-	p[strcspn(p, "\n")] = '\0';
-	return strcmp(p, s->snapname) == 0;
+	if (has_flag(cf, 'R', NULL) || has_flag(cf, 'p', NULL) ||
+	    has_flag(cf, 'b', NULL) || has_flag(cf, 'I', NULL))
+		return zk_fail(ZK_EPROTO, "the receiver holds a partial receive "
+			       "that zfs cannot resume with -R, -p, -b or -I "
+			       "(zfs send -t continues one snapshot): finish it "
+			       "with a plain zktls send of the snapshot it names, "
+			       "or abort it on the receiver (zfs receive -A)");
+	if (zfs_token_describe(token, &t) < 0)
+		return zk_fail(ZK_EPROTO, "resume token refused: zfs cannot "
+			       "read it (not a token for this pool)");
+	if (strcmp(t.toname, s->snapname) != 0)
+		return zk_fail(ZK_EPROTO, "resume token refused: it continues "
+			       "%s, not %s", t.toname, s->snapname);
+	if (t.toguid != s->guid)
+		return zk_fail(ZK_EPROTO, "resume token refused: it names %s "
+			       "with guid %" PRIu64 ", but %s here has guid %"
+			       PRIu64, t.toname, t.toguid, s->snapname, s->guid);
+	snprintf(ds, sizeof(ds), "%.*s", (int)strcspn(s->snapname, "@"),
+		 s->snapname);
+	if (has_flag(cf, 'i', &base) && base) {
+		if (base[0] == '@' || base[0] == '#')
+			snprintf(from, sizeof(from), "%s%s", ds, base);
+		else
+			snprintf(from, sizeof(from), "%s", base);
+		if ((want_from = zfs_guid_of(from)) == 0)
+			return zk_fail(ZK_EZFS, "cannot read the guid of %s",
+				       from);
+	}
+	if (t.fromguid != want_from) {
+		char have[PROTO_NAME_LEN];
+
+		if (t.fromguid == 0)
+			return zk_fail(ZK_EPROTO, "resume token refused: it "
+				       "continues a full send of %s, not one "
+				       "from %s", s->snapname, from);
+		if (zfs_guid_name(ds, t.fromguid, have, sizeof(have)) < 0)
+			snprintf(have, sizeof(have), "guid %" PRIu64,
+				 t.fromguid);
+		return zk_fail(ZK_EPROTO, "resume token refused: it continues "
+			       "an incremental send from %s%s%s (zktls send -i "
+			       "%s %s finishes it)", have, from[0] ? ", not " : "",
+			       from, have, s->snapname);
+	}
+	if (t.rawok != ((cf->zflags & PROTO_ZF_RAW) != 0))
+		return zk_fail(ZK_EPROTO, "resume token refused: it continues "
+			       "a %s send of %s, but %s was asked",
+			       t.rawok ? "raw (-w)" : "non-raw", s->snapname,
+			       t.rawok ? "no -w" : "-w");
+	snprintf(s->token, sizeof(s->token), "%s", token);
+	return 0;
 }
 
+/*
+ * Where zfs receive puts the snapshot the sender named (`zfs receive`'s own
+ * rules): TARGET@snap; with -d the sent name without its pool below
+ * TARGET; with -e only its last element below TARGET.  out gets the
+ * dataset, or with_snap the snapshot.
+ */
+static void
+received_name(struct session *s, int with_snap, char *out, size_t cap)
+{
+	const char *snap = s->snapname, *at = strchr(snap, '@');
+	size_t dl = at ? (size_t)(at - snap) : strlen(snap);
+	const char *slash = memchr(snap, '/', dl), *last = snap;
+	char tail[PROTO_NAME_LEN] = "";
+
+	for (const char *p = snap; p < snap + dl; p++)
+		if (*p == '/')
+			last = p + 1;
+	if (has_flag(s->cf, 'd', NULL) && slash)
+		snprintf(tail, sizeof(tail), "/%.*s", (int)(snap + dl - slash - 1),
+			 slash + 1);
+	else if (has_flag(s->cf, 'e', NULL))
+		snprintf(tail, sizeof(tail), "/%.*s", (int)(snap + dl - last),
+			 last);
+	snprintf(out, cap, "%s%s%s", s->target, tail,
+		 with_snap && at ? at : "");
+}
+
+/* What a receiver tells the sender: the resume token of the dataset the
+ * stream will land in, and the snapshot GUIDs of its target. */
 static void
 receiver_facts(struct session *s, char *token, uint32_t *nguids,
 	       uint64_t *guids)
 {
 	const char *argv[] = { zfs_path(), "list", "-H", "-p", "-o", "guid",
 			       "-t", "snapshot", "-d", "1", s->target, NULL };
-	char out[65536], *p, *end;
+	char out[65536], *p, *end, ds[2 * PROTO_NAME_LEN];
 
 	*nguids = 0;
 	token[0] = '\0';
 	if (!s->cf->zfs)
 		return;
-	zfs_resume_token(s->target, token, PROTO_TOKEN_LEN);
+	if (s->snapname[0])
+		received_name(s, 0, ds, sizeof(ds));
+	else
+		snprintf(ds, sizeof(ds), "%s", s->target);
+	zfs_resume_token(ds, token, PROTO_TOKEN_LEN);
 	if (zfs_capture(argv, out, sizeof(out)) != 0)
 		return;
 	for (p = out; *p && *nguids < PROTO_MAX_GUIDS; p = end) {
@@ -310,13 +408,6 @@ resolve_target(struct session *s, const char *asked, char *why, size_t wl)
 	}
 	snprintf(s->target, sizeof(s->target), "%s", asked);
 	return 0;
-}
-
-static const char *
-short_snap(const char *full)
-{
-	const char *at = strchr(full, '@');
-	return at ? at : "";
 }
 
 /* ------------------------------------------------------------ negotiate */
@@ -358,6 +449,13 @@ negotiate_server(struct session *s)
 			       "zktls recv or pipe recv on one side)");
 	}
 	if (s->cf->role == ROLE_RECEIVER) {
+		if (s->cf->zfs && !zfs_name_valid(q->snapshot, 's')) {
+			snprintf(why, sizeof(why), "invalid snapshot name "
+				 "'%s'", q->snapshot);
+			(void)send_reply(s, PROTO_ST_ERROR, why);
+			return zk_fail(ZK_EPROTO, "protocol violation by peer: "
+				       "%s", why);
+		}
 		snprintf(s->snapname, sizeof(s->snapname), "%s", q->snapshot);
 		if (s->cf->zfs &&
 		    resolve_target(s, q->dataset, why, sizeof(why)) < 0) {
@@ -372,12 +470,11 @@ negotiate_server(struct session *s)
 		return send_reply(s, PROTO_ST_OK, NULL);
 	}
 	/* We send; the client receives. */
-	if (s->cf->zfs && q->token[0] && token_matches(s, q->token)) {
-		snprintf(s->token, sizeof(s->token), "%s", q->token);
-		if ((r = sender_dry_run(s)) < 0) {
-			(void)send_reply(s, PROTO_ST_ERROR, zk_errmsg());
-			return r;
-		}
+	if (s->cf->zfs && q->token[0] &&
+	    ((r = token_check(s, q->token)) < 0 ||
+	     (r = sender_dry_run(s)) < 0)) {
+		(void)send_reply(s, PROTO_ST_ERROR, zk_errmsg());
+		return r;
 	}
 	snprintf(s->rep->dataset, sizeof(s->rep->dataset), "%s", s->snapname);
 	return send_reply(s, PROTO_ST_OK, NULL);
@@ -416,13 +513,19 @@ negotiate_client(struct session *s)
 			       s->rep->message);
 	}
 	if (s->cf->role == ROLE_RECEIVER) {
+		if (s->cf->zfs && !zfs_name_valid(s->rep->dataset, 's'))
+			return zk_fail(ZK_EPROTO, "protocol violation by peer: "
+				       "invalid snapshot name '%s'",
+				       s->rep->dataset);
 		snprintf(s->snapname, sizeof(s->snapname), "%s",
 			 s->rep->dataset);
 	} else if (s->cf->zfs && s->rep->token[0] &&
-		   token_matches(s, s->rep->token)) {
-		snprintf(s->token, sizeof(s->token), "%s", s->rep->token);
-		if ((r = sender_dry_run(s)) < 0)
-			return r;
+		   ((r = token_check(s, s->rep->token)) < 0 ||
+		    (r = sender_dry_run(s)) < 0)) {
+		/* Nothing was sent: tell the receiver we gave up, and why
+		 * only we can say (the TLS alert carries no text). */
+		s->c.plane->abort(&s->c);
+		return r;
 	}
 	return 0;
 }
@@ -438,13 +541,36 @@ build_send_argv(struct session *s)
 	n = argv_push(s, n, zfs_path());
 	n = argv_push(s, n, "send");
 	if (s->token[0]) {
-		n = argv_push(s, n, "-t");
-		n = argv_push(s, n, s->token);
+		push_resume_flags(s, n);
 		return;
 	}
 	for (int i = 0; i < s->cf->nzfs_args; i++)
 		n = argv_push(s, n, s->cf->zfs_args[i]);
 	n = argv_push(s, n, s->snapname);
+}
+
+/* Properties through which a stream could mount a dataset over a path of
+ * the receiving host's choosing, mount it at all, or export it: unless the
+ * operator allows it, the stream's values are ignored (-x), so received
+ * datasets inherit them from the receiver's own dataset. */
+static const char *const mount_props[] = {
+	"mountpoint", "canmount", "sharenfs", "sharesmb", "overlay", NULL,
+};
+
+/* Does the operator set or exclude prop with -o/-x already?  (zfs refuses
+ * a property named twice.) */
+static int
+operator_sets(const struct conf *cf, const char *prop)
+{
+	size_t pl = strlen(prop);
+
+	for (int i = 0; i + 1 < cf->nzfs_args; i++) {
+		const char *f = cf->zfs_args[i], *v = cf->zfs_args[i + 1];
+		if ((strcmp(f, "-o") == 0 || strcmp(f, "-x") == 0) &&
+		    strncmp(v, prop, pl) == 0 && (v[pl] == '\0' || v[pl] == '='))
+			return 1;
+	}
+	return 0;
 }
 
 static void
@@ -457,6 +583,14 @@ build_recv_argv(struct session *s)
 	n = argv_push(s, n, "receive");
 	for (int i = 0; i < s->cf->nzfs_args; i++)
 		n = argv_push(s, n, s->cf->zfs_args[i]);
+	if (!s->cf->recv_mount && !has_flag(s->cf, 'u', NULL))
+		n = argv_push(s, n, "-u");
+	for (const char *const *p = mount_props;
+	     !s->cf->recv_mount_props && *p; p++)
+		if (!operator_sets(s->cf, *p)) {
+			n = argv_push(s, n, "-x");
+			n = argv_push(s, n, *p);
+		}
 	n = argv_push(s, n, s->target);
 }
 
@@ -469,7 +603,6 @@ do_send(struct session *s)
 	if (s->cf->zfs) {
 		build_send_argv(s);
 		zfs_endpoint(&s->ep, s->argv);
-		s->guid = zfs_guid_of(s->snapname);
 		if (s->token[0])
 			log_info("resuming an interrupted transfer of %s",
 				 s->snapname);
@@ -485,8 +618,13 @@ do_send(struct session *s)
 		zk_clear();
 		if ((r = recv_result(s)) < 0)
 			return r;
+		/* Best effort: killing a zfs that was itself writing to the
+		 * socket (direct) can leave the connection aborted (Linux
+		 * stores the killed write's -ERESTARTSYS as the socket's
+		 * error), and RESULT is all this side still needs. */
 		(void)p->close_notify(&s->c);
 		(void)expect_close_notify(s);
+		zk_clear();
 	} else if (r < 0) {
 		s->ep.kill(&s->ep);
 		(void)s->ep.finish(&s->ep);
@@ -509,7 +647,7 @@ do_send(struct session *s)
 	}
 	xfer_progress(&s->x, 1);
 	if (s->res.status != PROTO_ST_OK) {
-		if (s->cf->zfs || s->res.exit_status > 0)
+		if (s->res.exit_status != 0)
 			return zk_fail(ZK_EPEERZFS, "receiver: %s",
 				       s->res.message);
 		return zk_fail(ZK_EPEER, "receiver: %s", s->res.message);
@@ -518,7 +656,12 @@ do_send(struct session *s)
 	    s->res.bytes != s->x.bytes)
 		return zk_fail(ZK_EPROTO, "receiver took %" PRIu64 " bytes, we "
 			       "sent %" PRIu64, s->res.bytes, s->x.bytes);
-	if (s->guid && s->res.guid && s->guid != s->res.guid)
+	/* What was committed is checked by its guid, always: a receiver
+	 * that cannot say what it committed has not confirmed anything. */
+	if (s->cf->zfs && s->res.guid == 0)
+		return zk_fail(ZK_EPROTO, "the receiver did not report the guid "
+			       "of what it committed");
+	if (s->cf->zfs && s->guid != s->res.guid)
 		return zk_fail(ZK_EPROTO, "received snapshot guid %" PRIu64
 			       " differs from the sent %" PRIu64, s->res.guid,
 			       s->guid);
@@ -564,6 +707,33 @@ do_recv(struct session *s)
 		if (r == 0)
 			r = fr;
 	}
+	/* zfs receive exited 0: it committed what it read.  Say what that
+	 * is (by guid) whatever happened to the session: zfs commits at
+	 * the stream's END record, before the sender's close_notify, and
+	 * at a boundary between the snapshots of a -I stream even when the
+	 * rest never came. */
+	if (s->cf->zfs && s->ep.pid > 0 && s->ep.finished &&
+	    WIFEXITED(s->ep.status) && WEXITSTATUS(s->ep.status) == 0) {
+		char name[2 * PROTO_NAME_LEN];
+
+		received_name(s, 1, name, sizeof(name));
+		s->guid = zfs_guid_of(name);
+		if (r < 0 && s->guid)
+			zk_append("; zfs receive had already committed %s "
+				  "(guid %" PRIu64 "): check it before relying "
+				  "on it", name, s->guid);
+		else if (r < 0)
+			zk_append("; zfs receive exited 0 without %s: it may "
+				  "have committed part of the stream", name);
+		else if (s->guid == 0)
+			r = zk_fail(ZK_EPROTO, "zfs receive succeeded, but %s "
+				    "does not exist: the stream did not hold "
+				    "the snapshot the sender named", name);
+	}
+	if (r < 0 && zk_errcode() == ZK_EPEER && s->x.bytes == 0 &&
+	    !s->x.uncounted)
+		zk_append("; the sender ended the session before sending "
+			  "anything (its log says why)");
 	if (r < 0 && !s->c.peer_closed && zk_errcode() != ZK_EZFS) {
 		/* The connection itself failed: no RESULT can be trusted to
 		 * arrive; the sender sees the broken connection. */
@@ -576,12 +746,7 @@ do_recv(struct session *s)
 				 ? WEXITSTATUS(s->ep.status)
 				 : (s->ep.pid > 0 ? -1 : 0);
 	m->bytes = s->x.uncounted ? PROTO_BYTES_UNKNOWN : s->x.bytes;
-	if (r == 0 && s->cf->zfs && s->snapname[0]) {
-		char name[2 * PROTO_NAME_LEN];
-		snprintf(name, sizeof(name), "%s%s", s->target,
-			 short_snap(s->snapname));
-		m->guid = s->guid = zfs_guid_of(name);
-	}
+	m->guid = r == 0 ? s->guid : 0;
 	if (r < 0)
 		set_text(m->message, sizeof(m->message), zk_errmsg());
 	fr = send_frame(s, proto_encode_result(m, s->msgbuf, MSGBUF_LEN));

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "proto.h"
 #include "zktls.h"
 
 extern char **environ;
@@ -343,4 +344,118 @@ zfs_capture(const char *const *argv, char *out, size_t cap)
 	/* Not recorded with zk_fail: callers probe things that may
 	 * legitimately be absent (a target that does not exist yet). */
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* ------------------------------------------------------------ zfs facts */
+
+uint64_t
+zfs_guid_of(const char *name)
+{
+	const char *argv[] = { zfs_path(), "get", "-H", "-p", "-o", "value",
+			       "guid", name, NULL };
+	char out[64], *end;
+	unsigned long long g;
+
+	if (zfs_capture(argv, out, sizeof(out)) != 0)
+		return 0;
+	g = strtoull(out, &end, 10);
+	return end != out && (*end == '\n' || *end == '\0') ? g : 0;
+}
+
+int
+zfs_guid_name(const char *dataset, uint64_t guid, char *out, size_t cap)
+{
+	const char *argv[] = { zfs_path(), "list", "-H", "-p", "-o",
+			       "name,guid", "-t", "snapshot,bookmark", "-d",
+			       "1", dataset, NULL };
+	static char list[1 << 20];
+	char *line, *save = NULL;
+
+	if (zfs_capture(argv, list, sizeof(list)) != 0)
+		return -1;
+	for (line = strtok_r(list, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *tab = strchr(line, '\t');
+		if (tab && strtoull(tab + 1, NULL, 10) == guid) {
+			*tab = '\0';
+			snprintf(out, cap, "%s", line);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void
+zfs_resume_token(const char *dataset, char *out, size_t cap)
+{
+	const char *argv[] = { zfs_path(), "get", "-H", "-p", "-o", "value",
+			       "receive_resume_token", dataset, NULL };
+	char buf[4096];
+
+	out[0] = '\0';
+	if (zfs_capture(argv, buf, sizeof(buf)) != 0)
+		return;
+	buf[strcspn(buf, "\n")] = '\0';
+	if (strcmp(buf, "-") != 0 && zfs_token_valid(buf) &&
+	    strlen(buf) < cap)
+		memcpy(out, buf, strlen(buf) + 1);
+}
+
+/* A resume token is "1-" and three hex fields joined by '-' (zfs's
+ * format): anything else never reaches a zfs command line. */
+int
+zfs_token_valid(const char *t)
+{
+	int fields = 0;
+
+	if (strncmp(t, "1-", 2) != 0)
+		return 0;
+	for (t += 2; *t; fields++) {
+		size_t n = strspn(t, "0123456789abcdef");
+		if (n == 0 || (t[n] != '-' && t[n] != '\0'))
+			return 0;
+		t += n + (t[n] == '-');
+	}
+	return fields == 3;
+}
+
+/*
+ * What `zfs send -nv -t TOKEN` says the token continues.  It prints the
+ * token's nvlist, one "\tname = value" line each (uint64 in hex, the
+ * *ok flags as "= 1").  Some OpenZFS versions (2.3) exit non-zero after
+ * printing it for a dry run: the contents decide, not the exit status.
+ */
+int
+zfs_token_describe(const char *token, struct zfs_token *t)
+{
+	const char *argv[] = { zfs_path(), "send", "-nv", "-t", token, NULL };
+	char out[8192], *line, *save = NULL;
+	int have_name = 0, have_guid = 0;
+
+	memset(t, 0, sizeof(*t));
+	if (!zfs_token_valid(token))
+		return -1;
+	(void)zfs_capture(argv, out, sizeof(out));
+	if (strstr(out, "resume token contents:") == NULL)
+		return -1;
+	for (line = strtok_r(out, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char key[32], val[PROTO_NAME_LEN];
+
+		if (line[0] != '\t' ||
+		    sscanf(line + 1, "%31s = %255[^\n]", key, val) != 2)
+			continue;
+		if (strcmp(key, "toname") == 0) {
+			snprintf(t->toname, sizeof(t->toname), "%s", val);
+			have_name = 1;
+		} else if (strcmp(key, "toguid") == 0) {
+			t->toguid = strtoull(val, NULL, 0);
+			have_guid = t->toguid != 0;
+		} else if (strcmp(key, "fromguid") == 0) {
+			t->fromguid = strtoull(val, NULL, 0);
+		} else if (strcmp(key, "rawok") == 0) {
+			t->rawok = 1;
+		}
+	}
+	return have_name && have_guid ? 0 : -1;
 }

@@ -81,6 +81,8 @@ int zk_fail(int code, const char *fmt, ...)
 /* Like zk_fail, appending ": strerror(errno)". */
 int zk_fail_errno(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Add text to the recorded failure (nothing without one). */
+void zk_append(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *zk_errmsg(void);
 int zk_errcode(void);
 void zk_clear(void);
@@ -136,6 +138,8 @@ struct conf {
 	/* zfs */
 	const char *dataset;  /* send: POOL/FS@SNAP; recv: POOL/FS */
 	const char *target;   /* send: --target */
+	int recv_mount;       /* recv --mount: no -u */
+	int recv_mount_props; /* recv --sender-mount-props: no -x for them */
 	const char *zfs_args[ZK_MAX_ZFS_ARGS]; /* pass-through flags, NULL-terminated */
 	int nzfs_args;
 	uint32_t zflags;      /* PROTO_ZF_* summary of zfs_args */
@@ -353,6 +357,21 @@ int zfs_capture(const char *const *argv, char *out, size_t cap);
 int zfs_init(void);
 /* The executable zfs_init() found ("" before). */
 const char *zfs_path(void);
+/* The guid of a snapshot or bookmark, 0 when it does not exist. */
+uint64_t zfs_guid_of(const char *name);
+/* The snapshot or bookmark directly in dataset whose guid is guid. */
+int zfs_guid_name(const char *dataset, uint64_t guid, char *out, size_t cap);
+/* dataset's receive_resume_token, or "" (also for a malformed one). */
+void zfs_resume_token(const char *dataset, char *out, size_t cap);
+/* Is t shaped like a zfs resume token ("1-hex-hex-hex")? */
+int zfs_token_valid(const char *t);
+/* What a resume token continues, as `zfs send -nv -t` describes it. */
+struct zfs_token {
+	char toname[256];
+	uint64_t toguid, fromguid;  /* fromguid 0: a full send */
+	int rawok;                  /* a raw (-w) send */
+};
+int zfs_token_describe(const char *token, struct zfs_token *t);
 
 /* ---------------------------------------------------------------- os_<os>.c */
 

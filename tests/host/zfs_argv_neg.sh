@@ -89,7 +89,7 @@ expect_fail "zfs receive fails: receiver" 5 "$RECV_RC" "$T/recvfail.recv.err" \
 assert_not_ok "$T/recvfail.send.err"
 
 # 7. the received snapshot is not the one sent
-ZS_ENV=(ZKTLS_FAKE_GUID=111) ZR_ENV=(ZKTLS_FAKE_GUID=222)
+ZS_ENV=(ZKTLS_FAKE_GUIDS=pool/fs@b=111) ZR_ENV=(ZKTLS_FAKE_GUID=222)
 zfs_push guid
 expect_fail "GUID mismatch: sender" 4 "$SEND_RC" "$T/guid.send.err" \
 	"received snapshot guid 222 differs from the sent 111"
