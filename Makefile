@@ -23,8 +23,9 @@ LIBS      = $(shell $(PKG_CONFIG) --libs openssl)
 OS       := $(shell uname -s)
 KTLS     ?= $(if $(filter Linux,$(OS)),linux,none)
 KTLS_SRC := src/ktls_$(KTLS).c src/os_$(KTLS).c
-LIB_SRC  := src/err.c src/log.c src/util.c src/net.c src/tls.c \
-            src/proto.c src/pump.c src/zfs.c src/session.c $(KTLS_SRC)
+LIB_SRC  := src/err.c src/log.c src/util.c src/net.c src/tls.c src/tlsrec.c \
+            src/proto.c src/pump.c src/plane_user.c src/zfs.c src/session.c \
+            $(KTLS_SRC)
 UNIT     := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
 B        ?= build/release
@@ -37,7 +38,7 @@ all: zktls
 zktls: $(B)/zktls
 	cp $< $@
 
-$(B)/%.o: src/%.c src/zktls.h src/proto.h $(wildcard src/ktls.h)
+$(B)/%.o: src/%.c src/zktls.h src/proto.h src/tlsrec.h $(wildcard src/ktls.h)
 	@mkdir -p $(B)
 	$(CC) $(ZK_CFLAGS) -c $< -o $@
 
@@ -64,12 +65,19 @@ asan:
 		-fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		build/asan/zktls $(addprefix build/asan/,$(UNIT))
 
-fuzz: build/fuzz/fuzz_proto
+FUZZ_CC = clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc \
+	-fsanitize=fuzzer,address,undefined
+fuzz: build/fuzz/fuzz_proto build/fuzz/fuzz_tlsrec
 
 build/fuzz/fuzz_proto: fuzz/fuzz_proto.c src/proto.c src/proto.h
 	@mkdir -p build/fuzz
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc \
-		-fsanitize=fuzzer,address,undefined $< src/proto.c -o $@
+	$(FUZZ_CC) $< src/proto.c -o $@
+
+build/fuzz/fuzz_tlsrec: fuzz/fuzz_tlsrec.c src/tlsrec.c src/tlsrec.h \
+		src/err.c src/util.c src/zktls.h
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(shell $(PKG_CONFIG) --cflags openssl) $< src/tlsrec.c \
+		src/err.c src/util.c -o $@ $(LIBS)
 
 deps:
 	tests/deps.sh

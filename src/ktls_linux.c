@@ -431,8 +431,7 @@ static ssize_t control_record(struct chan *c, int type, const uint8_t *body,
 	size_t have = n < 2 ? n : 2;
 
 	if (type == REC_HANDSHAKE)
-		return zk_fail(ZK_EPROTO, "unexpected TLS handshake message "
-			       "after the handshake (KeyUpdate or session ticket)");
+		return tls_handshake_msg_fail(body, n);
 	if (type != REC_ALERT)
 		return zk_fail(ZK_EPROTO, "unexpected TLS record type %d from "
 			       "the peer", type);

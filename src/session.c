@@ -948,7 +948,7 @@ out:
 			s->ep.kill(&s->ep);
 			(void)s->ep.finish(&s->ep);
 		}
-		chan_free_user(&s->c);
+		user_free(&s->c);
 		tls_free(s->c.tls);
 		if (s->c.fd >= 0)
 			close(s->c.fd);

@@ -1,5 +1,6 @@
 /*
- * tls.c - the only file that uses OpenSSL.
+ * tls.c - the TLS handshake: the only file that uses OpenSSL's SSL API
+ * (tlsrec.c uses its AEAD primitives for the user plane's records).
  *
  * TLS 1.3 only, ALPN "zktls/1", mutual X.509 authentication, and only the
  * ciphers Linux kernel TLS can take over (AES-128-GCM, AES-256-GCM,
@@ -68,12 +69,6 @@ struct tls {
 };
 
 static int ex_index = -1;
-
-void
-zk_wipe(void *p, size_t n)
-{
-	OPENSSL_cleanse(p, n);
-}
 
 /* The reason of the newest OpenSSL error, or NULL. */
 static const char *
@@ -833,146 +828,4 @@ tls_cert_pin(const char *path, char *out, size_t cap)
 	for (i = 0; i < 32; i++)
 		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
 	return 0;
-}
-
-/* ------------------------------------------------------------ records */
-
-/*
- * The userspace record layer of the user plane.  After the handshake
- * OpenSSL's SSL object is no longer used for I/O on any plane: the kernel
- * planes hand the keys to the kernel, the user plane to this code, which
- * seals and opens TLS 1.3 records in place (RFC 8446 5.2) so a stream
- * chunk is read once, encrypted where it lies, and written once.
- */
-struct tls_rec {
-	EVP_CIPHER_CTX *tx, *rx;
-	uint8_t tx_iv[12], rx_iv[12];
-	uint64_t tx_seq, rx_seq;
-};
-
-static EVP_CIPHER_CTX *
-rec_ctx(const struct tls_dir_keys *k, int enc)
-{
-	const EVP_CIPHER *c = k->suite == SUITE_AES_128_GCM ? EVP_aes_128_gcm()
-			      : k->suite == SUITE_AES_256_GCM ? EVP_aes_256_gcm()
-			      : EVP_chacha20_poly1305();
-	EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
-
-	if (x == NULL || EVP_CipherInit_ex(x, c, NULL, k->key, NULL, enc) != 1) {
-		EVP_CIPHER_CTX_free(x);
-		return NULL;
-	}
-	return x;
-}
-
-struct tls_rec *
-tls_rec_new(const struct tls_keys *k)
-{
-	struct tls_rec *r = calloc(1, sizeof(*r));
-
-	if (r == NULL) {
-		zk_fail_errno(ZK_ESYS, "calloc");
-		return NULL;
-	}
-	r->tx = rec_ctx(&k->tx, 1);
-	r->rx = rec_ctx(&k->rx, 0);
-	if (r->tx == NULL || r->rx == NULL) {
-		ossl_fail(ZK_ESYS, "cannot set up the record layer");
-		tls_rec_free(r);
-		return NULL;
-	}
-	memcpy(r->tx_iv, k->tx.iv, 12);
-	memcpy(r->rx_iv, k->rx.iv, 12);
-	r->tx_seq = k->tx.seq;
-	r->rx_seq = k->rx.seq;
-	return r;
-}
-
-void
-tls_rec_free(struct tls_rec *r)
-{
-	if (r == NULL)
-		return;
-	EVP_CIPHER_CTX_free(r->tx); /* cleanses the key schedule */
-	EVP_CIPHER_CTX_free(r->rx);
-	OPENSSL_cleanse(r, sizeof(*r));
-	free(r);
-}
-
-static void
-rec_nonce(const uint8_t iv[12], uint64_t seq, uint8_t out[12])
-{
-	memcpy(out, iv, 12);
-	for (int i = 0; i < 8; i++)
-		out[11 - i] ^= (uint8_t)(seq >> (8 * i));
-}
-
-size_t
-tls_rec_seal(struct tls_rec *r, uint8_t type, uint8_t *rec, size_t plen)
-{
-	uint8_t nonce[12], *p = rec + TLS_REC_HDR;
-	size_t clen = plen + 1 + TLS_REC_TAG;
-	int n;
-
-	rec[0] = 23; /* every TLS 1.3 record is opaque application_data */
-	rec[1] = 3;
-	rec[2] = 3;
-	rec[3] = (uint8_t)(clen >> 8);
-	rec[4] = (uint8_t)clen;
-	p[plen] = type;
-	rec_nonce(r->tx_iv, r->tx_seq++, nonce);
-	/* Cannot fail with a valid context and lengths <= 2^14 + 1. */
-	EVP_CipherInit_ex(r->tx, NULL, NULL, NULL, nonce, 1);
-	EVP_CipherUpdate(r->tx, NULL, &n, rec, TLS_REC_HDR);
-	EVP_CipherUpdate(r->tx, p, &n, p, (int)plen + 1);
-	EVP_CipherFinal_ex(r->tx, p + plen + 1, &n);
-	EVP_CIPHER_CTX_ctrl(r->tx, EVP_CTRL_AEAD_GET_TAG, TLS_REC_TAG,
-			    p + plen + 1);
-	return TLS_REC_HDR + clen;
-}
-
-int
-tls_rec_open(struct tls_rec *r, uint8_t *rec, size_t len, uint8_t *type,
-	     size_t *plen)
-{
-	uint8_t nonce[12], *p = rec + TLS_REC_HDR;
-	size_t clen = len - TLS_REC_HDR;
-	int n, ok;
-
-	if (len < TLS_REC_HDR + 1 + TLS_REC_TAG)
-		return -1;
-	clen -= TLS_REC_TAG;
-	rec_nonce(r->rx_iv, r->rx_seq++, nonce);
-	ok = EVP_CipherInit_ex(r->rx, NULL, NULL, NULL, nonce, 0) == 1 &&
-	     EVP_CipherUpdate(r->rx, NULL, &n, rec, TLS_REC_HDR) == 1 &&
-	     EVP_CipherUpdate(r->rx, p, &n, p, (int)clen) == 1 &&
-	     EVP_CIPHER_CTX_ctrl(r->rx, EVP_CTRL_AEAD_SET_TAG, TLS_REC_TAG,
-				 p + clen) == 1 &&
-	     EVP_CipherFinal_ex(r->rx, p + clen, &n) == 1;
-	if (!ok)
-		return -1;
-	/* Inner plaintext: content, content type, zero padding. */
-	while (clen > 0 && p[clen - 1] == 0)
-		clen--;
-	if (clen == 0)
-		return -1;
-	*type = p[clen - 1];
-	*plen = clen - 1;
-	return 0;
-}
-
-/* Does a post-handshake handshake record hold only NewSessionTicket
- * messages?  A server that is not zktls may send them although we never
- * resume; they are safe to drop.  Anything else (KeyUpdate) is not. */
-int
-tls_only_tickets(const uint8_t *p, size_t len)
-{
-	while (len >= 4) {
-		size_t mlen = (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
-		if (p[0] != 4 /* new_session_ticket */ || mlen > len - 4)
-			return 0;
-		p += 4 + mlen;
-		len -= 4 + mlen;
-	}
-	return len == 0;
 }

@@ -4,10 +4,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "zktls.h"
+
+/* Wipe a secret; the compiler may not drop it as a dead store. */
+void
+zk_wipe(void *p, size_t n)
+{
+	explicit_bzero(p, n);
+}
 
 int
 fd_set_nonblock(int fd, int on)

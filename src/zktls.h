@@ -184,8 +184,9 @@ const char *tls_cipher(const struct tls *t);
 int zk_alert_fail(int desc);
 /* RFC 8446 alert description name ("bad_record_mac", ...). */
 const char *tls_alert_name(int desc);
-/* A post-handshake record body holding only NewSessionTickets? */
-int tls_only_tickets(const uint8_t *p, size_t len);
+/* Why a post-handshake handshake message is refused, for any plane:
+ * "unexpected ... (KeyUpdate)", "... session ticket ...". */
+int tls_handshake_msg_fail(const uint8_t *body, size_t len);
 /* "sha256:HEX" of a PEM certificate's SubjectPublicKeyInfo. */
 int tls_cert_pin(const char *path, char *out, size_t cap);
 
@@ -212,25 +213,6 @@ int tls13_expand_label(uint16_t suite, const uint8_t *secret, size_t slen,
 int tls13_traffic_keys(uint16_t suite, const uint8_t *secret, size_t slen,
 		       struct tls_dir_keys *out);
 void zk_wipe(void *p, size_t n);
-
-/* The user plane's record layer: TLS 1.3 records sealed and opened in
- * place with the exported keys.  A record is TLS_REC_HDR header bytes,
- * the payload, one content-type byte and TLS_REC_TAG tag bytes. */
-#define TLS_REC_HDR 5
-#define TLS_REC_TAG 16
-#define TLS_REC_OVERHEAD (TLS_REC_HDR + 1 + TLS_REC_TAG)
-#define TLS_REC_MAX_PLAIN 16384
-#define TLS_REC_MAX_CIPHER (TLS_REC_MAX_PLAIN + 256)
-struct tls_rec;
-struct tls_rec *tls_rec_new(const struct tls_keys *k);
-void tls_rec_free(struct tls_rec *r);
-/* Payload is at rec + TLS_REC_HDR; returns the sealed record's length. */
-size_t tls_rec_seal(struct tls_rec *r, uint8_t type, uint8_t *rec,
-		    size_t plen);
-/* Opens one whole record in place: 0 and *type, *plen (payload at
- * rec + TLS_REC_HDR), or -1 when authentication fails. */
-int tls_rec_open(struct tls_rec *r, uint8_t *rec, size_t len, uint8_t *type,
-		 size_t *plen);
 
 /* ---------------------------------------------------------------- planes */
 
@@ -283,13 +265,12 @@ struct chan {
 	int timeout_ms;           /* idle timeout for blocking waits */
 	int peer_closed;          /* peer's close_notify seen */
 	uint64_t app_bytes_in, app_bytes_out;
-	/* user plane: record layer and receive buffer (ciphertext in
-	 * rx[rx_off, rx_end), the current record's plaintext at pt_off). */
-	struct tls_rec *rec;
-	uint8_t *rx;
-	size_t rx_off, rx_end, pt_off, pt_len;
+	void *user;               /* user plane: record layer and buffer */
 };
-void chan_free_user(struct chan *c);
+/* The user plane's record layer for c (plane_user.c); user_free(NULL-safe
+ * on a chan without one). */
+int user_setup(struct chan *c, const struct tls_keys *k);
+void user_free(struct chan *c);
 
 /*
  * The local producer (sender) or consumer (receiver) of the stream.

@@ -314,7 +314,7 @@ wait_gone() {
 # LISTEN_ADDR replaces 127.0.0.1, LISTEN_SHOWN how zktls prints it)
 # in the background (stdin/stdout as redirected by the caller, stderr to
 # ERRFILE), wait up to 10 s for its first stderr line "zktls: listening on
-# 127.0.0.1:PORT", and put PORT in OUTVAR.  The job's pid is in LPID.
+# 127.0.0.1:PORT" (or tlspeer's), and put PORT in OUTVAR.  The job's pid is in LPID.
 # Lifetime: $LISTENER_LIFE seconds (default 60), times the scale.  If it
 # does not listen, that is a failure: the test ends, or with
 # LISTENER_SOFT=1 start_listener returns 1 with the exit in LISTENER_RC.
@@ -333,9 +333,11 @@ start_listener() {
 	bg LPID "${LISTENER_LIFE:-60}" "${__cmd[@]}" 2>"$__err"
 	for ((__i = 0; __i < 10 * SCALE * 20; __i++)); do
 		__line=$(head -n 1 "$__err" 2>/dev/null)
+		__line=${__line#tlspeer: }   # tests/tools/tlspeer says so too
+		__line=${__line#zktls: }
 		case $__line in
-		"zktls: listening on ${LISTEN_SHOWN:-127.0.0.1}:"*)
-			__port=${__line#"zktls: listening on ${LISTEN_SHOWN:-127.0.0.1}:"}
+		"listening on ${LISTEN_SHOWN:-127.0.0.1}:"*)
+			__port=${__line#"listening on ${LISTEN_SHOWN:-127.0.0.1}:"}
 			if [[ $__port =~ ^[0-9]+$ ]]; then
 				printf -v "$__var" '%s' "$__port"
 				return 0

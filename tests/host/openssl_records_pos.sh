@@ -10,14 +10,16 @@
 #	1. Build a REQUEST frame (push, no names) and a REPLY frame (ok) with
 #	   python3 from the layout in src/proto.h.
 #	2. zktls pipe recv listens; openssl s_client sends REQUEST + 2 MiB of
-#	   random data, then its close_notify at end of input: zktls exits 0
-#	   and its output equals the data (OpenSSL sealed, zktls opened).
+#	   random data, then (once zktls's REPLY has arrived) its close_notify
+#	   at end of input: zktls exits 0 and its output equals the data
+#	   (OpenSSL sealed, zktls opened).
 #	3. openssl s_server answers a zktls pipe send with REPLY: what
 #	   s_server prints after the 1560-byte REQUEST equals the data
 #	   (zktls sealed, OpenSSL opened).  s_server cannot send RESULT, so
 #	   the sender must fail, and say the session ended early.
-#	4. s_server also sends session tickets after the handshake: zktls
-#	   drops them (it never resumes) instead of failing.
+#	4. s_server by default sends two session tickets after the
+#	   handshake: zktls refuses them (as on every plane) with exit 4 and
+#	   sends no stream byte.  (Step 3 asks s_server for none.)
 #
 . "$(dirname "$0")/lib.sh"
 
@@ -34,32 +36,53 @@ for name, typ, body in (("req", 1, req), ("rep", 2, rep)):
 PY
 [ "$(fsize "$T/req.bin")" = 1560 ] || die "REQUEST frame is not 1560 bytes"
 
-# 2. s_client -> zktls
+# 2. s_client -> zktls.  s_client sends its close_notify when its input
+#    ends, and stops reading then: the input (a FIFO) stays open until
+#    zktls's REPLY (1556 bytes) has arrived.
 start_listener port "$T/recv.err" "$ZK" pipe recv "${TLS_B[@]}" >"$T/out" </dev/null
-cat "$T/req.bin" "$T/in" | bounded 30 openssl s_client \
+lpid=$LPID
+mkfifo "$T/sc.in"
+exec 7<>"$T/sc.in"    # our end: opening it never blocks, closing it is EOF
+bg SCPID 30 openssl s_client \
 	-connect "127.0.0.1:$port" -tls1_3 -alpn zktls/1 \
 	-cert "$PKI/alpha.pem" -key "$PKI/alpha.key" -CAfile "$PKI/ca.pem" \
-	-verify_return_error -quiet -no_ign_eof -nocommands >"$T/sc.out" 2>"$T/sc.err"
-assert_exit 0 "openssl s_client" "$T/sc.err"
-reap_listener "$LPID" rrc
+	-verify_return_error -quiet -no_ign_eof -nocommands \
+	<"$T/sc.in" >"$T/sc.out" 2>"$T/sc.err" 7>&-
+cat "$T/req.bin" "$T/in" >&7
+for ((i = 0; i < 200 * SCALE; i++)); do
+	[ "$(fsize "$T/sc.out")" -ge 1556 ] && break
+	sleep 0.05
+done
+exec 7>&-
+reap "$SCPID" scrc
+assert_rc 0 "$scrc" "openssl s_client" "$T/sc.err"
+reap_listener "$lpid" rrc
 assert_rc 0 "$rrc" "zktls pipe recv from s_client" "$T/recv.err"
 assert_file_eq "$T/in" "$T/out"
 assert_grep "received stream from DNS:alpha" "$T/recv.err"
 [ "$(head -c 4 "$T/sc.out")" = ZKT1 ] ||
 	fail "s_client did not get zktls's REPLY" "$T/sc.out"
 
+# s_server NAME TICKETS: a one-shot s_server (sending TICKETS session
+# tickets after the handshake) that answers with REPLY; its port in SPORT,
+# its pid in SPID.
+s_server() {
+	SPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	bg SPID 30 openssl s_server \
+		-accept "127.0.0.1:$SPORT" -naccept 1 -tls1_3 -alpn zktls/1 \
+		-num_tickets "$2" \
+		-cert "$PKI/beta.pem" -key "$PKI/beta.key" -CAfile "$PKI/ca.pem" \
+		-Verify 1 -verify_return_error -quiet >"$T/$1.out" 2>"$T/$1.err" \
+		< <(cat "$T/rep.bin"; sleep $((3 * SCALE)))
+	for ((i = 0; i < 100; i++)); do
+		ss -Hltn "sport = :$SPORT" | grep -q . && break
+		sleep 0.05
+	done
+}
+
 # 3. zktls -> s_server
-sport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-bg SPID 30 openssl s_server \
-	-accept "127.0.0.1:$sport" -naccept 1 -tls1_3 -alpn zktls/1 \
-	-cert "$PKI/beta.pem" -key "$PKI/beta.key" -CAfile "$PKI/ca.pem" \
-	-Verify 1 -verify_return_error -quiet >"$T/ss.out" 2>"$T/ss.err" \
-	< <(cat "$T/rep.bin"; sleep $((3 * SCALE)))
-for ((i = 0; i < 100; i++)); do
-	ss -Hltn "sport = :$sport" | grep -q . && break
-	sleep 0.05
-done
-bounded 30 "$ZK" pipe send --connect "127.0.0.1:$sport" "${TLS_A[@]}" \
+s_server ss 0
+bounded 30 "$ZK" pipe send --connect "127.0.0.1:$SPORT" "${TLS_A[@]}" \
 	<"$T/in" 2>"$T/send.err"
 assert_exit 4 "zktls pipe send to s_server (no RESULT possible)" "$T/send.err"
 reap "$SPID" src
@@ -67,6 +90,18 @@ head -c 1560 "$T/ss.out" | cmp -s - "$T/req.bin" ||
 	fail "s_server did not receive zktls's REQUEST intact" "$T/ss.err"
 tail -c +1561 "$T/ss.out" >"$T/ss.data"
 assert_file_eq "$T/in" "$T/ss.data"
-assert_no_grep "KeyUpdate" "$T/send.err"
 assert_error_line "peer closed the session in the middle of a message" "$T/send.err"
+
+# 4. s_server's default: two session tickets after the handshake.  zktls
+#    never resumes and refuses tickets on every plane: nothing is sent.
+s_server tk 2
+bounded 30 "$ZK" pipe send --connect "127.0.0.1:$SPORT" "${TLS_A[@]}" \
+	<"$T/in" 2>"$T/tk.send.err"
+rc=$?
+reap "$SPID" src
+expect_fail "tickets from s_server" 4 "$rc" "$T/tk.send.err" \
+	"protocol violation by peer: a TLS session ticket after the handshake (zktls peers never send them)"
+[ "$(fsize "$T/tk.out")" -le 1560 ] ||
+	fail "zktls sent stream bytes to a server that sent tickets" "$T/tk.out"
+
 finish "s_client -> zktls and zktls -> s_server records verified"

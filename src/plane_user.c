@@ -1,0 +1,343 @@
+/*
+ * plane_user.c - the "user" data plane: TLS records sealed and opened in
+ * this process (tlsrec.c), for hosts without kernel TLS.
+ *
+ * Send side: RECS_PER_WRITE record slots lie back to back in one buffer.
+ * One readv() fills their content areas straight from the producer; every
+ * slot but the last filled one is full, so after sealing in place the
+ * records are contiguous and leave in one write().
+ * Receive side: one large read() of ciphertext, records opened in place,
+ * their contents handed to the consumer with one writev().  The buffer is
+ * compacted only when no pointer into it is pending (tlsrec.h).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "tlsrec.h"
+#include "zktls.h"
+
+#define REC_SLOT (TLSREC_MAX_PLAIN + TLSREC_OVERHEAD)
+#define RECS_PER_WRITE 32
+#define RX_BUF (1u << 20)
+#define IOV_BATCH 64
+
+struct user_state {
+	struct tlsrec *rec;
+	struct tlsrec_rx rx;
+	const uint8_t *pt;      /* data not yet handed out (user_read) */
+	size_t pt_len;
+	uint8_t buf[];          /* the receive buffer, RX_BUF bytes */
+};
+
+int
+user_setup(struct chan *c, const struct tls_keys *k)
+{
+	struct user_state *u = calloc(1, sizeof(*u) + RX_BUF);
+
+	if (u == NULL)
+		return zk_fail_errno(ZK_ESYS, "cannot set up the user plane");
+	if ((u->rec = tlsrec_new(k)) == NULL) {
+		free(u);
+		return -zk_errcode();
+	}
+	u->rx.buf = u->buf;
+	u->rx.cap = RX_BUF;
+	c->user = u;
+	return 0;
+}
+
+void
+user_free(struct chan *c)
+{
+	struct user_state *u = c->user;
+
+	if (u == NULL)
+		return;
+	tlsrec_free(u->rec);
+	free(u);
+	c->user = NULL;
+}
+
+static int
+user_send_alert(struct chan *c, uint8_t level, uint8_t desc)
+{
+	struct user_state *u = c->user;
+	uint8_t rec[TLSREC_HDR + 2 + 1 + TLSREC_TAG];
+	size_t n;
+
+	rec[TLSREC_HDR] = level;
+	rec[TLSREC_HDR + 1] = desc;
+	n = tlsrec_seal(u->rec, TLSREC_ALERT, rec, 2, 0);
+	if (write_all(c->fd, rec, n) < 0)
+		return zk_fail_errno(ZK_ENET, "sending TLS alert");
+	return 0;
+}
+
+/* Read more ciphertext (the caller holds no pointer into the buffer). */
+static int
+user_fill(struct chan *c)
+{
+	struct tlsrec_rx *rx = &((struct user_state *)c->user)->rx;
+
+	tlsrec_rx_compact(rx);
+	for (;;) {
+		ssize_t n;
+
+		if (c->timeout_ms >= 0) {
+			int r = net_wait(c->fd, POLLIN, c->timeout_ms);
+			if (r == 0)
+				return zk_fail(ZK_ENET, "timed out after %d s "
+					       "waiting for the peer",
+					       c->timeout_ms / 1000);
+			if (r < 0)
+				return r;
+		}
+		n = read(c->fd, rx->buf + rx->end, rx->cap - rx->end);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == ECONNRESET)
+			return zk_fail(ZK_ENET, "connection reset by peer");
+		if (n < 0)
+			return zk_fail_errno(ZK_ENET, "reading from the peer");
+		if (n == 0)
+			return zk_fail(ZK_ENET, "connection closed by peer "
+				       "without close_notify (truncated stream)");
+		rx->end += (size_t)n;
+		return 0;
+	}
+}
+
+static ssize_t
+user_read(struct chan *c, void *buf, size_t len)
+{
+	struct user_state *u = c->user;
+	size_t n;
+
+	while (u->pt_len == 0) {
+		int r = tlsrec_next(u->rec, &u->rx, &u->pt, &u->pt_len);
+
+		if (r == TLSREC_GOT_CLOSE) {
+			c->peer_closed = 1;
+			return 0;
+		}
+		if (r < 0)
+			return r;
+		if (r == TLSREC_NEED && (r = user_fill(c)) < 0)
+			return r;
+	}
+	n = len < u->pt_len ? len : u->pt_len;
+	memcpy(buf, u->pt, n);
+	u->pt += n;
+	u->pt_len -= n;
+	c->app_bytes_in += n;
+	return (ssize_t)n;
+}
+
+static int
+user_write(struct chan *c, const void *buf, size_t len)
+{
+	struct user_state *u = c->user;
+	uint8_t *rec = malloc(REC_SLOT);
+	const uint8_t *p = buf;
+	int r = 0;
+
+	if (rec == NULL)
+		return zk_fail_errno(ZK_ESYS, "malloc");
+	while (len > 0 && r == 0) {
+		size_t n = len < TLSREC_MAX_PLAIN ? len : TLSREC_MAX_PLAIN;
+		memcpy(rec + TLSREC_HDR, p, n);
+		if (write_all(c->fd, rec,
+			      tlsrec_seal(u->rec, TLSREC_DATA, rec, n, 0)) < 0)
+			r = zk_fail_errno(ZK_ENET, "sending to the peer");
+		p += n;
+		len -= n;
+		c->app_bytes_out += n;
+	}
+	free(rec);
+	return r;
+}
+
+static int
+user_send_stream(struct chan *c, struct endpoint *src, struct xfer *x)
+{
+	struct user_state *u = c->user;
+	uint8_t *buf = NULL;
+	struct iovec iov[RECS_PER_WRITE];
+	int fd = -1, owned = 0, r;
+
+	if ((buf = malloc(REC_SLOT * RECS_PER_WRITE)) == NULL)
+		return zk_fail_errno(ZK_ESYS, "malloc");
+	for (int i = 0; i < RECS_PER_WRITE; i++) {
+		iov[i].iov_base = buf + (size_t)i * REC_SLOT + TLSREC_HDR;
+		iov[i].iov_len = TLSREC_MAX_PLAIN;
+	}
+	if ((r = endpoint_fd(src, 1, &fd, &owned)) < 0)
+		goto out;
+	for (;;) {
+		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+				       { .fd = c->fd, .events = POLLIN } };
+		size_t out = 0, left;
+		ssize_t n;
+
+		/* The producer may pause as long as it likes; the receiver
+		 * must not speak until the stream ends. */
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = zk_fail_errno(ZK_ESYS, "poll");
+			goto out;
+		}
+		if (p[1].revents) {
+			r = zk_fail(ZK_EEARLY, "receiver ended the session "
+				    "during the stream");
+			goto out;
+		}
+		if (!p[0].revents)
+			continue;
+		n = readv(fd, iov, RECS_PER_WRITE);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0) {
+			r = zk_fail_errno(ZK_EZFS, "reading the stream");
+			goto out;
+		}
+		if (n == 0)
+			break;
+		for (left = (size_t)n; left > 0;) {
+			size_t k = left < TLSREC_MAX_PLAIN ? left
+							   : TLSREC_MAX_PLAIN;
+			out += tlsrec_seal(u->rec, TLSREC_DATA, buf + out, k, 0);
+			left -= k;
+		}
+		if (write_all(c->fd, buf, out) < 0) {
+			r = errno == EPIPE || errno == ECONNRESET
+				    ? zk_fail(ZK_ENET, "connection closed by "
+					      "peer during the stream")
+				    : zk_fail_errno(ZK_ENET, "sending to the "
+						    "peer");
+			goto out;
+		}
+		x->bytes += (uint64_t)n;
+		x->user_bytes += (uint64_t)n;
+		xfer_progress(x, 0);
+	}
+	r = 0;
+out:
+	if (owned && fd >= 0)
+		close(fd);
+	free(buf);
+	return r;
+}
+
+/* Hand iov[0, k) to the consumer, all of it. */
+static int
+write_iov(int fd, struct iovec *v, int k)
+{
+	while (k > 0) {
+		ssize_t n = writev(fd, v, k);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return zk_fail_errno(ZK_EZFS, "writing the stream to "
+					     "the consumer");
+		while (k > 0 && (size_t)n >= v->iov_len) {
+			n -= (ssize_t)v->iov_len;
+			v++;
+			k--;
+		}
+		if (k > 0) {
+			v->iov_base = (uint8_t *)v->iov_base + n;
+			v->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+static int
+user_recv_stream(struct chan *c, struct endpoint *dst, struct xfer *x)
+{
+	struct user_state *u = c->user;
+	struct iovec iov[IOV_BATCH];
+	int fd = -1, owned = 0, r = 0;
+
+	if ((r = endpoint_fd(dst, 0, &fd, &owned)) < 0)
+		return r;
+	for (;;) {
+		size_t total = 0;
+		int k = 0, w;
+
+		/* Data left over from user_read() first, then every record
+		 * already buffered; the pointers stay valid until the buffer
+		 * is compacted, which happens only after the writev. */
+		if (u->pt_len > 0) {
+			iov[k].iov_base = (void *)u->pt;
+			iov[k++].iov_len = u->pt_len;
+			total += u->pt_len;
+			u->pt_len = 0;
+		}
+		while (k < IOV_BATCH) {
+			const uint8_t *p;
+			size_t n;
+
+			r = tlsrec_next(u->rec, &u->rx, &p, &n);
+			if (r != TLSREC_GOT_DATA)
+				break;
+			iov[k].iov_base = (void *)p;
+			iov[k++].iov_len = n;
+			total += n;
+		}
+		/* What authenticated before a failure still goes out (pipe
+		 * mode documents that the output's prefix may be there). */
+		if (total > 0) {
+			if ((w = write_iov(fd, iov, k)) < 0) {
+				r = w;
+				break;
+			}
+			x->bytes += total;
+			x->user_bytes += total;
+			xfer_progress(x, 0);
+		}
+		if (r < 0)
+			break;
+		if (r == TLSREC_GOT_CLOSE) {
+			c->peer_closed = 1;
+			r = 0;
+			break;
+		}
+		if (r == TLSREC_NEED && (r = user_fill(c)) < 0)
+			break;
+	}
+	if (owned && fd >= 0)
+		close(fd);
+	return r < 0 ? r : 0;
+}
+
+static int
+user_close_notify(struct chan *c)
+{
+	return user_send_alert(c, 1, 0);
+}
+
+static void
+user_abort(struct chan *c)
+{
+	(void)user_send_alert(c, 2, 80); /* internal_error */
+	shutdown(c->fd, SHUT_RDWR);
+}
+
+const struct plane plane_user = {
+	.name = "user",
+	.kernel = 0,
+	.read = user_read,
+	.write = user_write,
+	.send_stream = user_send_stream,
+	.recv_stream = user_recv_stream,
+	.close_notify = user_close_notify,
+	.abort = user_abort,
+};

@@ -1,0 +1,241 @@
+/*
+ * tlsrec.c - the TLS 1.3 record layer of the user plane (see tlsrec.h).
+ *
+ * After the handshake OpenSSL's SSL object does no more I/O on any plane:
+ * the kernel planes hand the keys to the kernel, the user plane hands them
+ * here, where records are sealed and opened in place with OpenSSL's AEAD
+ * primitives, so a stream chunk is read once, encrypted where it lies and
+ * written once.
+ *
+ * The receive side is built for a hostile peer: each call opens records in
+ * a loop (never recursion), stops at the first one that carries data, and
+ * never moves the buffer, so no pointer it hands out can go stale behind
+ * the caller's back.  Records that carry no data are bounded
+ * (TLSREC_MAX_NONDATA in a row).  What a non-data record means is decided
+ * once, here and in tls_handshake_msg_fail(), for every plane.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "tlsrec.h"
+
+struct tlsrec {
+	EVP_CIPHER_CTX *tx, *rx;
+	uint8_t tx_iv[12], rx_iv[12];
+	uint64_t tx_seq, rx_seq;
+};
+
+static EVP_CIPHER_CTX *
+aead_ctx(const struct tls_dir_keys *k, int enc)
+{
+	const EVP_CIPHER *c = k->suite == SUITE_AES_128_GCM ? EVP_aes_128_gcm()
+			      : k->suite == SUITE_AES_256_GCM ? EVP_aes_256_gcm()
+			      : k->suite == SUITE_CHACHA20_POLY1305
+				      ? EVP_chacha20_poly1305()
+				      : NULL;
+	EVP_CIPHER_CTX *x = c ? EVP_CIPHER_CTX_new() : NULL;
+
+	if (x == NULL || EVP_CipherInit_ex(x, c, NULL, k->key, NULL, enc) != 1) {
+		EVP_CIPHER_CTX_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+struct tlsrec *
+tlsrec_new(const struct tls_keys *k)
+{
+	struct tlsrec *r = calloc(1, sizeof(*r));
+
+	if (r == NULL) {
+		zk_fail_errno(ZK_ESYS, "calloc");
+		return NULL;
+	}
+	r->tx = aead_ctx(&k->tx, 1);
+	r->rx = aead_ctx(&k->rx, 0);
+	if (r->tx == NULL || r->rx == NULL) {
+		zk_fail(ZK_ESYS, "cannot set up the TLS record layer");
+		tlsrec_free(r);
+		return NULL;
+	}
+	memcpy(r->tx_iv, k->tx.iv, 12);
+	memcpy(r->rx_iv, k->rx.iv, 12);
+	r->tx_seq = k->tx.seq;
+	r->rx_seq = k->rx.seq;
+	return r;
+}
+
+void
+tlsrec_free(struct tlsrec *r)
+{
+	if (r == NULL)
+		return;
+	EVP_CIPHER_CTX_free(r->tx); /* cleanses the key schedule */
+	EVP_CIPHER_CTX_free(r->rx);
+	zk_wipe(r, sizeof(*r));
+	free(r);
+}
+
+static void
+nonce(const uint8_t iv[12], uint64_t seq, uint8_t out[12])
+{
+	memcpy(out, iv, 12);
+	for (int i = 0; i < 8; i++)
+		out[11 - i] ^= (uint8_t)(seq >> (8 * i));
+}
+
+size_t
+tlsrec_seal(struct tlsrec *r, uint8_t type, uint8_t *rec, size_t plen,
+	    size_t pad)
+{
+	uint8_t n[12], *p = rec + TLSREC_HDR;
+	size_t inner = plen + 1 + pad, clen = inner + TLSREC_TAG;
+	int outl;
+
+	rec[0] = TLSREC_DATA; /* every TLS 1.3 record is "application_data" */
+	rec[1] = 3;
+	rec[2] = 3;
+	rec[3] = (uint8_t)(clen >> 8);
+	rec[4] = (uint8_t)clen;
+	p[plen] = type;
+	memset(p + plen + 1, 0, pad);
+	nonce(r->tx_iv, r->tx_seq++, n);
+	/* Cannot fail with a valid context and inner <= 2^14 + 1. */
+	EVP_CipherInit_ex(r->tx, NULL, NULL, NULL, n, 1);
+	EVP_CipherUpdate(r->tx, NULL, &outl, rec, TLSREC_HDR);
+	EVP_CipherUpdate(r->tx, p, &outl, p, (int)inner);
+	EVP_CipherFinal_ex(r->tx, p + inner, &outl);
+	EVP_CIPHER_CTX_ctrl(r->tx, EVP_CTRL_AEAD_GET_TAG, TLSREC_TAG, p + inner);
+	return TLSREC_HDR + clen;
+}
+
+int
+tlsrec_open(struct tlsrec *r, uint8_t *rec, size_t len, uint8_t *type,
+	    size_t *plen)
+{
+	uint8_t n[12], *p = rec + TLSREC_HDR;
+	size_t clen;
+	int outl, ok;
+
+	if (len < TLSREC_HDR + 1 + TLSREC_TAG)
+		return -1;
+	clen = len - TLSREC_HDR - TLSREC_TAG;
+	nonce(r->rx_iv, r->rx_seq++, n);
+	ok = EVP_CipherInit_ex(r->rx, NULL, NULL, NULL, n, 0) == 1 &&
+	     EVP_CipherUpdate(r->rx, NULL, &outl, rec, TLSREC_HDR) == 1 &&
+	     EVP_CipherUpdate(r->rx, p, &outl, p, (int)clen) == 1 &&
+	     EVP_CIPHER_CTX_ctrl(r->rx, EVP_CTRL_AEAD_SET_TAG, TLSREC_TAG,
+				 p + clen) == 1 &&
+	     EVP_CipherFinal_ex(r->rx, p + clen, &outl) == 1;
+	if (!ok)
+		return -1;
+	/* Inner plaintext: content, content type, zero padding. */
+	while (clen > 0 && p[clen - 1] == 0)
+		clen--;
+	if (clen == 0)
+		return -1;
+	*type = p[clen - 1];
+	*plen = clen - 1;
+	return 0;
+}
+
+int
+tls_handshake_msg_fail(const uint8_t *body, size_t len)
+{
+	if (len == 0)
+		return zk_fail(ZK_EPROTO, "protocol violation by peer: an empty "
+			       "TLS handshake record");
+	switch (body[0]) {
+	case 4:
+		/* zktls never asks for tickets and never resumes; a peer that
+		 * sends them is not zktls, and the direct plane (zfs reading
+		 * the socket) could not skip them: refused on every plane. */
+		return zk_fail(ZK_EPROTO, "protocol violation by peer: a TLS "
+			       "session ticket after the handshake (zktls "
+			       "peers never send them)");
+	case 24:
+		return zk_fail(ZK_EPROTO, "unexpected TLS handshake message "
+			       "after the handshake (KeyUpdate)");
+	default:
+		return zk_fail(ZK_EPROTO, "protocol violation by peer: TLS "
+			       "handshake message type %u after the handshake",
+			       body[0]);
+	}
+}
+
+int
+tlsrec_next(struct tlsrec *r, struct tlsrec_rx *rx, const uint8_t **p,
+	    size_t *len)
+{
+	for (;;) {
+		size_t have = rx->end - rx->off, need, plen;
+		uint8_t *rec = rx->buf + rx->off, type;
+
+		if (rx->closed)
+			return TLSREC_GOT_CLOSE;
+		if (have < TLSREC_HDR)
+			return TLSREC_NEED;
+		if (rec[0] != TLSREC_DATA || rec[1] != 3 || rec[2] != 3)
+			return zk_fail(ZK_EPROTO, "protocol violation by peer: "
+				       "not a TLS 1.3 record");
+		need = TLSREC_HDR + ((size_t)rec[3] << 8 | rec[4]);
+		/* RFC 8446 5.2 and 5.4: at most 2^14 + 256 bytes of
+		 * ciphertext, and an inner plaintext (content, type, padding)
+		 * of at most 2^14 + 1 bytes. */
+		if (need > TLSREC_MAX ||
+		    need > TLSREC_HDR + TLSREC_MAX_INNER + TLSREC_TAG)
+			return zk_fail(ZK_EPROTO, "protocol violation by peer: "
+				       "TLS record too long");
+		if (have < need)
+			return TLSREC_NEED;
+		rx->off += need;
+		if (tlsrec_open(r, rec, need, &type, &plen) < 0)
+			return zk_fail(ZK_ENET, "TLS record authentication "
+				       "failed (corrupted or tampered stream)");
+		switch (type) {
+		case TLSREC_DATA:
+			if (plen > 0) {
+				rx->nondata = 0;
+				*p = rec + TLSREC_HDR;
+				*len = plen;
+				return TLSREC_GOT_DATA;
+			}
+			/* An empty data record (RFC 8446 5.1 allows them, a
+			 * traffic-analysis measure): skipped, but bounded. */
+			if (++rx->nondata > TLSREC_MAX_NONDATA)
+				return zk_fail(ZK_EPROTO, "protocol violation "
+					       "by peer: more than %d TLS "
+					       "records in a row without data",
+					       TLSREC_MAX_NONDATA);
+			continue;
+		case TLSREC_ALERT:
+			if (plen != 2)
+				return zk_fail(ZK_EPEER, "peer sent TLS alert: "
+					       "malformed alert");
+			if (rec[TLSREC_HDR + 1] == 0) {
+				rx->closed = 1;
+				return TLSREC_GOT_CLOSE;
+			}
+			return zk_alert_fail(rec[TLSREC_HDR + 1]);
+		case TLSREC_HANDSHAKE:
+			return tls_handshake_msg_fail(rec + TLSREC_HDR, plen);
+		default:
+			return zk_fail(ZK_EPROTO, "protocol violation by peer: "
+				       "TLS record of type %u", type);
+		}
+	}
+}
+
+void
+tlsrec_rx_compact(struct tlsrec_rx *rx)
+{
+	size_t have = rx->end - rx->off;
+
+	if (rx->off > 0) {
+		memmove(rx->buf, rx->buf + rx->off, have);
+		rx->off = 0;
+		rx->end = have;
+	}
+}
