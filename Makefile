@@ -23,7 +23,7 @@ LIBS      = $(shell $(PKG_CONFIG) --libs openssl)
 OS       := $(shell uname -s)
 KTLS     ?= $(if $(filter Linux,$(OS)),linux,none)
 KTLS_SRC := src/ktls_$(KTLS).c src/os_$(KTLS).c
-LIB_SRC  := src/err.c src/log.c src/util.c src/net.c src/tls.c src/tlsrec.c \
+LIB_SRC  := src/err.c src/log.c src/util.c src/net.c src/conn.c src/tls.c src/tlsrec.c \
             src/proto.c src/pump.c src/plane_user.c src/zfs.c src/session.c \
             $(KTLS_SRC)
 UNIT     := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))

@@ -50,6 +50,10 @@ static const char usage_text[] =
 	" direct\n"
 	"  --timeout SECONDS    handshake and peer idle timeout (default "
 	"120)\n"
+	"  --listen-timeout SECONDS  a listener gives up when no peer has "
+	"authenticated\n"
+	"                       by then (default 0: it waits as long as it "
+	"takes)\n"
 	"  --progress           print progress lines (default when stderr is"
 	" a tty)\n"
 	"  --no-progress        never print progress lines\n"
@@ -73,7 +77,7 @@ enum {
 	OPT_CONNECT = 256, OPT_LISTEN, OPT_CERT, OPT_KEY, OPT_CA,
 	OPT_PEER_NAME, OPT_PEER_PIN, OPT_MODE, OPT_TIMEOUT, OPT_JSON,
 	OPT_TARGET, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_WILDCARDS, OPT_MOUNT,
-	OPT_MOUNT_PROPS,
+	OPT_MOUNT_PROPS, OPT_LISTEN_TIMEOUT,
 };
 
 static const struct option long_opts[] = {
@@ -87,6 +91,7 @@ static const struct option long_opts[] = {
 	{ "peer-name-wildcards", no_argument, NULL, OPT_WILDCARDS },
 	{ "mode", required_argument, NULL, OPT_MODE },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "listen-timeout", required_argument, NULL, OPT_LISTEN_TIMEOUT },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "target", required_argument, NULL, OPT_TARGET },
 	{ "mount", no_argument, NULL, OPT_MOUNT },
@@ -210,6 +215,13 @@ parse(int argc, char **argv, const struct zflag *zf, struct conf *cf)
 			else
 				cf->recv_mount_props = 1;
 			break;
+		case OPT_LISTEN_TIMEOUT:
+			cf->listen_timeout_s = (int)strtol(optarg, &end, 10);
+			if (*end || end == optarg || cf->listen_timeout_s < 0 ||
+			    cf->listen_timeout_s > 31536000)
+				return usage_error("bad --listen-timeout '%s'",
+						   optarg);
+			break;
 		case OPT_TARGET:
 			if (cf->role != ROLE_SENDER || !cf->zfs)
 				return usage_error("%s", "--target is for zktls "
@@ -272,6 +284,8 @@ parse(int argc, char **argv, const struct zflag *zf, struct conf *cf)
 	if ((cf->connect == NULL) == (cf->listen == NULL))
 		return usage_error("%s", "give exactly one of --connect and "
 				   "--listen");
+	if (cf->listen_timeout_s && cf->listen == NULL)
+		return usage_error("%s", "--listen-timeout is for --listen");
 	if (cf->verbose && cf->quiet)
 		return usage_error("%s", "-v and -q exclude each other");
 	return 0;

@@ -213,7 +213,7 @@ net_listen(const char *addrport)
 		r = zk_fail_errno(ZK_ENET, "cannot listen on %s", addrport);
 		goto out;
 	}
-	if (listen(fd, 8) < 0 ||
+	if (listen(fd, 64) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
 		r = zk_fail_errno(ZK_ENET, "cannot listen on %s", addrport);
 		goto out;
@@ -252,8 +252,13 @@ net_accept(int lfd, char *peer, size_t peerlen)
 	int fd;
 
 	do {
+		/* Blocking like the listener's socket was before. */
 		fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
 	} while (fd < 0 && errno == EINTR);
+	if (fd >= 0 && fd_set_nonblock(fd, 0) < 0) {
+		close(fd);
+		return zk_fail_errno(ZK_ESYS, "fcntl");
+	}
 	if (fd < 0)
 		return zk_fail_errno(ZK_ENET, "accept");
 	format_sockaddr((struct sockaddr *)&ss, sl, peer, peerlen);

@@ -793,23 +793,32 @@ salvage_alert(struct session *s, int r)
 
 /* ------------------------------------------------------------ main flow */
 
+/* Connect, or listen until a peer authenticates (conn.c). */
 static int
 open_connection(struct session *s)
 {
 	const struct conf *cf = s->cf;
-	int lfd, fd;
+	struct conn c;
+	int lfd, r;
 
-	if (cf->connect) {
-		snprintf(s->addr, sizeof(s->addr), "%s", cf->connect);
-		return net_connect(cf->connect, cf->timeout_s);
-	}
-	if ((lfd = net_listen(cf->listen)) < 0)
+	if (cf->connect)
+		r = conn_connect(cf->connect, s->tctx, cf->timeout_s, &c);
+	else if ((lfd = net_listen(cf->listen)) < 0)
 		return lfd;
-	fd = net_accept(lfd, s->addr, sizeof(s->addr));
-	close(lfd);
-	if (fd >= 0)
-		net_tune(fd, cf->timeout_s);
-	return fd;
+	else {
+		/* After "listening on", which scripts expect as the first
+		 * line. */
+		if (s->plane_why[0])
+			log_info("%s", s->plane_why);
+		s->plane_why[0] = '\0';
+		r = conn_accept(lfd, s->tctx, cf->timeout_s,
+				cf->listen_timeout_s, &c);
+		close(lfd);
+	}
+	s->c.fd = c.fd;
+	s->c.tls = c.tls;
+	snprintf(s->addr, sizeof(s->addr), "%s", c.addr);
+	return r;
 }
 
 static void
@@ -911,21 +920,10 @@ session_run(const struct conf *cf)
 	/* A sender checks its snapshot before anyone connects. */
 	if (cf->zfs && cf->role == ROLE_SENDER && (r = sender_dry_run(s)) < 0)
 		goto out;
-	if ((s->c.fd = open_connection(s)) < 0) {
-		r = s->c.fd;
-		goto out;
-	}
-	/* After "listening on", which scripts expect as the first line. */
-	if (s->plane_why[0])
+	if (cf->connect && s->plane_why[0])
 		log_info("%s", s->plane_why);
-	s->c.tls = tls_handshake(s->tctx, s->c.fd, cf->timeout_s);
-	if (s->c.tls == NULL) {
-		r = -zk_errcode();
-		/* Let the client read our alert before it sees a reset. */
-		if (s->server)
-			net_drain_close(s->c.fd, 1000);
+	if ((r = open_connection(s)) < 0)
 		goto out;
-	}
 	log_verbose("authenticated %s (%s), %s, plane %s", tls_peer(s->c.tls),
 		    s->addr, tls_cipher(s->c.tls), s->c.plane->name);
 	if ((r = chan_switch(&s->c)) < 0) {

@@ -559,11 +559,9 @@ handshake_fail(struct tls *t, int ret)
 }
 
 struct tls *
-tls_handshake(struct tls_ctx *ctx, int fd, int timeout_s)
+tls_start(struct tls_ctx *ctx, int fd)
 {
 	struct tls *t;
-	double deadline = now_s() + (timeout_s > 0 ? timeout_s : 30);
-	int r;
 
 	ERR_clear_error();
 	if ((t = calloc(1, sizeof(*t))) == NULL) {
@@ -578,7 +576,6 @@ tls_handshake(struct tls_ctx *ctx, int fd, int timeout_s)
 		ossl_fail(ZK_ESYS, "SSL_new");
 		goto fail;
 	}
-
 	SSL_set_ex_data(t->ssl, ex_index, t);
 	/* The peer name is checked in verify_cb(), not by OpenSSL's host
 	 * check: that one falls back to the CN when a certificate has IP but
@@ -589,78 +586,93 @@ tls_handshake(struct tls_ctx *ctx, int fd, int timeout_s)
 		zk_fail_errno(ZK_ESYS, "fcntl");
 		goto fail;
 	}
-	for (;;) {
-		int left_ms, err;
-		short ev;
-
-		errno = 0;
-		r = ctx->server ? SSL_accept(t->ssl) : SSL_connect(t->ssl);
-		if (r == 1)
-			break;
-		err = SSL_get_error(t->ssl, r);
-		if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
-			handshake_fail(t, r);
-			goto fail;
-		}
-		ev = err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
-		left_ms = (int)((deadline - now_s()) * 1000);
-		if (left_ms <= 0 || net_wait(fd, ev, left_ms) == 0) {
-			zk_fail(ZK_ETLS, "TLS handshake timed out after %d s",
-				timeout_s);
-			goto fail;
-		}
-	}
-	if (fd_set_nonblock(fd, 0) < 0) {
-		zk_fail_errno(ZK_ESYS, "fcntl");
-		goto fail;
-	}
-	{
-		const unsigned char *alpn = NULL;
-		unsigned int alen = 0;
-		SSL_get0_alpn_selected(t->ssl, &alpn, &alen);
-		if (alen != strlen(ZKTLS_ALPN) ||
-		    memcmp(alpn, ZKTLS_ALPN, alen) != 0) {
-			zk_fail(ZK_ETLS, "%s does not speak the zktls protocol "
-				"(ALPN %s)", ctx->server ? "client" : "server",
-				ZKTLS_ALPN);
-			goto fail;
-		}
-	}
-	if (SSL_version(t->ssl) != TLS1_3_VERSION) {
-		zk_fail(ZK_ETLS, "peer negotiated %s, not TLS 1.3",
-			SSL_get_version(t->ssl));
-		goto fail;
-	}
-	{
-		X509 *pc = SSL_get1_peer_certificate(t->ssl);
-		char cn[256] = "?";
-		if (pc == NULL) {
-			/* Unreachable with VERIFY_FAIL_IF_NO_PEER_CERT on the
-			 * server; the client checks it too: fail closed. */
-			zk_fail(ZK_ETLS, "peer presented no certificate");
-			goto fail;
-		}
-		/* The log names what vouched for the peer: the name that
-		 * matched --peer-name (set by verify_cb), else the pinned key
-		 * and, as a label only, the CN.  The peer chose these bytes:
-		 * log.c escapes them on output. */
-		if (ctx->peer_name[0] == '\0') {
-			X509_NAME_get_text_by_NID(X509_get_subject_name(pc),
-						  NID_commonName, cn, sizeof(cn));
-			snprintf(t->peer, sizeof(t->peer), "CN=%s (pinned key)",
-				 cn);
-		}
-		X509_free(pc);
-		if (t->peer[0] == '\0') {
-			zk_fail(ZK_ETLS, "peer name was not verified");
-			goto fail;
-		}
-	}
 	return t;
 fail:
 	ERR_clear_error();
 	tls_free(t);
 	return NULL;
+}
+
+/* The handshake is complete: what OpenSSL does not check for us. */
+static int
+handshake_done(struct tls *t)
+{
+	const unsigned char *alpn = NULL;
+	unsigned int alen = 0;
+	X509 *pc;
+	char cn[256] = "?";
+
+	if (fd_set_nonblock(t->fd, 0) < 0)
+		return zk_fail_errno(ZK_ESYS, "fcntl");
+	SSL_get0_alpn_selected(t->ssl, &alpn, &alen);
+	if (alen != strlen(ZKTLS_ALPN) || memcmp(alpn, ZKTLS_ALPN, alen) != 0)
+		return zk_fail(ZK_ETLS, "%s does not speak the zktls protocol "
+			       "(ALPN %s)", t->ctx->server ? "client" : "server",
+			       ZKTLS_ALPN);
+	if (SSL_version(t->ssl) != TLS1_3_VERSION)
+		return zk_fail(ZK_ETLS, "peer negotiated %s, not TLS 1.3",
+			       SSL_get_version(t->ssl));
+	/* Unreachable with VERIFY_FAIL_IF_NO_PEER_CERT on the server; the
+	 * client checks it too: fail closed. */
+	if ((pc = SSL_get1_peer_certificate(t->ssl)) == NULL)
+		return zk_fail(ZK_ETLS, "peer presented no certificate");
+	/* The log names what vouched for the peer: the name that matched
+	 * --peer-name (set by verify_cb), else the pinned key and, as a
+	 * label only, the CN.  The peer chose these bytes: log.c escapes
+	 * them on output. */
+	if (t->ctx->peer_name[0] == '\0') {
+		X509_NAME_get_text_by_NID(X509_get_subject_name(pc),
+					  NID_commonName, cn, sizeof(cn));
+		snprintf(t->peer, sizeof(t->peer), "CN=%s (pinned key)", cn);
+	}
+	X509_free(pc);
+	if (t->peer[0] == '\0')
+		return zk_fail(ZK_ETLS, "peer name was not verified");
+	return 1;
+}
+
+int
+tls_step(struct tls *t, short *events)
+{
+	int r, err;
+
+	errno = 0;
+	r = t->ctx->server ? SSL_accept(t->ssl) : SSL_connect(t->ssl);
+	if (r == 1) {
+		r = handshake_done(t);
+		ERR_clear_error();
+		return r;
+	}
+	err = SSL_get_error(t->ssl, r);
+	if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+		*events = err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+		return 0;
+	}
+	return handshake_fail(t, r);
+}
+
+struct tls *
+tls_handshake(struct tls_ctx *ctx, int fd, int timeout_s)
+{
+	double deadline = now_s() + (timeout_s > 0 ? timeout_s : 30);
+	struct tls *t = tls_start(ctx, fd);
+	short ev = 0;
+	int r;
+
+	while (t != NULL && (r = tls_step(t, &ev)) == 0) {
+		int left_ms = (int)((deadline - now_s()) * 1000);
+
+		if (left_ms <= 0 || net_wait(fd, ev, left_ms) == 0)
+			r = zk_fail(ZK_ETLS, "TLS handshake timed out after %d s",
+				    timeout_s);
+		if (r < 0)
+			break;
+	}
+	if (t != NULL && r < 0) {
+		tls_free(t);
+		t = NULL;
+	}
+	return t;
 }
 
 const char *

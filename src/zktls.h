@@ -134,6 +134,7 @@ struct conf {
 	int peer_wildcards;   /* --peer-name-wildcards */
 	enum plane_mode mode;
 	int timeout_s;        /* handshake and idle timeout */
+	int listen_timeout_s; /* --listen-timeout: 0 waits as long as it takes */
 	int verbose, quiet, json, progress;
 	/* zfs */
 	const char *dataset;  /* send: POOL/FS@SNAP; recv: POOL/FS */
@@ -164,17 +165,45 @@ void net_drain_close(int fd, int ms);
 /* poll() one fd; returns 1 ready, 0 timeout, negative error. */
 int net_wait(int fd, short events, int timeout_ms);
 
-/* ---------------------------------------------------------------- tls.c */
+/* ---------------------------------------------------------------- conn.c */
 
 struct tls_ctx;  /* shared configuration (certificates, CA, policy) */
-struct tls;      /* one connection */
+struct tls;      /* one connection's handshake */
+
+/* An authenticated connection: the socket, its finished handshake, and
+ * the peer's address for logs. */
+struct conn {
+	int fd;
+	struct tls *tls;
+	char addr[300];
+};
+
+/* Connect to HOST:PORT and complete the handshake. */
+int conn_connect(const char *hostport, struct tls_ctx *ctx, int timeout_s,
+		 struct conn *c);
+/* Accept on lfd (not closed) until a peer authenticates, handshakes
+ * running concurrently, each bounded by timeout_s; failures are logged,
+ * one line each.  wait_s > 0 bounds the whole wait. */
+int conn_accept(int lfd, struct tls_ctx *ctx, int timeout_s, int wait_s,
+		struct conn *c);
+void conn_close(struct conn *c);
+
+/* ---------------------------------------------------------------- tls.c */
+
 
 struct tls_ctx *tls_ctx_new(const struct conf *cf, int server);
 void tls_ctx_free(struct tls_ctx *ctx);
 
-/* Handshake on a connected socket (fd stays owned by the caller).
- * Afterwards the SSL object is used for nothing but tls_export_keys(). */
+/* Handshake on a connected socket (fd stays owned by the caller), to the
+ * end or the timeout.  Afterwards the SSL object is used for nothing but
+ * tls_export_keys(). */
 struct tls *tls_handshake(struct tls_ctx *ctx, int fd, int timeout_s);
+/* The same in steps, for many handshakes at once: tls_start() makes fd
+ * non-blocking; tls_step() returns 1 when the peer is authenticated (fd
+ * blocking again), 0 to be called again when *events (POLLIN/POLLOUT)
+ * are ready, negative on failure (then tls_free()). */
+struct tls *tls_start(struct tls_ctx *ctx, int fd);
+int tls_step(struct tls *t, short *events);
 void tls_free(struct tls *t);
 /* Peer identity for logs: "CN=..." or the SAN that matched. */
 const char *tls_peer(const struct tls *t);

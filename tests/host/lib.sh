@@ -231,6 +231,36 @@ expect_fail_re() {
 	fi
 }
 
+# expect_refused LABEL EXIT ERRFILE MESSAGE: a listener that refused a
+# peer: it logged exactly one line "zktls: warning: refused ADDR: MESSAGE",
+# no error, and was still waiting for an authenticated peer when the test
+# stopped it (EXIT 124 or 143: killed, not ended by itself).
+expect_refused() {
+	local n
+	case $2 in
+	124 | 143) ;;
+	*) fail "$1: the listener ended (exit $2) after refusing a peer; it must keep waiting" "$3" ;;
+	esac
+	n=$(MSG=": $4" awk 'index($0, "zktls: warning: refused ") == 1 &&
+		substr($0, length($0) - length(ENVIRON["MSG"]) + 1) == ENVIRON["MSG"]' \
+		"$3" 2>/dev/null | wc -l)
+	[ "$n" -eq 1 ] || fail "$1: expected one line 'zktls: warning: refused ADDR: $4', got $n" "$3"
+	grep -q '^zktls: error: ' "$3" && fail "$1: the listener logged an error" "$3"
+	return 0
+}
+
+# stop_refused LABEL ERRFILE MESSAGE: the listener $LPID refuses a peer:
+# wait (10 s) for its "refused" line, stop it, and judge it as
+# expect_refused does.
+stop_refused() {
+	local sr_rc
+	wait_for_line "$2" '^zktls: warning: refused ' 10 "$LPID" ||
+		fail "$1: no 'refused' line within 10 s" "$2"
+	kill -TERM -- "-$LPID" 2>/dev/null || kill -TERM "$LPID" 2>/dev/null
+	reap "$LPID" sr_rc
+	expect_refused "$1" "$sr_rc" "$2" "$3"
+}
+
 # assert_lines_count N FILE: FILE has exactly N lines.
 assert_lines_count() {
 	local n
