@@ -29,4 +29,9 @@ union ktls_crypto_info {
 int ktls_fill_info(const struct tls_dir_keys *k, union ktls_crypto_info *info,
 		   socklen_t *len);
 
+/* Record a failed socket call (errno e, during what) with the text users
+ * should see: EBADMSG, resets, timeouts, and the kernel's ERESTARTSYS
+ * leaking as 512 from a socket a killed process was writing to. */
+int ktls_sock_fail(int e, const char *what);
+
 #endif

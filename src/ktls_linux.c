@@ -265,10 +265,21 @@ out:
 
 /* ------------------------------------------------------- socket errors */
 
+/* Linux's internal "restart the system call", which a kernel-TLS socket
+ * can keep as its error (see ktls_sock_fail). */
+#define KERNEL_ERESTARTSYS 512
+
 /* Record a failed socket operation with the text users should see. */
-static int sock_fail(int e, const char *what)
+int ktls_sock_fail(int e, const char *what)
 {
 	switch (e) {
+	case KERNEL_ERESTARTSYS:
+		/* A process sharing the socket (zfs send on the direct plane)
+		 * was killed while blocked in a write to it: the kernel stored
+		 * that write's -ERESTARTSYS as the socket's error (6.12.10 and
+		 * later), and every later call on it fails with it. */
+		return zk_fail(ZK_ENET, "connection aborted: a write to it was "
+			       "interrupted (kernel TLS error ERESTARTSYS)");
 	case EBADMSG:
 		return zk_fail(ZK_ENET, "TLS record authentication failed "
 			       "(corrupted or tampered stream)");
@@ -366,7 +377,7 @@ int ktls_send_control(int fd, uint8_t type, const void *data, size_t len)
 {
 	int e = send_record(fd, type, data, len, 0);
 
-	return e ? sock_fail(-e, "send a TLS control record") : 0;
+	return e ? ktls_sock_fail(-e, "send a TLS control record") : 0;
 }
 
 /* One recvmsg() with room for the record-type cmsg.  *type: the record's
@@ -414,7 +425,7 @@ static ssize_t recv_record(struct chan *c, void *buf, size_t len, int *type)
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return sock_fail(errno, "receive from the peer");
+			return ktls_sock_fail(errno, "receive from the peer");
 		r = wait_peer(c);
 		if (r < 0)
 			return r;
@@ -514,7 +525,7 @@ static int sock_send(struct chan *c, const void *buf, size_t len, int early)
 			if (early && (errno == EPIPE || errno == ECONNRESET) &&
 			    peer_spoke(c->fd))
 				return early_fail();
-			return sock_fail(errno, "send to the peer");
+			return ktls_sock_fail(errno, "send to the peer");
 		}
 		p += n;
 		len -= (size_t)n;
@@ -915,7 +926,7 @@ static int splice_send(struct chan *c, struct endpoint *src, struct xfer *x)
 			if ((e == EPIPE || e == ECONNRESET) && peer_spoke(c->fd))
 				r = early_fail();
 			else
-				r = sock_fail(e, "splice to the peer");
+				r = ktls_sock_fail(e, "splice to the peer");
 			goto out;
 		}
 		moved += (uint64_t)n;
@@ -956,6 +967,48 @@ static int drain_pipe(int pin, int fd, size_t n)
 }
 
 /*
+ * splice() from the socket returned 0.  Linux returns that for the peer's
+ * EOF and also for a zero-length data record, which it consumes (TLS 1.3
+ * allows them, RFC 8446 5.1).  A non-blocking recvmsg tells them apart
+ * without losing anything: nothing more yet (EAGAIN), data or a control
+ * record (handled here), or 0 without a record type (EOF).  1: go on
+ * splicing; 0: close_notify; negative: failure.  Empty records in a row
+ * are bounded as on the user plane.
+ */
+static int splice_zero(struct chan *c, int fd, struct xfer *x,
+		       unsigned *empties)
+{
+	char buf[4096];
+	ssize_t n;
+	int type, r;
+
+	if (++*empties > 1024)
+		return zk_fail(ZK_EPROTO, "protocol violation by peer: more "
+			       "than 1024 TLS records in a row without data");
+	n = recv_once(c->fd, buf, sizeof(buf), MSG_DONTWAIT, &type);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return 1;
+	if (n < 0)
+		return ktls_sock_fail(errno, "receive from the peer");
+	if (type < 0)
+		return zk_fail(ZK_ENET, "connection closed by peer without "
+			       "close_notify (truncated stream)");
+	if (type != REC_DATA) {
+		n = control_record(c, type, (const uint8_t *)buf, (size_t)n,
+				   sizeof(buf));
+		return n < 0 ? (int)n : 0;
+	}
+	if (n > 0) { /* the next record's data: pass it on */
+		if ((r = out_write(fd, buf, (size_t)n)) < 0)
+			return r;
+		x->bytes += (uint64_t)n;
+		x->user_bytes += (uint64_t)n;
+		*empties = 0;
+	}
+	return 1;
+}
+
+/*
  * splice receive, never short: socket -> private pipe (empty, 1 MiB) ->
  * consumer.  splice() returns EINVAL at a non-data record; ktls_recv
  * fetches it (close_notify ends the stream).
@@ -967,6 +1020,7 @@ static int splice_recv(struct chan *c, struct endpoint *dst, struct xfer *x)
 	int nonblock = c->timeout_ms > 0 ? SPLICE_F_NONBLOCK : 0;
 	int flags = nonblock;
 	long psz = -1;
+	unsigned empties = 0;
 	ssize_t n;
 
 	r = endpoint_fd(dst, 0, &fd, &own);
@@ -1006,12 +1060,15 @@ static int splice_recv(struct chan *c, struct endpoint *dst, struct xfer *x)
 			x->bytes += (uint64_t)n;
 			xfer_progress(x, 0);
 			flags = nonblock;
+			empties = 0;
 			continue;
 		}
 		if (n == 0) {
-			r = zk_fail(ZK_ENET, "connection closed by peer without "
-				    "close_notify (truncated stream)");
-			goto out;
+			/* The peer's EOF, or an empty data record. */
+			r = splice_zero(c, fd, x, &empties);
+			if (r <= 0)
+				goto out; /* 0: close_notify */
+			continue;
 		}
 		if (errno == EINTR)
 			continue;
@@ -1038,7 +1095,7 @@ static int splice_recv(struct chan *c, struct endpoint *dst, struct xfer *x)
 			x->user_bytes += (uint64_t)n;
 			continue;
 		}
-		r = sock_fail(errno, "splice from the peer");
+		r = ktls_sock_fail(errno, "splice from the peer");
 		goto out;
 	}
 out:
@@ -1072,7 +1129,7 @@ static int net_cause(struct chan *c)
 	if (n < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
 			       ? 0
-			       : sock_fail(errno, "receive from the peer");
+			       : ktls_sock_fail(errno, "receive from the peer");
 	if (type < 0)
 		return n == 0 ? zk_fail(ZK_ENET, "connection closed by peer "
 					"without close_notify (truncated stream)")

@@ -12,7 +12,8 @@
  * never moves the buffer, so no pointer it hands out can go stale behind
  * the caller's back.  Records that carry no data are bounded
  * (TLSREC_MAX_NONDATA in a row).  What a non-data record means is decided
- * once, here and in tls_handshake_msg_fail(), for every plane.
+ * once, for every plane, by zk_alert_fail() and tls_handshake_msg_fail()
+ * (util.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -139,30 +140,6 @@ tlsrec_open(struct tlsrec *r, uint8_t *rec, size_t len, uint8_t *type,
 	*type = p[clen - 1];
 	*plen = clen - 1;
 	return 0;
-}
-
-int
-tls_handshake_msg_fail(const uint8_t *body, size_t len)
-{
-	if (len == 0)
-		return zk_fail(ZK_EPROTO, "protocol violation by peer: an empty "
-			       "TLS handshake record");
-	switch (body[0]) {
-	case 4:
-		/* zktls never asks for tickets and never resumes; a peer that
-		 * sends them is not zktls, and the direct plane (zfs reading
-		 * the socket) could not skip them: refused on every plane. */
-		return zk_fail(ZK_EPROTO, "protocol violation by peer: a TLS "
-			       "session ticket after the handshake (zktls "
-			       "peers never send them)");
-	case 24:
-		return zk_fail(ZK_EPROTO, "unexpected TLS handshake message "
-			       "after the handshake (KeyUpdate)");
-	default:
-		return zk_fail(ZK_EPROTO, "protocol violation by peer: TLS "
-			       "handshake message type %u after the handshake",
-			       body[0]);
-	}
 }
 
 int

@@ -126,3 +126,27 @@ tls_alert_name(int desc)
 	default: return "unknown alert";
 	}
 }
+
+int
+tls_handshake_msg_fail(const uint8_t *body, size_t len)
+{
+	if (len == 0)
+		return zk_fail(ZK_EPROTO, "protocol violation by peer: an empty "
+			       "TLS handshake record");
+	switch (body[0]) {
+	case 4:
+		/* zktls never asks for tickets and never resumes; a peer that
+		 * sends them is not zktls, and the direct plane (zfs reading
+		 * the socket) could not skip them: refused on every plane. */
+		return zk_fail(ZK_EPROTO, "protocol violation by peer: a TLS "
+			       "session ticket after the handshake (zktls "
+			       "peers never send them)");
+	case 24:
+		return zk_fail(ZK_EPROTO, "unexpected TLS handshake message "
+			       "after the handshake (KeyUpdate)");
+	default:
+		return zk_fail(ZK_EPROTO, "protocol violation by peer: TLS "
+			       "handshake message type %u after the handshake",
+			       body[0]);
+	}
+}

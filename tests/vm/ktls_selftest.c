@@ -1,8 +1,9 @@
 /*
  * ktls_selftest.c - src/ktls_linux.c against a real kernel with tls.ko.
  *
- * Runs in the test VM (tests/vm/ktls_selftest.sh builds it statically on
- * the host: the guest has no compiler).  Everything happens over loopback
+ * Runs in the test VM (built statically on the host by `make
+ * build/vm/ktls_selftest`: the guest has no compiler; tests/vm/suite.sh
+ * runs it briefly, tests/vm/ktls_selftest.sh at length).  Everything happens over loopback
  * TCP pairs inside one guest:
  *
  *   - RFC 8448 section 3 records decrypt (TLS_RX, rec_seq 1) and encrypt
@@ -17,13 +18,17 @@
  *   - the two kernel behaviours that lose data, reproduced raw and counted:
  *     a record left open by MSG_MORE/SPLICE_F_MORE discarded by close(), and
  *     a short receive splice into a slow consumer (a pipe read 312 bytes at
- *     a time), against the never-short splice and rw.
+ *     a time), against the never-short splice and rw;
+ *   - a writer killed while blocked writing the socket (as zfs send is on
+ *     the direct plane) leaving errno 512 (ERESTARTSYS) on it for the
+ *     process that shares it, and the text zktls makes of that.
  *
  * Usage: ktls_selftest [RUNS]   (RUNS of each stress method, default 50)
  * Exit status 0 when every check passed; the loss counts are reported.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -33,6 +38,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -80,23 +86,6 @@ xfer_progress(struct xfer *x, int final)
 {
 	(void)x;
 	(void)final;
-}
-
-void
-zk_wipe(void *p, size_t n)
-{
-	explicit_bzero(p, n);
-}
-
-/* tls.c has the whole RFC 8446 table; these are the ones tested here. */
-const char *
-tls_alert_name(int desc)
-{
-	switch (desc) {
-	case 20: return "bad_record_mac";
-	case 90: return "user_canceled";
-	default: return "unknown alert";
-	}
 }
 
 /* ------------------------------------------------------------- helpers */
@@ -721,7 +710,7 @@ t_controls(uint16_t suite)
 	CHECK(ktls_send_control(a, 22, key_update, sizeof(key_update)) == 0);
 	CHECK_ERR(ktls_recv(&c, buf, sizeof(buf)), ZK_EPROTO,
 		  "unexpected TLS handshake message after the handshake "
-		  "(KeyUpdate or session ticket)");
+		  "(KeyUpdate)");
 	close(a);
 	close(b);
 }
@@ -1192,6 +1181,133 @@ open_record_run(enum close_way w)
 	return got;
 }
 
+/*
+ * A writer killed while blocked in a write to a kernel-TLS socket poisons
+ * it for everybody who shares it: tls_tx_records() stores the write's
+ * -ERESTARTSYS as the socket's error (tls_err_abort(sk, rc), 6.12.10 and
+ * later; EBADMSG before), and the next sendmsg() of any process on the
+ * same socket fails with errno 512, a kernel-internal code.  That is what
+ * a direct sender meets when it kills its zfs send (which writes the
+ * socket itself) after the receiver gave up.  One run: a child fills the
+ * socket while the peer reads nothing, is SIGTERMed while blocked, and
+ * the parent then sends close_notify.  Returns that errno (0: it worked).
+ */
+/* sendmsg() close_notify as a TLS control record: 0 or the errno. */
+static int
+send_control_errno(int fd, const uint8_t cn[2])
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(unsigned char))];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = { .iov_base = (void *)cn, .iov_len = 2 };
+	struct msghdr msg;
+	struct cmsghdr *cmsg;
+
+	memset(&cm, 0, sizeof(cm));
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = sizeof(cm.buf);
+	cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg->cmsg_level = SOL_TLS;
+	cmsg->cmsg_type = TLS_SET_RECORD_TYPE;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(unsigned char));
+	*CMSG_DATA(cmsg) = 21;
+	return sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) == 2 ? 0 : errno;
+}
+
+static int
+killed_writer_run(int use_splice)
+{
+	static const uint8_t cn[2] = { 1, 0 };
+	int a, b, small = 16384, st, e;
+	pid_t pid;
+
+	ktls_pair(SUITE_AES_128_GCM, &a, &b);
+	(void)setsockopt(a, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	(void)setsockopt(b, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	if ((pid = fork()) < 0)
+		die("fork");
+	if (pid == 0) {
+		static uint8_t chunk[65536];
+		int p[2];
+
+		signal(SIGTERM, SIG_DFL);
+		alarm(20);
+		if (!use_splice)
+			for (;;)
+				if (write(a, chunk, sizeof(chunk)) < 0)
+					_exit(1);
+		/* as OpenZFS's lzc_send_wrapper: a pipe spliced into the
+		 * socket with SPLICE_F_MORE, fed by another process */
+		if (pipe(p) < 0)
+			_exit(1);
+		if (fork() == 0) {
+			close(p[0]);
+			while (write(p[1], chunk, sizeof(chunk)) > 0)
+				;
+			_exit(0);
+		}
+		close(p[1]);
+		for (;;)
+			if (splice(p[0], NULL, a, NULL, sizeof(chunk),
+				   SPLICE_F_MORE) < 0)
+				_exit(1);
+	}
+	/* until the child is blocked: the send queue stops growing */
+	for (int prev = -1, i = 0; i < 200; i++) {
+		int q = 0;
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+		(void)ioctl(a, SIOCOUTQ, &q);
+		if (q > 0 && q == prev)
+			break;
+		prev = q;
+		nanosleep(&ts, NULL);
+	}
+	kill(pid, SIGTERM);
+	(void)waitpid(pid, &st, 0);
+	e = send_control_errno(a, cn);
+	close(a);
+	close(b);
+	return e;
+}
+
+static void
+t_killed_writer(int runs)
+{
+	static const char *const how[] = { "write()", "splice(SPLICE_F_MORE)" };
+	int a, b;
+
+	printf("\n  a writer killed while blocked writing, then close_notify "
+	       "from the process sharing the socket (%d runs each):\n", runs);
+	for (int m = 0; m < 2; m++) {
+		int n512 = 0, nbad = 0, nagain = 0, nok = 0, other = 0;
+
+		for (int i = 0; i < runs; i++) {
+			int e = killed_writer_run(m);
+			n512 += e == 512;
+			nbad += e == EBADMSG;
+			nagain += e == EAGAIN;
+			nok += e == 0;
+			other += e != 0 && e != 512 && e != EBADMSG &&
+				 e != EAGAIN;
+		}
+		printf("    %-24s sendmsg: errno 512 (ERESTARTSYS) in %2d, "
+		       "EBADMSG %d, EAGAIN (not poisoned) %d, ok %d, other %d\n",
+		       how[m], n512, nbad, nagain, nok, other);
+	}
+	/* What zktls makes of it: a named cause, never "Unknown error 512". */
+	ktls_pair(SUITE_AES_128_GCM, &a, &b);
+	CHECK_ERR(ktls_sock_fail(512, "send a TLS control record"), ZK_ENET,
+		  "connection aborted: a write to it was interrupted "
+		  "(kernel TLS error ERESTARTSYS)");
+	close(a);
+	close(b);
+}
+
 static void
 t_open_record(int runs)
 {
@@ -1370,6 +1486,8 @@ main(int argc, char **argv)
 	t_open_record(runs < 20 ? runs : 20);
 	step("slow consumer");
 	t_slow_consumer(runs);
+	step("killed writer");
+	t_killed_writer(runs < 20 ? runs : 20);
 	alarm(0);
 
 	tls_stat(&tx1, &rx1, &de1);

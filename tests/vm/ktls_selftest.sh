@@ -4,9 +4,9 @@
 #   tests/vm/ktls_selftest.sh [RUNS]          host: build, run in the test VM
 #   tests/vm/ktls_selftest.sh --guest [RUNS]  guest: load tls.ko, run it
 #
-# The guest has no compiler, so the binary is built here, statically and
-# without OpenSSL (the test brings its own stand-ins for pump.c and tls.c),
-# and reached through the repository share.  RUNS: runs per stress method
+# The guest has no compiler, so the binary is built here (make), statically
+# and without OpenSSL (the test brings its own stand-ins for pump.c's
+# helpers), and reached through the repository share.  RUNS: runs per stress method
 # (default 50).  Exit status: the test's (0 = every check passed).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,9 +18,5 @@ if [ "${1:-}" = --guest ]; then
 	exec "$bin" "$@"
 fi
 
-mkdir -p build/vm
-${CC:-gcc} -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
-	-Wstrict-prototypes -Wformat=2 -O2 -g -static -Isrc -Itests/unit \
-	tests/vm/ktls_selftest.c src/ktls_linux.c src/err.c src/util.c \
-	src/log.c -o "$bin"
+make -s "$bin"
 exec tests/vm/run.sh -- tests/vm/ktls_selftest.sh --guest "$@"

@@ -42,6 +42,22 @@
 #                     with zfs's "out of space"; no hang
 #   exists-no-F-{splice,direct}
 #                     target exists, no -F: both exit 5 with zfs's text
+#   props-safe        a -p stream with mountpoint=/etc/zktls-test lands
+#                     unmounted with the receiver's own mountpoint; the
+#                     operator's --mount --sender-mount-props allow it
+#   token-raw         a real but non-raw resume token against send -w:
+#                     refused, nothing sent; a raw one resumes raw
+#   recv-d-guid       recv -d: the guid below the target reported, checked
+#   empty-records-PLANE, tickets-PLANE
+#                     tests/tools/tlspeer sends a zfs stream with two empty
+#                     data records after each record (received, guid
+#                     equal), or a NewSessionTicket after each (refused,
+#                     exit 4, nothing committed), to each receiving plane
+#   exists-loop-direct
+#                     exists-no-F-direct 8 times: the sender always reports
+#                     the receiver's words (the killed zfs send can leave
+#                     ERESTARTSYS on the socket)
+#   ktls-selftest     tests/vm/ktls_selftest.c, 5 runs per stress method
 # Output: exactly one line per case, "VMTEST PASS <name> <detail>" or
 # "VMTEST FAIL <name> <why>" (failures are followed by indented log tails);
 # exit 0 only if every case passed.  Arguments: run only the cases whose
@@ -608,6 +624,173 @@ if want exists-no-F; then
         verdict "exists-no-F-$pl" "$pl->$pl both exit 5, sender: $(jerr "exists-$pl.s" | cut -c1-140) ($((SECONDS - t0)) s)" "exists-$pl"
     done
     zfs destroy -r dstpool/exists 2>/dev/null
+fi
+
+# ------------------------------------------------------------ k. hardening
+# The receiving host is safe from the stream's mount properties: a -p
+# stream that says mountpoint=/etc/zktls-test lands unmounted, inheriting
+# the receiver's own mountpoint; the operator can allow both explicitly.
+if want props-safe; then
+    t0=$SECONDS
+    # src_ds NAME MOUNTPOINT: a dataset whose -p stream says canmount=on
+    # and that MOUNTPOINT, not mounted here (both hosts share one ZFS).
+    src_ds() {
+        zfs create -o canmount=noauto -o mountpoint="$2" "$1" &&
+            zfs snapshot "$1@e1" && zfs set canmount=on "$1" || return 1
+        zfs umount "$1" 2>/dev/null
+        rmdir "$2" 2>/dev/null
+        return 0
+    }
+    src_ds srcpool/evil /etc/zktls-test || err "cannot create srcpool/evil"
+    [[ ! -e /etc/zktls-test ]] || err "setup: /etc/zktls-test exists before the receive"
+    xfer_reset
+    SEND_ARGS=(-p srcpool/evil@e1) RECV_ARGS=(dstpool/evil)
+    xfer evil splice splice
+    expect_rc sender "$S_RC" 0; expect_rc receiver "$R_RC" 0
+    same_guid srcpool/evil@e1 dstpool/evil@e1
+    mp=$(zfs get -H -o value,source mountpoint dstpool/evil 2>/dev/null | tr '\t' ' ')
+    [[ $mp == "none inherited from dstpool" ]] || err "received mountpoint '$mp' (want 'none inherited from dstpool')"
+    # (zfs receive runs under "ip netns exec", in a mount namespace of its
+    # own: a mount would not show here, but the directory it creates does.)
+    [[ ! -e /etc/zktls-test ]] || err "/etc/zktls-test exists after the receive (a mount was tried)"
+    # The operator may allow both (to a harmless place here).
+    src_ds srcpool/okmp "$W/okmp" || err "cannot create srcpool/okmp"
+    xfer_reset
+    SEND_ARGS=(-p srcpool/okmp@e1) RECV_ARGS=(dstpool/evil2) R_XOPTS=(--mount --sender-mount-props)
+    xfer evil2 splice splice
+    expect_rc "allowed: sender" "$S_RC" 0; expect_rc "allowed: receiver" "$R_RC" 0
+    [[ $(zfs get -H -o value mountpoint dstpool/evil2 2>/dev/null) == "$W/okmp" ]] ||
+        err "with --sender-mount-props the mountpoint was not taken"
+    [[ -d $W/okmp ]] || err "with --mount nothing was mounted at $W/okmp"
+    verdict props-safe "a -p stream with mountpoint=/etc/zktls-test canmount=on: received unmounted, mountpoint '$mp', /etc/zktls-test absent; --mount --sender-mount-props take it ($((SECONDS - t0)) s)" evil evil2
+    zfs umount dstpool/evil2 2>/dev/null
+    zfs destroy -r dstpool/evil 2>/dev/null; zfs destroy -r dstpool/evil2 2>/dev/null
+    zfs destroy -r srcpool/evil 2>/dev/null; zfs destroy -r srcpool/okmp 2>/dev/null
+fi
+
+# A real resume token that is not raw, against a raw (-w) send of an
+# encrypted dataset: refused, nothing decrypted goes out.  A raw partial
+# is resumed raw.
+if want token-raw; then
+    t0=$SECONDS
+    if [[ -z $(guid srcpool/enc@e1) ]]; then
+        echo "zktls-suite-passphrase" >"$W/keyfile"
+        zfs create -o encryption=on -o keyformat=passphrase -o keylocation="file://$W/keyfile" \
+            -o mountpoint="$W/src/enc" srcpool/enc
+        head -c 2M /dev/urandom >"$W/src/enc/f1"
+        zfs snapshot srcpool/enc@e1
+    fi
+    zfs send srcpool/enc@e1 | head -c 1M | zfs recv -s dstpool/tokplain 2>/dev/null
+    tok=$(zfs get -H -o value receive_resume_token dstpool/tokplain 2>/dev/null)
+    [[ -n $tok && $tok != - ]] || err "no partial (non-raw) receive to resume"
+    xfer_reset
+    SEND_ARGS=(-w srcpool/enc@e1) RECV_ARGS=(-s dstpool/tokplain)
+    xfer tokplain splice splice
+    expect_rc sender "$S_RC" 4
+    expect_log tokplain.s 'resume token refused: it continues a non-raw send of srcpool/enc@e1, but -w was asked'
+    expect_log tokplain.r 'the sender ended the session before sending anything'
+    [[ -z $(guid dstpool/tokplain@e1) ]] || err "dstpool/tokplain@e1 was received"
+    [[ $(zfs get -H -o value receive_resume_token dstpool/tokplain) == "$tok" ]] || err "the partial receive changed"
+    zfs send -w srcpool/enc@e1 | head -c 1M | zfs recv -s dstpool/tokraw 2>/dev/null
+    xfer_reset
+    SEND_ARGS=(-w srcpool/enc@e1) RECV_ARGS=(-s dstpool/tokraw)
+    xfer tokraw splice splice
+    expect_rc "raw resume: sender" "$S_RC" 0; expect_rc "raw resume: receiver" "$R_RC" 0
+    expect_log tokraw.s 'resuming an interrupted transfer of srcpool/enc@e1'
+    same_guid srcpool/enc@e1 dstpool/tokraw@e1
+    [[ $(zfs get -H -o value keystatus dstpool/tokraw 2>/dev/null) == unavailable ]] ||
+        err "the resumed raw receive is not encrypted (keystatus '$(zfs get -H -o value keystatus dstpool/tokraw 2>/dev/null)')"
+    verdict token-raw "non-raw token vs send -w refused ($(jerr tokplain.s | cut -c1-100)); raw token resumed raw, keystatus unavailable ($((SECONDS - t0)) s)" tokplain tokraw
+    zfs destroy -r dstpool/tokplain 2>/dev/null; zfs destroy -r dstpool/tokraw 2>/dev/null
+fi
+
+# recv -d: the receiver reports the guid of what landed below the target.
+if want recv-d-guid; then
+    t0=$SECONDS
+    zfs create dstpool/dd 2>/dev/null
+    xfer_reset
+    SEND_ARGS=(srcpool/data@s1) RECV_ARGS=(-d dstpool/dd)
+    xfer recvd splice direct
+    expect_rc sender "$S_RC" 0; expect_rc receiver "$R_RC" 0
+    same_guid srcpool/data@s1 dstpool/dd/data@s1
+    [[ $(jf recvd.r guid) == "$(guid srcpool/data@s1)" ]] || err "receiver's session guid '$(jf recvd.r guid)'"
+    verdict recv-d-guid "recv -d dstpool/dd: dstpool/dd/data@s1 committed, its guid reported and checked ($((SECONDS - t0)) s)" recvd
+    zfs destroy -r dstpool/dd 2>/dev/null
+fi
+
+# Records a peer may legally send (empty application data) and records
+# zktls refuses (session tickets), on every receiving plane, from a peer
+# that writes its own records (tests/tools/tlspeer).
+TLSPEER=$SL_REPO/build/release/tlspeer
+records_case() {   # records_case NAME PLANE TLSPEER-OPTION...
+    local name=$1 pl=$2 port t0=$SECONDS d=dstpool/$1
+    shift 2
+    rm -f "$W/$name.peer.out" "$W/$name.peer.err"
+    zk_start "$name.r" "$ZKB" recv --mode "$pl" --json --timeout 60 "${TLS_B[@]}" \
+        --listen "$ZKB_IP:0" "$d"
+    port=$(wait_listen "$name.r" 60) || { err "receiver did not listen"; zk_stop "$name.r"; return; }
+    ip netns exec "$ZKA" timeout -k 5 120 "$TLSPEER" --connect "$ZKB_IP:$port" --role send \
+        --snapshot srcpool/data@s1 --cert "$CERTS/alpha.pem" --key "$CERTS/alpha.key" \
+        --ca "$CERTS/ca.pem" --peer-name beta "$@" <"$W/s1.zs" >"$W/$name.peer.out" 2>"$W/$name.peer.err"
+    P_RC=$?
+    zk_wait "$name.r"; R_RC=$?
+}
+if want empty-records || want tickets; then
+    zfs send srcpool/data@s1 >"$W/s1.zs"
+fi
+for pl in "${PLANES[@]}"; do
+    if want "empty-records-$pl"; then
+        records_case "er-$pl" "$pl" --empty 2
+        expect_rc "tlspeer (sender)" "$P_RC" 0; expect_rc "receiver ($pl)" "$R_RC" 0
+        same_guid srcpool/data@s1 "dstpool/er-$pl@s1"
+        grep -q "^result status=0 .* guid=$(guid srcpool/data@s1) " "$W/er-$pl.peer.out" ||
+            err "tlspeer's RESULT: $(cat "$W/er-$pl.peer.out")"
+        verdict "empty-records-$pl" "two empty data records after each data record -> $pl: received, guid equal ($(jf "er-$pl.r" bytes) bytes)" "er-$pl.r"
+        zfs destroy -r "dstpool/er-$pl" 2>/dev/null
+    fi
+    if want "tickets-$pl"; then
+        records_case "tk-$pl" "$pl" --tickets 1
+        expect_rc "receiver ($pl)" "$R_RC" 4
+        [[ $P_RC != 0 ]] || err "tlspeer got RESULT ok"
+        expect_log "tk-$pl.r" '"level":"error".*a TLS session ticket after the handshake'
+        [[ -z $(guid "dstpool/tk-$pl@s1") ]] || err "dstpool/tk-$pl@s1 was committed"
+        verdict "tickets-$pl" "NewSessionTicket after each data record -> $pl: refused, exit 4, nothing committed: $(jerr "tk-$pl.r" | cut -c1-100)" "tk-$pl.r"
+        zfs destroy -r "dstpool/tk-$pl" 2>/dev/null
+    fi
+done
+
+# The direct sender after the receiver's zfs failed early: killing zfs
+# send (which writes the socket itself) can leave the kernel's
+# ERESTARTSYS (512) on the socket; the sender must still report the
+# receiver's words.  Repeated, as it is a race.
+if want exists-loop-direct; then
+    t0=$SECONDS bad=0 n=8
+    zfs create dstpool/exists2
+    for ((i = 1; i <= n; i++)); do
+        xfer_reset
+        SEND_ARGS=(srcpool/data@s1) RECV_ARGS=(dstpool/exists2)
+        xfer "exl-$i" direct direct
+        if [[ $S_RC != 5 ]] || ! grep -aq '"level":"error".*receiver:.*exists' "$W/exl-$i.s.log"; then
+            bad=$((bad + 1))
+            err "run $i: sender exit $S_RC: $(jerr "exl-$i.s" | cut -c1-120)"
+        fi
+    done
+    verdict exists-loop-direct "$n runs direct->direct into an existing dataset: the sender reported the receiver's zfs text every time ($bad bad) ($((SECONDS - t0)) s)" "exl-$n"
+    zfs destroy -r dstpool/exists2 2>/dev/null
+fi
+
+# The kernel behaviours zktls relies on or works around, reproduced (the
+# long run: tests/vm/ktls_selftest.sh).
+if want ktls-selftest; then
+    t0=$SECONDS
+    if [[ -x $SL_REPO/build/vm/ktls_selftest ]]; then
+        timeout -k 5 600 "$SL_REPO/build/vm/ktls_selftest" 5 >"$W/selftest.log" 2>&1
+        st=$?
+        [[ $st == 0 ]] || err "ktls_selftest exit $st: $(grep -E 'FAIL|CHECK failed|!=' "$W/selftest.log" | head -3 | tr '\n' ' ')"
+    else
+        err "no build/vm/ktls_selftest (make build/vm/ktls_selftest)"
+    fi
+    verdict ktls-selftest "$(grep -c '^PASS' "$W/selftest.log" 2>/dev/null) suites; $(grep -E 'raw splice\(socket -> consumer pipe 64 KiB\)|SPLICE_F_MORE\) +sendmsg' "$W/selftest.log" | sed 's/  */ /g' | tr '\n' ';') ($((SECONDS - t0)) s)" selftest
 fi
 
 echo "suite: $NPASS passed, $NFAIL failed in $((SECONDS - T_SUITE)) s"
