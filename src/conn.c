@@ -130,8 +130,9 @@ conn_accept(int lfd, struct tls_ctx *ctx, int timeout_s, int wait_s,
 
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
+	memset(pend, 0, sizeof(pend));
 	for (int i = 0; i < CONN_PENDING; i++)
-		pend[i].fd = -1, pend[i].tls = NULL;
+		pend[i].fd = -1;
 	if (fd_set_nonblock(lfd, 1) < 0)
 		return zk_fail_errno(ZK_ESYS, "fcntl");
 	while (c->fd < 0) {
