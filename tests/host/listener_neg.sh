@@ -32,10 +32,15 @@ send_real() { # TAG PORT: the real sender, bounded 20 s
 	bounded 20 "$ZK" pipe send --connect "127.0.0.1:$2" "${TLS_A[@]}" \
 		<"$T/in" >/dev/null 2>"$T/$1.send.err"
 }
-silent() { # N PORT: N silent clients for 30 s, in the background
-	for ((k = 0; k < $1; k++)); do
-		bg _ 40 python3 "$TCPPEER" connect "$2" --hold 30 2>/dev/null
-	done
+silent() { # N PORT: N silent clients for 30 s (one process), in the background
+	bg _ 40 python3 -c '
+import socket, sys, time
+socks = [socket.create_connection(("127.0.0.1", int(sys.argv[2])))
+         for _ in range(int(sys.argv[1]))]
+print("connected", len(socks), flush=True)
+time.sleep(30)' "$1" "$2" >"$T/silent.$2.out" 2>&1
+	wait_for_line "$T/silent.$2.out" '^connected' 10 ||
+		fail "silent clients did not connect" "$T/silent.$2.out"
 }
 refusals() { grep -c '^zktls: warning: refused ' "$1" 2>/dev/null; }
 
@@ -60,7 +65,6 @@ assert_grep "client closed the connection during the TLS handshake" "$T/r1.err"
 start_listener port "$T/r2.err" "$ZK" pipe recv "${TLS_B[@]}" "${LT[@]}" \
 	>"$T/r2.out" </dev/null
 silent 3 "$port"
-sleep 0.5
 t0=$(ms)
 send_real r2 "$port"
 assert_exit 0 "silent: the real sender" "$T/r2.send.err"
@@ -102,7 +106,8 @@ assert_grep "tcppeer: got 0 bytes" "$T/s4.scan.err"
 start_listener port "$T/r5.err" "$ZK" pipe recv "${TLS_B[@]}" "${LT[@]}" \
 	>"$T/r5.out" </dev/null
 silent 40 "$port"
-sleep 2
+wait_for_line "$T/r5.err" '^zktls: warning: dropped ' 20 "$LPID" ||
+	fail "flood: no 'dropped' line within 20 s" "$T/r5.err"
 send_real r5 "$port"
 assert_exit 0 "flood: the real sender" "$T/r5.send.err"
 reap_listener "$LPID" rc
