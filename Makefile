@@ -23,14 +23,18 @@ LIBS      = $(shell $(PKG_CONFIG) --libs openssl)
 OS       := $(shell uname -s)
 KTLS     ?= $(if $(filter Linux,$(OS)),linux,none)
 KTLS_SRC := src/ktls_$(KTLS).c src/os_$(KTLS).c
-LIB_SRC  := src/err.c src/log.c src/util.c src/net.c src/conn.c src/tls.c src/tlsrec.c \
-            src/proto.c src/pump.c src/plane_user.c src/zfs.c src/session.c \
+# The kernel planes, where the OS has kernel TLS.
+PLANES_linux := src/plane_kernel.c src/plane_rw.c src/plane_splice.c \
+                src/plane_direct.c
+LIB_SRC  := src/err.c src/log.c src/util.c src/net.c src/conn.c src/tls.c \
+            src/tlsrec.c src/proto.c src/zfs.c src/endpoint.c src/session.c \
+            src/policy.c src/conf.c src/plane.c src/plane_user.c $(PLANES_$(KTLS)) \
             $(KTLS_SRC)
 UNIT     := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
 B        ?= build/release
 
-.PHONY: all check check-host check-vm deps asan fuzz bench bench-vm demo \
+.PHONY: all check check-host check-vm deps asan fuzz bench bench-vm demo none \
         stress-vm install clean format
 
 all: zktls
@@ -38,7 +42,7 @@ all: zktls
 zktls: $(B)/zktls
 	cp $< $@
 
-$(B)/%.o: src/%.c src/zktls.h src/proto.h src/tlsrec.h $(wildcard src/ktls.h)
+$(B)/%.o: src/%.c $(wildcard src/*.h)
 	@mkdir -p $(B)
 	$(CC) $(ZK_CFLAGS) -c $< -o $@
 
@@ -46,7 +50,7 @@ $(B)/libzk.a: $(patsubst src/%.c,$(B)/%.o,$(LIB_SRC))
 	rm -f $@
 	ar rcs $@ $^
 
-$(B)/zktls: $(B)/main.o $(B)/libzk.a
+$(B)/zktls: $(B)/main.o $(B)/cmd_xfer.o $(B)/libzk.a
 	$(CC) $(ZK_CFLAGS) $^ -o $@ $(LIBS)
 
 $(B)/test_%: tests/unit/test_%.c $(B)/libzk.a tests/unit/t.h
@@ -62,8 +66,8 @@ units: $(addprefix $(B)/,$(UNIT)) $(B)/tlspeer
 # The kernel TLS selftest, run inside the test VM (static: the guest has
 # no compiler; no OpenSSL: it brings stand-ins for what it does not test).
 SELFTEST_SRC := tests/vm/ktls_selftest.c src/ktls_linux.c src/err.c \
-                src/util.c src/log.c
-build/vm/ktls_selftest: $(SELFTEST_SRC) src/zktls.h src/ktls.h tests/unit/t.h
+                src/util.c src/log.c src/endpoint.c $(PLANES_linux)
+build/vm/ktls_selftest: $(SELFTEST_SRC) $(wildcard src/*.h) tests/unit/t.h
 	@mkdir -p build/vm
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -static -Isrc -Itests/unit \
 		$(SELFTEST_SRC) -o $@
@@ -76,7 +80,7 @@ asan:
 
 FUZZ_CC = clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc \
 	-fsanitize=fuzzer,address,undefined
-fuzz: build/fuzz/fuzz_proto build/fuzz/fuzz_tlsrec
+fuzz: build/fuzz/fuzz_proto build/fuzz/fuzz_tlsrec build/fuzz/fuzz_conf
 
 build/fuzz/fuzz_proto: fuzz/fuzz_proto.c src/proto.c src/proto.h
 	@mkdir -p build/fuzz
@@ -88,13 +92,26 @@ build/fuzz/fuzz_tlsrec: fuzz/fuzz_tlsrec.c src/tlsrec.c src/tlsrec.h \
 	$(FUZZ_CC) $(shell $(PKG_CONFIG) --cflags openssl) $< src/tlsrec.c \
 		src/err.c src/util.c -o $@ $(LIBS)
 
+CONF_FUZZ_SRC := src/conf.c src/err.c src/util.c src/net.c src/zfs.c \
+                 src/endpoint.c src/log.c src/plane.c src/plane_user.c \
+                 src/tlsrec.c src/tls.c src/ktls_$(KTLS).c $(PLANES_$(KTLS))
+build/fuzz/fuzz_conf: fuzz/fuzz_conf.c $(CONF_FUZZ_SRC) $(wildcard src/*.h)
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(shell $(PKG_CONFIG) --cflags openssl) $< \
+		$(CONF_FUZZ_SRC) -o $@ $(LIBS)
+
 deps:
 	tests/deps.sh
 
 # The README's test command: installs what it needs, runs everything.
 check: deps
-	$(MAKE) all units asan fuzz build/vm/ktls_selftest
+	$(MAKE) all units asan fuzz build/vm/ktls_selftest none
 	tests/run
+
+# The same program for an OS without a kernel TLS port (user plane only):
+# proves that nothing outside ktls_<os>.c and os_<os>.c is Linux-only.
+none:
+	$(MAKE) KTLS=none B=build/none build/none/zktls
 
 check-host: all units asan fuzz
 	tests/run --host-only

@@ -1,37 +1,61 @@
 /*
- * ktls.h - internals of ktls_linux.c shared with its tests only
- * (tests/unit/test_ktls.c, tests/vm/ktls_selftest.c).  Nothing else
- * includes it: the rest of zktls sees kernel TLS through zktls.h.
+ * ktls.h - the kernel TLS interface zktls uses, the same on every OS.
+ *
+ * One file per OS implements it: ktls_linux.c; ktls_none.c where zktls has
+ * no port (the probe says so and only the user plane runs).  A FreeBSD
+ * backend would be one more file: TCP_TXTLS_ENABLE/TCP_RXTLS_ENABLE for
+ * the keys, the TLS_GET_RECORD cmsg for record types, no splice (the
+ * zero-copy calls fail with ENOSYS, and plane_pick() never offers splice).
+ * The planes (plane_kernel.c, plane_rw.c, plane_splice.c, plane_direct.c)
+ * reach the kernel only through this header.
  */
 #ifndef ZKTLS_KTLS_H
 #define ZKTLS_KTLS_H
 
-#include <sys/socket.h>
-#include <linux/tls.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "zktls.h"
 
-/* One direction's TLS_TX / TLS_RX argument, for any cipher we offload. */
-union ktls_crypto_info {
-	struct tls_crypto_info base;
-	struct tls12_crypto_info_aes_gcm_128 aes128;
-	struct tls12_crypto_info_aes_gcm_256 aes256;
-	struct tls12_crypto_info_chacha20_poly1305 chacha;
-};
+/* TLS record content types, and the largest TLS 1.3 ciphertext record. */
+enum { REC_ALERT = 21, REC_HANDSHAKE = 22, REC_DATA = 23 };
+#define TLS_RECORD_MAX (5 + 16384 + 256)
 
-/*
- * Fill *info for TLS 1.3 from one direction's keys and set *len to the exact
- * optlen the kernel wants for that cipher.  AES-GCM: salt = iv[0..3],
- * iv = iv[4..11]; ChaCha20-Poly1305: the whole 12-byte iv; rec_seq = k->seq
- * big-endian.  Returns 0, or -ZK_ENOKTLS (after zk_fail) for a suite or key
- * length the kernel cannot take.  The caller wipes *info.
- */
-int ktls_fill_info(const struct tls_dir_keys *k, union ktls_crypto_info *info,
-		   socklen_t *len);
+/* Is kernel TLS usable for TLS 1.3 with our three ciphers?  0, or
+ * -ZK_ENOKTLS with the reason in why. */
+int ktls_probe(char *why, size_t whylen);
+/* Program TX and RX on fd from k (does not wipe k).  -ZK_ENOKTLS when
+ * refused before any key was set (plain TCP still: the caller may fall
+ * back); other failures leave the connection unusable. */
+int ktls_switch(int fd, const struct tls_keys *k);
 
+/* Send one control record (type 21 alert: close_notify = {1, 0}). */
+int ktls_send_control(int fd, uint8_t type, const void *data, size_t len);
+/* A fatal alert (desc), best effort, never blocking, only once the kernel
+ * owns TX (else it would go out in plaintext). */
+void ktls_send_fatal(int fd, uint8_t desc);
+/* One receive that reports the record's type: the byte count with *type
+ * (-1: no record, i.e. TCP's EOF), or -1 with errno. */
+ssize_t ktls_recv_once(int fd, void *buf, size_t len, int flags, int *type);
 /* Record a failed socket call (errno e, during what) with the text users
- * should see: EBADMSG, resets, timeouts, and the kernel's ERESTARTSYS
- * leaking as 512 from a socket a killed process was writing to. */
+ * should see: EBADMSG, resets, timeouts, and Linux's ERESTARTSYS leaking
+ * as 512 from a socket a killed process was writing to. */
 int ktls_sock_fail(int e, const char *what);
+
+/* How far TCP has moved the connection: bytes the peer acknowledged
+ * (sending) or that arrived (receiving), bytes waiting in our queue, and
+ * whether TCP has closed it.  -1 where the OS does not say. */
+int ktls_tcp_progress(int fd, int sending, uint64_t *moved, int *queued,
+		      int *closed);
+
+/* Zero copy (-1 and ENOSYS where the OS has none): socket -> pipe; a pipe
+ * (or, file != 0, a regular file) -> socket, leaving the last record open
+ * for the close_notify that follows to push; pipe -> pipe or file; and a
+ * pipe's capacity. */
+ssize_t ktls_splice_recv(int sock, int pipe_w, size_t len, int nonblock);
+ssize_t ktls_splice_send(int fd, int sock, size_t len, int file);
+ssize_t ktls_pipe_move(int pipe_r, int fd, size_t len);
+long ktls_pipe_grow(int pipe_fd, long size);
 
 #endif

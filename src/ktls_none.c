@@ -1,16 +1,19 @@
 /*
  * ktls_none.c - kernel TLS for systems zktls has no port for: the probe
- * says so, the kernel planes do not exist, and the session stays on the
- * user plane (OpenSSL).
+ * says so, the kernel planes do not exist, and sessions stay on the user
+ * plane (zktls's own record layer).
  */
+#include <errno.h>
 #include <stdio.h>
 
-#include "zktls.h"
+#include "ktls.h"
+
+static const char none[] = "kernel TLS support not built for this OS";
 
 int ktls_probe(char *why, size_t whylen)
 {
 	if (why && whylen)
-		snprintf(why, whylen, "kernel TLS support not built for this OS");
+		snprintf(why, whylen, "%s", none);
 	return -ZK_ENOKTLS;
 }
 
@@ -18,7 +21,7 @@ int ktls_switch(int fd, const struct tls_keys *k)
 {
 	(void)fd;
 	(void)k;
-	return zk_fail(ZK_ENOKTLS, "kernel TLS support not built for this OS");
+	return zk_fail(ZK_ENOKTLS, "%s", none);
 }
 
 int ktls_send_control(int fd, uint8_t type, const void *data, size_t len)
@@ -27,15 +30,78 @@ int ktls_send_control(int fd, uint8_t type, const void *data, size_t len)
 	(void)type;
 	(void)data;
 	(void)len;
-	return zk_fail(ZK_ENOKTLS, "kernel TLS support not built for this OS");
+	return zk_fail(ZK_ENOKTLS, "%s", none);
 }
 
-ssize_t ktls_recv(struct chan *c, void *buf, size_t len)
+void ktls_send_fatal(int fd, uint8_t desc)
 {
-	(void)c;
+	(void)fd;
+	(void)desc;
+}
+
+ssize_t ktls_recv_once(int fd, void *buf, size_t len, int flags, int *type)
+{
+	(void)fd;
 	(void)buf;
 	(void)len;
-	return zk_fail(ZK_ENOKTLS, "kernel TLS support not built for this OS");
+	(void)flags;
+	*type = -1;
+	errno = ENOSYS;
+	return -1;
+}
+
+int ktls_sock_fail(int e, const char *what)
+{
+	errno = e;
+	return zk_fail_errno(ZK_ENET, "%s", what);
+}
+
+int ktls_tcp_progress(int fd, int sending, uint64_t *moved, int *queued,
+		      int *closed)
+{
+	(void)fd;
+	(void)sending;
+	(void)moved;
+	(void)queued;
+	(void)closed;
+	return -1;
+}
+
+ssize_t ktls_splice_recv(int sock, int pipe_w, size_t len, int nonblock)
+{
+	(void)sock;
+	(void)pipe_w;
+	(void)len;
+	(void)nonblock;
+	errno = ENOSYS;
+	return -1;
+}
+
+ssize_t ktls_splice_send(int fd, int sock, size_t len, int file)
+{
+	(void)fd;
+	(void)sock;
+	(void)len;
+	(void)file;
+	errno = ENOSYS;
+	return -1;
+}
+
+ssize_t ktls_pipe_move(int pipe_r, int fd, size_t len)
+{
+	(void)pipe_r;
+	(void)fd;
+	(void)len;
+	errno = ENOSYS;
+	return -1;
+}
+
+long ktls_pipe_grow(int pipe_fd, long size)
+{
+	(void)pipe_fd;
+	(void)size;
+	errno = ENOSYS;
+	return -1;
 }
 
 const struct plane *const plane_rw = NULL;

@@ -210,3 +210,27 @@ log_error(const char *fmt, ...)
 	vlog("error", fmt, ap);
 	va_end(ap);
 }
+
+/* A progress line (at most one a second unless final). */
+void
+xfer_progress(struct xfer *x, int final)
+{
+	double t = now_s(), dt;
+	char b[32], r[32];
+
+	if (!x->progress || (!final && t - x->t_last_progress < 1.0))
+		return;
+	x->t_last_progress = t;
+	dt = t - x->t_start;
+	human_bytes(x->bytes, b, sizeof(b));
+	human_bytes(dt > 0 ? (uint64_t)((double)x->bytes / dt) : 0, r,
+		    sizeof(r));
+	if (x->total_hint > 0 && x->bytes > 0 && x->bytes < x->total_hint) {
+		double eta = dt * (double)(x->total_hint - x->bytes) /
+			     (double)x->bytes;
+		fprintf(stderr, "zktls: %s  %s/s  %3.0f%%  ETA %.0f s\n", b, r,
+			100.0 * (double)x->bytes / (double)x->total_hint, eta);
+	} else {
+		fprintf(stderr, "zktls: %s  %s/s\n", b, r);
+	}
+}

@@ -1,10 +1,8 @@
 /*
- * main.c - the command line: a table of subcommands, option parsing into
- * an immutable struct conf, and the mapping of failures to exit codes.
- * Nothing below this file prints errors or exits.
+ * main.c - the command line's front door: the table of subcommands, the
+ * help text, and the process-wide setup every command shares.  Each
+ * subcommand is a cmd_*.c; nothing below them prints errors or exits.
  */
-#include <getopt.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,10 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "proto.h"
 #include "zktls.h"
-
-int session_run(const struct conf *cf);
 
 static const char usage_text[] =
 	"usage: zktls pipe send (--connect HOST:PORT | --listen ADDR:PORT) "
@@ -73,68 +68,13 @@ static const char usage_text[] =
 	"protocol, truncation, timeout, peer failure), 5 zfs failure (local "
 	"or peer).\n";
 
-enum {
-	OPT_CONNECT = 256, OPT_LISTEN, OPT_CERT, OPT_KEY, OPT_CA,
-	OPT_PEER_NAME, OPT_PEER_PIN, OPT_MODE, OPT_TIMEOUT, OPT_JSON,
-	OPT_TARGET, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_WILDCARDS, OPT_MOUNT,
-	OPT_MOUNT_PROPS, OPT_LISTEN_TIMEOUT,
-};
-
-static const struct option long_opts[] = {
-	{ "connect", required_argument, NULL, OPT_CONNECT },
-	{ "listen", required_argument, NULL, OPT_LISTEN },
-	{ "cert", required_argument, NULL, OPT_CERT },
-	{ "key", required_argument, NULL, OPT_KEY },
-	{ "ca", required_argument, NULL, OPT_CA },
-	{ "peer-name", required_argument, NULL, OPT_PEER_NAME },
-	{ "peer-pin", required_argument, NULL, OPT_PEER_PIN },
-	{ "peer-name-wildcards", no_argument, NULL, OPT_WILDCARDS },
-	{ "mode", required_argument, NULL, OPT_MODE },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-	{ "listen-timeout", required_argument, NULL, OPT_LISTEN_TIMEOUT },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "target", required_argument, NULL, OPT_TARGET },
-	{ "mount", no_argument, NULL, OPT_MOUNT },
-	{ "sender-mount-props", no_argument, NULL, OPT_MOUNT_PROPS },
-	{ "progress", no_argument, NULL, OPT_PROGRESS },
-	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
-/* zfs flags each subcommand passes through: letter, takes an argument,
- * summary bit for the peer. */
-struct zflag {
-	char letter;
-	int arg;
-	uint32_t bit;
-};
-
-static const struct zflag send_flags[] = {
-	{ 'i', 1, PROTO_ZF_INCR }, { 'I', 1, PROTO_ZF_INCR_ALL },
-	{ 'R', 0, PROTO_ZF_RECURSIVE }, { 'w', 0, PROTO_ZF_RAW },
-	{ 'c', 0, PROTO_ZF_COMPRESSED }, { 'L', 0, PROTO_ZF_LARGE },
-	{ 'e', 0, PROTO_ZF_EMBED }, { 'p', 0, PROTO_ZF_PROPS },
-	{ 'b', 0, 0 }, { 0, 0, 0 },
-};
-
-static const struct zflag recv_flags[] = {
-	{ 's', 0, 0 }, { 'F', 0, 0 }, { 'u', 0, 0 }, { 'd', 0, 0 },
-	{ 'e', 0, 0 }, { 'o', 1, 0 }, { 'x', 1, 0 }, { 0, 0, 0 },
-};
-
-static const struct zflag *
-zflag_find(const struct zflag *t, int ch)
+void
+usage_print(FILE *f)
 {
-	for (; t && t->letter; t++)
-		if (t->letter == ch)
-			return t;
-	return NULL;
+	fputs(usage_text, f);
 }
 
-static int __attribute__((format(printf, 1, 2)))
+int
 usage_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -145,150 +85,6 @@ usage_error(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\nTry 'zktls --help'.\n");
 	return EXIT_USAGE;
-}
-
-/* A zfs option argument: a name or property; never an option itself. */
-static int
-zfs_arg_ok(int letter, const char *a)
-{
-	if (a[0] == '\0' || a[0] == '-')
-		return 0;
-	if (letter == 'i' || letter == 'I')
-		return a[0] == '@' || a[0] == '#' || zfs_name_valid(a, 's') ||
-		       strchr(a, '#') != NULL;
-	return strchr(a, '\n') == NULL;
-}
-
-static int
-parse(int argc, char **argv, const struct zflag *zf, struct conf *cf)
-{
-	char optstr[64] = "vqh";
-	size_t o = strlen(optstr);
-	int ch;
-
-	for (const struct zflag *z = zf; z && z->letter; z++) {
-		optstr[o++] = z->letter;
-		if (z->arg)
-			optstr[o++] = ':';
-	}
-	optstr[o] = '\0';
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, optstr, long_opts, NULL)) != -1) {
-		const struct zflag *z;
-		char *end;
-
-		switch (ch) {
-		case OPT_CONNECT: cf->connect = optarg; break;
-		case OPT_LISTEN: cf->listen = optarg; break;
-		case OPT_CERT: cf->cert = optarg; break;
-		case OPT_KEY: cf->key = optarg; break;
-		case OPT_CA: cf->ca = optarg; break;
-		case OPT_PEER_NAME: cf->peer_name = optarg; break;
-		case OPT_PEER_PIN: cf->peer_pin = optarg; break;
-		case OPT_WILDCARDS: cf->peer_wildcards = 1; break;
-		case OPT_JSON: cf->json = 1; break;
-		case OPT_PROGRESS: cf->progress = 1; break;
-		case OPT_NO_PROGRESS: cf->progress = 0; break;
-		case 'v': cf->verbose++; break;
-		case 'q': cf->quiet = 1; break;
-		case 'h':
-			fputs(usage_text, stdout);
-			exit(EXIT_OK);
-		case OPT_MODE:
-			if (plane_mode_parse(optarg, &cf->mode) < 0)
-				return usage_error("%s", zk_errmsg());
-			break;
-		case OPT_TIMEOUT:
-			cf->timeout_s = (int)strtol(optarg, &end, 10);
-			if (*end || cf->timeout_s <= 0 || cf->timeout_s > 86400)
-				return usage_error("bad --timeout '%s'", optarg);
-			break;
-		case OPT_MOUNT:
-		case OPT_MOUNT_PROPS:
-			if (cf->role != ROLE_RECEIVER || !cf->zfs)
-				return usage_error("--%s is for zktls recv",
-						   ch == OPT_MOUNT ? "mount"
-						   : "sender-mount-props");
-			if (ch == OPT_MOUNT)
-				cf->recv_mount = 1;
-			else
-				cf->recv_mount_props = 1;
-			break;
-		case OPT_LISTEN_TIMEOUT:
-			cf->listen_timeout_s = (int)strtol(optarg, &end, 10);
-			if (*end || end == optarg || cf->listen_timeout_s < 0 ||
-			    cf->listen_timeout_s > 31536000)
-				return usage_error("bad --listen-timeout '%s'",
-						   optarg);
-			break;
-		case OPT_TARGET:
-			if (cf->role != ROLE_SENDER || !cf->zfs)
-				return usage_error("%s", "--target is for zktls "
-						   "send");
-			if (!zfs_name_valid(optarg, 'f'))
-				return usage_error("invalid --target dataset "
-						   "'%s'", optarg);
-			cf->target = optarg;
-			break;
-		case '?':
-			if (optopt && strchr(optstr, optopt))
-				return usage_error("option -%c needs an "
-						   "argument", optopt);
-			if (optopt)
-				return usage_error("unknown option -%c for "
-						   "zktls %s", optopt, cf->cmd);
-			return usage_error("unknown option '%s'",
-					   argv[optind - 1]);
-		default:
-			z = zflag_find(zf, ch);
-			if (z == NULL)
-				return usage_error("%s", "bad option");
-			if (cf->nzfs_args + 3 >= ZK_MAX_ZFS_ARGS)
-				return usage_error("%s", "too many zfs options");
-			if (z->arg && !zfs_arg_ok(ch, optarg))
-				return usage_error("bad zfs option argument "
-						   "'%s'", optarg);
-			{
-				static char flags[ZK_MAX_ZFS_ARGS][3];
-				int i = cf->nzfs_args;
-				flags[i][0] = '-';
-				flags[i][1] = (char)ch;
-				flags[i][2] = '\0';
-				cf->zfs_args[cf->nzfs_args++] = flags[i];
-			}
-			if (z->arg)
-				cf->zfs_args[cf->nzfs_args++] = optarg;
-			cf->zflags |= z->bit;
-		}
-	}
-	cf->zfs_args[cf->nzfs_args] = NULL;
-	if (cf->zfs) {
-		if (optind != argc - 1)
-			return usage_error("%s", cf->role == ROLE_SENDER
-					   ? "zktls send needs one POOL/FS@SNAP"
-					   : "zktls recv needs one POOL/FS");
-		cf->dataset = argv[optind];
-		if (!zfs_name_valid(cf->dataset,
-				    cf->role == ROLE_SENDER ? 's' : 'f'))
-			return usage_error("invalid %s name '%s'%s",
-					   cf->role == ROLE_SENDER ? "snapshot"
-								   : "dataset",
-					   cf->dataset,
-					   cf->role == ROLE_SENDER
-						   ? " (want POOL/FS@SNAP)"
-						   : "");
-	} else if (optind != argc) {
-		return usage_error("unexpected argument '%s'", argv[optind]);
-	}
-	if ((cf->connect == NULL) == (cf->listen == NULL))
-		return usage_error("%s", "give exactly one of --connect and "
-				   "--listen");
-	if (cf->listen_timeout_s && cf->listen == NULL)
-		return usage_error("%s", "--listen-timeout is for --listen");
-	if (cf->verbose && cf->quiet)
-		return usage_error("%s", "-v and -q exclude each other");
-	return 0;
 }
 
 static int
@@ -306,57 +102,48 @@ cmd_pin(int argc, char **argv)
 	return EXIT_OK;
 }
 
+static int
+cmd_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	usage_print(stdout);
+	return EXIT_OK;
+}
+
+static int
+cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("zktls %s\n", ZKTLS_VERSION);
+	return EXIT_OK;
+}
+
+/* argv[0] of each handler is the command word. */
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} commands[] = {
+	{ "pipe", cmd_xfer },    { "send", cmd_xfer },
+	{ "recv", cmd_xfer },    { "receive", cmd_xfer },
+	{ "pin", cmd_pin },      { "version", cmd_version },
+	{ "--version", cmd_version }, { "help", cmd_help },
+	{ "--help", cmd_help },  { "-h", cmd_help },
+};
+
 int
 main(int argc, char **argv)
 {
-	struct conf cf = { .timeout_s = 120, .mode = MODE_AUTO };
-	const struct zflag *zf = NULL;
-	int r, skip;
-
 	signal(SIGPIPE, SIG_IGN);
 	if (os_harden() < 0) {
 		fprintf(stderr, "zktls: error: %s\n", zk_errmsg());
 		return EXIT_SYS;
 	}
-	cf.progress = isatty(2);
 	if (argc < 2)
 		return usage_error("%s", "missing command");
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		fputs(usage_text, stdout);
-		return EXIT_OK;
-	}
-	if (strcmp(argv[1], "version") == 0 ||
-	    strcmp(argv[1], "--version") == 0) {
-		printf("zktls %s\n", ZKTLS_VERSION);
-		return EXIT_OK;
-	}
-	if (strcmp(argv[1], "pin") == 0)
-		return cmd_pin(argc - 1, argv + 1);
-	if (strcmp(argv[1], "pipe") == 0 && argc >= 3 &&
-	    (strcmp(argv[2], "send") == 0 || strcmp(argv[2], "recv") == 0)) {
-		cf.role = argv[2][0] == 's' ? ROLE_SENDER : ROLE_RECEIVER;
-		cf.cmd = cf.role == ROLE_SENDER ? "pipe send" : "pipe recv";
-		skip = 2;
-	} else if (strcmp(argv[1], "send") == 0 ||
-		   strcmp(argv[1], "recv") == 0 ||
-		   strcmp(argv[1], "receive") == 0) {
-		cf.role = argv[1][0] == 's' ? ROLE_SENDER : ROLE_RECEIVER;
-		cf.cmd = cf.role == ROLE_SENDER ? "send" : "recv";
-		cf.zfs = 1;
-		zf = cf.role == ROLE_SENDER ? send_flags : recv_flags;
-		skip = 1;
-	} else {
-		return usage_error("unknown command '%s'", argv[1]);
-	}
-	if ((r = parse(argc - skip, argv + skip, zf, &cf)) != 0)
-		return r;
-	log_init("zktls", cf.quiet ? LOG_QUIET : LOG_NORMAL + cf.verbose,
-		 cf.json);
-	r = session_run(&cf);
-	if (r < 0) {
-		log_error("%s", zk_errmsg());
-		return zk_exit_code(r);
-	}
-	return EXIT_OK;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	return usage_error("unknown command '%s'", argv[1]);
 }

@@ -20,8 +20,8 @@
 
 struct session {
 	const struct conf *cf;
+	const struct policy *pol;
 	int server;
-	struct tls_ctx *tctx;
 	struct chan c;
 	struct endpoint ep;
 	struct xfer x;
@@ -37,6 +37,9 @@ struct session {
 	char plane_why[300];
 	uint64_t guid;                  /* sent / received snapshot guid */
 	uint8_t *msgbuf;
+	double t0;                      /* when the session was prepared */
+	const struct session_serve *serve; /* serve: decides per REQUEST */
+	struct session_result result;
 };
 
 #define MSGBUF_LEN (PROTO_HDR_LEN + PROTO_MAX_BODY)
@@ -384,32 +387,6 @@ receiver_facts(struct session *s, char *token, uint32_t *nguids,
 	}
 }
 
-/* The receiver decides where the stream lands: its own dataset, or a
- * dataset below it that the sender asked for with --target. */
-static int
-resolve_target(struct session *s, const char *asked, char *why, size_t wl)
-{
-	const char *mine = s->cf->dataset;
-	size_t ml = strlen(mine);
-
-	if (asked[0] == '\0') {
-		snprintf(s->target, sizeof(s->target), "%s", mine);
-		return 0;
-	}
-	if (!zfs_name_valid(asked, 'f')) {
-		snprintf(why, wl, "invalid target dataset name '%s'", asked);
-		return -1;
-	}
-	if (strcmp(asked, mine) != 0 &&
-	    !(strncmp(asked, mine, ml) == 0 && asked[ml] == '/')) {
-		snprintf(why, wl, "dataset %s is not authorised (this "
-			 "receiver accepts %s and below)", asked, mine);
-		return -1;
-	}
-	snprintf(s->target, sizeof(s->target), "%s", asked);
-	return 0;
-}
-
 /* ------------------------------------------------------------ negotiate */
 
 static int
@@ -438,6 +415,32 @@ negotiate_server(struct session *s)
 	if ((r = recv_request(s)) < 0)
 		return r;
 	memset(s->rep, 0, sizeof(*s->rep));
+	if (s->serve != NULL) {
+		/* serve: who the client is and what it may do decide this
+		 * side's role, dataset and zfs flags. */
+		const struct conf *cf = NULL;
+		const struct policy *pol = NULL;
+		uint8_t status = PROTO_ST_DENIED;
+
+		why[0] = '\0';
+		if ((r = s->serve->on_request(s->serve->arg, s->c.tls, q, &cf,
+					      &pol, &status, why,
+					      sizeof(why))) < 0) {
+			(void)send_reply(s, status, why);
+			return r;
+		}
+		s->cf = cf;
+		s->pol = pol;
+		s->x.progress = 0;
+		if (cf->role == ROLE_SENDER) {
+			snprintf(s->snapname, sizeof(s->snapname), "%s",
+				 cf->dataset);
+			if ((r = sender_dry_run(s)) < 0) {
+				(void)send_reply(s, PROTO_ST_ERROR, zk_errmsg());
+				return r;
+			}
+		}
+	}
 	if (s->cf->role == ROLE_RECEIVER && q->op != PROTO_OP_PUSH) {
 		(void)send_reply(s, PROTO_ST_ERROR, "both sides want to receive");
 		return zk_fail(ZK_EPROTO, "peer wants to receive too (run "
@@ -458,7 +461,8 @@ negotiate_server(struct session *s)
 		}
 		snprintf(s->snapname, sizeof(s->snapname), "%s", q->snapshot);
 		if (s->cf->zfs &&
-		    resolve_target(s, q->dataset, why, sizeof(why)) < 0) {
+		    policy_push_target(s->pol, q->dataset, s->target,
+				       sizeof(s->target), why, sizeof(why)) < 0) {
 			(void)send_reply(s, PROTO_ST_DENIED, why);
 			return zk_fail(ZK_EDENIED, "refused %s: %s",
 				       tls_peer(s->c.tls), why);
@@ -469,7 +473,15 @@ negotiate_server(struct session *s)
 			       s->rep->guids);
 		return send_reply(s, PROTO_ST_OK, NULL);
 	}
-	/* We send; the client receives. */
+	/* We send; the client receives.  It may name what it wants (to pull
+	 * from serve); a one-shot sender has only its own snapshot. */
+	if (q->snapshot[0] && strcmp(q->snapshot, s->snapname) != 0) {
+		snprintf(why, sizeof(why), "this sender sends %s, not %s",
+			 s->snapname, q->snapshot);
+		(void)send_reply(s, PROTO_ST_NOTFOUND, why);
+		return zk_fail(ZK_EDENIED, "refused %s: %s", tls_peer(s->c.tls),
+			       why);
+	}
 	if (s->cf->zfs && q->token[0] &&
 	    ((r = token_check(s, q->token)) < 0 ||
 	     (r = sender_dry_run(s)) < 0)) {
@@ -495,6 +507,9 @@ negotiate_client(struct session *s)
 			 s->cf->target ? s->cf->target : "");
 	} else {
 		q->op = PROTO_OP_PULL;
+		q->zflags = s->cf->source_zflags;
+		snprintf(q->snapshot, sizeof(q->snapshot), "%s",
+			 s->cf->source ? s->cf->source : "");
 		snprintf(s->target, sizeof(s->target), "%s",
 			 s->cf->zfs ? s->cf->dataset : "");
 		snprintf(q->dataset, sizeof(q->dataset), "%s", s->target);
@@ -793,34 +808,6 @@ salvage_alert(struct session *s, int r)
 
 /* ------------------------------------------------------------ main flow */
 
-/* Connect, or listen until a peer authenticates (conn.c). */
-static int
-open_connection(struct session *s)
-{
-	const struct conf *cf = s->cf;
-	struct conn c;
-	int lfd, r;
-
-	if (cf->connect)
-		r = conn_connect(cf->connect, s->tctx, cf->timeout_s, &c);
-	else if ((lfd = net_listen(cf->listen)) < 0)
-		return lfd;
-	else {
-		/* After "listening on", which scripts expect as the first
-		 * line. */
-		if (s->plane_why[0])
-			log_info("%s", s->plane_why);
-		s->plane_why[0] = '\0';
-		r = conn_accept(lfd, s->tctx, cf->timeout_s,
-				cf->listen_timeout_s, &c);
-		close(lfd);
-	}
-	s->c.fd = c.fd;
-	s->c.tls = c.tls;
-	snprintf(s->addr, sizeof(s->addr), "%s", c.addr);
-	return r;
-}
-
 static void
 log_session(struct session *s, int r, double secs)
 {
@@ -885,45 +872,52 @@ log_session(struct session *s, int r, double secs)
 }
 
 int
-session_run(const struct conf *cf)
+session_new(const struct conf *cf, const struct policy *pol,
+	    struct session **out, const char **note)
 {
 	struct session *s;
 	int r;
-	double t0 = now_s();
 
+	*out = NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
 	    (s->req = calloc(1, sizeof(*s->req))) == NULL ||
 	    (s->rep = calloc(1, sizeof(*s->rep))) == NULL ||
 	    (s->msgbuf = malloc(MSGBUF_LEN)) == NULL) {
-		r = zk_fail_errno(ZK_ESYS, "out of memory");
-		goto out;
+		session_free(s);
+		return zk_fail_errno(ZK_ESYS, "out of memory");
 	}
 	s->cf = cf;
+	s->pol = pol;
 	s->c.fd = -1;
 	s->c.timeout_ms = cf->timeout_s * 1000;
-	s->server = cf->listen != NULL;
 	s->x.progress = cf->progress;
+	s->t0 = now_s();
+	*out = s;
+	*note = s->plane_why;
 	if (cf->zfs && cf->role == ROLE_SENDER)
 		snprintf(s->snapname, sizeof(s->snapname), "%s", cf->dataset);
-
 	if (cf->zfs && (r = zfs_init()) < 0)
-		goto out;
+		return r;
 	s->c.plane = plane_pick(cf->mode, s->plane_why, sizeof(s->plane_why));
-	if (s->c.plane == NULL) {
-		r = -zk_errcode();
-		goto out;
-	}
-	if ((s->tctx = tls_ctx_new(cf, s->server)) == NULL) {
-		r = -zk_errcode();
-		goto out;
-	}
+	if (s->c.plane == NULL)
+		return -zk_errcode();
 	/* A sender checks its snapshot before anyone connects. */
 	if (cf->zfs && cf->role == ROLE_SENDER && (r = sender_dry_run(s)) < 0)
-		goto out;
-	if (cf->connect && s->plane_why[0])
-		log_info("%s", s->plane_why);
-	if ((r = open_connection(s)) < 0)
-		goto out;
+		return r;
+	return 0;
+}
+
+int
+session_run(struct session *s, struct conn *c, int server)
+{
+	int r;
+
+	s->server = server;
+	s->c.fd = c->fd;
+	s->c.tls = c->tls;
+	snprintf(s->addr, sizeof(s->addr), "%s", c->addr);
+	c->fd = -1;
+	c->tls = NULL;
 	log_verbose("authenticated %s (%s), %s, plane %s", tls_peer(s->c.tls),
 		    s->addr, tls_cipher(s->c.tls), s->c.plane->name);
 	if ((r = chan_switch(&s->c)) < 0) {
@@ -935,26 +929,46 @@ session_run(const struct conf *cf)
 		r = salvage_alert(s, r);
 	if (r < 0)
 		goto out;
-	r = cf->role == ROLE_SENDER ? do_send(s) : do_recv(s);
+	r = s->cf->role == ROLE_SENDER ? do_send(s) : do_recv(s);
 out:
-	if (s != NULL) {
-		if (s->c.tls != NULL || r == 0)
-			log_session(s, r, now_s() - (s->x.t_start > 0
-							     ? s->x.t_start
-							     : t0));
-		if (s->ep.errfd >= 0 && s->ep.pid > 0 && !s->ep.finished) {
-			s->ep.kill(&s->ep);
-			(void)s->ep.finish(&s->ep);
-		}
-		user_free(&s->c);
-		tls_free(s->c.tls);
-		if (s->c.fd >= 0)
-			close(s->c.fd);
-		tls_ctx_free(s->tctx);
-		free(s->req);
-		free(s->rep);
-		free(s->msgbuf);
-		free(s);
-	}
+	log_session(s, r, now_s() - (s->x.t_start > 0 ? s->x.t_start : s->t0));
 	return r;
+}
+
+const struct session_result *
+session_result(struct session *s)
+{
+	static struct session_result none = { "none", 0, 0 };
+
+	if (s == NULL)
+		return &none;
+	s->result.plane = s->c.plane ? s->c.plane->name : "none";
+	s->result.bytes = s->x.uncounted ? 0 : s->x.bytes;
+	s->result.seconds = now_s() - (s->x.t_start > 0 ? s->x.t_start : s->t0);
+	return &s->result;
+}
+
+void
+session_set_serve(struct session *s, const struct session_serve *sv)
+{
+	s->serve = sv;
+}
+
+void
+session_free(struct session *s)
+{
+	if (s == NULL)
+		return;
+	if (s->ep.errfd >= 0 && s->ep.pid > 0 && !s->ep.finished) {
+		s->ep.kill(&s->ep);
+		(void)s->ep.finish(&s->ep);
+	}
+	user_free(&s->c);
+	tls_free(s->c.tls);
+	if (s->c.fd >= 0)
+		close(s->c.fd);
+	free(s->req);
+	free(s->rep);
+	free(s->msgbuf);
+	free(s);
 }

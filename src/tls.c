@@ -45,13 +45,12 @@
 struct tls_ctx {
 	SSL_CTX *ssl_ctx;
 	int server;
-	int pin_only;                 /* --peer-pin without --ca */
-	uint8_t pin[32];
-	int have_pin;
+	int pin_only;                 /* no CA: a pin alone decides */
+	uint8_t (*pins)[32];          /* acceptable key pins (any of them) */
+	int npins;
+	int later;                    /* serve: who it is is decided later */
 	char peer_name[256];
-	int name_is_ip;
-	uint8_t name_ip[16];          /* --peer-name as an address */
-	size_t name_ip_len;
+	int name_is_ip;               /* --peer-name is an address */
 	int wildcards;                /* --peer-name-wildcards */
 };
 
@@ -86,26 +85,6 @@ ossl_fail(int code, const char *what)
 
 	ERR_clear_error();
 	return ret;
-}
-
-static int
-parse_pin(const char *s, uint8_t out[32])
-{
-	size_t i;
-
-	if (strncmp(s, "sha256:", 7) != 0 || strlen(s + 7) != 64)
-		return -1;
-	s += 7;
-	for (i = 0; i < 32; i++) {
-		unsigned int v;
-		char hex[3] = { s[2 * i], s[2 * i + 1], '\0' };
-		if (!isxdigit((unsigned char)hex[0]) ||
-		    !isxdigit((unsigned char)hex[1]) ||
-		    sscanf(hex, "%2x", &v) != 1)
-			return -1;
-		out[i] = (uint8_t)v;
-	}
-	return 0;
 }
 
 /* Key-log callback: keep the application traffic secrets, nothing else. */
@@ -192,9 +171,29 @@ wildcard_match(const char *want, const unsigned char *san, size_t len)
  * when the certificate has no SAN at all.  On a match, what matched goes to
  * *matched ("DNS:name", "IP:addr", "CN=name") for the logs.
  */
+struct name_want {
+	const char *name;
+	int is_ip;
+	uint8_t ip[16];
+	size_t ip_len;
+	int wildcards;
+};
+
+static void
+name_want(struct name_want *w, const char *name, int wildcards)
+{
+	memset(w, 0, sizeof(*w));
+	w->name = name;
+	w->wildcards = wildcards;
+	if (inet_pton(AF_INET, name, w->ip) == 1)
+		w->ip_len = 4, w->is_ip = 1;
+	else if (inet_pton(AF_INET6, name, w->ip) == 1)
+		w->ip_len = 16, w->is_ip = 1;
+}
+
 static int
-name_matches(const struct tls_ctx *ctx, X509 *cert, char *matched, size_t cap,
-	     int *wild_would)
+name_matches(const struct name_want *ctx, X509 *cert, char *matched,
+	     size_t cap, int *wild_would)
 {
 	GENERAL_NAMES *sans = X509_get_ext_d2i(cert, NID_subject_alt_name,
 					       NULL, NULL);
@@ -205,30 +204,30 @@ name_matches(const struct tls_ctx *ctx, X509 *cert, char *matched, size_t cap,
 		const unsigned char *d;
 		int len;
 
-		if (g->type == GEN_DNS && !ctx->name_is_ip) {
+		if (g->type == GEN_DNS && !ctx->is_ip) {
 			d = ASN1_STRING_get0_data(g->d.dNSName);
 			len = ASN1_STRING_length(g->d.dNSName);
-			if (dns_match(ctx->peer_name, d, (size_t)len) ||
+			if (dns_match(ctx->name, d, (size_t)len) ||
 			    (ctx->wildcards &&
-			     wildcard_match(ctx->peer_name, d, (size_t)len))) {
+			     wildcard_match(ctx->name, d, (size_t)len))) {
 				snprintf(matched, cap, "DNS:%.*s", len, d);
 				ok = 1;
-			} else if (wildcard_match(ctx->peer_name, d,
+			} else if (wildcard_match(ctx->name, d,
 						  (size_t)len)) {
 				*wild_would = 1;
 			}
-		} else if (g->type == GEN_IPADD && ctx->name_is_ip) {
+		} else if (g->type == GEN_IPADD && ctx->is_ip) {
 			d = ASN1_STRING_get0_data(g->d.iPAddress);
 			len = ASN1_STRING_length(g->d.iPAddress);
-			if ((size_t)len == ctx->name_ip_len &&
-			    memcmp(d, ctx->name_ip, (size_t)len) == 0) {
-				snprintf(matched, cap, "IP:%s", ctx->peer_name);
+			if ((size_t)len == ctx->ip_len &&
+			    memcmp(d, ctx->ip, (size_t)len) == 0) {
+				snprintf(matched, cap, "IP:%s", ctx->name);
 				ok = 1;
 			}
 		}
 	}
 	GENERAL_NAMES_free(sans);
-	if (n == 0 && !ctx->name_is_ip) {
+	if (n == 0 && !ctx->is_ip) {
 		X509_NAME *subj = X509_get_subject_name(cert);
 		int last = -1, idx;
 
@@ -242,7 +241,7 @@ name_matches(const struct tls_ctx *ctx, X509 *cert, char *matched, size_t cap,
 			const unsigned char *d = ASN1_STRING_get0_data(cn);
 			int len = ASN1_STRING_length(cn);
 
-			if (dns_match(ctx->peer_name, d, (size_t)len)) {
+			if (dns_match(ctx->name, d, (size_t)len)) {
 				snprintf(matched, cap, "CN=%.*s", len, d);
 				ok = 1;
 			}
@@ -257,33 +256,43 @@ verify_cb(int ok, X509_STORE_CTX *xs)
 	SSL *ssl = X509_STORE_CTX_get_ex_data(
 		xs, SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct tls *t = ssl ? SSL_get_ex_data(ssl, ex_index) : NULL;
+	const struct tls_ctx *ctx;
 	X509 *cert;
 	uint8_t *der = NULL, md[32];
 	unsigned int mdlen = 0;
-	int len, match;
+	int len, match = 0;
 
 	if (t == NULL)
 		return 0;
-	if (t->ctx->pin_only)
+	ctx = t->ctx;
+	if (ctx->pin_only)
 		ok = 1; /* the pin alone decides, as with an SSH host key */
 	if (!ok || X509_STORE_CTX_get_error_depth(xs) != 0)
 		return ok;
 	cert = X509_STORE_CTX_get_current_cert(xs);
-	if (t->ctx->peer_name[0] != '\0' &&
-	    !name_matches(t->ctx, cert, t->peer, sizeof(t->peer),
-			  &t->wild_would)) {
-		X509_STORE_CTX_set_error(xs, t->ctx->name_is_ip
-					 ? X509_V_ERR_IP_ADDRESS_MISMATCH
-					 : X509_V_ERR_HOSTNAME_MISMATCH);
-		return 0;
+	if (ctx->peer_name[0] != '\0') {
+		struct name_want w;
+
+		name_want(&w, ctx->peer_name, ctx->wildcards);
+		if (!name_matches(&w, cert, t->peer, sizeof(t->peer),
+				  &t->wild_would)) {
+			X509_STORE_CTX_set_error(xs, w.is_ip
+						 ? X509_V_ERR_IP_ADDRESS_MISMATCH
+						 : X509_V_ERR_HOSTNAME_MISMATCH);
+			return 0;
+		}
 	}
-	if (!t->ctx->have_pin)
+	/* A pin must match where pins decide the handshake: --peer-pin, or
+	 * serve's pin-only clients (any of their pins). */
+	if (ctx->npins == 0 || (ctx->later && !ctx->pin_only))
 		return 1;
 	len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
 	if (len <= 0)
 		return 0;
-	match = EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) &&
-		mdlen == 32 && CRYPTO_memcmp(md, t->ctx->pin, 32) == 0;
+	if (EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) &&
+	    mdlen == 32)
+		for (int i = 0; i < ctx->npins; i++)
+			match |= CRYPTO_memcmp(md, ctx->pins[i], 32) == 0;
 	OPENSSL_free(der);
 	if (!match) {
 		t->pin_failed = 1;
@@ -310,7 +319,7 @@ alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 }
 
 static int
-load_files(SSL_CTX *c, const struct conf *cf)
+load_files(SSL_CTX *c, const struct tls_files *cf)
 {
 	FILE *f;
 	EVP_PKEY *pk = NULL;
@@ -358,54 +367,63 @@ load_files(SSL_CTX *c, const struct conf *cf)
 	return 0;
 }
 
-/* --peer-name is an IP address or a DNS host name (letters, digits and
- * hyphens in dot-separated labels); anything else cannot name a peer. */
+/* --peer-name is an IP address or a DNS host name (peer_name_valid). */
 static int
 set_peer_name(struct tls_ctx *ctx, const char *name)
 {
-	size_t len = strlen(name), label = 0;
-
-	if (inet_pton(AF_INET, name, ctx->name_ip) == 1) {
-		ctx->name_ip_len = 4;
-		ctx->name_is_ip = 1;
-	} else if (inet_pton(AF_INET6, name, ctx->name_ip) == 1) {
-		ctx->name_ip_len = 16;
-		ctx->name_is_ip = 1;
-	} else {
-		if (len == 0 || len > 253)
-			goto bad;
-		for (const char *p = name; ; p++) {
-			if (*p == '.' || *p == '\0') {
-				if (label == 0 || label > 63 || p[-1] == '-')
-					goto bad;
-				if (*p == '\0')
-					break;
-				label = 0;
-			} else if (isalnum((unsigned char)*p) ||
-				   (*p == '-' && label > 0) || *p == '_') {
-				label++;
-			} else {
-				goto bad;
-			}
-		}
-	}
+	if (!peer_name_valid(name))
+		return zk_fail(ZK_EUSAGE, "bad --peer-name '%s' (want a host "
+			       "name or an IP address; wildcards are matched "
+			       "with --peer-name-wildcards, never written "
+			       "here)", name);
 	snprintf(ctx->peer_name, sizeof(ctx->peer_name), "%s", name);
+	{
+		struct name_want w;
+		name_want(&w, name, 0);
+		ctx->name_is_ip = w.is_ip;
+	}
 	return 0;
-bad:
-	return zk_fail(ZK_EUSAGE, "bad --peer-name '%s' (want a host name or "
-		       "an IP address; wildcards are matched with "
-		       "--peer-name-wildcards, never written here)", name);
+}
+
+/* The SSL_CTX every connection shares: TLS 1.3 only, the kernel's
+ * ciphers, no tickets, mutual authentication, our certificate and key. */
+static int
+ctx_build(struct tls_ctx *ctx, const struct tls_files *files)
+{
+	static const unsigned char alpn[] = "\x07" ZKTLS_ALPN;
+	SSL_CTX *c;
+
+	if (ex_index < 0)
+		ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	c = SSL_CTX_new(ctx->server ? TLS_server_method() : TLS_client_method());
+	if (c == NULL)
+		return ossl_fail(ZK_ESYS, "SSL_CTX_new");
+	ctx->ssl_ctx = c;
+	if (SSL_CTX_set_min_proto_version(c, TLS1_3_VERSION) != 1 ||
+	    SSL_CTX_set_max_proto_version(c, TLS1_3_VERSION) != 1 ||
+	    SSL_CTX_set_ciphersuites(c, CIPHERSUITES) != 1)
+		return ossl_fail(ZK_ESYS, "cannot restrict TLS to 1.3");
+	SSL_CTX_set_options(c, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_num_tickets(c, 0);
+	SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_mode(c, SSL_MODE_AUTO_RETRY);
+	SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+			   verify_cb);
+	SSL_CTX_set_keylog_callback(c, keylog_cb);
+	SSL_CTX_set_info_callback(c, info_cb);
+	if (ctx->server)
+		SSL_CTX_set_alpn_select_cb(c, alpn_select_cb, NULL);
+	else if (SSL_CTX_set_alpn_protos(c, alpn, sizeof(alpn) - 1) != 0)
+		return ossl_fail(ZK_ESYS, "ALPN");
+	return load_files(c, files);
 }
 
 struct tls_ctx *
 tls_ctx_new(const struct conf *cf, int server)
 {
+	struct tls_files files = { cf->cert, cf->key, cf->ca };
 	struct tls_ctx *ctx = NULL;
-	SSL_CTX *c = NULL;
-	static const unsigned char alpn[] = "\x07" ZKTLS_ALPN;
 
-	if (ex_index < 0)
-		ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	if ((ctx = calloc(1, sizeof(*ctx))) == NULL) {
 		zk_fail_errno(ZK_ESYS, "calloc");
 		return NULL;
@@ -422,45 +440,56 @@ tls_ctx_new(const struct conf *cf, int server)
 		goto fail;
 	}
 	if (cf->peer_pin != NULL) {
-		if (parse_pin(cf->peer_pin, ctx->pin) < 0) {
+		if ((ctx->pins = calloc(1, 32)) == NULL) {
+			zk_fail_errno(ZK_ESYS, "calloc");
+			goto fail;
+		}
+		if (pin_parse(cf->peer_pin, ctx->pins[0]) < 0) {
 			zk_fail(ZK_EUSAGE, "bad --peer-pin '%s' (want sha256: "
 				"and 64 hex digits)", cf->peer_pin);
 			goto fail;
 		}
-		ctx->have_pin = 1;
+		ctx->npins = 1;
 		ctx->pin_only = cf->ca == NULL;
 	}
 	if (cf->peer_name != NULL && set_peer_name(ctx, cf->peer_name) < 0)
 		goto fail;
 	ctx->wildcards = cf->peer_wildcards;
+	if (ctx_build(ctx, &files) < 0)
+		goto fail;
+	return ctx;
+fail:
+	tls_ctx_free(ctx);
+	return NULL;
+}
 
-	c = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
-	if (c == NULL) {
-		ossl_fail(ZK_ESYS, "SSL_CTX_new");
+struct tls_ctx *
+tls_ctx_new_serve(const struct tls_files *files, const uint8_t (*pins)[32],
+		  int npins)
+{
+	struct tls_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	if (ctx == NULL) {
+		zk_fail_errno(ZK_ESYS, "calloc");
+		return NULL;
+	}
+	ctx->server = 1;
+	ctx->later = 1;
+	ctx->pin_only = files->ca == NULL;
+	if (npins > 0) {
+		if ((ctx->pins = calloc((size_t)npins, 32)) == NULL) {
+			zk_fail_errno(ZK_ESYS, "calloc");
+			goto fail;
+		}
+		memcpy(ctx->pins, pins, (size_t)npins * 32);
+		ctx->npins = npins;
+	}
+	if (ctx->pin_only && npins == 0) {
+		zk_fail(ZK_EUSAGE, "neither a CA nor any pin: nobody could "
+			"authenticate");
 		goto fail;
 	}
-	ctx->ssl_ctx = c;
-	if (SSL_CTX_set_min_proto_version(c, TLS1_3_VERSION) != 1 ||
-	    SSL_CTX_set_max_proto_version(c, TLS1_3_VERSION) != 1 ||
-	    SSL_CTX_set_ciphersuites(c, CIPHERSUITES) != 1) {
-		ossl_fail(ZK_ESYS, "cannot restrict TLS to 1.3");
-		goto fail;
-	}
-	SSL_CTX_set_options(c, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
-	SSL_CTX_set_num_tickets(c, 0);
-	SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_mode(c, SSL_MODE_AUTO_RETRY);
-	SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
-			   verify_cb);
-	SSL_CTX_set_keylog_callback(c, keylog_cb);
-	SSL_CTX_set_info_callback(c, info_cb);
-	if (server)
-		SSL_CTX_set_alpn_select_cb(c, alpn_select_cb, NULL);
-	else if (SSL_CTX_set_alpn_protos(c, alpn, sizeof(alpn) - 1) != 0) {
-		ossl_fail(ZK_ESYS, "ALPN");
-		goto fail;
-	}
-	if (load_files(c, cf) < 0)
+	if (ctx_build(ctx, files) < 0)
 		goto fail;
 	return ctx;
 fail:
@@ -474,6 +503,7 @@ tls_ctx_free(struct tls_ctx *ctx)
 	if (ctx == NULL)
 		return;
 	SSL_CTX_free(ctx->ssl_ctx);
+	free(ctx->pins);
 	OPENSSL_cleanse(ctx, sizeof(*ctx));
 	free(ctx);
 }
@@ -623,7 +653,8 @@ handshake_done(struct tls *t)
 	if (t->ctx->peer_name[0] == '\0') {
 		X509_NAME_get_text_by_NID(X509_get_subject_name(pc),
 					  NID_commonName, cn, sizeof(cn));
-		snprintf(t->peer, sizeof(t->peer), "CN=%s (pinned key)", cn);
+		snprintf(t->peer, sizeof(t->peer), t->ctx->later ? "CN=%s"
+			 : "CN=%s (pinned key)", cn);
 	}
 	X509_free(pc);
 	if (t->peer[0] == '\0')
@@ -679,6 +710,43 @@ const char *
 tls_peer(const struct tls *t)
 {
 	return t ? t->peer : "?";
+}
+
+void
+tls_set_peer(struct tls *t, const char *label)
+{
+	snprintf(t->peer, sizeof(t->peer), "%s", label);
+}
+
+int
+tls_peer_named(const struct tls *t, const char *name, int wildcards,
+	       char *matched, size_t cap)
+{
+	X509 *pc = SSL_get0_peer_certificate(t->ssl);
+	struct name_want w;
+	int wild = 0;
+
+	if (pc == NULL)
+		return 0;
+	name_want(&w, name, wildcards);
+	return name_matches(&w, pc, matched, cap, &wild);
+}
+
+int
+tls_peer_pin(const struct tls *t, uint8_t out[32])
+{
+	X509 *pc = SSL_get0_peer_certificate(t->ssl);
+	uint8_t *der = NULL;
+	unsigned int mdlen = 0;
+	int len, ok;
+
+	if (pc == NULL ||
+	    (len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(pc), &der)) <= 0)
+		return -1;
+	ok = EVP_Digest(der, (size_t)len, out, &mdlen, EVP_sha256(), NULL) &&
+	     mdlen == 32;
+	OPENSSL_free(der);
+	return ok ? 0 : -1;
 }
 
 const char *

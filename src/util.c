@@ -1,6 +1,8 @@
 /*
  * util.c - small fd and formatting helpers shared by every module.
  */
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -148,5 +150,49 @@ tls_handshake_msg_fail(const uint8_t *body, size_t len)
 		return zk_fail(ZK_EPROTO, "protocol violation by peer: TLS "
 			       "handshake message type %u after the handshake",
 			       body[0]);
+	}
+}
+
+int
+pin_parse(const char *s, uint8_t out[32])
+{
+	if (strncmp(s, "sha256:", 7) != 0 || strlen(s + 7) != 64)
+		return -1;
+	s += 7;
+	for (size_t i = 0; i < 32; i++) {
+		int hi = s[2 * i], lo = s[2 * i + 1];
+		if (!isxdigit(hi) || !isxdigit(lo))
+			return -1;
+		hi = isdigit(hi) ? hi - '0' : (tolower(hi) - 'a' + 10);
+		lo = isdigit(lo) ? lo - '0' : (tolower(lo) - 'a' + 10);
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+int
+peer_name_valid(const char *name)
+{
+	uint8_t ip[16];
+	size_t len = strlen(name), label = 0;
+
+	if (inet_pton(AF_INET, name, ip) == 1 ||
+	    inet_pton(AF_INET6, name, ip) == 1)
+		return 1;
+	if (len == 0 || len > 253)
+		return 0;
+	for (const char *p = name;; p++) {
+		if (*p == '.' || *p == '\0') {
+			if (label == 0 || label > 63 || p[-1] == '-')
+				return 0;
+			if (*p == '\0')
+				return 1;
+			label = 0;
+		} else if (isalnum((unsigned char)*p) ||
+			   (*p == '-' && label > 0) || *p == '_') {
+			label++;
+		} else {
+			return 0;
+		}
 	}
 }

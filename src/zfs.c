@@ -1,11 +1,7 @@
 /*
- * zfs.c - running zfs: name validation, spawning, capturing its words.
- *
- * zfs is always run from an argument vector (never a shell) with a minimal
- * environment and an explicit fd map: stdin/stdout are the stream (or
- * /dev/null), stderr goes to an unlinked temporary file so a chatty child
- * can never block on a full pipe while we move its stream.  The tail of
- * that file becomes the error text we report and send to the peer.
+ * zfs.c - zfs itself: which executable, name validation, and the facts
+ * zktls reads from it (guids, resume tokens and what they continue).
+ * Spawning is endpoint.c's (child_spawn()).
  *
  * zfs is found in a fixed list of system directories (zfs_dirs); an
  * absolute $ZKTLS_ZFS names another executable (the host tests use a
@@ -23,8 +19,6 @@
 
 #include "proto.h"
 #include "zktls.h"
-
-extern char **environ;
 
 /* Where zfs may live.  Never the working directory, never $PATH: zktls
  * runs as root, and a directory an attacker can write to must not decide
@@ -112,198 +106,6 @@ zfs_name_valid(const char *name, int kind)
 	return kind == 's' ? seen_at : !seen_at;
 }
 
-/* The child's environment: a fixed PATH (never ours: see zfs_dirs), the
- * C locale, and the ZKTLS_* variables the host tests configure their
- * stand-in zfs with. */
-static char **
-child_env(void)
-{
-	static char *env[64];
-	size_t n = 0;
-
-	env[n++] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
-	env[n++] = "LC_ALL=C";
-	for (char **e = environ; *e && n < 63; e++)
-		if (strncmp(*e, "ZKTLS_", 6) == 0)
-			env[n++] = *e;
-	env[n] = NULL;
-	return env;
-}
-
-/* fork + exec argv with in/out as stdin/stdout and err as stderr. */
-static int
-spawn(const char *const *argv, int in, int out, int err, pid_t *pid)
-{
-	pid_t p = fork();
-
-	if (p < 0)
-		return zk_fail_errno(ZK_ESYS, "fork");
-	if (p == 0) {
-		sigset_t none;
-
-		/* The child starts clean: default signal dispositions (ours
-		 * ignores SIGPIPE), nothing blocked, and the root directory as
-		 * its working directory.  argv[0] is absolute (zfs_path()). */
-		for (int sig = 1; sig < NSIG; sig++)
-			if (sig != SIGKILL && sig != SIGSTOP)
-				signal(sig, SIG_DFL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0 ||
-		    chdir("/") < 0)
-			_exit(127);
-		/* Every other fd of ours is O_CLOEXEC. */
-		if (argv[0][0] == '/')
-			execve(argv[0], (char *const *)argv, child_env());
-		dprintf(2, "cannot run %s: %s\n", argv[0],
-			argv[0][0] == '/' ? strerror(errno) : "not an absolute path");
-		_exit(127);
-	}
-	*pid = p;
-	return 0;
-}
-
-static int
-tmp_errfile(void)
-{
-	char tmpl[] = "/tmp/zktls-err.XXXXXX";
-	int fd = mkostemp(tmpl, O_CLOEXEC);
-
-	if (fd >= 0)
-		unlink(tmpl);
-	return fd;
-}
-
-/* Keep the last cap-1 bytes of fd's content, one line, trimmed. */
-static void
-read_tail(int fd, char *out, size_t cap)
-{
-	off_t end = lseek(fd, 0, SEEK_END), start;
-	ssize_t n;
-	size_t i;
-
-	out[0] = '\0';
-	if (end <= 0)
-		return;
-	start = end > (off_t)(cap - 1) ? end - (off_t)(cap - 1) : 0;
-	n = pread(fd, out, cap - 1, start);
-	if (n <= 0)
-		return;
-	out[n] = '\0';
-	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
-		out[--n] = '\0';
-	for (i = 0; i < (size_t)n; i++)
-		if (out[i] == '\n' || out[i] == '\t')
-			out[i] = ' ';
-		else if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
-			out[i] = '?';
-}
-
-static int
-zfs_start(struct endpoint *e, int child_fd)
-{
-	const char *const *argv = e->arg;
-	int null = -1, r, in, out;
-	int sender = strcmp(argv[1], "send") == 0;
-
-	if ((e->errfd = tmp_errfile()) < 0)
-		return zk_fail_errno(ZK_ESYS, "temporary file");
-	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
-		return zk_fail_errno(ZK_ESYS, "/dev/null");
-	/* send: stream on stdout; receive: stream on stdin, and its stdout
-	 * (-v chatter) joins our stderr. */
-	in = sender ? null : child_fd;
-	out = sender ? child_fd : 2;
-	r = spawn(argv, in, out, e->errfd, &e->pid);
-	close(null);
-	if (r == 0)
-		log_verbose("started %s %s (pid %d)", argv[0], argv[1],
-			    (int)e->pid);
-	return r;
-}
-
-static int
-wait_child(pid_t pid, int *status)
-{
-	while (waitpid(pid, status, 0) < 0) {
-		if (errno != EINTR)
-			return zk_fail_errno(ZK_ESYS, "waitpid");
-	}
-	return 0;
-}
-
-static int
-zfs_finish(struct endpoint *e)
-{
-	const char *const *argv = e->arg;
-	int st = 0, r;
-
-	if (e->pid <= 0)
-		return 0;
-	if (!e->finished) {
-		if ((r = wait_child(e->pid, &st)) < 0)
-			return r;
-		e->finished = 1;
-		e->status = st;
-		if (e->errfd >= 0) {
-			read_tail(e->errfd, e->errtext, sizeof(e->errtext));
-			close(e->errfd);
-			e->errfd = -1;
-		}
-	}
-	st = e->status;
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-		return 0;
-	if (WIFSIGNALED(st))
-		return zk_fail(ZK_EZFS, "zfs %s killed by signal %d%s%s",
-			       argv[1], WTERMSIG(st), e->errtext[0] ? ": " : "",
-			       e->errtext);
-	return zk_fail(ZK_EZFS, "zfs %s failed (exit %d)%s%s", argv[1],
-		       WEXITSTATUS(st), e->errtext[0] ? ": " : "", e->errtext);
-}
-
-static void
-zfs_kill(struct endpoint *e)
-{
-	if (e->pid > 0 && !e->finished)
-		kill(e->pid, SIGTERM);
-}
-
-void
-zfs_endpoint(struct endpoint *e, const char *const *argv)
-{
-	memset(e, 0, sizeof(*e));
-	e->fd = -1;
-	e->errfd = -1;
-	e->arg = (void *)argv;
-	e->start = zfs_start;
-	e->finish = zfs_finish;
-	e->kill = zfs_kill;
-}
-
-static int
-fd_finish(struct endpoint *e)
-{
-	(void)e;
-	return 0;
-}
-
-static void
-fd_kill(struct endpoint *e)
-{
-	(void)e;
-}
-
-void
-fd_endpoint(struct endpoint *e, int fd)
-{
-	memset(e, 0, sizeof(*e));
-	e->fd = fd;
-	e->errfd = -1;
-	e->finish = fd_finish;
-	e->kill = fd_kill;
-}
-
 int
 zfs_capture(const char *const *argv, char *out, size_t cap)
 {
@@ -320,7 +122,7 @@ zfs_capture(const char *const *argv, char *out, size_t cap)
 		close(p[1]);
 		return zk_fail_errno(ZK_ESYS, "/dev/null");
 	}
-	r = spawn(argv, null, p[1], null, &pid);
+	r = child_spawn(argv, null, p[1], null, &pid);
 	close(p[1]);
 	close(null);
 	if (r < 0) {
@@ -339,7 +141,7 @@ zfs_capture(const char *const *argv, char *out, size_t cap)
 	}
 	out[got] = '\0';
 	close(p[0]);
-	if ((r = wait_child(pid, &st)) < 0)
+	if ((r = child_wait(pid, &st)) < 0)
 		return r;
 	/* Not recorded with zk_fail: callers probe things that may
 	 * legitimately be absent (a target that does not exist yet). */
@@ -458,4 +260,30 @@ zfs_token_describe(const char *token, struct zfs_token *t)
 		}
 	}
 	return have_name && have_guid ? 0 : -1;
+}
+
+
+int
+zfs_snapshots(const char *dataset, char (*names)[256], uint64_t *guids,
+	      int max)
+{
+	const char *argv[] = { zfs_path(), "list", "-H", "-p", "-o",
+			       "name,guid", "-t", "snapshot", "-s",
+			       "createtxg", "-d", "1", dataset, NULL };
+	static char list[1 << 20];
+	char *line, *save = NULL;
+	int n = 0;
+
+	if (zfs_capture(argv, list, sizeof(list)) != 0)
+		return -1;
+	for (line = strtok_r(list, "\n", &save); line && n < max;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *tab = strchr(line, '\t');
+		if (tab == NULL || (size_t)(tab - line) >= 256)
+			continue;
+		*tab = '\0';
+		snprintf(names[n], 256, "%s", line);
+		guids[n++] = strtoull(tab + 1, NULL, 10);
+	}
+	return n;
 }

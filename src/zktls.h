@@ -14,7 +14,8 @@
  *   client    the side that connects; it may be the sender (push) or the
  *             receiver (pull).  Who listens is the operator's choice.
  *   plane     how stream bytes move between the socket and the local
- *             producer/consumer: user, rw, splice, direct (see struct plane).
+ *             producer/consumer: user, rw, splice, direct (see struct plane;
+ *             plane.c picks one, plane_<name>.c each).
  *   chan      one authenticated connection plus the plane that drives it.
  *   endpoint  the local producer or consumer of the stream.
  *
@@ -40,13 +41,23 @@
 #ifndef ZKTLS_H
 #define ZKTLS_H
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #define ZKTLS_VERSION "0.1.0"
 #define ZKTLS_ALPN "zktls/1"
+
+/* ---------------------------------------------------------------- commands */
+
+/* main.c: the help text, and a usage error (exit status 2). */
+void usage_print(FILE *f);
+int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The subcommands: argv[0] is the command word. */
+int cmd_xfer(int argc, char **argv);  /* pipe send|recv, send, recv */
 
 /* ---------------------------------------------------------------- errors */
 
@@ -139,6 +150,8 @@ struct conf {
 	/* zfs */
 	const char *dataset;  /* send: POOL/FS@SNAP; recv: POOL/FS */
 	const char *target;   /* send: --target */
+	const char *source;   /* recv: --source, the snapshot to pull */
+	uint32_t source_zflags; /* recv: --source-flags (PROTO_ZF_*) */
 	int recv_mount;       /* recv --mount: no -u */
 	int recv_mount_props; /* recv --sender-mount-props: no -x for them */
 	const char *zfs_args[ZK_MAX_ZFS_ARGS]; /* pass-through flags, NULL-terminated */
@@ -192,6 +205,15 @@ void conn_close(struct conn *c);
 
 
 struct tls_ctx *tls_ctx_new(const struct conf *cf, int server);
+/* Our certificate (chain) and key, and the CA that vouches for peers. */
+struct tls_files {
+	const char *cert, *key, *ca;
+};
+/* serve: a server context that accepts any peer whose certificate
+ * chains to ca, or (no ca) whose key has one of pins; which client it is
+ * is decided after the handshake (tls_peer_named, tls_peer_pin). */
+struct tls_ctx *tls_ctx_new_serve(const struct tls_files *files,
+				  const uint8_t (*pins)[32], int npins);
 void tls_ctx_free(struct tls_ctx *ctx);
 
 /* Handshake on a connected socket (fd stays owned by the caller), to the
@@ -208,6 +230,15 @@ void tls_free(struct tls *t);
 /* Peer identity for logs: "CN=..." or the SAN that matched. */
 const char *tls_peer(const struct tls *t);
 const char *tls_cipher(const struct tls *t);
+/* Does the peer's certificate name `name` as --peer-name would match it
+ * (SANs; the CN only without SANs)?  1 with what matched, else 0. */
+int tls_peer_named(const struct tls *t, const char *name, int wildcards,
+		   char *matched, size_t cap);
+/* The sha256 pin of the peer's public key. */
+int tls_peer_pin(const struct tls *t, uint8_t out[32]);
+/* Name the peer in logs from now on (serve: the client it was found to
+ * be). */
+void tls_set_peer(struct tls *t, const char *label);
 
 /* Fail for a received fatal alert: ZK_ETLS for certificate alerts. */
 int zk_alert_fail(int desc);
@@ -319,12 +350,28 @@ struct endpoint {
 	char errtext[512];        /* tail of the child's stderr */
 };
 
-/* pump.c: shared helpers for planes. */
+/* endpoint.c: the producer/consumer and the children it owns. */
 /* Create a pipe, start e's child on one end, return our end in *fd.
  * dir_out: 1 when the child writes (producer). */
 int endpoint_pipe(struct endpoint *e, int dir_out, int *fd);
 /* e->fd when there is no child (*owned = 0), else endpoint_pipe(). */
 int endpoint_fd(struct endpoint *e, int dir_out, int *fd, int *owned);
+/* Has e's child exited (or been reaped)?  Does not reap it; *si tells how
+ * it ended where it has not been reaped yet.  endpoint_ok: did it succeed
+ * (unknown counts as yes: finish() judges)? */
+int endpoint_exited(const struct endpoint *e, siginfo_t *si);
+int endpoint_ok(const struct endpoint *e);
+/* Endpoint that runs `zfs send ARGS` / `zfs receive ARGS` (argv kept
+ * alive by the caller), and one over an existing fd (pipe mode). */
+void zfs_endpoint(struct endpoint *e, const char *const *argv);
+void fd_endpoint(struct endpoint *e, int fd);
+/* fork + exec argv (absolute path) with in/out/err as fds 0/1/2, in /,
+ * default signals, a minimal environment; child_wait reaps it. */
+int child_spawn(const char *const *argv, int in, int out, int err,
+		pid_t *pid);
+int child_wait(pid_t pid, int *status);
+
+/* plane.c */
 /* Pick a plane for this side: mode plus a runtime KTLS probe. */
 const struct plane *plane_pick(enum plane_mode mode, char *why, size_t whylen);
 const char *plane_mode_name(enum plane_mode m);
@@ -335,30 +382,72 @@ int chan_switch(struct chan *c);
 /* Read exactly len bytes of application data; 0 ok, -ZK_EPROTO on early
  * close_notify. */
 int chan_read_full(struct chan *c, void *buf, size_t len);
+/* log.c: a progress line on stderr (at most one a second unless final). */
 void xfer_progress(struct xfer *x, int final);
 double now_s(void);
 
-/* ---------------------------------------------------------------- ktls */
+/* ---------------------------------------------------------------- policy.c */
 
-/* Runtime probe: is kernel TLS usable for TLS 1.3 with these ciphers? */
-int ktls_probe(char *why, size_t whylen);
-/* Program TLS_TX and TLS_RX on fd from k (does not wipe k). */
-int ktls_switch(int fd, const struct tls_keys *k);
-/* Send one control record (type 21 alert: close_notify = {1, 0}). */
-int ktls_send_control(int fd, uint8_t type, const void *data, size_t len);
-/* Read application data; on a control record returns 0 (close_notify),
- * or a negative error naming the alert / unexpected record. */
-ssize_t ktls_recv(struct chan *c, void *buf, size_t len);
+/* Who may do what on this side. */
+struct policy {
+	const char *recv_root;  /* pushes land here or below; NULL: none */
+};
+/* The rule of a one-shot command: its own dataset and below (recv). */
+void policy_oneshot(struct policy *p, const struct conf *cf);
+/* Where a push that asked for `asked` ("" = no preference) lands: 0 with
+ * target, or -1 with why (the peer is told). */
+int policy_push_target(const struct policy *p, const char *asked,
+		       char *target, size_t cap, char *why, size_t wl);
+/* serve: which client rule the peer's certificate matches (the first, in
+ * the file's order); label names it and what matched, for logs. */
+struct serve_conf;
+struct conf_client;
+int policy_identify(const struct serve_conf *sc, struct tls *t,
+		    const struct conf_client **out, char *label, size_t cap);
+/* serve: where a push of snapshot lands (asked: the client's --target or
+ * ""), and whether a snapshot may be pulled: 0, or -1 with why. */
+int policy_serve_push(const struct conf_client *cl, const char *snapshot,
+		      const char *asked, char *target, size_t cap, char *why,
+		      size_t wl);
+int policy_serve_pull(const struct conf_client *cl, const char *snapshot,
+		      char *why, size_t wl);
+
+/* ---------------------------------------------------------------- session.c */
+
+struct session;
+/* Prepare one transfer before any connection: find zfs, choose the data
+ * plane, check a sender's snapshot.  *note: a line to log (the plane's
+ * fallback), or "". */
+int session_new(const struct conf *cf, const struct policy *pol,
+		struct session **out, const char **note);
+/* Run it on an authenticated connection, which it takes over; server: this
+ * side accepted it.  Logs the session line. */
+int session_run(struct session *s, struct conn *c, int server);
+void session_free(struct session *s);
+/* serve: the server side's conf and policy are decided when the REQUEST
+ * has arrived: on_request() returns 0 with them (they outlive the
+ * session), or -1 with the REPLY status and reason for the peer. */
+struct proto_request;
+struct session_serve {
+	int (*on_request)(void *arg, struct tls *peer,
+			  const struct proto_request *q,
+			  const struct conf **cf, const struct policy **pol,
+			  uint8_t *status, char *why, size_t wl);
+	void *arg;
+};
+void session_set_serve(struct session *s, const struct session_serve *sv);
+/* How it went, for serve's accounting (bytes 0 where uncounted). */
+struct session_result {
+	const char *plane;
+	uint64_t bytes;
+	double seconds;
+};
+const struct session_result *session_result(struct session *s);
 
 /* ---------------------------------------------------------------- zfs.c */
 
 /* ZFS naming rules: kind 'f' filesystem/volume, 's' snapshot. */
 int zfs_name_valid(const char *name, int kind);
-/* Endpoint that runs `zfs send ARGS` / `zfs receive ARGS`. argv is
- * NULL-terminated and copied by the caller's storage (kept alive). */
-void zfs_endpoint(struct endpoint *e, const char *const *argv);
-/* Endpoint over an existing fd (pipe mode). */
-void fd_endpoint(struct endpoint *e, int fd);
 /* Run argv, capture up to cap-1 bytes of stdout; 0 on exit 0, -1 on a
  * non-zero exit (not recorded: probes may fail), negative ZK_E* else. */
 int zfs_capture(const char *const *argv, char *out, size_t cap);
@@ -382,6 +471,10 @@ struct zfs_token {
 	int rawok;                  /* a raw (-w) send */
 };
 int zfs_token_describe(const char *token, struct zfs_token *t);
+/* The snapshots directly in dataset, oldest first (names, guids): how
+ * many (at most max), or -1. */
+int zfs_snapshots(const char *dataset, char (*names)[256], uint64_t *guids,
+		  int max);
 
 /* ---------------------------------------------------------------- os_<os>.c */
 
@@ -392,6 +485,11 @@ int os_harden(void);
 /* ---------------------------------------------------------------- util */
 
 int fd_set_nonblock(int fd, int on);
+/* "sha256:" and 64 hex digits into out: 0, or -1. */
+int pin_parse(const char *s, uint8_t out[32]);
+/* A host name (letters, digits, '-', '_' in dot-separated labels) or an
+ * IP address: what a certificate name can be matched against. */
+int peer_name_valid(const char *name);
 int write_all(int fd, const void *buf, size_t len);
 const char *human_bytes(uint64_t n, char *buf, size_t len);
 

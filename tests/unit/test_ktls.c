@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ktls.h"
+#include "ktls_linux.h"
 #include "t.h"
 #include "zktls.h"
 

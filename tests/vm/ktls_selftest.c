@@ -45,48 +45,10 @@
 #include <unistd.h>
 
 #include "ktls.h"
+#include "ktls_linux.h"
+#include "plane.h"
 #include "t.h"
 #include "zktls.h"
-
-/* ------------------------------------------- stand-ins for pump.c, tls.c */
-
-int
-endpoint_pipe(struct endpoint *e, int dir_out, int *fd)
-{
-	int p[2], child, mine, r;
-
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return zk_fail_errno(ZK_ESYS, "pipe");
-	(void)fcntl(p[0], F_SETPIPE_SZ, 1 << 20); /* as pump.c does */
-	child = dir_out ? p[1] : p[0];
-	mine = dir_out ? p[0] : p[1];
-	r = e->start(e, child);
-	close(child);
-	if (r < 0) {
-		close(mine);
-		return r;
-	}
-	*fd = mine;
-	return 0;
-}
-
-int
-endpoint_fd(struct endpoint *e, int dir_out, int *fd, int *owned)
-{
-	*owned = e->start != NULL;
-	if (!e->start) {
-		*fd = e->fd;
-		return 0;
-	}
-	return endpoint_pipe(e, dir_out, fd);
-}
-
-void
-xfer_progress(struct xfer *x, int final)
-{
-	(void)x;
-	(void)final;
-}
 
 /* ------------------------------------------------------------- helpers */
 
@@ -260,7 +222,7 @@ recv_full(struct chan *c, void *buf, size_t len)
 	size_t got = 0;
 
 	while (got < len) {
-		ssize_t n = ktls_recv(c, (char *)buf + got, len - got);
+		ssize_t n = kplane_recv(c, (char *)buf + got, len - got);
 		if (n < 0)
 			return n;
 		if (n == 0)
@@ -608,7 +570,7 @@ t_rfc8448(void)
 	CHECK(rlen == 72);
 	CHECK(write(r, rec, rlen) == (ssize_t)rlen);
 	chan_init(&c, x, plane_rw);
-	CHECK(ktls_recv(&c, buf, sizeof(buf)) == 50);
+	CHECK(kplane_recv(&c, buf, sizeof(buf)) == 50);
 	CHECK(memcmp(buf, plain, 50) == 0);
 
 	/* TX: the client's record at sequence number 0, byte for byte. */
@@ -663,7 +625,7 @@ t_data(uint16_t suite)
 	CHECK(recv_full(&c, buf, n + 1) == (ssize_t)n);
 	CHECK(memcmp(buf, want, n) == 0);
 	CHECK(c.peer_closed == 1);
-	CHECK(ktls_recv(&c, buf, 1) == 0); /* stays closed */
+	CHECK(kplane_recv(&c, buf, 1) == 0); /* stays closed */
 	CHECK(plane_rw->write(&c, want + 5, m) == 0);
 	CHECK(plane_rw->close_notify(&c) == 0);
 	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
@@ -686,21 +648,21 @@ t_controls(uint16_t suite)
 	ktls_pair(suite, &a, &b);
 	chan_init(&c, b, plane_rw);
 	CHECK(ktls_send_control(a, 21, bad_mac, 2) == 0);
-	CHECK_ERR(ktls_recv(&c, buf, sizeof(buf)), ZK_EPEER,
+	CHECK_ERR(kplane_recv(&c, buf, sizeof(buf)), ZK_EPEER,
 		  "peer sent TLS alert: bad_record_mac");
 	CHECK(ktls_send_control(a, 21, cancel, 2) == 0);
-	CHECK_ERR(ktls_recv(&c, buf, sizeof(buf)), ZK_EPEER,
+	CHECK_ERR(kplane_recv(&c, buf, sizeof(buf)), ZK_EPEER,
 		  "peer sent TLS alert: user_canceled");
 	CHECK(ktls_send_control(a, 21, odd, 2) == 0);
-	CHECK_ERR(ktls_recv(&c, buf, sizeof(buf)), ZK_EPEER,
+	CHECK_ERR(kplane_recv(&c, buf, sizeof(buf)), ZK_EPEER,
 		  "peer sent TLS alert: unknown alert");
 	/* A read stops at a record-type boundary: data, then close_notify,
 	 * read one byte at a time (the alert split across two reads). */
 	CHECK(send(a, "hello", 5, 0) == 5);
 	CHECK(ktls_send_control(a, 21, cn, 2) == 0);
-	CHECK(ktls_recv(&c, buf, sizeof(buf)) == 5);
+	CHECK(kplane_recv(&c, buf, sizeof(buf)) == 5);
 	CHECK(c.peer_closed == 0);
-	CHECK(ktls_recv(&c, buf, 1) == 0);
+	CHECK(kplane_recv(&c, buf, 1) == 0);
 	CHECK(c.peer_closed == 1);
 	close(a);
 	close(b);
@@ -708,7 +670,7 @@ t_controls(uint16_t suite)
 	ktls_pair(suite, &a, &b);
 	chan_init(&c, b, plane_rw);
 	CHECK(ktls_send_control(a, 22, key_update, sizeof(key_update)) == 0);
-	CHECK_ERR(ktls_recv(&c, buf, sizeof(buf)), ZK_EPROTO,
+	CHECK_ERR(kplane_recv(&c, buf, sizeof(buf)), ZK_EPROTO,
 		  "unexpected TLS handshake message after the handshake "
 		  "(KeyUpdate)");
 	close(a);
@@ -746,10 +708,10 @@ t_tamper(uint16_t suite)
 		rec[100] ^= 0x01;
 		CHECK(write(r2, rec, rlen) == (ssize_t)rlen);
 		if (!splice_path) {
-			CHECK(ktls_recv(&cb, buf, sizeof(buf)) ==
+			CHECK(kplane_recv(&cb, buf, sizeof(buf)) ==
 			      (ssize_t)sizeof(data));
 			CHECK(memcmp(buf, data, sizeof(data)) == 0);
-			CHECK_ERR(ktls_recv(&cb, buf, sizeof(buf)), ZK_ENET,
+			CHECK_ERR(kplane_recv(&cb, buf, sizeof(buf)), ZK_ENET,
 				  "TLS record authentication failed "
 				  "(corrupted or tampered stream)");
 		} else {
@@ -788,7 +750,7 @@ t_truncated_reset(uint16_t suite)
 		chan_init(&c, b, plane_splice);
 		shutdown(r, SHUT_WR);
 		if (!splice_path) {
-			CHECK_ERR(ktls_recv(&c, buf, sizeof(buf)), ZK_ENET,
+			CHECK_ERR(kplane_recv(&c, buf, sizeof(buf)), ZK_ENET,
 				  "connection closed by peer without "
 				  "close_notify (truncated stream)");
 		} else {
@@ -811,7 +773,7 @@ t_truncated_reset(uint16_t suite)
 	chan_init(&c, b, plane_rw);
 	setsockopt(r, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(r);
-	CHECK_ERR(ktls_recv(&c, buf, sizeof(buf)), ZK_ENET,
+	CHECK_ERR(kplane_recv(&c, buf, sizeof(buf)), ZK_ENET,
 		  "connection reset by peer");
 	close(b);
 }
@@ -828,7 +790,7 @@ t_timeout(void)
 	chan_init(&c, b, plane_rw);
 	c.timeout_ms = 1000;
 	t0 = now();
-	CHECK_ERR(ktls_recv(&c, buf, sizeof(buf)), ZK_ENET,
+	CHECK_ERR(kplane_recv(&c, buf, sizeof(buf)), ZK_ENET,
 		  "timed out after 1 s waiting for the peer");
 	dt = now() - t0;
 	CHECK(dt > 0.9 && dt < 5);
@@ -887,7 +849,7 @@ sender_main(int fd, const struct plane *p, enum ep_kind k, uint64_t n)
 		r = p->close_notify(&c);
 	if (r == 0 && recv_full(&c, &res, sizeof(res)) != sizeof(res))
 		r = -1;
-	if (r == 0 && (ktls_recv(&c, &end, 1) != 0 || !c.peer_closed))
+	if (r == 0 && (kplane_recv(&c, &end, 1) != 0 || !c.peer_closed))
 		r = -1;
 	if (r < 0)
 		fprintf(stderr, "  sender (%s, %s): %s\n", p->name, ep_names[k],
@@ -1070,7 +1032,7 @@ t_early(void)
 			rr = rr && recv_full(&c, &res, sizeof(res)) ==
 					   sizeof(res) && res.bytes == 4242;
 			(void)p->close_notify(&c);
-			rr = rr && ktls_recv(&c, buf, 1) == 0;
+			rr = rr && kplane_recv(&c, buf, 1) == 0;
 			close(a);
 			_exit(rr ? 0 : 1);
 		}
@@ -1080,7 +1042,7 @@ t_early(void)
 		res.bytes = 4242;
 		CHECK(plane_rw->write(&c, &res, sizeof(res)) == 0);
 		CHECK(plane_rw->close_notify(&c) == 0);
-		while (ktls_recv(&c, buf, sizeof(buf)) > 0)
+		while (kplane_recv(&c, buf, sizeof(buf)) > 0)
 			; /* drain until the sender's close_notify */
 		zk_clear();
 		close_after_peer(b);
@@ -1169,7 +1131,7 @@ open_record_run(enum close_way w)
 	chan_init(&c, b, plane_rw);
 	c.timeout_ms = 3000;
 	for (;;) {
-		ssize_t n = ktls_recv(&c, buf, sizeof(buf));
+		ssize_t n = kplane_recv(&c, buf, sizeof(buf));
 		if (n <= 0)
 			break;
 		got += (uint64_t)n;
@@ -1381,7 +1343,7 @@ slow_run(enum rx_way w, uint64_t n)
 			if (k < 0 && errno == EINTR)
 				continue;
 			if (k < 0 && errno == EINVAL &&
-			    ktls_recv(&c, small, sizeof(small)) == 0)
+			    kplane_recv(&c, small, sizeof(small)) == 0)
 				break; /* close_notify */
 			break;
 		}

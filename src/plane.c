@@ -1,9 +1,10 @@
 /*
- * pump.c - data planes: choosing one, switching to it, and what planes
- * share (endpoint pipes, progress).
+ * plane.c - data planes: choosing one for this side (mode and a runtime
+ * probe), switching a handshaken connection to it (keys to the kernel or
+ * to the user plane's record layer), and reading whole protocol messages.
  *
- * The user plane lives in plane_user.c, the kernel planes (rw, splice,
- * direct) in ktls_<os>.c.
+ * The planes: plane_user.c (records in this process), plane_rw.c,
+ * plane_splice.c, plane_direct.c (kernel TLS, sharing plane_kernel.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,67 +17,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "ktls.h"
 #include "zktls.h"
-
-#define PIPE_SIZE (1 << 20)
-
-void
-xfer_progress(struct xfer *x, int final)
-{
-	double t = now_s(), dt;
-	char b[32], r[32];
-
-	if (!x->progress || (!final && t - x->t_last_progress < 1.0))
-		return;
-	x->t_last_progress = t;
-	dt = t - x->t_start;
-	human_bytes(x->bytes, b, sizeof(b));
-	human_bytes(dt > 0 ? (uint64_t)((double)x->bytes / dt) : 0, r,
-		    sizeof(r));
-	if (x->total_hint > 0 && x->bytes > 0 && x->bytes < x->total_hint) {
-		double eta = dt * (double)(x->total_hint - x->bytes) /
-			     (double)x->bytes;
-		fprintf(stderr, "zktls: %s  %s/s  %3.0f%%  ETA %.0f s\n", b, r,
-			100.0 * (double)x->bytes / (double)x->total_hint, eta);
-	} else {
-		fprintf(stderr, "zktls: %s  %s/s\n", b, r);
-	}
-}
-
-int
-endpoint_pipe(struct endpoint *e, int dir_out, int *fd)
-{
-	int p[2], child, mine, r;
-
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return zk_fail_errno(ZK_ESYS, "pipe");
-	/* Larger pipes mean fewer wakeups on both sides; best effort. */
-	(void)fcntl(p[0], F_SETPIPE_SZ, PIPE_SIZE);
-	child = dir_out ? p[1] : p[0];
-	mine = dir_out ? p[0] : p[1];
-	r = e->start(e, child);
-	close(child);
-	if (r < 0) {
-		close(mine);
-		return r;
-	}
-	*fd = mine;
-	return 0;
-}
-
-/* The producer's or consumer's fd for a copying plane; *owned tells
- * whether the caller must close it. */
-int
-endpoint_fd(struct endpoint *e, int dir_out, int *fd, int *owned)
-{
-	if (e->start == NULL) {
-		*fd = e->fd;
-		*owned = 0;
-		return 0;
-	}
-	*owned = 1;
-	return endpoint_pipe(e, dir_out, fd);
-}
 
 /* ------------------------------------------------------------ selection */
 

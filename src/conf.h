@@ -1,0 +1,67 @@
+/*
+ * conf.h - zktls serve's configuration file (zktls.conf(5)): what the
+ * server listens on, its TLS material, and per client who it is and what
+ * it may do.  Parsed strictly (conf.c): every error names its line.
+ */
+#ifndef ZKTLS_CONF_H
+#define ZKTLS_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zktls.h"
+
+#define CONF_MAX_LISTEN 8
+#define CONF_MAX_NAMES 8
+#define CONF_MAX_PULL 16
+#define CONF_MAX_CLIENTS 1024
+#define CONF_PATH_LEN 1024
+#define CONF_ID_LEN 64
+
+/* One client: how it is recognised and what it may do. */
+struct conf_client {
+	char id[CONF_ID_LEN];         /* the block's name: logs, metrics */
+	int line;                     /* where the block starts */
+	/* Identity: the certificate names one of names (as --peer-name
+	 * matches: SANs, the CN only without SANs) and/or its key has pin. */
+	char names[CONF_MAX_NAMES][256];
+	int nnames;
+	int wildcards;                /* a *.example.com SAN may match */
+	uint8_t pin[32];
+	int have_pin;
+	/* push: its snapshots land below this dataset ("" none). */
+	char push[256];
+	/* pull: snapshots of these datasets and below may be sent to it. */
+	char pull[CONF_MAX_PULL][256];
+	int npull;
+	int max_sessions;             /* at once (default 2) */
+	uint64_t rate;                /* bytes/s on its sessions, 0 none */
+	int rollback;                 /* may ask zfs receive -F (default no) */
+	int resumable;                /* zfs receive -s (default yes) */
+};
+
+struct serve_conf {
+	char listen[CONF_MAX_LISTEN][300];
+	int nlisten;
+	char cert[CONF_PATH_LEN], key[CONF_PATH_LEN], ca[CONF_PATH_LEN];
+	char user[64];                /* network-facing processes run as it */
+	int timeout_s;                /* handshake and idle timeout */
+	int max_sessions;             /* at once, all clients */
+	int grace_s;                  /* SIGTERM: time to finish sessions */
+	enum plane_mode mode;
+	char metrics[CONF_PATH_LEN];  /* Prometheus textfile, "" none */
+	struct conf_client *clients;
+	int nclients;
+};
+
+/* Parse a configuration held in text (len bytes, NUL not needed): 0, or
+ * -1 with "line N: what is wrong" in err.  Fills *out (conf_free it). */
+int conf_parse(const char *text, size_t len, struct serve_conf *out,
+	       char *err, size_t errlen);
+/* conf_parse() of a file: 0, or a negative ZK_EUSAGE with "FILE:N: ...". */
+int conf_load(const char *path, struct serve_conf *out);
+/* Write *c as configuration text that parses back to the same. */
+int conf_print(const struct serve_conf *c, char *out, size_t cap);
+void conf_free(struct serve_conf *c);
+
+#endif

@@ -1,0 +1,234 @@
+/*
+ * plane_direct.c - the "direct" plane: zfs itself reads (zfs receive) or
+ * writes (zfs send) the kernel-TLS socket, handed to it as stdin or
+ * stdout.  zktls cannot count the bytes; it watches the child and TCP's
+ * counters for a stalled peer, and after a failure finds out from the
+ * socket whether the connection or zfs was the cause.  Without a zfs
+ * child (pipe mode) it splices.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ktls.h"
+#include "plane.h"
+
+/*
+ * zfs owns the socket (direct plane): is the peer stalled?  Sending: the
+ * peer acknowledged nothing for the idle timeout while data waits for it.
+ * Receiving: nothing arrived for the idle timeout and at most part of one
+ * record waits (a full queue means zfs, not the peer, is the slow one).
+ * Once TCP has closed the connection the queues say nothing more.
+ */
+struct stall {
+	int sending;
+	uint64_t moved;
+	double since;   /* when the counter last moved (0: not yet looked) */
+	double stuck_s; /* how long it had been stuck at the last look */
+};
+
+static int stalled(struct chan *c, struct stall *st)
+{
+	uint64_t moved;
+	int queued, closed;
+	double now = now_s();
+
+	if (c->timeout_ms <= 0 ||
+	    ktls_tcp_progress(c->fd, st->sending, &moved, &queued, &closed) < 0)
+		return 0;
+	if (moved != st->moved || st->since == 0 ||
+	    (!closed &&
+	     (st->sending ? queued == 0 : queued > TLS_RECORD_MAX))) {
+		st->moved = moved;
+		st->since = now;
+		st->stuck_s = 0;
+		return 0;
+	}
+	st->stuck_s = now - st->since;
+	return st->stuck_s * 1000 >= c->timeout_ms;
+}
+
+/* The connection failed, or zfs did: had the peer been stalled for about
+ * the idle timeout?  TCP's user timeout (the same length, see net_tune())
+ * may abort the connection a tick before our own check; zfs may then have
+ * taken the socket's ETIMEDOUT already. */
+static int stalled_out(struct chan *c, struct stall *st)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+	    err == ETIMEDOUT)
+		return 1;
+	(void)stalled(c, st);
+	return c->timeout_ms > 0 && st->stuck_s * 1000 + 2000 >= c->timeout_ms;
+}
+
+/*
+ * Wait for e's child, which owns the socket, to exit without reaping it
+ * (finish() does that).  Fails with a timeout when the peer stalls, and
+ * when sending, with -ZK_EEARLY as soon as the socket is readable (the
+ * receiver spoke).  Uses a pidfd where the kernel has one, else a 100 ms
+ * tick; a 1 s tick while watching for stalls.
+ */
+static int wait_child(struct chan *c, struct endpoint *e, struct stall *st)
+{
+	int pidfd = -1, r = 0, tick;
+	siginfo_t si;
+
+#ifdef SYS_pidfd_open
+	pidfd = (int)syscall(SYS_pidfd_open, e->pid, 0);
+#endif
+	tick = pidfd >= 0 ? -1 : 100;
+	if (c->timeout_ms > 0) {
+		tick = c->timeout_ms < 1000 ? c->timeout_ms : 1000;
+		(void)stalled(c, st);
+	}
+	while (!endpoint_exited(e, &si)) {
+		struct pollfd p[2] = {
+			{ .fd = st->sending ? c->fd : -1, .events = POLLIN },
+			{ .fd = pidfd, .events = POLLIN },
+		};
+
+		if (poll(p, 2, tick) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = zk_fail_errno(ZK_ESYS, "poll");
+			break;
+		}
+		if (p[0].revents) {
+			r = stalled_out(c, st) ? kplane_timeout_fail(c) : kplane_early_fail();
+			break;
+		}
+		if (stalled(c, st)) {
+			r = kplane_timeout_fail(c);
+			break;
+		}
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	return r;
+}
+
+/*
+ * Run e's zfs child on the socket (direct plane) until it exits.  0: it
+ * succeeded; 1: it failed, and the caller looks at the connection for the
+ * cause; negative: the peer stalled (or, sending, spoke), zfs is killed.
+ */
+static int direct_run(struct chan *c, struct endpoint *e, int sending)
+{
+	struct stall st = { .sending = sending };
+	int r = e->start(e, c->fd);
+
+	if (r < 0)
+		return r;
+	r = wait_child(c, e, &st);
+	if (r < 0) {
+		e->kill(e);
+		return r;
+	}
+	if (endpoint_ok(e))
+		return 0;
+	return stalled_out(c, &st) ? kplane_timeout_fail(c) : 1;
+}
+
+/*
+ * zfs failed while it owned the socket (direct receive).  zfs reports a
+ * broken connection in its own words ("incomplete stream", or it aborts on
+ * EBADMSG); what the socket holds now tells whether the connection was the
+ * cause.  The kernel keeps a record that failed authentication queued, so
+ * reading it again fails again.  Returns a negative ZK_E* with the network
+ * cause, or 0 when the connection is fine and zfs failed on its own.
+ */
+static int net_cause(struct chan *c)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+	char buf[4096];
+	ssize_t n;
+	int type;
+
+	if (c->peer_closed || poll(&p, 1, 100) <= 0)
+		return 0; /* nothing pending: zfs stopped on its own */
+	n = ktls_recv_once(c->fd, buf, sizeof(buf), MSG_DONTWAIT, &type);
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
+			       ? 0
+			       : ktls_sock_fail(errno, "receive from the peer");
+	if (type < 0)
+		return n == 0 ? zk_fail(ZK_ENET, "connection closed by peer "
+					"without close_notify (truncated stream)")
+			      : 0;
+	if (type == REC_DATA)
+		return 0; /* the stream still flows: zfs gave up */
+	n = kplane_control_record(c, type, (const uint8_t *)buf, (size_t)n,
+			   sizeof(buf));
+	return n < 0 ? (int)n : 0; /* close_notify: the stream was whole */
+}
+
+/* direct send: zfs writes the KTLS socket itself.  The session's
+ * close_notify afterwards pushes the record zfs's SPLICE_F_MORE left open. */
+static int direct_send(struct chan *c, struct endpoint *src, struct xfer *x)
+{
+	int r;
+
+	if (!src->start)
+		return plane_splice->send_stream(c, src, x);
+	/* The bytes bypass us; exactly counting them from TCP_INFO and the
+	 * record sequence is impossible before close_notify pushes the record
+	 * zfs left open. */
+	x->uncounted = 1;
+	r = direct_run(c, src, 1);
+	if (r < 0)
+		return r;
+	/* zfs fails with EPIPE when the receiver stopped early or the
+	 * connection broke: the receiver's RESULT, or the broken connection,
+	 * is the cause. */
+	if (r > 0 && kplane_peer_spoke(c->fd))
+		return kplane_early_fail();
+	return src->finish(src);
+}
+
+/* direct receive: zfs reads the KTLS socket itself.  It reads exact sizes,
+ * so after it exits the next record must be the sender's close_notify. */
+static int direct_recv(struct chan *c, struct endpoint *dst, struct xfer *x)
+{
+	char buf[256];
+	ssize_t n;
+	int r;
+
+	if (!dst->start)
+		return plane_splice->recv_stream(c, dst, x);
+	x->uncounted = 1; /* zfs reads the stream; we never see it */
+	r = direct_run(c, dst, 0);
+	if (r < 0)
+		return r;
+	if (r > 0 && (r = net_cause(c)) < 0)
+		return r;
+	if ((r = dst->finish(dst)) < 0)
+		return r;
+	n = kplane_recv(c, buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	if (n > 0)
+		return zk_fail(ZK_EPROTO, "unexpected data after the end of the "
+			       "stream");
+	return 0;
+}
+
+static const struct plane direct = {
+	.name = "direct",
+	.kernel = 1,
+	.read = kplane_read,
+	.write = kplane_write,
+	.send_stream = direct_send,
+	.recv_stream = direct_recv,
+	.close_notify = kplane_close_notify,
+	.abort = kplane_abort,
+};
+
+const struct plane *const plane_direct = &direct;

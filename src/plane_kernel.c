@@ -1,0 +1,319 @@
+/*
+ * plane_kernel.c - what the kernel planes (rw, splice, direct) share: the
+ * protocol messages over a kernel-TLS socket, control records as they
+ * arrive, waiting for the peer or the producer, and the failure texts all
+ * of them use.  OS-neutral: the kernel itself is reached through ktls.h.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ktls.h"
+#include "plane.h"
+
+#define SEND_CHUNK (256 << 10) /* most one blocking send() may take */
+#define COPY_BUF (1 << 20)     /* rw: one read/write chunk */
+
+enum { ALERT_CLOSE_NOTIFY = 0, ALERT_INTERNAL_ERROR = 80 };
+
+int kplane_timeout_fail(const struct chan *c)
+{
+	return zk_fail(ZK_ENET, "timed out after %d s waiting for the peer",
+		       (c->timeout_ms + 999) / 1000);
+}
+
+/* Wait up to c->timeout_ms for the socket to become readable (or fail). */
+int kplane_wait_peer(struct chan *c)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+	int n;
+
+	for (;;) {
+		n = poll(&p, 1, c->timeout_ms > 0 ? c->timeout_ms : -1);
+		if (n > 0)
+			return 0;
+		if (n == 0)
+			return kplane_timeout_fail(c);
+		if (errno != EINTR)
+			return zk_fail_errno(ZK_ESYS, "poll");
+	}
+}
+
+/* Is there something to read (or an error) on the socket right now? */
+int kplane_peer_spoke(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) > 0;
+}
+
+/* The receiver spoke while we were still sending: its RESULT says why
+ * (the session clears this text and reads it). */
+int kplane_early_fail(void)
+{
+	return zk_fail(ZK_EEARLY, "receiver ended the session during the "
+		       "stream");
+}
+
+/* ktls_recv_once() that honours the idle timeout; returns the byte count or a
+ * negative ZK_E*. */
+static ssize_t recv_record(struct chan *c, void *buf, size_t len, int *type)
+{
+	int flags = c->timeout_ms > 0 ? MSG_DONTWAIT : 0;
+
+	for (;;) {
+		ssize_t n = ktls_recv_once(c->fd, buf, len, flags, type);
+		int r;
+
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return ktls_sock_fail(errno, "receive from the peer");
+		r = kplane_wait_peer(c);
+		if (r < 0)
+			return r;
+		/* Ready: block for the rest of a record, never spin. */
+		flags = 0;
+	}
+}
+
+/* A non-data record arrived; body holds its first n bytes (n <= len). */
+ssize_t kplane_control_record(struct chan *c, int type, const uint8_t *body,
+			      size_t n, size_t len)
+{
+	uint8_t a[2] = { 0, 0 };
+	size_t have = n < 2 ? n : 2;
+
+	if (type == REC_HANDSHAKE)
+		return tls_handshake_msg_fail(body, n);
+	if (type != REC_ALERT)
+		return zk_fail(ZK_EPROTO, "unexpected TLS record type %d from "
+			       "the peer", type);
+	memcpy(a, body, have);
+	/* The caller's buffer cut the alert short: the rest stays queued. */
+	while (have < 2 && n == len) {
+		int t;
+		ssize_t m = recv_record(c, a + have, 2 - have, &t);
+
+		if (m < 0)
+			return m;
+		if (m == 0 || t != REC_ALERT)
+			break;
+		have += (size_t)m;
+	}
+	if (have != 2 || n > 2)
+		return zk_fail(ZK_EPEER, "peer sent TLS alert: malformed alert");
+	/* TLS 1.3 (RFC 8446 section 6): the level is implied by the alert. */
+	if (a[1] == ALERT_CLOSE_NOTIFY) {
+		c->peer_closed = 1;
+		return 0;
+	}
+	return zk_alert_fail(a[1]);
+}
+
+ssize_t kplane_recv(struct chan *c, void *buf, size_t len)
+{
+	ssize_t n;
+	int type;
+
+	if (c->peer_closed)
+		return 0;
+	if (len == 0)
+		return zk_fail(ZK_ESYS, "ktls_recv: empty buffer");
+	for (;;) {
+		n = recv_record(c, buf, len, &type);
+		if (n < 0)
+			return n;
+		/* No record type at all: TCP's EOF (or, with bytes, a socket
+		 * the kernel does not decrypt; pass them on). */
+		if (n > 0 && (type == REC_DATA || type < 0))
+			return n;
+		if (type < 0)
+			return zk_fail(ZK_ENET, "connection closed by peer without "
+				       "close_notify (truncated stream)");
+		if (type != REC_DATA)
+			return kplane_control_record(c, type, buf, (size_t)n, len);
+		/* an empty data record: keep waiting */
+	}
+}
+
+/* Send all of buf as application data.  early: a readable socket means the
+ * receiver spoke (its RESULT) mid-stream: stop with -ZK_EEARLY. */
+int kplane_send(struct chan *c, const void *buf, size_t len, int early)
+{
+	const char *p = buf;
+	struct pollfd pfd = { .fd = c->fd };
+	ssize_t n;
+	int r;
+
+	pfd.events = POLLOUT | (early ? POLLIN : 0);
+	while (len > 0) {
+		r = poll(&pfd, 1, c->timeout_ms > 0 ? c->timeout_ms : -1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return zk_fail_errno(ZK_ESYS, "poll");
+		}
+		if (r == 0)
+			return kplane_timeout_fail(c);
+		if (early && (pfd.revents & (POLLIN | POLLERR | POLLHUP)))
+			return kplane_early_fail();
+		n = send(c->fd, p, len < SEND_CHUNK ? len : SEND_CHUNK,
+			 MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			if (early && (errno == EPIPE || errno == ECONNRESET) &&
+			    kplane_peer_spoke(c->fd))
+				return kplane_early_fail();
+			return ktls_sock_fail(errno, "send to the peer");
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Write all of buf to the local consumer. */
+int kplane_out_write(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+				(void)poll(&pfd, 1, -1);
+				continue;
+			}
+			return zk_fail_errno(ZK_EZFS, "write to the consumer");
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Wait until the producer fd is readable, or fail with -ZK_EEARLY when the
+ * receiver spoke (its RESULT) or the connection broke first.  The producer
+ * may pause as long as it likes: no timeout here. */
+int kplane_wait_producer(struct chan *c, int fd)
+{
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = c->fd, .events = POLLIN },
+			{ .fd = fd, .events = POLLIN },
+		};
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return zk_fail_errno(ZK_ESYS, "poll");
+		}
+		if (p[0].revents)
+			return kplane_early_fail();
+		if (p[1].revents)
+			return 0;
+	}
+}
+
+/* ------------------------------------------------ plane operations */
+
+ssize_t kplane_read(struct chan *c, void *buf, size_t len)
+{
+	ssize_t n = kplane_recv(c, buf, len);
+
+	if (n > 0)
+		c->app_bytes_in += (uint64_t)n;
+	return n;
+}
+
+int kplane_write(struct chan *c, const void *buf, size_t len)
+{
+	int r = kplane_send(c, buf, len, 0);
+
+	if (r == 0)
+		c->app_bytes_out += len;
+	return r;
+}
+
+int kplane_close_notify(struct chan *c)
+{
+	static const uint8_t cn[2] = { 1, ALERT_CLOSE_NOTIFY };
+
+	return ktls_send_control(c->fd, REC_ALERT, cn, sizeof(cn));
+}
+
+void kplane_abort(struct chan *c)
+{
+	ktls_send_fatal(c->fd, ALERT_INTERNAL_ERROR);
+}
+
+/* rw core: producer fd -> read() -> KTLS socket. */
+int kplane_copy_out(struct chan *c, int fd, struct xfer *x)
+{
+	char *buf = malloc(COPY_BUF);
+	ssize_t n;
+	int r;
+
+	if (!buf)
+		return zk_fail(ZK_ESYS, "out of memory");
+	for (;;) {
+		r = kplane_wait_producer(c, fd);
+		if (r < 0)
+			break;
+		n = read(fd, buf, COPY_BUF);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			r = zk_fail_errno(ZK_EZFS, "read from the producer");
+			break;
+		}
+		if (n == 0)
+			break; /* producer's EOF; r == 0 */
+		r = kplane_send(c, buf, (size_t)n, 1);
+		if (r < 0)
+			break;
+		x->bytes += (uint64_t)n;
+		x->user_bytes += (uint64_t)n;
+		xfer_progress(x, 0);
+	}
+	free(buf);
+	return r;
+}
+
+/* rw core: KTLS socket -> recv -> consumer fd, until close_notify. */
+int kplane_copy_in(struct chan *c, int fd, struct xfer *x)
+{
+	char *buf = malloc(COPY_BUF);
+	ssize_t n;
+	int r;
+
+	if (!buf)
+		return zk_fail(ZK_ESYS, "out of memory");
+	for (;;) {
+		n = kplane_recv(c, buf, COPY_BUF);
+		if (n <= 0) {
+			r = (int)n; /* 0: close_notify */
+			break;
+		}
+		r = kplane_out_write(fd, buf, (size_t)n);
+		if (r < 0)
+			break;
+		x->bytes += (uint64_t)n;
+		x->user_bytes += (uint64_t)n;
+		xfer_progress(x, 0);
+	}
+	free(buf);
+	return r;
+}

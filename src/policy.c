@@ -1,0 +1,143 @@
+/*
+ * policy.c - who may do what.  Fail closed: a request is denied unless a
+ * rule allows it, and the answer names the rule's limit.
+ *
+ * A one-shot receiver's rule comes from its command line: it accepts
+ * pushes into its own dataset and the datasets below it (--target).
+ * serve's rules come from zktls.conf: a client is recognised by its
+ * certificate (names, pin), then may push below its push dataset and pull
+ * snapshots of its pull datasets.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "conf.h"
+#include "zktls.h"
+
+void
+policy_oneshot(struct policy *p, const struct conf *cf)
+{
+	memset(p, 0, sizeof(*p));
+	p->recv_root = cf->zfs && cf->role == ROLE_RECEIVER ? cf->dataset : NULL;
+}
+
+/* Is name root itself or a dataset below it? */
+static int
+below(const char *name, const char *root)
+{
+	size_t rl = strlen(root);
+
+	return strcmp(name, root) == 0 ||
+	       (strncmp(name, root, rl) == 0 && name[rl] == '/');
+}
+
+int
+policy_push_target(const struct policy *p, const char *asked, char *target,
+		   size_t cap, char *why, size_t wl)
+{
+	if (p->recv_root == NULL) {
+		snprintf(why, wl, "this side receives no datasets");
+		return -1;
+	}
+	if (asked[0] == '\0') {
+		snprintf(target, cap, "%s", p->recv_root);
+		return 0;
+	}
+	if (!zfs_name_valid(asked, 'f')) {
+		snprintf(why, wl, "invalid target dataset name '%s'", asked);
+		return -1;
+	}
+	if (!below(asked, p->recv_root)) {
+		snprintf(why, wl, "dataset %s is not authorised (this "
+			 "receiver accepts %s and below)", asked, p->recv_root);
+		return -1;
+	}
+	snprintf(target, cap, "%s", asked);
+	return 0;
+}
+
+/* ------------------------------------------------------------ serve */
+
+int
+policy_identify(const struct serve_conf *sc, struct tls *t,
+		const struct conf_client **out, char *label, size_t cap)
+{
+	uint8_t pin[32];
+	int have_pin = tls_peer_pin(t, pin) == 0;
+
+	for (int i = 0; i < sc->nclients; i++) {
+		const struct conf_client *cl = &sc->clients[i];
+		char matched[300] = "";
+		int named = cl->nnames == 0;
+
+		for (int k = 0; k < cl->nnames && !named; k++)
+			named = tls_peer_named(t, cl->names[k], cl->wildcards,
+					       matched, sizeof(matched));
+		if (!named)
+			continue;
+		if (cl->have_pin &&
+		    (!have_pin || memcmp(pin, cl->pin, sizeof(pin)) != 0))
+			continue;
+		*out = cl;
+		snprintf(label, cap, "%s (%s)", cl->id,
+			 matched[0] ? matched : "pinned key");
+		return 0;
+	}
+	return -1;
+}
+
+int
+policy_serve_push(const struct conf_client *cl, const char *snapshot,
+		  const char *asked, char *target, size_t cap, char *why,
+		  size_t wl)
+{
+	const char *slash, *at = strchr(snapshot, '@');
+
+	if (cl->push[0] == '\0') {
+		snprintf(why, wl, "client %s may not push", cl->id);
+		return -1;
+	}
+	if (asked[0] != '\0') {
+		if (!zfs_name_valid(asked, 'f') || !below(asked, cl->push)) {
+			snprintf(why, wl, "dataset %s is not authorised (client "
+				 "%s pushes into %s and below)", asked, cl->id,
+				 cl->push);
+			return -1;
+		}
+		snprintf(target, cap, "%s", asked);
+		return 0;
+	}
+	/* tank/home@x from alpha lands at PUSH/home; a pool's own root
+	 * dataset at PUSH itself. */
+	slash = strchr(snapshot, '/');
+	if (at == NULL || slash == NULL || slash > at)
+		snprintf(target, cap, "%s", cl->push);
+	else
+		snprintf(target, cap, "%s/%.*s", cl->push,
+			 (int)(at - slash - 1), slash + 1);
+	if (strlen(target) >= 255 || !zfs_name_valid(target, 'f')) {
+		snprintf(why, wl, "%s maps to no valid dataset below %s",
+			 snapshot, cl->push);
+		return -1;
+	}
+	return 0;
+}
+
+int
+policy_serve_pull(const struct conf_client *cl, const char *snapshot,
+		  char *why, size_t wl)
+{
+	char ds[256];
+
+	snprintf(ds, sizeof(ds), "%.*s", (int)strcspn(snapshot, "@"),
+		 snapshot);
+	for (int i = 0; i < cl->npull; i++)
+		if (below(ds, cl->pull[i]))
+			return 0;
+	if (cl->npull == 0)
+		snprintf(why, wl, "client %s may not pull", cl->id);
+	else
+		snprintf(why, wl, "%s is not authorised for client %s", snapshot,
+			 cl->id);
+	return -1;
+}

@@ -1,0 +1,107 @@
+/*
+ * test_conf.c - zktls.conf parsing: a complete file, defaults, and each
+ * kind of error with its line number.
+ */
+#include "t.h"
+#include "conf.h"
+
+static char err[600];
+
+static int
+parse(const char *text, struct serve_conf *c)
+{
+	return conf_parse(text, strlen(text), c, err, sizeof(err));
+}
+
+/* The text must fail with exactly this error. */
+static void
+bad(const char *text, const char *want)
+{
+	struct serve_conf c;
+
+	CHECK(parse(text, &c) == -1);
+	CHECK_STR(err, want);
+}
+
+#define HEAD "listen 127.0.0.1:4433\ncert /c.pem\nkey /k.pem\nca /ca.pem\n"
+#define PIN "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+int
+main(void)
+{
+	struct serve_conf c;
+	char out[8192];
+
+	CHECK(parse(HEAD "timeout 30\nmax-sessions 8\ngrace 5\nmode rw\n"
+		    "metrics /m.prom\nuser backup\n"
+		    "client alpha {\n name alpha.example.com # comment\n"
+		    " name 10.0.0.1\n push backup/alpha\n pull tank/a\n"
+		    " pull tank/b\n max-sessions 3\n rate 2M\n rollback yes\n"
+		    "}\n\n# another\nclient beta {\n\tpin " PIN "\n"
+		    "\tpull tank/x\n\tresumable no\n}\n", &c) == 0);
+	CHECK(c.nlisten == 1 && c.timeout_s == 30 && c.max_sessions == 8 &&
+	      c.grace_s == 5 && c.mode == MODE_RW);
+	CHECK_STR(c.user, "backup");
+	CHECK_STR(c.metrics, "/m.prom");
+	CHECK(c.nclients == 2);
+	CHECK_STR(c.clients[0].id, "alpha");
+	CHECK(c.clients[0].nnames == 2 && !c.clients[0].have_pin);
+	CHECK_STR(c.clients[0].push, "backup/alpha");
+	CHECK(c.clients[0].npull == 2 && c.clients[0].max_sessions == 3 &&
+	      c.clients[0].rate == 2u << 20 && c.clients[0].rollback &&
+	      c.clients[0].resumable);
+	CHECK(c.clients[1].have_pin && c.clients[1].pin[0] == 0x01 &&
+	      c.clients[1].pin[31] == 0xef && !c.clients[1].resumable &&
+	      c.clients[1].max_sessions == 2 && c.clients[1].push[0] == '\0');
+	CHECK(conf_print(&c, out, sizeof(out)) > 0);
+	conf_free(&c);
+	CHECK(parse(out, &c) == 0 && c.nclients == 2);
+	conf_free(&c);
+
+	/* defaults */
+	CHECK(parse(HEAD "client a {\nname a\npush p/a\n}\n", &c) == 0);
+	CHECK(c.timeout_s == 120 && c.max_sessions == 16 && c.grace_s == 30 &&
+	      c.mode == MODE_AUTO);
+	CHECK_STR(c.user, "zktls");
+	conf_free(&c);
+
+	/* errors, each with its line */
+	bad(HEAD "bogus 1\n", "line 5: unknown directive 'bogus'");
+	bad(HEAD "client a {\nname a\nlisten 1.2.3.4:5\n}\n",
+	    "line 7: unknown directive 'listen' in a client block");
+	bad(HEAD "cert /x\n", "line 5: cert given twice");
+	bad(HEAD "cert\n", "line 5: cert takes 1 argument");
+	bad(HEAD "timeout 0\n", "line 5: bad timeout '0' (1 to 86400 seconds)");
+	bad(HEAD "timeout 12x\n", "line 5: bad timeout '12x' (1 to 86400 seconds)");
+	bad(HEAD "cert relative.pem\n", "line 5: cert given twice");
+	bad("listen 1.2.3.4:5\ncert rel.pem\n", "line 2: cert must be an absolute path");
+	bad("listen nowhere\n", "line 1: bad listen address 'nowhere' (want ADDR:PORT or [ADDR]:PORT)");
+	bad(HEAD "mode fast\n", "line 5: bad mode 'fast' (auto, user, rw, splice, direct)");
+	bad(HEAD "client a {\nname a\npush -o/x\n}\n", "line 7: bad dataset '-o/x'");
+	bad(HEAD "client a {\nname a\npush p/a@s\n}\n", "line 7: bad dataset 'p/a@s'");
+	bad(HEAD "client a {\nname *.example.com\npush p/a\n}\n",
+	    "line 6: bad name '*.example.com' (a host name or an IP address)");
+	bad(HEAD "client a {\npin sha256:12\npush p/a\n}\n",
+	    "line 6: bad pin 'sha256:12' (sha256: and 64 hex digits, see zktls pin)");
+	bad(HEAD "client a {\nname a\n}\n", "line 5: client a may neither push nor pull");
+	bad(HEAD "client a {\npush p/a\n}\n",
+	    "line 5: client a has neither a name nor a pin: it could never be recognised");
+	bad(HEAD "client a {\nname a\npush p/a\n", "line 5: client a is not closed with '}'");
+	bad(HEAD "client a {\nname a\npush p/a\n}\nclient a {\nname b\npull p\n}\n",
+	    "line 9: client a is already defined at line 5");
+	bad(HEAD "client a {\nclient b {\n", "line 6: client blocks do not nest");
+	bad(HEAD "}\n", "line 5: '}' without a client block");
+	bad(HEAD "client a b {\n", "line 5: want: client ID {");
+	bad(HEAD "client a/b {\n", "line 5: bad client id 'a/b' (letters, digits, '.', '-', '_', at most 63)");
+	bad(HEAD "client a {\nname a\npush p/a\nrollback maybe\n}\n",
+	    "line 8: rollback wants yes or no, not 'maybe'");
+	bad(HEAD "client a {\nname a\npush p/a\nrate 0\n}\n",
+	    "line 8: bad rate '0' (bytes per second, optionally with K, M or G)");
+	bad(HEAD "x\001y\n", "line 5: a control character in the line");
+	bad("cert /c\nkey /k\nclient a {\nname a\npush p/a\n}\n", "line 0: no listen address");
+	bad("listen 1.2.3.4:5\nclient a {\nname a\npush p/a\n}\n", "line 0: cert and key are required");
+	bad(HEAD, "line 0: no client: the server would refuse everybody");
+	bad("listen 1.2.3.4:5\ncert /c\nkey /k\nclient a {\nname a\npush p/a\n}\n",
+	    "line 4: client a has no pin and there is no ca to check its name against");
+	T_DONE("test_conf");
+}
