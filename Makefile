@@ -6,7 +6,8 @@
 #   make bench       userspace plane vs socat/stunnel/TCP on loopback
 #   make bench-vm    every plane vs socat/ssh inside the test VM
 #   make fuzz        build the libFuzzer targets (clang)
-#   make install     PREFIX=/usr/local DESTDIR=
+#   make install     PREFIX=/usr/local DESTDIR= (program, man pages,
+#                    zktls.service, an example /etc/zktls/zktls.conf)
 
 CC       ?= cc
 PKG_CONFIG ?= pkg-config
@@ -28,7 +29,7 @@ PLANES_linux := src/plane_kernel.c src/plane_rw.c src/plane_splice.c \
                 src/plane_direct.c
 LIB_SRC  := src/err.c src/log.c src/util.c src/net.c src/conn.c src/tls.c \
             src/tlsrec.c src/proto.c src/zfs.c src/endpoint.c src/session.c \
-            src/policy.c src/conf.c src/plane.c src/plane_user.c $(PLANES_$(KTLS)) \
+            src/policy.c src/conf.c src/privsep.c src/plane.c src/plane_user.c $(PLANES_$(KTLS)) \
             $(KTLS_SRC)
 UNIT     := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
@@ -50,7 +51,7 @@ $(B)/libzk.a: $(patsubst src/%.c,$(B)/%.o,$(LIB_SRC))
 	rm -f $@
 	ar rcs $@ $^
 
-$(B)/zktls: $(B)/main.o $(B)/cmd_xfer.o $(B)/libzk.a
+$(B)/zktls: $(B)/main.o $(B)/cmd_xfer.o $(B)/cmd_serve.o $(B)/libzk.a
 	$(CC) $(ZK_CFLAGS) $^ -o $@ $(LIBS)
 
 $(B)/test_%: tests/unit/test_%.c $(B)/libzk.a tests/unit/t.h
@@ -66,7 +67,8 @@ units: $(addprefix $(B)/,$(UNIT)) $(B)/tlspeer
 # The kernel TLS selftest, run inside the test VM (static: the guest has
 # no compiler; no OpenSSL: it brings stand-ins for what it does not test).
 SELFTEST_SRC := tests/vm/ktls_selftest.c src/ktls_linux.c src/err.c \
-                src/util.c src/log.c src/endpoint.c $(PLANES_linux)
+                src/util.c src/log.c src/endpoint.c src/privsep.c \
+                src/zfs.c src/net.c src/os_linux.c $(PLANES_linux)
 build/vm/ktls_selftest: $(SELFTEST_SRC) $(wildcard src/*.h) tests/unit/t.h
 	@mkdir -p build/vm
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -static -Isrc -Itests/unit \
@@ -93,6 +95,7 @@ build/fuzz/fuzz_tlsrec: fuzz/fuzz_tlsrec.c src/tlsrec.c src/tlsrec.h \
 		src/err.c src/util.c -o $@ $(LIBS)
 
 CONF_FUZZ_SRC := src/conf.c src/err.c src/util.c src/net.c src/zfs.c \
+                 src/privsep.c src/os_$(KTLS).c \
                  src/endpoint.c src/log.c src/plane.c src/plane_user.c \
                  src/tlsrec.c src/tls.c src/ktls_$(KTLS).c $(PLANES_$(KTLS))
 build/fuzz/fuzz_conf: fuzz/fuzz_conf.c $(CONF_FUZZ_SRC) $(wildcard src/*.h)
@@ -132,10 +135,21 @@ stress-vm: deps all
 demo: deps all
 	tests/vm/demo.sh
 
+UNITDIR  ?= /etc/systemd/system
+CONFDIR  ?= /etc/zktls
+
 install: zktls
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(CONFDIR)
 	install -m 755 zktls $(DESTDIR)$(SBINDIR)/zktls
 	install -m 644 man/zktls.8 $(DESTDIR)$(MANDIR)/man8/zktls.8
+	install -m 644 man/zktls.conf.5 $(DESTDIR)$(MANDIR)/man5/zktls.conf.5
+	sed 's|@SBINDIR@|$(SBINDIR)|g' contrib/zktls.service.in \
+		>$(DESTDIR)$(UNITDIR)/zktls.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/zktls.service
+	install -m 644 contrib/zktls.conf.example \
+		$(DESTDIR)$(CONFDIR)/zktls.conf.example
 
 format:
 	clang-format -i src/*.c src/*.h tests/unit/*.c fuzz/*.c

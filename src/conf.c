@@ -139,7 +139,7 @@ static const struct directive directives[] = {
 	{ "name", 1, 1, 1 },         { "pin", 1, 1, 0 },
 	{ "push", 1, 1, 0 },         { "pull", 1, 1, 1 },
 	{ "max-sessions", 1, 1, 0 }, { "rate", 1, 1, 0 },
-	{ "rollback", 1, 1, 0 },     { "resumable", 1, 1, 0 },
+	{ "resumable", 1, 1, 0 },
 	{ "wildcards", 1, 1, 0 },
 };
 
@@ -249,8 +249,7 @@ client_directive(struct parser *p, const char *d, char **a)
 				    "optionally with K, M or G)", a[0]);
 		return 0;
 	}
-	if (parse_bool(a[0], strcmp(d, "rollback") == 0 ? &cl->rollback
-			     : strcmp(d, "resumable") == 0 ? &cl->resumable
+	if (parse_bool(a[0], strcmp(d, "resumable") == 0 ? &cl->resumable
 						       : &cl->wildcards) < 0)
 		return perr(p, "%s wants yes or no, not '%s'", d, a[0]);
 	return 0;
@@ -515,9 +514,8 @@ conf_print(const struct serve_conf *c, char *out, size_t cap)
 		P("\tmax-sessions %d\n", cl->max_sessions);
 		if (cl->rate)
 			P("\trate %llu\n", (unsigned long long)cl->rate);
-		P("\trollback %s\n\tresumable %s\n\twildcards %s\n}\n",
-		  cl->rollback ? "yes" : "no", cl->resumable ? "yes" : "no",
-		  cl->wildcards ? "yes" : "no");
+		P("\tresumable %s\n\twildcards %s\n}\n",
+		  cl->resumable ? "yes" : "no", cl->wildcards ? "yes" : "no");
 	}
 #undef P
 	return (int)o;

@@ -35,8 +35,7 @@ struct conf_client {
 	char pull[CONF_MAX_PULL][256];
 	int npull;
 	int max_sessions;             /* at once (default 2) */
-	uint64_t rate;                /* bytes/s on its sessions, 0 none */
-	int rollback;                 /* may ask zfs receive -F (default no) */
+	uint64_t rate;                /* bytes/s the server sends it, 0 none */
 	int resumable;                /* zfs receive -s (default yes) */
 };
 

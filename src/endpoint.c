@@ -130,6 +130,15 @@ zfs_start(struct endpoint *e, int child_fd)
 	 * (-v chatter) joins our stderr. */
 	in = sender ? null : child_fd;
 	out = sender ? child_fd : 2;
+	if (privsep_remote()) {
+		/* serve's network process: the monitor runs zfs */
+		close(null);
+		close(e->errfd);
+		e->errfd = -1;
+		if ((r = privsep_spawn(argv, child_fd)) == 0)
+			e->remote = 1;
+		return r;
+	}
 	r = child_spawn(argv, in, out, e->errfd, &e->pid);
 	close(null);
 	if (r == 0)
@@ -154,8 +163,14 @@ zfs_finish(struct endpoint *e)
 	const char *const *argv = e->arg;
 	int st = 0, r;
 
-	if (e->pid <= 0)
+	if (!endpoint_child(e))
 		return 0;
+	if (!e->finished && e->remote) {
+		if ((r = privsep_wait(&st, e->errtext, sizeof(e->errtext))) < 0)
+			return r;
+		e->finished = 1;
+		e->status = st;
+	}
 	if (!e->finished) {
 		if ((r = child_wait(e->pid, &st)) < 0)
 			return r;
@@ -181,7 +196,9 @@ zfs_finish(struct endpoint *e)
 static void
 zfs_kill(struct endpoint *e)
 {
-	if (e->pid > 0 && !e->finished)
+	if (e->remote && !e->finished)
+		privsep_kill();
+	else if (e->pid > 0 && !e->finished)
 		kill(e->pid, SIGTERM);
 }
 
@@ -258,9 +275,27 @@ endpoint_fd(struct endpoint *e, int dir_out, int *fd, int *owned)
 
 /* Has e's child exited (or been reaped)?  Does not reap it; *si tells how
  * it ended where it has not been reaped yet. */
-int endpoint_exited(const struct endpoint *e, siginfo_t *si)
+int endpoint_child(const struct endpoint *e)
 {
+	return e->pid > 0 || e->remote;
+}
+
+int endpoint_exited(struct endpoint *e, siginfo_t *si)
+{
+	int st;
+
 	memset(si, 0, sizeof(*si));
+	if (e->remote) {
+		int r;
+
+		if (e->finished || e->exit_known)
+			return 1;
+		if ((r = privsep_exited(&st)) == 1) {
+			e->status = st;
+			e->exit_known = 1;
+		}
+		return r != 0; /* a monitor that does not answer: gone too */
+	}
 	return e->finished ||
 	       waitid(P_PID, (id_t)e->pid, si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
 	       si->si_pid == e->pid;
@@ -268,12 +303,14 @@ int endpoint_exited(const struct endpoint *e, siginfo_t *si)
 
 /* Did e's child, which has exited, succeed?  Unknown counts as yes:
  * finish() judges. */
-int endpoint_ok(const struct endpoint *e)
+int endpoint_ok(struct endpoint *e)
 {
 	siginfo_t si;
 
-	if (e->finished)
+	if (e->finished || e->exit_known)
 		return WIFEXITED(e->status) && WEXITSTATUS(e->status) == 0;
+	if (e->remote)
+		return 1;
 	if (!endpoint_exited(e, &si) || si.si_pid != e->pid)
 		return 1;
 	return si.si_code == CLD_EXITED && si.si_status == 0;

@@ -127,6 +127,7 @@ static const struct {
 } commands[] = {
 	{ "pipe", cmd_xfer },    { "send", cmd_xfer },
 	{ "recv", cmd_xfer },    { "receive", cmd_xfer },
+	{ "serve", cmd_serve },
 	{ "pin", cmd_pin },      { "version", cmd_version },
 	{ "--version", cmd_version }, { "help", cmd_help },
 	{ "--help", cmd_help },  { "-h", cmd_help },

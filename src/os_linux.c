@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include "zktls.h"
 
@@ -24,5 +25,83 @@ os_harden(void)
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		return zk_fail_errno(ZK_ESYS, "cannot make the process "
 				     "non-dumpable");
+	return 0;
+}
+
+/*
+ * The network-facing process of serve, once it is no longer root: no new
+ * privileges ever (no setuid programs, no file capabilities), and a
+ * seccomp filter that refuses (EPERM) what it never needs and an attacker
+ * would: running programs, tracing, mounting, modules, namespaces,
+ * credential changes, BPF.
+ */
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/syscall.h>
+
+#if defined(__x86_64__)
+#define SECCOMP_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define SECCOMP_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+int
+os_pace(int fd, uint64_t bytes_per_s)
+{
+	/* fq or the TCP stack's own pacing enforces it (Linux >= 4.13). */
+	unsigned long long rate = bytes_per_s;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_MAX_PACING_RATE, &rate,
+		       sizeof(rate)) < 0)
+		return zk_fail_errno(ZK_ESYS, "SO_MAX_PACING_RATE");
+	return 0;
+}
+
+int
+os_confine(void)
+{
+#ifdef SECCOMP_ARCH
+	static const int deny[] = {
+		SYS_execve, SYS_execveat, SYS_ptrace, SYS_mount, SYS_umount2,
+		SYS_pivot_root, SYS_chroot, SYS_init_module,
+		SYS_finit_module, SYS_delete_module, SYS_kexec_load,
+		SYS_kexec_file_load, SYS_bpf, SYS_setuid, SYS_setgid,
+		SYS_setreuid, SYS_setregid, SYS_setresuid, SYS_setresgid,
+		SYS_setgroups, SYS_process_vm_readv, SYS_process_vm_writev,
+		SYS_open_by_handle_at, SYS_perf_event_open, SYS_userfaultfd,
+		SYS_keyctl, SYS_add_key, SYS_request_key, SYS_unshare,
+		SYS_setns,
+	};
+	enum { N = sizeof(deny) / sizeof(deny[0]) };
+	struct sock_filter f[4 + N + 2];
+	struct sock_fprog prog = { .len = 0, .filter = f };
+	unsigned k = 0;
+
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		offsetof(struct seccomp_data, arch));
+	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+		SECCOMP_ARCH, 1, 0);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+		SECCOMP_RET_KILL_PROCESS);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		offsetof(struct seccomp_data, nr));
+	for (unsigned i = 0; i < N; i++)
+		/* a match jumps to the EPERM return after the list */
+		f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+			(unsigned)deny[i], (unsigned char)(N - i), 0);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+		SECCOMP_RET_ALLOW);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+		SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA));
+	prog.len = (unsigned short)k;
+#endif
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return zk_fail_errno(ZK_ESYS, "PR_SET_NO_NEW_PRIVS");
+#ifdef SECCOMP_ARCH
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
+		return zk_fail_errno(ZK_ESYS, "seccomp");
+#endif
 	return 0;
 }

@@ -16,3 +16,17 @@ os_harden(void)
 		return zk_fail_errno(ZK_ESYS, "cannot disable core dumps");
 	return 0;
 }
+
+int
+os_confine(void)
+{
+	return 0; /* no portable no_new_privs or syscall filter */
+}
+
+int
+os_pace(int fd, uint64_t bytes_per_s)
+{
+	(void)fd;
+	(void)bytes_per_s;
+	return zk_fail(ZK_EUSAGE, "pacing is not supported on this OS");
+}

@@ -534,7 +534,12 @@ negotiate_client(struct session *s)
 				       s->rep->dataset);
 		snprintf(s->snapname, sizeof(s->snapname), "%s",
 			 s->rep->dataset);
-	} else if (s->cf->zfs && s->rep->token[0] &&
+	} else if (s->cf->zfs && s->rep->dataset[0] &&
+		   zfs_name_valid(s->rep->dataset, 'f')) {
+		/* where the receiver says it lands, for our session line */
+		snprintf(s->target, sizeof(s->target), "%s", s->rep->dataset);
+	}
+	if (s->cf->role == ROLE_SENDER && s->cf->zfs && s->rep->token[0] &&
 		   ((r = token_check(s, s->rep->token)) < 0 ||
 		    (r = sender_dry_run(s)) < 0)) {
 		/* Nothing was sent: tell the receiver we gave up, and why
@@ -727,7 +732,7 @@ do_recv(struct session *s)
 	 * the stream's END record, before the sender's close_notify, and
 	 * at a boundary between the snapshots of a -I stream even when the
 	 * rest never came. */
-	if (s->cf->zfs && s->ep.pid > 0 && s->ep.finished &&
+	if (s->cf->zfs && endpoint_child(&s->ep) && s->ep.finished &&
 	    WIFEXITED(s->ep.status) && WEXITSTATUS(s->ep.status) == 0) {
 		char name[2 * PROTO_NAME_LEN];
 
@@ -757,9 +762,9 @@ do_recv(struct session *s)
 	}
 	memset(m, 0, sizeof(*m));
 	m->status = r == 0 ? PROTO_ST_OK : PROTO_ST_ERROR;
-	m->exit_status = s->ep.pid > 0 && WIFEXITED(s->ep.status)
+	m->exit_status = endpoint_child(&s->ep) && WIFEXITED(s->ep.status)
 				 ? WEXITSTATUS(s->ep.status)
-				 : (s->ep.pid > 0 ? -1 : 0);
+				 : (endpoint_child(&s->ep) ? -1 : 0);
 	m->bytes = s->x.uncounted ? PROTO_BYTES_UNKNOWN : s->x.bytes;
 	m->guid = r == 0 ? s->guid : 0;
 	if (r < 0)
@@ -959,7 +964,7 @@ session_free(struct session *s)
 {
 	if (s == NULL)
 		return;
-	if (s->ep.errfd >= 0 && s->ep.pid > 0 && !s->ep.finished) {
+	if (endpoint_child(&s->ep) && !s->ep.finished) {
 		s->ep.kill(&s->ep);
 		(void)s->ep.finish(&s->ep);
 	}

@@ -712,6 +712,12 @@ tls_peer(const struct tls *t)
 	return t ? t->peer : "?";
 }
 
+int
+tls_fd(const struct tls *t)
+{
+	return t->fd;
+}
+
 void
 tls_set_peer(struct tls *t, const char *label)
 {

@@ -115,6 +115,8 @@ zfs_capture(const char *const *argv, char *out, size_t cap)
 	int st;
 
 	out[0] = '\0';
+	if (privsep_remote())
+		return privsep_capture(argv, out, cap);
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return zk_fail_errno(ZK_ESYS, "pipe");
 	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {

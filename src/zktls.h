@@ -58,6 +58,7 @@ void usage_print(FILE *f);
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The subcommands: argv[0] is the command word. */
 int cmd_xfer(int argc, char **argv);  /* pipe send|recv, send, recv */
+int cmd_serve(int argc, char **argv); /* serve */
 
 /* ---------------------------------------------------------------- errors */
 
@@ -239,6 +240,8 @@ int tls_peer_pin(const struct tls *t, uint8_t out[32]);
 /* Name the peer in logs from now on (serve: the client it was found to
  * be). */
 void tls_set_peer(struct tls *t, const char *label);
+/* The socket the handshake ran on. */
+int tls_fd(const struct tls *t);
 
 /* Fail for a received fatal alert: ZK_ETLS for certificate alerts. */
 int zk_alert_fail(int desc);
@@ -347,6 +350,8 @@ struct endpoint {
 	pid_t pid;
 	int finished, status;
 	int errfd;                /* read end of the child's stderr, or -1 */
+	int remote;               /* serve: the monitor runs the child */
+	int exit_known;           /* status holds its exit, not reaped yet */
 	char errtext[512];        /* tail of the child's stderr */
 };
 
@@ -359,8 +364,10 @@ int endpoint_fd(struct endpoint *e, int dir_out, int *fd, int *owned);
 /* Has e's child exited (or been reaped)?  Does not reap it; *si tells how
  * it ended where it has not been reaped yet.  endpoint_ok: did it succeed
  * (unknown counts as yes: finish() judges)? */
-int endpoint_exited(const struct endpoint *e, siginfo_t *si);
-int endpoint_ok(const struct endpoint *e);
+int endpoint_exited(struct endpoint *e, siginfo_t *si);
+int endpoint_ok(struct endpoint *e);
+/* Is there a child (here, or run by serve's monitor)? */
+int endpoint_child(const struct endpoint *e);
 /* Endpoint that runs `zfs send ARGS` / `zfs receive ARGS` (argv kept
  * alive by the caller), and one over an existing fd (pipe mode). */
 void zfs_endpoint(struct endpoint *e, const char *const *argv);
@@ -481,6 +488,37 @@ int zfs_snapshots(const char *dataset, char (*names)[256], uint64_t *guids,
 /* No core dumps and no ptrace attach for the life of the process (keys
  * live in its memory). */
 int os_harden(void);
+/* serve's network-facing process, no longer root: no new privileges, and
+ * a syscall filter where the OS has one. */
+int os_confine(void);
+/* Send at most bytes_per_s on socket fd. */
+int os_pace(int fd, uint64_t bytes_per_s);
+
+/* ---------------------------------------------------------------- privsep.c */
+
+struct serve_conf;
+/* serve, as root: split off the network-facing process, which returns 0
+ * here as the configuration's user (its zfs runs through the monitor),
+ * while this process becomes its monitor: *monitor_side set, and the
+ * network process's exit status returned when it is gone.  The monitor
+ * closes close_fd (the connection: only the network process holds it).
+ * Not root (tests as a user): nothing is split, 0. */
+int privsep_fork(const struct serve_conf *conf, int close_fd,
+		 int *monitor_side);
+/* In the network process: is zfs run by a monitor?  Then these are how. */
+int privsep_remote(void);
+int privsep_client(const char *client);
+int privsep_capture(const char *const *argv, char *out, size_t cap);
+int privsep_spawn(const char *const *argv, int fd);
+int privsep_exited(int *status);
+int privsep_wait(int *status, char *errtext, size_t cap);
+void privsep_kill(void);
+/* The monitor's check of an argument vector (n words, argv[0] ignored)
+ * against the shapes sessions use and the client's datasets: 0, or -1
+ * with why. */
+struct conf_client;
+int privsep_allowed(const struct conf_client *cl, const char *const *argv,
+		    int n, char *why, size_t wl);
 
 /* ---------------------------------------------------------------- util */
 

@@ -680,3 +680,75 @@ assert_calls() {
       got:  $(echo "$got" | tr '\037' ' ' | sed '2,$s/^/            /')"
 	return 1
 }
+
+# ------------------------------------------------------------- serve
+
+# serve_conf FILE [LINE...]: a zktls.conf for serve tests: listen on
+# 127.0.0.1:0 with beta's certificate and the test CA, metrics in
+# $T/metrics.prom, then the given lines (client blocks).
+serve_conf() {
+	local f=$1
+	shift
+	{
+		echo "listen 127.0.0.1:0"
+		echo "cert $PKI/beta.pem"
+		echo "key $PKI/beta.key"
+		echo "ca $PKI/ca.pem"
+		echo "timeout $((10 * SCALE))"
+		echo "metrics $T/metrics.prom"
+		echo "user nobody"
+		printf '%s\n' "$@"
+	} >"$f"
+}
+
+# start_serve ERRFILE CONF [VAR=VALUE...]: run "zktls serve --config CONF"
+# in the background with the stand-in zfs (VAR=VALUE for it), its fake
+# receives writing to $T/srv.out/, its log in $T/srv.zfs.log; wait for its
+# "listening on" line: the port in SPORT, the pid (of the timeout(1)
+# wrapper) in SPID, zktls's own pid in SERVE_PID.
+start_serve() {
+	local err=$1 conf=$2 i line
+	shift 2
+	mkdir -p "$T/srv.out"
+	rm -f "$T/serve.pid"
+	# shellcheck disable=SC2016
+	bg SPID "${SERVE_LIFE:-120}" env ZKTLS_ZFS="$FAKEZFS" \
+		ZKTLS_FAKE_OUTDIR="$T/srv.out" ZKTLS_FAKE_LOG="$T/srv.zfs.log" \
+		"$@" bash -c 'echo $$ >"$0"; exec "${@}"' "$T/serve.pid" \
+		"$ZK" serve --config "$conf" </dev/null >/dev/null 2>"$err"
+	for ((i = 0; i < 10 * SCALE * 20; i++)); do
+		line=$(head -n 1 "$err" 2>/dev/null)
+		if [[ $line =~ ^zktls:\ listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]]; then
+			SPORT=${BASH_REMATCH[1]}
+			SERVE_PID=$(cat "$T/serve.pid")
+			return 0
+		fi
+		alive "$SPID" || die "zktls serve exited before listening" "$err"
+		sleep 0.05
+	done
+	die "zktls serve printed no 'listening on' line" "$err"
+}
+
+# client_pki NAME...: a CA-signed certificate with SAN DNS:NAME for each,
+# as $PKI/NAME.pem / .key (made once per PKI).
+client_pki() {
+	local n
+	for n in "$@"; do
+		[ -f "$PKI/$n.pem" ] && continue
+		(cd "$PKI" &&
+			openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+				-nodes -keyout "$n.key" -out "$n.csr" -subj "/CN=$n" \
+				2>/dev/null &&
+			printf 'subjectAltName=DNS:%s\nextendedKeyUsage=clientAuth,serverAuth\n' "$n" >"$n.ext" &&
+			openssl x509 -req -in "$n.csr" -CA ca.pem -CAkey ca.key \
+				-CAcreateserial -out "$n.pem" -days 30 \
+				-extfile "$n.ext" 2>/dev/null &&
+			rm -f "$n.csr" "$n.ext") || die "cannot make a certificate for $n"
+	done
+}
+
+# as_client NAME: TLS options of a client NAME talking to serve (beta).
+as_client() {
+	echo --cert "$PKI/$1.pem" --key "$PKI/$1.key" --ca "$PKI/ca.pem" \
+		--peer-name beta "${COMMON[@]}"
+}

@@ -94,7 +94,7 @@ u "-v and -q exclude each other" pipe recv "${L[@]}" "${ID[@]}" -v -q
 u "unexpected argument 'extra'" pipe recv "${L[@]}" "${ID[@]}" extra
 u "unknown option '--bogus'" pipe recv "${L[@]}" "${ID[@]}" --bogus
 u "unknown command 'frob'" frob
-u "unknown command 'pipe'" pipe frob
+u "zktls pipe needs send or recv" pipe frob
 u "missing command"
 
 # --- peer identity

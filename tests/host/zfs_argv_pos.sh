@@ -66,7 +66,7 @@ assert_calls "$T/push.recv.log" receive \
 	"$(argv_line receive -s -F -u -o compression=lz4 -x mountpoint -x canmount -x sharenfs -x sharesmb -x overlay backup/fs)"
 assert_calls "$T/push.recv.log" send
 assert_calls "$T/push.send.log" receive
-grep -qE '^zktls: sent pool/fs@b to DNS:beta \(127\.0\.0\.1:[0-9]+\): 2\.0 MiB in .*, plane user, .*, ok$' \
+grep -qE '^zktls: sent pool/fs@b into backup/fs to DNS:beta \(127\.0\.0\.1:[0-9]+\): 2\.0 MiB in .*, plane user, .*, ok$' \
 	"$T/push.send.err" || fail "push: sender's session line" "$T/push.send.err"
 grep -qE '^zktls: received pool/fs@b into backup/fs from DNS:alpha \(127\.0\.0\.1:[0-9]+\): 2\.0 MiB in .*, plane user, .*, ok$' \
 	"$T/push.recv.err" || fail "push: receiver's session line" "$T/push.recv.err"

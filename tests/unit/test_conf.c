@@ -36,7 +36,7 @@ main(void)
 		    "metrics /m.prom\nuser backup\n"
 		    "client alpha {\n name alpha.example.com # comment\n"
 		    " name 10.0.0.1\n push backup/alpha\n pull tank/a\n"
-		    " pull tank/b\n max-sessions 3\n rate 2M\n rollback yes\n"
+		    " pull tank/b\n max-sessions 3\n rate 2M\n"
 		    "}\n\n# another\nclient beta {\n\tpin " PIN "\n"
 		    "\tpull tank/x\n\tresumable no\n}\n", &c) == 0);
 	CHECK(c.nlisten == 1 && c.timeout_s == 30 && c.max_sessions == 8 &&
@@ -48,8 +48,7 @@ main(void)
 	CHECK(c.clients[0].nnames == 2 && !c.clients[0].have_pin);
 	CHECK_STR(c.clients[0].push, "backup/alpha");
 	CHECK(c.clients[0].npull == 2 && c.clients[0].max_sessions == 3 &&
-	      c.clients[0].rate == 2u << 20 && c.clients[0].rollback &&
-	      c.clients[0].resumable);
+	      c.clients[0].rate == 2u << 20 && c.clients[0].resumable);
 	CHECK(c.clients[1].have_pin && c.clients[1].pin[0] == 0x01 &&
 	      c.clients[1].pin[31] == 0xef && !c.clients[1].resumable &&
 	      c.clients[1].max_sessions == 2 && c.clients[1].push[0] == '\0');
@@ -93,8 +92,8 @@ main(void)
 	bad(HEAD "}\n", "line 5: '}' without a client block");
 	bad(HEAD "client a b {\n", "line 5: want: client ID {");
 	bad(HEAD "client a/b {\n", "line 5: bad client id 'a/b' (letters, digits, '.', '-', '_', at most 63)");
-	bad(HEAD "client a {\nname a\npush p/a\nrollback maybe\n}\n",
-	    "line 8: rollback wants yes or no, not 'maybe'");
+	bad(HEAD "client a {\nname a\npush p/a\nresumable maybe\n}\n",
+	    "line 8: resumable wants yes or no, not 'maybe'");
 	bad(HEAD "client a {\nname a\npush p/a\nrate 0\n}\n",
 	    "line 8: bad rate '0' (bytes per second, optionally with K, M or G)");
 	bad(HEAD "x\001y\n", "line 5: a control character in the line");

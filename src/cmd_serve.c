@@ -1,0 +1,855 @@
+/*
+ * cmd_serve.c - zktls serve: one backup server, many authenticated
+ * clients, by policy (zktls.conf, conf.c).
+ *
+ * The master process loads the configuration and the TLS material, listens,
+ * and forks one process per connection.  That process authenticates the
+ * peer (concurrently with everything else: a silent client holds only its
+ * own process, until its handshake deadline), finds the client rule its
+ * certificate matches, asks the master for a slot (the global and the
+ * per-client session limits: "busy" otherwise), and runs the session the
+ * policy allows: a push lands below the client's push dataset, a pull
+ * sends a snapshot of one of its pull datasets, incremental from the
+ * newest snapshot both sides have (by GUID).  It reports how the session
+ * ended; the master keeps the counts for the metrics file.
+ *
+ *   SIGHUP   re-read the configuration and the certificate, key and CA
+ *            files: new sessions use them, running ones finish as they
+ *            are (a broken new configuration is reported and ignored)
+ *   SIGTERM  stop accepting, let sessions finish for `grace` seconds,
+ *            then stop them (zfs receive -s keeps what arrived, resumable)
+ *
+ * Each connection's process splits in two (privsep.c): the network-facing
+ * part drops root and runs the session, the root part (monitor) runs the
+ * zfs commands it asks for, if the client's policy allows them.
+ *
+ * Master <-> session process, over a socketpair, one line each:
+ *   session -> master  "ID CLIENT"            (authenticated as CLIENT)
+ *   master -> session  "OK" | "BUSY REASON"
+ *   session -> master  "END CLIENT RESULT PLANE BYTES SECONDS DATASET"
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "ktls.h"
+#include "proto.h"
+#include "zktls.h"
+
+#define MAX_CHILDREN 4096
+#define BUSY_SLACK 16   /* processes beyond max-sessions that say "busy" */
+#define MAX_SNAPS 4096
+
+struct child {
+	pid_t pid;
+	int fd;                  /* socketpair to it, -1 once closed */
+	char client[CONF_ID_LEN];/* "" until it authenticated */
+	int counted;             /* holds a session slot */
+	char line[512];          /* what it has said so far */
+	size_t len;
+};
+
+/* Per client, for the metrics. */
+struct stats {
+	char client[CONF_ID_LEN];
+	uint64_t ok, failed, busy, bytes;
+	double seconds;
+};
+struct last_ok {
+	char dataset[256];
+	time_t when;
+};
+
+struct server {
+	const char *config;
+	struct serve_conf conf;
+	struct tls_ctx *ctx;
+	int lfd[CONF_MAX_LISTEN];
+	int nlfd;
+	struct child *kids;
+	int nkids;
+	int stopping;
+	double stop_at;
+	struct stats *stats;
+	int nstats;
+	struct last_ok *lastok;
+	int nlastok;
+	uint64_t refused;
+};
+
+static int sigpipe_w = -1;
+
+static void
+on_signal(int sig)
+{
+	unsigned char b = (unsigned char)sig;
+	int e = errno;
+
+	(void)!write(sigpipe_w, &b, 1);
+	errno = e;
+}
+
+/* ------------------------------------------------------------ loading */
+
+/* The pins of every client, for a handshake without a CA. */
+static struct tls_ctx *
+make_ctx(const struct serve_conf *c)
+{
+	struct tls_files f = { c->cert, c->key, c->ca[0] ? c->ca : NULL };
+	uint8_t (*pins)[32] = calloc((size_t)c->nclients + 1, 32);
+	struct tls_ctx *ctx;
+	int n = 0;
+
+	if (pins == NULL) {
+		zk_fail_errno(ZK_ESYS, "calloc");
+		return NULL;
+	}
+	for (int i = 0; i < c->nclients; i++)
+		if (c->clients[i].have_pin)
+			memcpy(pins[n++], c->clients[i].pin, 32);
+	ctx = tls_ctx_new_serve(&f, (const uint8_t (*)[32])pins, n);
+	free(pins);
+	return ctx;
+}
+
+static int
+load(struct server *sv, struct serve_conf *conf, struct tls_ctx **ctx)
+{
+	int r;
+
+	if ((r = conf_load(sv->config, conf)) < 0)
+		return r;
+	if ((*ctx = make_ctx(conf)) == NULL) {
+		conf_free(conf);
+		return -zk_errcode();
+	}
+	return 0;
+}
+
+static void
+reload(struct server *sv)
+{
+	struct serve_conf conf;
+	struct tls_ctx *ctx;
+	int changed = sv->conf.nlisten != 0;
+
+	if (load(sv, &conf, &ctx) < 0) {
+		log_error("reload failed, keeping the running configuration: "
+			  "%s", zk_errmsg());
+		zk_clear();
+		return;
+	}
+	if (conf.nlisten == sv->conf.nlisten) {
+		changed = 0;
+		for (int i = 0; i < conf.nlisten; i++)
+			changed |= strcmp(conf.listen[i], sv->conf.listen[i]);
+	}
+	if (changed)
+		log_warn("listen addresses change at the next restart");
+	memcpy(conf.listen, sv->conf.listen, sizeof(conf.listen));
+	conf.nlisten = sv->conf.nlisten;
+	conf_free(&sv->conf);
+	tls_ctx_free(sv->ctx);
+	sv->conf = conf;
+	sv->ctx = ctx;
+	log_info("reloaded %s: %d clients", sv->config, conf.nclients);
+}
+
+/* ------------------------------------------------------------ metrics */
+
+static struct stats *
+stats_of(struct server *sv, const char *client)
+{
+	struct stats *st;
+
+	for (int i = 0; i < sv->nstats; i++)
+		if (strcmp(sv->stats[i].client, client) == 0)
+			return &sv->stats[i];
+	st = realloc(sv->stats, sizeof(*st) * (size_t)(sv->nstats + 1));
+	if (st == NULL)
+		return NULL;
+	sv->stats = st;
+	st = &sv->stats[sv->nstats++];
+	memset(st, 0, sizeof(*st));
+	snprintf(st->client, sizeof(st->client), "%s", client);
+	return st;
+}
+
+static void
+note_success(struct server *sv, const char *dataset)
+{
+	struct last_ok *l;
+
+	for (int i = 0; i < sv->nlastok; i++)
+		if (strcmp(sv->lastok[i].dataset, dataset) == 0) {
+			sv->lastok[i].when = time(NULL);
+			return;
+		}
+	l = realloc(sv->lastok, sizeof(*l) * (size_t)(sv->nlastok + 1));
+	if (l == NULL)
+		return;
+	sv->lastok = l;
+	l = &sv->lastok[sv->nlastok++];
+	snprintf(l->dataset, sizeof(l->dataset), "%s", dataset);
+	l->when = time(NULL);
+}
+
+/* The Prometheus text format, written whole and renamed into place (for
+ * node_exporter's textfile collector). */
+static void
+write_metrics(struct server *sv)
+{
+	char tmp[CONF_PATH_LEN + 16];
+	FILE *f;
+	int active = 0;
+
+	if (sv->conf.metrics[0] == '\0')
+		return;
+	for (int i = 0; i < sv->nkids; i++)
+		active += sv->kids[i].counted;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", sv->conf.metrics);
+	if ((f = fopen(tmp, "we")) == NULL) {
+		log_warn("cannot write metrics %s: %s", tmp, strerror(errno));
+		return;
+	}
+	fprintf(f, "# HELP zktls_sessions_total Sessions by client and result.\n"
+		"# TYPE zktls_sessions_total counter\n");
+	for (int i = 0; i < sv->nstats; i++) {
+		const struct stats *st = &sv->stats[i];
+		fprintf(f, "zktls_sessions_total{client=\"%s\",result=\"ok\"} "
+			"%" PRIu64 "\n", st->client, st->ok);
+		fprintf(f, "zktls_sessions_total{client=\"%s\",result=\"failed\"} "
+			"%" PRIu64 "\n", st->client, st->failed);
+		fprintf(f, "zktls_sessions_total{client=\"%s\",result=\"busy\"} "
+			"%" PRIu64 "\n", st->client, st->busy);
+	}
+	fprintf(f, "# HELP zktls_bytes_total Stream bytes moved by client.\n"
+		"# TYPE zktls_bytes_total counter\n");
+	for (int i = 0; i < sv->nstats; i++)
+		fprintf(f, "zktls_bytes_total{client=\"%s\"} %" PRIu64 "\n",
+			sv->stats[i].client, sv->stats[i].bytes);
+	fprintf(f, "# HELP zktls_session_seconds_total Time spent in sessions.\n"
+		"# TYPE zktls_session_seconds_total counter\n");
+	for (int i = 0; i < sv->nstats; i++)
+		fprintf(f, "zktls_session_seconds_total{client=\"%s\"} %.3f\n",
+			sv->stats[i].client, sv->stats[i].seconds);
+	fprintf(f, "# HELP zktls_last_success_timestamp_seconds When a "
+		"dataset last received or sent successfully.\n"
+		"# TYPE zktls_last_success_timestamp_seconds gauge\n");
+	for (int i = 0; i < sv->nlastok; i++)
+		fprintf(f, "zktls_last_success_timestamp_seconds{dataset=\"%s\"}"
+			" %lld\n", sv->lastok[i].dataset,
+			(long long)sv->lastok[i].when);
+	fprintf(f, "# HELP zktls_refused_total Connections refused before a "
+		"session (authentication, no client rule).\n"
+		"# TYPE zktls_refused_total counter\nzktls_refused_total %"
+		PRIu64 "\n", sv->refused);
+	fprintf(f, "# HELP zktls_sessions_active Sessions running now.\n"
+		"# TYPE zktls_sessions_active gauge\nzktls_sessions_active %d\n",
+		active);
+	if (fclose(f) != 0 || rename(tmp, sv->conf.metrics) != 0)
+		log_warn("cannot write metrics %s: %s", sv->conf.metrics,
+			 strerror(errno));
+}
+
+/* ------------------------------------------------------------ master */
+
+static int
+slots(const struct server *sv, const char *client, int *mine)
+{
+	int all = 0;
+
+	*mine = 0;
+	for (int i = 0; i < sv->nkids; i++)
+		if (sv->kids[i].counted) {
+			all++;
+			*mine += strcmp(sv->kids[i].client, client) == 0;
+		}
+	return all;
+}
+
+static const struct conf_client *
+client_rule(const struct server *sv, const char *id)
+{
+	for (int i = 0; i < sv->conf.nclients; i++)
+		if (strcmp(sv->conf.clients[i].id, id) == 0)
+			return &sv->conf.clients[i];
+	return NULL;
+}
+
+/* One line from a session process. */
+static void
+heard(struct server *sv, struct child *k, char *line)
+{
+	if (strncmp(line, "ID ", 3) == 0 && k->client[0] == '\0') {
+		const struct conf_client *cl = client_rule(sv, line + 3);
+		int mine, all = slots(sv, line + 3, &mine);
+		char reply[128];
+
+		snprintf(k->client, sizeof(k->client), "%s", line + 3);
+		if (cl == NULL)
+			snprintf(reply, sizeof(reply), "BUSY the configuration "
+				 "changed");
+		else if (all >= sv->conf.max_sessions)
+			snprintf(reply, sizeof(reply), "BUSY the server runs "
+				 "%d sessions, its limit", all);
+		else if (mine >= cl->max_sessions)
+			snprintf(reply, sizeof(reply), "BUSY client %s runs %d "
+				 "sessions, its limit", cl->id, mine);
+		else {
+			snprintf(reply, sizeof(reply), "OK");
+			k->counted = 1;
+		}
+		if (!k->counted) {
+			struct stats *st = stats_of(sv, k->client);
+			if (st)
+				st->busy++;
+		}
+		strcat(reply, "\n");
+		(void)write_all(k->fd, reply, strlen(reply));
+		return;
+	}
+	if (strncmp(line, "END ", 4) == 0) {
+		char client[CONF_ID_LEN], result[16], plane[16], ds[256];
+		unsigned long long bytes;
+		double secs;
+		struct stats *st;
+
+		if (sscanf(line + 4, "%63s %15s %15s %llu %lf %255s", client,
+			   result, plane, &bytes, &secs, ds) != 6 ||
+		    (st = stats_of(sv, client)) == NULL)
+			return;
+		if (strcmp(result, "ok") == 0) {
+			st->ok++;
+			note_success(sv, ds);
+		} else {
+			st->failed++;
+		}
+		st->bytes += bytes;
+		st->seconds += secs;
+		k->counted = 0;
+		write_metrics(sv);
+	}
+}
+
+static void
+read_child(struct server *sv, struct child *k)
+{
+	ssize_t n = read(k->fd, k->line + k->len, sizeof(k->line) - 1 - k->len);
+	char *nl;
+
+	if (n <= 0) {
+		close(k->fd);
+		k->fd = -1;
+		return;
+	}
+	k->len += (size_t)n;
+	k->line[k->len] = '\0';
+	while ((nl = strchr(k->line, '\n')) != NULL) {
+		*nl = '\0';
+		heard(sv, k, k->line);
+		k->len -= (size_t)(nl + 1 - k->line);
+		memmove(k->line, nl + 1, k->len + 1);
+	}
+	if (k->len == sizeof(k->line) - 1)
+		k->len = 0; /* a line too long: not one of ours */
+}
+
+static void
+reap(struct server *sv)
+{
+	pid_t pid;
+	int st;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+		for (int i = 0; i < sv->nkids; i++) {
+			struct child *k = &sv->kids[i];
+			if (k->pid != pid)
+				continue;
+			if (k->fd >= 0) {
+				read_child(sv, k); /* what it still said */
+				if (k->fd >= 0)
+					close(k->fd);
+			}
+			if (k->client[0] == '\0' && WIFEXITED(st) &&
+			    WEXITSTATUS(st) != 0)
+				sv->refused++;
+			*k = sv->kids[--sv->nkids];
+			break;
+		}
+}
+
+/* ------------------------------------------------------------ session */
+
+/* What a session process knows: the configuration it was forked with,
+ * its socket to the master, and what the REQUEST decided. */
+struct sess {
+	const struct serve_conf *conf;
+	int master;
+	const struct conf_client *client;
+	char label[400];
+	struct conf cf;
+	struct policy pol;
+	char dataset[256], target[256], base[300];
+	const char *args[ZK_MAX_ZFS_ARGS];
+	int json, verbose;
+};
+
+static const struct {
+	uint32_t bit;
+	const char *flag;
+} send_bits[] = {
+	{ PROTO_ZF_RAW, "-w" }, { PROTO_ZF_COMPRESSED, "-c" },
+	{ PROTO_ZF_LARGE, "-L" }, { PROTO_ZF_EMBED, "-e" },
+	{ PROTO_ZF_PROPS, "-p" }, { PROTO_ZF_RECURSIVE, "-R" },
+};
+
+/* The newest snapshot of the requested one's dataset, older than it, that
+ * the client has (by GUID): the incremental base of a pull. */
+static int
+pull_base(struct sess *ss, const struct proto_request *q, char *why,
+	  size_t wl)
+{
+	static char names[MAX_SNAPS][256];
+	static uint64_t guids[MAX_SNAPS];
+	char ds[256];
+	int n, at = -1;
+
+	ss->base[0] = '\0';
+	snprintf(ds, sizeof(ds), "%.*s", (int)strcspn(q->snapshot, "@"),
+		 q->snapshot);
+	if ((n = zfs_snapshots(ds, names, guids, MAX_SNAPS)) < 0) {
+		snprintf(why, wl, "cannot list the snapshots of %s", ds);
+		return -1;
+	}
+	for (int i = 0; i < n; i++)
+		if (strcmp(names[i], q->snapshot) == 0)
+			at = i;
+	if (at < 0) {
+		snprintf(why, wl, "%s does not exist", q->snapshot);
+		return -1;
+	}
+	for (uint32_t g = 0; g < q->nguids; g++)
+		if (q->guids[g] == guids[at]) {
+			snprintf(why, wl, "the client has %s already",
+				 q->snapshot);
+			return -1;
+		}
+	for (int i = at - 1; i >= 0 && !ss->base[0]; i--)
+		for (uint32_t g = 0; g < q->nguids; g++)
+			if (q->guids[g] == guids[i]) {
+				snprintf(ss->base, sizeof(ss->base), "%s",
+					 strchr(names[i], '@'));
+				break;
+			}
+	return 0;
+}
+
+/* The session's REQUEST has arrived: who is this, and what may it do? */
+static int
+on_request(void *arg, struct tls *peer, const struct proto_request *q,
+	   const struct conf **cfp, const struct policy **polp,
+	   uint8_t *status, char *why, size_t wl)
+{
+	struct sess *ss = arg;
+	struct conf *cf = &ss->cf;
+	char reply[256] = "";
+	ssize_t n;
+	int na = 0;
+
+	*status = PROTO_ST_DENIED;
+	if (policy_identify(ss->conf, peer, &ss->client, ss->label,
+			    sizeof(ss->label)) < 0) {
+		snprintf(why, wl, "not authorised");
+		return zk_fail(ZK_EDENIED, "refused %s: no client rule matches "
+			       "its certificate", tls_peer(peer));
+	}
+	tls_set_peer(peer, ss->label);
+	if (privsep_remote() && privsep_client(ss->client->id) < 0) {
+		*status = PROTO_ST_ERROR;
+		snprintf(why, wl, "internal error");
+		return -zk_errcode();
+	}
+	dprintf(ss->master, "ID %s\n", ss->client->id);
+	n = read(ss->master, reply, sizeof(reply) - 1);
+	if (n <= 0 || strncmp(reply, "OK", 2) != 0) {
+		reply[n > 0 ? n : 0] = '\0';
+		reply[strcspn(reply, "\n")] = '\0';
+		*status = PROTO_ST_BUSY;
+		snprintf(why, wl, "busy: %s", n > 5 ? reply + 5 : "server "
+			 "stopping");
+		return zk_fail(ZK_EDENIED, "refused %s: %s", ss->label, why);
+	}
+	memset(cf, 0, sizeof(*cf));
+	cf->cmd = "serve";
+	cf->zfs = 1;
+	cf->mode = ss->conf->mode;
+	cf->timeout_s = ss->conf->timeout_s;
+	cf->json = ss->json;
+	cf->verbose = ss->verbose;
+	if (q->op == PROTO_OP_PUSH) {
+		cf->role = ROLE_RECEIVER;
+		if (!zfs_name_valid(q->snapshot, 's')) {
+			*status = PROTO_ST_ERROR;
+			snprintf(why, wl, "invalid snapshot name '%s'",
+				 q->snapshot);
+			return zk_fail(ZK_EPROTO, "refused %s: %s", ss->label,
+				       why);
+		}
+		if (policy_serve_push(ss->client, q->snapshot, q->dataset,
+				      ss->target, sizeof(ss->target), why,
+				      wl) < 0)
+			return zk_fail(ZK_EDENIED, "refused %s: %s", ss->label,
+				       why);
+		if (ss->client->resumable)
+			ss->args[na++] = "-s";
+		cf->dataset = ss->target;
+		ss->pol.recv_root = ss->target;
+	} else {
+		cf->role = ROLE_SENDER;
+		if (!zfs_name_valid(q->snapshot, 's')) {
+			*status = PROTO_ST_ERROR;
+			snprintf(why, wl, "name the snapshot to pull (zktls recv "
+				 "--source POOL/FS@SNAP)");
+			return zk_fail(ZK_EPROTO, "refused %s: no snapshot named",
+				       ss->label);
+		}
+		if (policy_serve_pull(ss->client, q->snapshot, why, wl) < 0)
+			return zk_fail(ZK_EDENIED, "refused %s: %s", ss->label,
+				       why);
+		if (pull_base(ss, q, why, wl) < 0) {
+			*status = PROTO_ST_NOTFOUND;
+			return zk_fail(ZK_EDENIED, "refused %s: %s", ss->label,
+				       why);
+		}
+		for (size_t i = 0; i < sizeof(send_bits) / sizeof(send_bits[0]);
+		     i++)
+			if (q->zflags & send_bits[i].bit) {
+				ss->args[na++] = send_bits[i].flag;
+				cf->zflags |= send_bits[i].bit;
+			}
+		if (ss->base[0]) {
+			ss->args[na++] = q->zflags & PROTO_ZF_INCR_ALL ? "-I"
+								      : "-i";
+			ss->args[na++] = ss->base;
+			cf->zflags |= PROTO_ZF_INCR;
+		}
+		snprintf(ss->dataset, sizeof(ss->dataset), "%s", q->snapshot);
+		cf->dataset = ss->dataset;
+		if (ss->client->rate &&
+		    os_pace(tls_fd(peer), ss->client->rate) < 0) {
+			*status = PROTO_ST_ERROR;
+			snprintf(why, wl, "internal error");
+			return -zk_errcode();
+		}
+	}
+	ss->args[na] = NULL;
+	memcpy(cf->zfs_args, ss->args, sizeof(ss->args));
+	cf->nzfs_args = na;
+	*cfp = cf;
+	*polp = &ss->pol;
+	return 0;
+}
+
+/* One connection, in its own process. */
+static int
+serve_one(struct server *sv, int fd, const char *addr, int master, int json,
+	  int verbose)
+{
+	static struct sess ss;
+	struct session_serve hook = { on_request, &ss };
+	struct session *s = NULL;
+	struct conf tmpl;
+	struct conn c = { .fd = fd };
+	const char *note = "";
+	int r;
+
+	memset(&ss, 0, sizeof(ss));
+	ss.conf = &sv->conf;
+	ss.master = master;
+	ss.json = json;
+	ss.verbose = verbose;
+	snprintf(c.addr, sizeof(c.addr), "%s", addr);
+	net_tune(fd, sv->conf.timeout_s);
+	if ((c.tls = tls_handshake(sv->ctx, fd, sv->conf.timeout_s)) == NULL) {
+		log_warn("refused %s: %s", addr, zk_errmsg());
+		net_drain_close(fd, 1000);
+		return -1;
+	}
+	/* Until the REQUEST says more, a receiver in plain terms: the role,
+	 * dataset and flags come from on_request(). */
+	memset(&tmpl, 0, sizeof(tmpl));
+	tmpl.cmd = "serve";
+	tmpl.role = ROLE_RECEIVER;
+	tmpl.mode = sv->conf.mode;
+	tmpl.timeout_s = sv->conf.timeout_s;
+	tmpl.json = json;
+	if ((r = session_new(&tmpl, &ss.pol, &s, &note)) == 0) {
+		session_set_serve(s, &hook);
+		r = session_run(s, &c, 1);
+	}
+	if (r < 0)
+		log_error("%s", zk_errmsg());
+	if (ss.client) {
+		const struct session_result *res = session_result(s);
+		dprintf(master, "END %s %s %s %llu %.3f %s\n", ss.client->id,
+			r == 0 ? "ok" : "failed", res->plane,
+			(unsigned long long)res->bytes, res->seconds,
+			ss.cf.role == ROLE_SENDER ? ss.dataset
+			: ss.target[0] ? ss.target : "-");
+	}
+	session_free(s);
+	conn_close(&c);
+	return r;
+}
+
+static void
+accept_one(struct server *sv, int lfd, int json, int verbose)
+{
+	char addr[300];
+	struct child *k;
+	int fd, sp[2];
+	pid_t pid;
+
+	if ((fd = net_accept(lfd, addr, sizeof(addr))) < 0) {
+		zk_clear();
+		return;
+	}
+	if (sv->stopping || sv->nkids >= sv->conf.max_sessions + BUSY_SLACK ||
+	    sv->nkids >= MAX_CHILDREN) {
+		log_warn("refused %s: %d processes already", addr, sv->nkids);
+		sv->refused++;
+		close(fd);
+		return;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+		log_warn("refused %s: socketpair: %s", addr, strerror(errno));
+		close(fd);
+		return;
+	}
+	if ((pid = fork()) < 0) {
+		log_warn("refused %s: fork: %s", addr, strerror(errno));
+		close(fd);
+		close(sp[0]);
+		close(sp[1]);
+		return;
+	}
+	if (pid == 0) {
+		int r, mon = 0;
+
+		close(sp[0]);
+		for (int i = 0; i < sv->nlfd; i++)
+			close(sv->lfd[i]);
+		for (int i = 0; i < sv->nkids; i++)
+			if (sv->kids[i].fd >= 0)
+				close(sv->kids[i].fd);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGCHLD, SIG_DFL);
+		close(sigpipe_w);
+		zk_clear();
+		/* This process stays root as the monitor that runs zfs; the
+		 * connection is served by a child that is not. */
+		r = privsep_fork(&sv->conf, fd, &mon);
+		if (mon)
+			_exit(r);
+		if (r < 0) {
+			log_error("%s: %s", addr, zk_errmsg());
+			_exit(zk_exit_code(r));
+		}
+		r = serve_one(sv, fd, addr, sp[1], json, verbose);
+		_exit(r == 0 ? EXIT_OK : zk_exit_code(r));
+	}
+	close(fd);
+	close(sp[1]);
+	k = &sv->kids[sv->nkids++];
+	memset(k, 0, sizeof(*k));
+	k->pid = pid;
+	k->fd = sp[0];
+}
+
+static int
+run(struct server *sv, int json, int verbose)
+{
+	int sp[2];
+
+	if (pipe2(sp, O_CLOEXEC | O_NONBLOCK) < 0)
+		return zk_fail_errno(ZK_ESYS, "pipe");
+	sigpipe_w = sp[1];
+	{
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_signal;
+		sa.sa_flags = SA_RESTART;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGHUP, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGCHLD, &sa, NULL);
+	}
+	write_metrics(sv);
+	for (;;) {
+		struct pollfd pf[1 + CONF_MAX_LISTEN + MAX_CHILDREN];
+		int n = 0, ms = -1, idx_kids;
+
+		pf[n++] = (struct pollfd){ .fd = sp[0], .events = POLLIN };
+		for (int i = 0; i < sv->nlfd && !sv->stopping; i++)
+			pf[n++] = (struct pollfd){ .fd = sv->lfd[i],
+						   .events = POLLIN };
+		idx_kids = n;
+		for (int i = 0; i < sv->nkids; i++)
+			pf[n++] = (struct pollfd){ .fd = sv->kids[i].fd,
+						   .events = POLLIN };
+		if (sv->stopping) {
+			if (sv->nkids == 0)
+				break;
+			ms = (int)((sv->stop_at - now_s()) * 1000);
+			if (ms <= 0) {
+				log_warn("stopping %d sessions still running "
+					 "after %d s", sv->nkids,
+					 sv->conf.grace_s);
+				for (int i = 0; i < sv->nkids; i++)
+					kill(sv->kids[i].pid, SIGTERM);
+				sv->stop_at = now_s() + 3600;
+				ms = 1000;
+			}
+		}
+		if (poll(pf, (nfds_t)n, ms) < 0 && errno != EINTR)
+			return zk_fail_errno(ZK_ESYS, "poll");
+		if (pf[0].revents) {
+			unsigned char sig[64];
+			ssize_t k = read(sp[0], sig, sizeof(sig));
+
+			for (ssize_t i = 0; i < k; i++) {
+				if (sig[i] == SIGHUP && !sv->stopping) {
+					reload(sv);
+				} else if ((sig[i] == SIGTERM ||
+					    sig[i] == SIGINT) && !sv->stopping) {
+					sv->stopping = 1;
+					sv->stop_at = now_s() + sv->conf.grace_s;
+					for (int l = 0; l < sv->nlfd; l++)
+						close(sv->lfd[l]);
+					sv->nlfd = 0;
+					int run = 0;
+					for (int c = 0; c < sv->nkids; c++)
+						run += sv->kids[c].counted;
+					log_info("stopping: %d sessions running, %d "
+						 "connections authenticating; %d "
+						 "s to finish", run,
+						 sv->nkids - run,
+						 sv->conf.grace_s);
+				}
+			}
+			reap(sv);
+		}
+		for (int i = n - 1; i >= idx_kids; i--)
+			if (pf[i].revents && i - idx_kids < sv->nkids &&
+			    sv->kids[i - idx_kids].fd == pf[i].fd &&
+			    pf[i].fd >= 0)
+				read_child(sv, &sv->kids[i - idx_kids]);
+		for (int i = 1; i < idx_kids; i++)
+			if (pf[i].revents & POLLIN)
+				accept_one(sv, pf[i].fd, json, verbose);
+	}
+	write_metrics(sv);
+	log_info("stopped");
+	return 0;
+}
+
+/* ------------------------------------------------------------ command */
+
+static const char serve_usage[] =
+	"usage: zktls serve --config FILE [--check-config] [--json] [-v|-q]\n";
+
+int
+cmd_serve(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct server sv;
+	int ch, check = 0, json = 0, verbose = 0, quiet = 0, r;
+	char why[256];
+
+	memset(&sv, 0, sizeof(sv));
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "vqh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': sv.config = optarg; break;
+		case 'C': check = 1; break;
+		case 'j': json = 1; break;
+		case 'v': verbose++; break;
+		case 'q': quiet = 1; break;
+		case 'h':
+			fputs(serve_usage, stdout);
+			return EXIT_OK;
+		default:
+			return usage_error("unknown option '%s' for zktls serve",
+					   argv[optind - 1]);
+		}
+	}
+	if (optind != argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (sv.config == NULL)
+		return usage_error("%s", "zktls serve needs --config FILE");
+	log_init("zktls", quiet ? LOG_QUIET : LOG_NORMAL + verbose, json);
+	if ((r = load(&sv, &sv.conf, &sv.ctx)) < 0) {
+		log_error("%s", zk_errmsg());
+		return zk_exit_code(r);
+	}
+	if (check) {
+		printf("%s: ok, %d clients, %d listen addresses\n", sv.config,
+		       sv.conf.nclients, sv.conf.nlisten);
+		r = 0;
+		goto out;
+	}
+	if ((r = zfs_init()) < 0)
+		goto fail;
+	if ((sv.kids = calloc(MAX_CHILDREN, sizeof(*sv.kids))) == NULL) {
+		r = zk_fail_errno(ZK_ESYS, "calloc");
+		goto fail;
+	}
+	for (int i = 0; i < sv.conf.nlisten; i++) {
+		if ((r = net_listen(sv.conf.listen[i])) < 0)
+			goto fail;
+		sv.lfd[sv.nlfd++] = r;
+	}
+	/* Load the kernel's tls module now (as root), for the sessions;
+	 * after "listening on", which scripts read first. */
+	if (ktls_probe(why, sizeof(why)) < 0 && sv.conf.mode != MODE_USER)
+		log_info("%s; sessions use the user plane", why);
+	r = run(&sv, json, verbose);
+	if (r == 0)
+		goto out;
+fail:
+	log_error("%s", zk_errmsg());
+out:
+	for (int i = 0; i < sv.nlfd; i++)
+		close(sv.lfd[i]);
+	tls_ctx_free(sv.ctx);
+	conf_free(&sv.conf);
+	free(sv.kids);
+	free(sv.stats);
+	free(sv.lastok);
+	return r < 0 ? zk_exit_code(r) : EXIT_OK;
+}

@@ -1,0 +1,88 @@
+/*
+ * test_privsep.c - the monitor's check of what the network-facing process
+ * asks it to run: every shape a session uses passes for the client's own
+ * datasets, and anything else is refused.
+ */
+#include "t.h"
+#include "conf.h"
+
+static struct conf_client cl;
+
+/* Split a command line on blanks into argv (argv[0] = "zfs"). */
+static int
+run(const char *line)
+{
+	static char buf[1024];
+	const char *argv[64];
+	char why[256], *save = NULL, *w;
+	int n = 0;
+
+	snprintf(buf, sizeof(buf), "zfs %s", line);
+	for (w = strtok_r(buf, " ", &save); w && n < 63;
+	     w = strtok_r(NULL, " ", &save))
+		argv[n++] = w;
+	argv[n] = NULL;
+	return privsep_allowed(&cl, argv, n, why, sizeof(why));
+}
+
+#define OK(line) CHECK(run(line) == 0)
+#define NO(line) CHECK(run(line) == -1)
+
+int
+main(void)
+{
+	snprintf(cl.id, sizeof(cl.id), "alpha");
+	snprintf(cl.push, sizeof(cl.push), "backup/alpha");
+	snprintf(cl.pull[0], sizeof(cl.pull[0]), "tank/exp");
+	cl.npull = 1;
+	cl.resumable = 1;
+
+	/* what sessions run, on the client's datasets */
+	OK("get -H -p -o value guid backup/alpha/home@a");
+	OK("get -H -p -o value guid tank/exp/x@a");
+	OK("get -H -p -o value guid tank/exp#bm");
+	OK("get -H -p -o value receive_resume_token backup/alpha/home");
+	OK("list -H -p -o guid -t snapshot -d 1 backup/alpha/home");
+	OK("list -H -p -o name,guid -t snapshot,bookmark -d 1 tank/exp");
+	OK("list -H -p -o name,guid -t snapshot -s createtxg -d 1 tank/exp/a");
+	OK("send -nP tank/exp/a@b");
+	OK("send -nP -w -c -i @a tank/exp/a@b");
+	OK("send -w -L -e -p -R -I @a tank/exp/a@b");
+	OK("send -i tank/exp/a@a tank/exp/a@b");
+	OK("receive -s -u -x mountpoint -x canmount -x sharenfs -x sharesmb -x overlay backup/alpha/home");
+	OK("receive -u backup/alpha");
+
+	/* other datasets */
+	NO("get -H -p -o value guid backup/beta/home@a");
+	NO("get -H -p -o value guid backup/alphax@a");
+	NO("get -H -p -o value guid tank/exported@a");
+	NO("list -H -p -o guid -t snapshot -d 1 backup");
+	NO("send -nP tank/other@b");
+	NO("send backup/alpha/home@b");          /* push dataset, not pull */
+	NO("send -i other/x@a tank/exp/a@b");
+	NO("receive -u backup/beta");
+	NO("receive -u tank/exp/a");             /* pull dataset, not push */
+
+	/* shapes sessions never use */
+	NO("destroy -r backup/alpha");
+	NO("get -H -p -o value all backup/alpha");
+	NO("get -o value guid backup/alpha@a");
+	NO("set mountpoint=/etc backup/alpha");
+	NO("receive -F backup/alpha/home");
+	NO("receive -o mountpoint=/etc backup/alpha/home");
+	NO("receive -x atime backup/alpha/home");
+	NO("receive -d backup/alpha");
+	NO("send -D tank/exp/a@b");
+	NO("send -i @a -i @b tank/exp/a@b");
+	NO("send tank/exp/a@b tank/exp/a@c");
+	NO("send -t 1-bad-token");
+	NO("list -H -p -o name,guid -t snapshot -r -d 1 tank/exp");
+	NO("list -H -p -o guid -t filesystem -d 1 tank/exp");
+	NO("send -- tank/exp/a@b");
+	NO("get -H -p -o value guid -backup/alpha@a");
+
+	/* -s only when the client is resumable */
+	cl.resumable = 0;
+	NO("receive -s -u backup/alpha/home");
+	T_DONE("test_privsep");
+}
