@@ -123,6 +123,20 @@ make_ctx(const struct serve_conf *c)
 	return ctx;
 }
 
+/* A push dataset that does not exist makes every push of that client
+ * fail: say so when the configuration is loaded. */
+static void
+check_datasets(const struct serve_conf *c)
+{
+	for (int i = 0; i < c->nclients; i++) {
+		const struct conf_client *cl = &c->clients[i];
+		if (cl->push[0] && zfs_path()[0] && zfs_guid_of(cl->push) == 0)
+			log_warn("client %s: push dataset %s does not exist "
+				 "(zfs create it; its pushes fail until then)",
+				 cl->id, cl->push);
+	}
+}
+
 static int
 load(struct server *sv, struct serve_conf *conf, struct tls_ctx **ctx)
 {
@@ -164,6 +178,7 @@ reload(struct server *sv)
 	sv->conf = conf;
 	sv->ctx = ctx;
 	log_info("reloaded %s: %d clients", sv->config, conf.nclients);
+	check_datasets(&sv->conf);
 }
 
 /* ------------------------------------------------------------ metrics */
@@ -514,6 +529,10 @@ on_request(void *arg, struct tls *peer, const struct proto_request *q,
 				       why);
 		if (ss->client->resumable)
 			ss->args[na++] = "-s";
+		/* Without --target: zfs receive -d below the push dataset,
+		 * which also creates the parents (tank/a/b -> PUSH/a/b). */
+		if (q->dataset[0] == '\0')
+			ss->args[na++] = "-d";
 		cf->dataset = ss->target;
 		ss->pol.recv_root = ss->target;
 	} else {
@@ -606,8 +625,7 @@ serve_one(struct server *sv, int fd, const char *addr, int master, int json,
 		dprintf(master, "END %s %s %s %llu %.3f %s\n", ss.client->id,
 			r == 0 ? "ok" : "failed", res->plane,
 			(unsigned long long)res->bytes, res->seconds,
-			ss.cf.role == ROLE_SENDER ? ss.dataset
-			: ss.target[0] ? ss.target : "-");
+			res->dataset[0] ? res->dataset : "-");
 	}
 	session_free(s);
 	conn_close(&c);
@@ -838,6 +856,7 @@ cmd_serve(int argc, char **argv)
 	 * after "listening on", which scripts read first. */
 	if (ktls_probe(why, sizeof(why)) < 0 && sv.conf.mode != MODE_USER)
 		log_info("%s; sessions use the user plane", why);
+	check_datasets(&sv.conf);
 	r = run(&sv, json, verbose);
 	if (r == 0)
 		goto out;

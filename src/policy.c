@@ -107,19 +107,16 @@ policy_serve_push(const struct conf_client *cl, const char *snapshot,
 		snprintf(target, cap, "%s", asked);
 		return 0;
 	}
-	/* tank/home@x from alpha lands at PUSH/home; a pool's own root
-	 * dataset at PUSH itself. */
+	/* tank/home@x from alpha lands at PUSH/home, a pool's own root
+	 * dataset at PUSH itself: the caller receives with -d into PUSH. */
 	slash = strchr(snapshot, '/');
-	if (at == NULL || slash == NULL || slash > at)
-		snprintf(target, cap, "%s", cl->push);
-	else
-		snprintf(target, cap, "%s/%.*s", cl->push,
-			 (int)(at - slash - 1), slash + 1);
-	if (strlen(target) >= 255 || !zfs_name_valid(target, 'f')) {
+	if (at != NULL && slash != NULL && slash < at &&
+	    strlen(cl->push) + (size_t)(at - slash) >= 255) {
 		snprintf(why, wl, "%s maps to no valid dataset below %s",
 			 snapshot, cl->push);
 		return -1;
 	}
+	snprintf(target, cap, "%s", cl->push);
 	return 0;
 }
 

@@ -379,7 +379,7 @@ privsep_allowed(const struct conf_client *cl, const char *const *a, int n,
 	}
 	if (n >= 3 && strcmp(a[1], "receive") == 0) {
 		for (int k = 2; k < n - 1; k++) {
-			if (strcmp(a[k], "-u") == 0 ||
+			if (strcmp(a[k], "-u") == 0 || strcmp(a[k], "-d") == 0 ||
 			    (strcmp(a[k], "-s") == 0 && cl->resumable))
 				continue;
 			if (strcmp(a[k], "-x") == 0 && k + 1 < n - 1 &&

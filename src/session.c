@@ -467,8 +467,9 @@ negotiate_server(struct session *s)
 			return zk_fail(ZK_EDENIED, "refused %s: %s",
 				       tls_peer(s->c.tls), why);
 		}
-		snprintf(s->rep->dataset, sizeof(s->rep->dataset), "%s",
-			 s->target);
+		/* where it lands (below the target with -d or -e) */
+		received_name(s, 0, why, sizeof(why));
+		snprintf(s->rep->dataset, sizeof(s->rep->dataset), "%s", why);
 		receiver_facts(s, s->rep->token, &s->rep->nguids,
 			       s->rep->guids);
 		return send_reply(s, PROTO_ST_OK, NULL);
@@ -823,7 +824,13 @@ log_session(struct session *s, int r, double secs)
 				   : "stream";
 	const char *dir = cf->role == ROLE_SENDER ? "sent" : "received";
 	const char *peer = s->c.tls ? tls_peer(s->c.tls) : "?";
+	char landed[2 * PROTO_NAME_LEN];
 
+	/* a receiver names where it lands (below the target with -d/-e) */
+	snprintf(landed, sizeof(landed), "%s", s->target);
+	if (cf->zfs && cf->role == ROLE_RECEIVER && s->snapname[0] &&
+	    s->target[0])
+		received_name(s, 0, landed, sizeof(landed));
 	if (s->x.uncounted)
 		snprintf(b, sizeof(b), "? bytes (moved by zfs itself)");
 	else
@@ -842,7 +849,7 @@ log_session(struct session *s, int r, double secs)
 		json_escape(peer, jp, sizeof(jp));
 		json_escape(s->addr, ja, sizeof(ja));
 		json_escape(what, jw, sizeof(jw));
-		json_escape(s->target, jt, sizeof(jt));
+		json_escape(landed, jt, sizeof(jt));
 		fprintf(stderr,
 			"{\"event\":\"session\",\"role\":\"%s\",\"peer\":\"%s\","
 			"\"address\":\"%s\",\"what\":\"%s\",\"target\":\"%s\","
@@ -866,7 +873,7 @@ log_session(struct session *s, int r, double secs)
 
 		text_safe(peer, sp, sizeof(sp));
 		text_safe(what, sw, sizeof(sw));
-		text_safe(s->target, st, sizeof(st));
+		text_safe(landed, st, sizeof(st));
 		fprintf(stderr, "zktls: %s %s%s%s %s %s (%s): %s in %.2f s, %s, "
 			"plane %s, %s, %s\n", dir, sw, st[0] ? " into " : "", st,
 			cf->role == ROLE_SENDER ? "to" : "from", sp, s->addr, b,
@@ -943,11 +950,17 @@ out:
 const struct session_result *
 session_result(struct session *s)
 {
-	static struct session_result none = { "none", 0, 0 };
+	static struct session_result none = { "none", 0, 0, "-" };
 
 	if (s == NULL)
 		return &none;
 	s->result.plane = s->c.plane ? s->c.plane->name : "none";
+	if (s->cf->role == ROLE_RECEIVER && s->target[0] && s->snapname[0])
+		received_name(s, 0, s->result.dataset,
+			      sizeof(s->result.dataset));
+	else
+		snprintf(s->result.dataset, sizeof(s->result.dataset), "%s",
+			 s->cf->role == ROLE_SENDER ? s->snapname : s->target);
 	s->result.bytes = s->x.uncounted ? 0 : s->x.bytes;
 	s->result.seconds = now_s() - (s->x.t_start > 0 ? s->x.t_start : s->t0);
 	return &s->result;

@@ -448,6 +448,7 @@ struct session_result {
 	const char *plane;
 	uint64_t bytes;
 	double seconds;
+	char dataset[512];  /* where it landed, or the snapshot sent */
 };
 const struct session_result *session_result(struct session *s);
 

@@ -10,15 +10,17 @@
 # Strategy:
 #	Stand-in zfs on both sides (the server's receives write one file per
 #	target).  Clients alpha (push backup/alpha, pull pool) and c1..c8.
-#	1. alpha pushes pool/home@a: it lands at backup/alpha/home (the
-#	   server's session line says so, "zfs receive -s -u ... backup/alpha
-#	   /home" ran), bytes identical; --target backup/alpha/other too.
+#	1. alpha pushes pool/home@b: it lands at backup/alpha/home ("zfs
+#	   receive -s -d -u ... backup/alpha" ran; both session lines name
+#	   backup/alpha/home), bytes identical; --target backup/alpha/other
+#	   (an exact place: no -d) too.
 #	2. alpha pulls pool/home@b into backup/home (it has nothing): the
 #	   server ran "zfs send pool/home@b"; bytes identical.  Then with
 #	   pool/home@a (guid 101) on the client: "zfs send -i @a pool/home@b";
 #	   with --source-flags w: "zfs send -w -i @a pool/home@b".
 #	3. 64 sessions at once, 8 from each of c1..c8 (max-sessions 64, 8 per
-#	   client): all exit 0, every target's bytes identical.
+#	   client, each to its own --target): all exit 0, every target's bytes
+#	   identical.
 #	4. 1000 sessions in a row (small streams): the daemon's open fds are
 #	   the same before and after, its RSS grows by less than 1 MiB
 #	   (printed: first and last).
@@ -50,9 +52,10 @@ read -r -a A <<<"$(as_client alpha)"
 bounded 30 "${SENV[@]}" "$ZK" send pool/home@b --connect "127.0.0.1:$SPORT" \
 	"${A[@]}" </dev/null >/dev/null 2>"$T/p1.err"
 assert_exit 0 "push: alpha" "$T/p1.err"
-assert_file_eq "$T/stream" "$T/srv.out/backup_alpha_home"
+assert_file_eq "$T/stream" "$T/srv.out/backup_alpha"
 assert_grep "zktls: received pool/home@b into backup/alpha/home from alpha (DNS:alpha) (127.0.0.1:" "$T/serve.err"
-assert_grep "$(argv_line receive -s -u -x mountpoint -x canmount -x sharenfs -x sharesmb -x overlay backup/alpha/home)" "$T/srv.zfs.log"
+assert_grep "$(argv_line receive -s -d -u -x mountpoint -x canmount -x sharenfs -x sharesmb -x overlay backup/alpha)" "$T/srv.zfs.log"
+assert_grep "zktls: sent pool/home@b into backup/alpha/home to DNS:beta (127.0.0.1:$SPORT)" "$T/p1.err"
 bounded 30 "${SENV[@]}" "$ZK" send pool/home@b --target backup/alpha/other \
 	--connect "127.0.0.1:$SPORT" "${A[@]}" </dev/null >/dev/null 2>"$T/p2.err"
 assert_exit 0 "push --target: alpha" "$T/p2.err"
@@ -92,7 +95,8 @@ for i in 1 2 3 4 5 6 7 8; do
 	for j in 1 2 3 4 5 6 7 8; do
 		bg pid 60 env ZKTLS_ZFS="$FAKEZFS" ZKTLS_FAKE_STREAM="$T/stream" \
 			"ZKTLS_FAKE_SNAPS=pool/d$j@s" "ZKTLS_FAKE_GUIDS=pool/d$j@s=102" \
-			"$ZK" send "pool/d$j@s" --connect "127.0.0.1:$SPORT" "${C[@]}" \
+			"$ZK" send "pool/d$j@s" --target "backup/c$i/d$j" \
+			--connect "127.0.0.1:$SPORT" "${C[@]}" \
 			</dev/null >/dev/null 2>"$T/c$i.$j.err"
 		pids+=("$pid:c$i.$j")
 	done

@@ -59,5 +59,5 @@ done
 [ -n "$zr" ] && assert_eq 0 "$(field "$zr" Uid)" "zfs receive's uid"
 wait "$push"
 assert_rc 0 $? "the push" "$T/send.err"
-assert_file_eq "$T/stream" "$T/srv.out/backup_alpha_home"
+assert_file_eq "$T/stream" "$T/srv.out/backup_alpha"
 finish "network process unprivileged (uid 65534, no caps, no_new_privs, seccomp); zfs run by the root monitor"

@@ -71,7 +71,7 @@ main(void)
 	NO("receive -F backup/alpha/home");
 	NO("receive -o mountpoint=/etc backup/alpha/home");
 	NO("receive -x atime backup/alpha/home");
-	NO("receive -d backup/alpha");
+	OK("receive -s -d -u backup/alpha");
 	NO("send -D tank/exp/a@b");
 	NO("send -i @a -i @b tank/exp/a@b");
 	NO("send tank/exp/a@b tank/exp/a@c");

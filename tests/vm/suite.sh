@@ -57,6 +57,10 @@
 #                     exists-no-F-direct 8 times: the sender always reports
 #                     the receiver's words (the killed zfs send can leave
 #                     ERESTARTSYS on the socket)
+#   serve             zktls serve in zkb: two clients push at once (direct,
+#                     splice), one pulls incrementally, guids equal; its
+#                     network-facing process unprivileged (uid, CapEff,
+#                     NoNewPrivs, Seccomp from /proc)
 #   ktls-selftest     tests/vm/ktls_selftest.c, 5 runs per stress method
 # Output: exactly one line per case, "VMTEST PASS <name> <detail>" or
 # "VMTEST FAIL <name> <why>" (failures are followed by indented log tails);
@@ -777,6 +781,83 @@ if want exists-loop-direct; then
     done
     verdict exists-loop-direct "$n runs direct->direct into an existing dataset: the sender reported the receiver's zfs text every time ($bad bad) ($((SECONDS - t0)) s)" "exl-$n"
     zfs destroy -r dstpool/exists2 2>/dev/null
+fi
+
+# ------------------------------------------------------------ l. serve
+# zktls serve in zkb: two clients push at once on kernel planes, one pulls;
+# the network-facing process is unprivileged, zfs runs as root.
+if want serve; then
+    t0=$SECONDS
+    for n in delta; do
+        ( cd "$CERTS" && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+            -keyout $n.key -out $n.csr -subj /CN=$n 2>/dev/null &&
+          printf 'subjectAltName=DNS:%s\nextendedKeyUsage=clientAuth\n' $n >$n.ext &&
+          openssl x509 -req -in $n.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+            -out $n.pem -days 30 -extfile $n.ext 2>/dev/null ) || err "cannot make $n's certificate"
+    done
+    zfs create dstpool/srv && zfs create dstpool/srv/alpha && zfs create dstpool/srv/delta
+    cat >"$W/zktls.conf" <<CONF
+listen $ZKB_IP:0
+cert $CERTS/beta.pem
+key $CERTS/beta.key
+ca $CERTS/ca.pem
+user nobody
+mode splice
+metrics $W/zktls.prom
+client alpha {
+	name alpha
+	push dstpool/srv/alpha
+	pull srcpool/data
+}
+client delta {
+	name delta
+	push dstpool/srv/delta
+}
+CONF
+    zk_start srv "$ZKB" serve --config "$W/zktls.conf" --json
+    if port=$(wait_listen srv 60); then
+        D=(--cert "$CERTS/delta.pem" --key "$CERTS/delta.key" --ca "$CERTS/ca.pem" --peer-name beta)
+        zk_start sa "$ZKA" send --mode direct --json "${TLS_A[@]}" --connect "$ZKB_IP:$port" srcpool/data@s1
+        zk_start sd "$ZKA" send --mode splice --json "${D[@]}" --connect "$ZKB_IP:$port" srcpool/data@s2
+        # the network-facing process of a session, while they run
+        net='' nuid='' ncap='' nnp='' nsc=''
+        for ((i = 0; i < 100; i++)); do
+            [[ -n $net ]] && break
+            for p in $(pgrep -P "$(cat "$W/srv.pid")"); do
+                for c in $(pgrep -P "$p"); do
+                    read -r nuid ncap nnp nsc < <(awk '/^Uid:/ { u = $2 } /^CapEff:/ { c = $2 } /^NoNewPrivs:/ { n = $2 } /^Seccomp:/ { s = $2 } END { print u, c, n, s }' /proc/$c/status 2>/dev/null)
+                    [[ $nuid == 65534 ]] && { net=$c; break 2; }
+                done
+            done
+            nap 0.05
+        done
+        if [[ -n $net ]]; then
+            [[ $nuid == 65534 && $ncap == 0000000000000000 && $nnp == 1 && $nsc == 2 ]] ||
+                err "network process $net: uid $nuid CapEff $ncap NoNewPrivs $nnp Seccomp $nsc"
+        else
+            err "no unprivileged network process seen"
+        fi
+        zk_wait sa; a_rc=$?
+        zk_wait sd; d_rc=$?
+        expect_rc "alpha (direct)" "$a_rc" 0; expect_rc "delta (splice)" "$d_rc" 0
+        same_guid srcpool/data@s1 dstpool/srv/alpha/data@s1
+        same_guid srcpool/data@s2 dstpool/srv/delta/data@s2
+        # alpha pulls @s4, incremental from @s1 which it has
+        zfs create dstpool/pulled && zfs send srcpool/data@s1 | zfs recv -u dstpool/pulled/data
+        zk_start pl "$ZKA" recv --mode splice --json "${TLS_A[@]}" --connect "$ZKB_IP:$port" \
+            --source srcpool/data@s4 dstpool/pulled/data
+        zk_wait pl; p_rc=$?
+        expect_rc "alpha pulls" "$p_rc" 0
+        same_guid srcpool/data@s4 dstpool/pulled/data@s4
+        grep -aq '"level":"error"' "$W/srv.log" && err "serve logged errors: $(grep -a '"level":"error"' "$W/srv.log" | head -2)"
+        grep -q 'zktls_sessions_total{client="alpha",result="ok"} 2' "$W/zktls.prom" 2>/dev/null ||
+            err "metrics: $(grep sessions_total "$W/zktls.prom" 2>/dev/null | tr '\n' ' ')"
+    else
+        err "serve did not listen"
+    fi
+    zk_stop srv
+    verdict serve "two clients at once (direct, splice) into dstpool/srv/{alpha,delta}, guids equal; alpha pulled @s4 incrementally; network process uid $nuid CapEff $ncap NoNewPrivs $nnp Seccomp $nsc ($((SECONDS - t0)) s)" srv sa sd pl
+    zfs destroy -r dstpool/srv 2>/dev/null; zfs destroy -r dstpool/pulled 2>/dev/null
 fi
 
 # The kernel behaviours zktls relies on or works around, reproduced (the
