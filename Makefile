@@ -51,7 +51,8 @@ $(B)/libzk.a: $(patsubst src/%.c,$(B)/%.o,$(LIB_SRC))
 	rm -f $@
 	ar rcs $@ $^
 
-$(B)/zktls: $(B)/main.o $(B)/cmd_xfer.o $(B)/cmd_serve.o $(B)/libzk.a
+$(B)/zktls: $(B)/main.o $(B)/cmd_xfer.o $(B)/cmd_serve.o $(B)/cmd_list.o \
+		$(B)/libzk.a
 	$(CC) $(ZK_CFLAGS) $^ -o $@ $(LIBS)
 
 $(B)/test_%: tests/unit/test_%.c $(B)/libzk.a tests/unit/t.h

@@ -31,6 +31,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 static struct proto_request rq1, rq2;
 static struct proto_reply rp1, rp2;
 static struct proto_result rs1, rs2;
+static struct proto_list ls1, ls2;
+static struct proto_listing lg1, lg2;
+static struct proto_have hv1, hv2;
+static struct proto_having hg1, hg2;
 static uint8_t out[PROTO_HDR_LEN + PROTO_MAX_BODY];
 
 /* A rejection must come with a reason. */
@@ -149,6 +153,59 @@ fuzz_body(uint8_t type, const uint8_t *hdr, const uint8_t *body, size_t len)
 		if (proto_status_name(rs1.status) == NULL)
 			abort();
 		break;
+	case PROTO_LIST:
+		if (proto_decode_list(body, len, &ls1, &why) != 0) {
+			check_why(why);
+			return;
+		}
+		n = proto_encode_list(&ls1, out, sizeof(out));
+		b = check_frame(n, type, hdr, body, len);
+		if (proto_decode_list(b, len, &ls2, &why) != 0 ||
+		    memcmp(&ls1, &ls2, sizeof(ls1)) != 0)
+			abort();
+		break;
+	case PROTO_LISTING: {
+		uint32_t taken = 0;
+
+		if (proto_decode_listing(body, len, &lg1, &why) != 0) {
+			check_why(why);
+			return;
+		}
+		/* a decoded frame re-encodes whole, into one frame */
+		n = proto_encode_listing(&lg1, 0, &taken, out, sizeof(out));
+		if (taken != lg1.n)
+			abort();
+		b = check_frame(n, type, hdr, body, len);
+		if (proto_decode_listing(b, len, &lg2, &why) != 0 ||
+		    lg2.n != lg1.n || lg2.status != lg1.status ||
+		    lg2.more != lg1.more ||
+		    memcmp(lg1.e, lg2.e, lg1.n * sizeof(lg1.e[0])) != 0)
+			abort();
+		break;
+	}
+	case PROTO_HAVE:
+		if (proto_decode_have(body, len, &hv1, &why) != 0) {
+			check_why(why);
+			return;
+		}
+		n = proto_encode_have(&hv1, out, sizeof(out));
+		b = check_frame(n, type, hdr, body, len);
+		if (proto_decode_have(b, len, &hv2, &why) != 0 ||
+		    hv2.n != hv1.n ||
+		    memcmp(hv1.guids, hv2.guids, hv1.n * 8) != 0)
+			abort();
+		break;
+	case PROTO_HAVING:
+		if (proto_decode_having(body, len, &hg1, &why) != 0) {
+			check_why(why);
+			return;
+		}
+		n = proto_encode_having(&hg1, out, sizeof(out));
+		b = check_frame(n, type, hdr, body, len);
+		if (proto_decode_having(b, len, &hg2, &why) != 0 ||
+		    hg2.n != hg1.n || memcmp(hg1.have, hg2.have, hg1.n) != 0)
+			abort();
+		break;
 	default:
 		abort();
 	}
@@ -174,7 +231,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_why(why);
 	if (size == 0)
 		return 0;
-	type = (uint8_t)(PROTO_REQUEST + data[0] % 3);
+	type = (uint8_t)(PROTO_REQUEST + data[0] % 7);
 	fuzz_body(type, NULL, data + 1, size - 1);
 	return 0;
 }

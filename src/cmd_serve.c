@@ -471,6 +471,108 @@ pull_base(struct sess *ss, const struct proto_request *q, char *why,
 	return 0;
 }
 
+/* Which client this is (once per connection): the first rule that its
+ * certificate matches; the monitor is told. */
+static int
+identify(struct sess *ss, struct tls *peer, char *why, size_t wl)
+{
+	if (ss->client != NULL)
+		return 0;
+	if (policy_identify(ss->conf, peer, &ss->client, ss->label,
+			    sizeof(ss->label)) < 0) {
+		snprintf(why, wl, "not authorised");
+		return zk_fail(ZK_EDENIED, "refused %s: no client rule matches "
+			       "its certificate", tls_peer(peer));
+	}
+	tls_set_peer(peer, ss->label);
+	if (privsep_remote() && privsep_client(ss->client->id) < 0) {
+		snprintf(why, wl, "internal error");
+		return -zk_errcode();
+	}
+	return 0;
+}
+
+/* May the client see this dataset: its push dataset and below, or one of
+ * its pull datasets and below? */
+static int
+visible(const struct conf_client *cl, const char *ds)
+{
+	size_t n;
+
+	if (cl->push[0] && (n = strlen(cl->push)) && strncmp(ds, cl->push, n) == 0 &&
+	    (ds[n] == '\0' || ds[n] == '/'))
+		return 1;
+	for (int i = 0; i < cl->npull; i++)
+		if ((n = strlen(cl->pull[i])) && strncmp(ds, cl->pull[i], n) == 0 &&
+		    (ds[n] == '\0' || ds[n] == '/'))
+			return 1;
+	return 0;
+}
+
+/* LIST: the dataset's snapshots and bookmarks, and its resume token. */
+static int
+on_list(void *arg, struct tls *peer, const struct proto_list *q,
+	struct proto_listing *out)
+{
+	struct sess *ss = arg;
+	char why[256];
+	int n, r;
+
+	out->status = PROTO_ST_DENIED;
+	if ((r = identify(ss, peer, why, sizeof(why))) < 0) {
+		snprintf(out->message, sizeof(out->message), "%s", why);
+		return r;
+	}
+	if (!zfs_name_valid(q->dataset, 'f') || !visible(ss->client, q->dataset)) {
+		snprintf(out->message, sizeof(out->message), "%.160s is not "
+			 "client %.60s's", q->dataset, ss->client->id);
+		return zk_fail(ZK_EDENIED, "refused LIST from %s: %s", ss->label,
+			       out->message);
+	}
+	if ((n = zfs_listing(q->dataset, out->e, PROTO_MAX_ENTRIES)) < 0) {
+		out->status = PROTO_ST_NOTFOUND;
+		snprintf(out->message, sizeof(out->message), "%.200s does not "
+			 "exist", q->dataset);
+		return 0;
+	}
+	out->n = (uint32_t)n;
+	zfs_resume_token(q->dataset, out->token, sizeof(out->token));
+	out->status = PROTO_ST_OK;
+	return 0;
+}
+
+/* HAVE: which of these GUIDs the dataset holds (snapshots, bookmarks). */
+static int
+on_have(void *arg, struct tls *peer, const struct proto_have *q,
+	struct proto_having *out)
+{
+	static struct proto_entry e[PROTO_MAX_ENTRIES];
+	struct sess *ss = arg;
+	char why[256];
+	int n, r;
+
+	out->status = PROTO_ST_DENIED;
+	if ((r = identify(ss, peer, why, sizeof(why))) < 0) {
+		snprintf(out->message, sizeof(out->message), "%s", why);
+		return r;
+	}
+	if (!zfs_name_valid(q->dataset, 'f') || !visible(ss->client, q->dataset)) {
+		snprintf(out->message, sizeof(out->message), "%.160s is not "
+			 "client %.60s's", q->dataset, ss->client->id);
+		return zk_fail(ZK_EDENIED, "refused HAVE from %s: %s", ss->label,
+			       out->message);
+	}
+	out->n = q->n;
+	if ((n = zfs_listing(q->dataset, e, PROTO_MAX_ENTRIES)) < 0)
+		n = 0; /* holds nothing */
+	for (uint32_t i = 0; i < q->n; i++)
+		for (int k = 0; k < n; k++)
+			if (e[k].guid == q->guids[i])
+				out->have[i] = 1;
+	out->status = PROTO_ST_OK;
+	return 0;
+}
+
 /* The session's REQUEST has arrived: who is this, and what may it do? */
 static int
 on_request(void *arg, struct tls *peer, const struct proto_request *q,
@@ -481,20 +583,12 @@ on_request(void *arg, struct tls *peer, const struct proto_request *q,
 	struct conf *cf = &ss->cf;
 	char reply[256] = "";
 	ssize_t n;
-	int na = 0;
+	int na = 0, r;
 
 	*status = PROTO_ST_DENIED;
-	if (policy_identify(ss->conf, peer, &ss->client, ss->label,
-			    sizeof(ss->label)) < 0) {
-		snprintf(why, wl, "not authorised");
-		return zk_fail(ZK_EDENIED, "refused %s: no client rule matches "
-			       "its certificate", tls_peer(peer));
-	}
-	tls_set_peer(peer, ss->label);
-	if (privsep_remote() && privsep_client(ss->client->id) < 0) {
-		*status = PROTO_ST_ERROR;
-		snprintf(why, wl, "internal error");
-		return -zk_errcode();
+	if ((r = identify(ss, peer, why, wl)) < 0) {
+		*status = r == -ZK_EDENIED ? PROTO_ST_DENIED : PROTO_ST_ERROR;
+		return r;
 	}
 	dprintf(ss->master, "ID %s\n", ss->client->id);
 	n = read(ss->master, reply, sizeof(reply) - 1);
@@ -587,7 +681,7 @@ serve_one(struct server *sv, int fd, const char *addr, int master, int json,
 	  int verbose)
 {
 	static struct sess ss;
-	struct session_serve hook = { on_request, &ss };
+	struct session_serve hook = { on_request, on_list, on_have, &ss };
 	struct session *s = NULL;
 	struct conf tmpl;
 	struct conn c = { .fd = fd };

@@ -127,7 +127,7 @@ static const struct {
 } commands[] = {
 	{ "pipe", cmd_xfer },    { "send", cmd_xfer },
 	{ "recv", cmd_xfer },    { "receive", cmd_xfer },
-	{ "serve", cmd_serve },
+	{ "serve", cmd_serve },  { "list", cmd_list },
 	{ "pin", cmd_pin },      { "version", cmd_version },
 	{ "--version", cmd_version }, { "help", cmd_help },
 	{ "--help", cmd_help },  { "-h", cmd_help },

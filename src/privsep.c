@@ -21,7 +21,8 @@
  *
  * Requests (network -> monitor), each one message on a SOCK_SEQPACKET
  * socketpair: an op byte, then NUL-separated strings; SPAWN may carry an
- * fd.  Replies: an i32 status, then text.
+ * fd.  Replies: an i32 status, a "more follows" byte, then text, in as
+ * many messages as the text needs.
  *   CLIENT id            the client the session serves
  *   CAPTURE argv...      run, return its exit code and its stdout
  *   SPAWN fd argv...     start it with fd as stdin (receive) or stdout
@@ -152,18 +153,29 @@ call(uint8_t op, const char *const *argv, int pass_fd, char *out,
 	}
 	if (send_msg(monitor_fd, buf, n, pass_fd) < 0)
 		return zk_fail_errno(ZK_ESYS, "privsep: to the monitor");
-	got = recv_msg(monitor_fd, buf, sizeof(buf), NULL);
-	if (got < (ssize_t)sizeof(status))
-		return zk_fail(ZK_ESYS, "privsep: the monitor did not answer");
-	memcpy(&status, buf, sizeof(status));
-	got -= (ssize_t)sizeof(status);
-	if (out) {
-		size_t k = (size_t)got < cap - 1 ? (size_t)got : cap - 1;
-		memcpy(out, buf + sizeof(status), k);
-		out[k] = '\0';
-		if (outlen)
-			*outlen = k;
+	/* The reply: chunks of [i32 status][u8 more][text], the text
+	 * concatenated (a zfs list can be longer than one message). */
+	n = 0;
+	for (;;) {
+		size_t k;
+
+		got = recv_msg(monitor_fd, buf, sizeof(buf), NULL);
+		if (got < (ssize_t)sizeof(status) + 1)
+			return zk_fail(ZK_ESYS, "privsep: the monitor did not "
+				       "answer");
+		memcpy(&status, buf, sizeof(status));
+		got -= (ssize_t)sizeof(status) + 1;
+		if (out && cap > 0) {
+			k = n + (size_t)got < cap - 1 ? (size_t)got : cap - 1 - n;
+			memcpy(out + n, buf + sizeof(status) + 1, k);
+			n += k;
+			out[n] = '\0';
+		}
+		if (!buf[sizeof(status)])
+			break;
 	}
+	if (outlen)
+		*outlen = n;
 	return status;
 }
 
@@ -321,7 +333,8 @@ privsep_allowed(const struct conf_client *cl, const char *const *a, int n,
 		int k = 2;
 		if (strcmp(a[k++], "-H") || strcmp(a[k++], "-p") ||
 		    strcmp(a[k++], "-o") ||
-		    (strcmp(a[k], "guid") && strcmp(a[k], "name,guid")))
+		    (strcmp(a[k], "guid") && strcmp(a[k], "name,guid") &&
+		     strcmp(a[k], "name,guid,createtxg")))
 			goto shape;
 		k++;
 		if (strcmp(a[k++], "-t") ||
@@ -417,12 +430,19 @@ static void
 reply(struct monitor *m, int32_t status, const char *text, size_t len)
 {
 	static char buf[MSG_MAX];
+	size_t room = sizeof(buf) - sizeof(status) - 1;
 
-	if (len > sizeof(buf) - sizeof(status))
-		len = sizeof(buf) - sizeof(status);
-	memcpy(buf, &status, sizeof(status));
-	memcpy(buf + sizeof(status), text, len);
-	(void)send_msg(m->fd, buf, sizeof(status) + len, -1);
+	do {
+		size_t k = len < room ? len : room;
+
+		memcpy(buf, &status, sizeof(status));
+		buf[sizeof(status)] = len > k;  /* more follows */
+		memcpy(buf + sizeof(status) + 1, text, k);
+		if (send_msg(m->fd, buf, sizeof(status) + 1 + k, -1) < 0)
+			return;
+		text += k;
+		len -= k;
+	} while (len > 0);
 }
 
 static void
@@ -458,7 +478,8 @@ split(struct monitor *m, const char *buf, size_t len)
 static void
 handle(struct monitor *m, const char *buf, ssize_t len, int fd)
 {
-	char why[600], out[MSG_MAX - 8];
+	static char out[1 << 21];
+	char why[600];
 	int n, r, st;
 
 	switch (buf[0]) {

@@ -8,6 +8,7 @@
  * decoder would reject, so a local mistake fails here rather than there.
  * Nothing allocates; callers own every buffer.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "proto.h"
@@ -258,7 +259,7 @@ static void
 wr_header(struct wr *w, uint8_t type, size_t body_len)
 {
 	wr_bytes(w, PROTO_MAGIC, 4);
-	wr_u8(w, PROTO_VERSION);
+	wr_u8(w, type >= PROTO_LIST ? PROTO_VERSION2 : PROTO_VERSION);
 	wr_u8(w, type);
 	wr_u16(w, 0);
 	wr_u32(w, (uint32_t)body_len);
@@ -389,12 +390,15 @@ proto_parse_header(const uint8_t *hdr, size_t len, uint8_t *type,
 		return fail(why, "bad magic");
 	if (rd_u8(&r, &version) == -1)
 		return -1;
-	if (version != PROTO_VERSION)
+	if (version != PROTO_VERSION && version != PROTO_VERSION2)
 		return fail(why, "unsupported protocol version");
 	if (rd_u8(&r, &t) == -1)
 		return -1;
-	if (t != PROTO_REQUEST && t != PROTO_REPLY && t != PROTO_RESULT)
+	if (t < PROTO_REQUEST || t > PROTO_HAVING)
 		return fail(why, "unknown message type");
+	/* Each type has one version: the first three 1, the others 2. */
+	if (version != (t >= PROTO_LIST ? PROTO_VERSION2 : PROTO_VERSION))
+		return fail(why, "message type not of its protocol version");
 	if (rd_u16(&r, &reserved) == -1)
 		return -1;
 	if (reserved != 0)
@@ -478,6 +482,233 @@ proto_decode_result(const uint8_t *body, size_t len,
 	    (int32_t)exit_status;
 	if (r.pos != r.len)
 		return fail(why, "body length out of range");
+	return 0;
+}
+
+/* ------------------------------------------------------------ version 2 */
+
+#define LISTING_FIXED	(1 + 1 + 2 + PROTO_MSG_LEN + PROTO_TOKEN_LEN + 4)
+#define HAVE_FIXED	(PROTO_NAME_LEN + 4)
+#define HAVING_FIXED	(1 + 3 + PROTO_MSG_LEN + 4)
+#define ENTRY_FIXED	(8 + 8 + 1 + 1)
+
+_Static_assert(HAVE_FIXED + 8 * PROTO_MAX_GUIDS <= PROTO_MAX_BODY,
+    "have with PROTO_MAX_GUIDS exceeds PROTO_MAX_BODY");
+_Static_assert(HAVING_FIXED + PROTO_MAX_GUIDS <= PROTO_MAX_BODY,
+    "having with PROTO_MAX_GUIDS exceeds PROTO_MAX_BODY");
+_Static_assert(LISTING_FIXED + (ENTRY_FIXED + 2) * PROTO_MAX_ENTRIES >
+    PROTO_MAX_BODY, "PROTO_MAX_ENTRIES is not the frame's limit");
+
+/* A listing entry's name: '@' or '#', then ZFS component characters. */
+static int
+entry_name_ok(const char *s, size_t n)
+{
+	if (n < 2 || (s[0] != '@' && s[0] != '#'))
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		      c == '.' || c == ':' || c == ' '))
+			return 0;
+	}
+	return 1;
+}
+
+long
+proto_encode_list(const struct proto_list *m, uint8_t *buf, size_t cap)
+{
+	struct wr w = { buf, cap, 0, 0 };
+
+	wr_header(&w, PROTO_LIST, PROTO_NAME_LEN);
+	wr_str(&w, m->dataset, sizeof(m->dataset));
+	if (w.err)
+		return -1;
+	return (long)w.pos;
+}
+
+long
+proto_encode_listing(const struct proto_listing *m, uint32_t first,
+    uint32_t *taken, uint8_t *buf, size_t cap)
+{
+	struct wr w = { buf, cap, 0, 0 };
+	size_t body = LISTING_FIXED;
+	uint32_t n = 0, i;
+
+	if (!valid_status(m->status) || m->more > 1 || first > m->n)
+		return -1;
+	/* as many entries as fit one frame */
+	while (first + n < m->n && n < PROTO_MAX_ENTRIES) {
+		const struct proto_entry *e = &m->e[first + n];
+		size_t nl = strnlen(e->name, sizeof(e->name));
+		if (!entry_name_ok(e->name, nl) || nl > 255 ||
+		    (e->kind != PROTO_KIND_SNAPSHOT &&
+		     e->kind != PROTO_KIND_BOOKMARK) ||
+		    (e->name[0] == '@') != (e->kind == PROTO_KIND_SNAPSHOT))
+			return -1;
+		if (body + ENTRY_FIXED + nl > PROTO_MAX_BODY ||
+		    PROTO_HDR_LEN + body + ENTRY_FIXED + nl > cap)
+			break;
+		body += ENTRY_FIXED + nl;
+		n++;
+	}
+	wr_header(&w, PROTO_LISTING, body);
+	wr_u8(&w, m->status);
+	wr_u8(&w, m->more);
+	wr_zero(&w, 2);
+	wr_str(&w, m->message, sizeof(m->message));
+	wr_str(&w, m->token, sizeof(m->token));
+	wr_u32(&w, n);
+	for (i = 0; i < n; i++) {
+		const struct proto_entry *e = &m->e[first + i];
+		size_t nl = strlen(e->name);
+		wr_u64(&w, e->guid);
+		wr_u64(&w, e->createtxg);
+		wr_u8(&w, e->kind);
+		wr_u8(&w, (uint8_t)nl);
+		wr_bytes(&w, e->name, nl);
+	}
+	if (w.err)
+		return -1;
+	*taken = n;
+	return (long)w.pos;
+}
+
+long
+proto_encode_have(const struct proto_have *m, uint8_t *buf, size_t cap)
+{
+	struct wr w = { buf, cap, 0, 0 };
+
+	if (m->n > PROTO_MAX_GUIDS)
+		return -1;
+	wr_header(&w, PROTO_HAVE, HAVE_FIXED + (size_t)m->n * 8);
+	wr_str(&w, m->dataset, sizeof(m->dataset));
+	wr_u32(&w, m->n);
+	for (uint32_t i = 0; i < m->n; i++)
+		wr_u64(&w, m->guids[i]);
+	if (w.err)
+		return -1;
+	return (long)w.pos;
+}
+
+long
+proto_encode_having(const struct proto_having *m, uint8_t *buf, size_t cap)
+{
+	struct wr w = { buf, cap, 0, 0 };
+
+	if (!valid_status(m->status) || m->n > PROTO_MAX_GUIDS)
+		return -1;
+	for (uint32_t i = 0; i < m->n; i++)
+		if (m->have[i] > 1)
+			return -1;
+	wr_header(&w, PROTO_HAVING, HAVING_FIXED + (size_t)m->n);
+	wr_u8(&w, m->status);
+	wr_zero(&w, 3);
+	wr_str(&w, m->message, sizeof(m->message));
+	wr_u32(&w, m->n);
+	wr_bytes(&w, m->have, m->n);
+	if (w.err)
+		return -1;
+	return (long)w.pos;
+}
+
+int
+proto_decode_list(const uint8_t *body, size_t len, struct proto_list *m,
+    const char **why)
+{
+	struct rd r = { body, len, 0, why };
+
+	memset(m, 0, sizeof(*m));
+	if (rd_str(&r, m->dataset, sizeof(m->dataset)) == -1)
+		return -1;
+	if (r.pos != r.len)
+		return fail(why, "body length out of range");
+	return 0;
+}
+
+int
+proto_decode_listing(const uint8_t *body, size_t len,
+    struct proto_listing *m, const char **why)
+{
+	struct rd r = { body, len, 0, why };
+	uint32_t n;
+
+	memset(m, 0, offsetof(struct proto_listing, e));
+	if (rd_u8(&r, &m->status) == -1 || rd_u8(&r, &m->more) == -1)
+		return -1;
+	if (!valid_status(m->status))
+		return fail(why, "unknown status");
+	if (m->more > 1)
+		return fail(why, "bad continuation flag");
+	if (rd_reserved(&r, 2) == -1 ||
+	    rd_str(&r, m->message, sizeof(m->message)) == -1 ||
+	    rd_str(&r, m->token, sizeof(m->token)) == -1 ||
+	    rd_u32(&r, &n) == -1)
+		return -1;
+	if (n > PROTO_MAX_ENTRIES)
+		return fail(why, "too many entries");
+	for (uint32_t i = 0; i < n; i++) {
+		struct proto_entry *e = &m->e[i];
+		uint8_t nl;
+
+		memset(e, 0, sizeof(*e));
+		if (rd_u64(&r, &e->guid) == -1 ||
+		    rd_u64(&r, &e->createtxg) == -1 ||
+		    rd_u8(&r, &e->kind) == -1 || rd_u8(&r, &nl) == -1 ||
+		    rd_bytes(&r, e->name, nl) == -1)
+			return -1;
+		if (e->kind != PROTO_KIND_SNAPSHOT &&
+		    e->kind != PROTO_KIND_BOOKMARK)
+			return fail(why, "unknown entry kind");
+		if (!entry_name_ok(e->name, nl) ||
+		    (e->name[0] == '@') != (e->kind == PROTO_KIND_SNAPSHOT))
+			return fail(why, "bad entry name");
+	}
+	m->n = n;
+	if (r.pos != r.len)
+		return fail(why, "entry count does not match length");
+	return 0;
+}
+
+int
+proto_decode_have(const uint8_t *body, size_t len, struct proto_have *m,
+    const char **why)
+{
+	struct rd r = { body, len, 0, why };
+
+	memset(m, 0, sizeof(*m));
+	if (rd_str(&r, m->dataset, sizeof(m->dataset)) == -1)
+		return -1;
+	return rd_guids(&r, m->guids, &m->n);
+}
+
+int
+proto_decode_having(const uint8_t *body, size_t len, struct proto_having *m,
+    const char **why)
+{
+	struct rd r = { body, len, 0, why };
+	uint32_t n;
+
+	memset(m, 0, sizeof(*m));
+	if (rd_u8(&r, &m->status) == -1)
+		return -1;
+	if (!valid_status(m->status))
+		return fail(why, "unknown status");
+	if (rd_reserved(&r, 3) == -1 ||
+	    rd_str(&r, m->message, sizeof(m->message)) == -1 ||
+	    rd_u32(&r, &n) == -1)
+		return -1;
+	if (n > PROTO_MAX_GUIDS)
+		return fail(why, "too many guids");
+	if (r.len - r.pos != n)
+		return fail(why, "count does not match length");
+	for (uint32_t i = 0; i < n; i++) {
+		if (rd_u8(&r, &m->have[i]) == -1)
+			return -1;
+		if (m->have[i] > 1)
+			return fail(why, "have is 0 or 1");
+	}
+	m->n = n;
 	return 0;
 }
 

@@ -5,7 +5,8 @@
  *
  *   offset size field
  *   0      4    magic    "ZKT1"
- *   4      1    version  PROTO_VERSION
+ *   4      1    version  PROTO_VERSION (1) for REQUEST, REPLY, RESULT;
+ *                        PROTO_VERSION2 (2) for LIST, LISTING, HAVE, HAVING
  *   5      1    type     PROTO_REQUEST / PROTO_REPLY / PROTO_RESULT
  *   6      2    reserved must be 0
  *   8      4    length   body length, big-endian, <= PROTO_MAX_BODY
@@ -32,6 +33,25 @@
  *   char token[1024]   push: server's receive_resume_token or ""
  *   u32 nguids; u64 guids[nguids]  push: snapshot GUIDs the server has
  *
+ * LIST (client -> server, version 2; before any REQUEST, as often as it
+ * likes): what the server holds of a dataset its policy lets the client see
+ *   char dataset[256]
+ *
+ * LISTING (server -> client, version 2), one frame or several:
+ *   u8 status; u8 more (1: another LISTING frame follows); u8 reserved[2]
+ *   char message[256]  why, when status != ok
+ *   char token[1024]   the dataset's receive_resume_token or ""
+ *   u32 n; then n entries, oldest first, ending the body exactly:
+ *     u64 guid; u64 createtxg; u8 kind (PROTO_KIND_*); u8 namelen (2..255);
+ *     char name[namelen]  "@snap" or "#bookmark" (no NUL)
+ *
+ * HAVE (client -> server, version 2): does the server hold these snapshots
+ * or bookmarks of the dataset (by GUID)?
+ *   char dataset[256]; u32 n; u64 guids[n]
+ *
+ * HAVING (server -> client, version 2):
+ *   u8 status; u8 reserved[3]; char message[256]; u32 n; u8 have[n] (0 / 1)
+ *
  * RESULT (receiver -> sender, after the stream)
  *   u8 status (PROTO_ST_OK = committed); u8 reserved[3]
  *   i32 exit status of the consumer (zfs recv) or -1
@@ -48,6 +68,8 @@
 
 #define PROTO_MAGIC "ZKT1"
 #define PROTO_VERSION 1
+#define PROTO_VERSION2 2
+#define PROTO_MAX_ENTRIES 4096
 #define PROTO_HDR_LEN 12
 #define PROTO_MAX_BODY 65536
 #define PROTO_MAX_GUIDS 4096
@@ -57,7 +79,11 @@
 #define PROTO_RESULT_MSG_LEN 512
 #define PROTO_BYTES_UNKNOWN UINT64_MAX
 
-enum proto_type { PROTO_REQUEST = 1, PROTO_REPLY = 2, PROTO_RESULT = 3 };
+enum proto_type {
+	PROTO_REQUEST = 1, PROTO_REPLY = 2, PROTO_RESULT = 3,
+	PROTO_LIST = 4, PROTO_LISTING = 5, PROTO_HAVE = 6, PROTO_HAVING = 7,
+};
+enum proto_kind { PROTO_KIND_SNAPSHOT = 1, PROTO_KIND_BOOKMARK = 2 };
 enum proto_op { PROTO_OP_PUSH = 1, PROTO_OP_PULL = 2 };
 enum proto_status {
 	PROTO_ST_OK = 0,
@@ -109,6 +135,38 @@ struct proto_result {
 	char message[PROTO_RESULT_MSG_LEN];
 };
 
+struct proto_list {
+	char dataset[PROTO_NAME_LEN];
+};
+
+struct proto_entry {
+	uint64_t guid, createtxg;
+	uint8_t kind;
+	char name[PROTO_NAME_LEN];  /* "@snap" or "#bookmark" */
+};
+
+struct proto_listing {
+	uint8_t status;
+	uint8_t more;
+	char message[PROTO_MSG_LEN];
+	char token[PROTO_TOKEN_LEN];
+	uint32_t n;
+	struct proto_entry e[PROTO_MAX_ENTRIES];
+};
+
+struct proto_have {
+	char dataset[PROTO_NAME_LEN];
+	uint32_t n;
+	uint64_t guids[PROTO_MAX_GUIDS];
+};
+
+struct proto_having {
+	uint8_t status;
+	char message[PROTO_MSG_LEN];
+	uint32_t n;
+	uint8_t have[PROTO_MAX_GUIDS];
+};
+
 /* Encoders write a whole frame into buf (cap >= proto_*_size()) and return
  * its length, or -1 if a string does not fit its field or a count is too
  * large (callers validate first). */
@@ -118,6 +176,14 @@ size_t proto_result_size(void);
 long proto_encode_request(const struct proto_request *m, uint8_t *buf, size_t cap);
 long proto_encode_reply(const struct proto_reply *m, uint8_t *buf, size_t cap);
 long proto_encode_result(const struct proto_result *m, uint8_t *buf, size_t cap);
+/* The LISTING encoder takes entries from m->e[first] on, as many as fit
+ * one frame, and sets *taken; the caller sets m->more itself. */
+long proto_encode_list(const struct proto_list *m, uint8_t *buf, size_t cap);
+long proto_encode_listing(const struct proto_listing *m, uint32_t first,
+			  uint32_t *taken, uint8_t *buf, size_t cap);
+long proto_encode_have(const struct proto_have *m, uint8_t *buf, size_t cap);
+long proto_encode_having(const struct proto_having *m, uint8_t *buf,
+			 size_t cap);
 
 /* Parse a frame header: 0 and *type and *body_len set, or -1 with *why set. */
 int proto_parse_header(const uint8_t *hdr, size_t len, uint8_t *type,
@@ -129,6 +195,14 @@ int proto_decode_reply(const uint8_t *body, size_t len, struct proto_reply *m,
 		       const char **why);
 int proto_decode_result(const uint8_t *body, size_t len,
 			struct proto_result *m, const char **why);
+int proto_decode_list(const uint8_t *body, size_t len, struct proto_list *m,
+		      const char **why);
+int proto_decode_listing(const uint8_t *body, size_t len,
+			 struct proto_listing *m, const char **why);
+int proto_decode_have(const uint8_t *body, size_t len, struct proto_have *m,
+		      const char **why);
+int proto_decode_having(const uint8_t *body, size_t len,
+			struct proto_having *m, const char **why);
 
 const char *proto_status_name(uint8_t status);
 

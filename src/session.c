@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,10 @@ struct session {
 	uint8_t *msgbuf;
 	double t0;                      /* when the session was prepared */
 	const struct session_serve *serve; /* serve: decides per REQUEST */
+	uint8_t last_type;              /* of the frame recv_frame read */
+	int attached;                   /* the connection is switched */
+	int queries;                    /* LIST/HAVE answered (server) */
+	int queries_only;               /* the client asked, then closed */
 	struct session_result result;
 };
 
@@ -80,27 +85,13 @@ recv_frame(struct session *s, uint8_t want)
 		return r;
 	if (proto_parse_header(s->msgbuf, PROTO_HDR_LEN, &type, &len, &why) < 0)
 		return zk_fail(ZK_EPROTO, "protocol violation by peer: %s", why);
-	if (type != want)
+	s->last_type = type;
+	if (want != 0 && type != want)
 		return zk_fail(ZK_EPROTO, "protocol violation by peer: message "
 			       "type %u where %u was expected", type, want);
 	if ((r = chan_read_full(&s->c, s->msgbuf + PROTO_HDR_LEN, len)) < 0)
 		return r;
 	return (long)len;
-}
-
-static int
-recv_request(struct session *s)
-{
-	const char *why = NULL;
-	long n = recv_frame(s, PROTO_REQUEST);
-
-	if (n < 0)
-		return (int)n;
-	if (proto_decode_request(s->msgbuf + PROTO_HDR_LEN, (size_t)n, s->req,
-				 &why) < 0)
-		return zk_fail(ZK_EPROTO, "protocol violation by peer: bad "
-			       "REQUEST: %s", why);
-	return 0;
 }
 
 static int
@@ -405,6 +396,106 @@ send_reply(struct session *s, uint8_t status, const char *msg)
 	return r;
 }
 
+/* A LIST or HAVE before the REQUEST (serve answers them; a one-shot
+ * listener says it does not), then the next frame. */
+static int
+answer_query(struct session *s, size_t len)
+{
+	static struct proto_listing l;
+	static struct proto_have hv;
+	static struct proto_having hg;
+	struct proto_list ls;
+	const char *why = NULL;
+	const uint8_t *body = s->msgbuf + PROTO_HDR_LEN;
+	int r;
+
+	if (s->last_type == PROTO_LIST) {
+		if (proto_decode_list(body, len, &ls, &why) < 0)
+			return zk_fail(ZK_EPROTO, "protocol violation by peer: "
+				       "bad LIST: %s", why);
+		memset(&l, 0, offsetof(struct proto_listing, e));
+		if (s->serve == NULL || s->serve->on_list == NULL) {
+			l.status = PROTO_ST_ERROR;
+			set_text(l.message, sizeof(l.message), "only zktls "
+				 "serve answers LIST");
+		} else if (s->serve->on_list(s->serve->arg, s->c.tls, &ls,
+					     &l) < 0) {
+			log_warn("%s", zk_errmsg());
+			zk_clear();
+		}
+		for (uint32_t first = 0, taken = 0;; first += taken) {
+			long n;
+
+			l.more = 0;
+			n = proto_encode_listing(&l, first, &taken, s->msgbuf,
+						 MSGBUF_LEN);
+			if (n > 0 && first + taken < l.n) {
+				l.more = 1;
+				n = proto_encode_listing(&l, first, &taken,
+							 s->msgbuf, MSGBUF_LEN);
+			}
+			if ((r = send_frame(s, n)) < 0)
+				return r;
+			if (!l.more)
+				break;
+		}
+	} else {
+		if (proto_decode_have(body, len, &hv, &why) < 0)
+			return zk_fail(ZK_EPROTO, "protocol violation by peer: "
+				       "bad HAVE: %s", why);
+		memset(&hg, 0, sizeof(hg));
+		if (s->serve == NULL || s->serve->on_have == NULL) {
+			hg.status = PROTO_ST_ERROR;
+			set_text(hg.message, sizeof(hg.message), "only zktls "
+				 "serve answers HAVE");
+		} else if (s->serve->on_have(s->serve->arg, s->c.tls, &hv,
+					     &hg) < 0) {
+			log_warn("%s", zk_errmsg());
+			zk_clear();
+		}
+		if ((r = send_frame(s, proto_encode_having(&hg, s->msgbuf,
+							   MSGBUF_LEN))) < 0)
+			return r;
+	}
+	s->queries++;
+	return 0;
+}
+
+/* 1: a REQUEST is in s->req; 0: the client closed after its queries. */
+static int
+recv_request_or_queries(struct session *s)
+{
+	const char *why = NULL;
+	long n;
+	int r;
+
+	for (;;) {
+		/* A client that only asked questions ends with close_notify
+		 * where the next frame would begin. */
+		if ((n = recv_frame(s, 0)) < 0) {
+			if (s->queries > 0 && s->c.peer_closed &&
+			    zk_errcode() == ZK_EPROTO) {
+				zk_clear();
+				return 0;
+			}
+			return (int)n;
+		}
+		if (s->last_type == PROTO_REQUEST)
+			break;
+		if (s->last_type != PROTO_LIST && s->last_type != PROTO_HAVE)
+			return zk_fail(ZK_EPROTO, "protocol violation by peer: "
+				       "message type %u where a REQUEST was "
+				       "expected", s->last_type);
+		if ((r = answer_query(s, (size_t)n)) < 0)
+			return r;
+	}
+	if (proto_decode_request(s->msgbuf + PROTO_HDR_LEN, (size_t)n, s->req,
+				 &why) < 0)
+		return zk_fail(ZK_EPROTO, "protocol violation by peer: bad "
+			       "REQUEST: %s", why);
+	return 1;
+}
+
 static int
 negotiate_server(struct session *s)
 {
@@ -412,8 +503,12 @@ negotiate_server(struct session *s)
 	char why[700];
 	int r;
 
-	if ((r = recv_request(s)) < 0)
+	if ((r = recv_request_or_queries(s)) < 0)
 		return r;
+	if (r == 0) {
+		s->queries_only = 1;
+		return 0;
+	}
 	memset(s->rep, 0, sizeof(*s->rep));
 	if (s->serve != NULL) {
 		/* serve: who the client is and what it may do decide this
@@ -864,6 +959,11 @@ log_session(struct session *s, int r, double secs)
 			s->guid, r == 0 ? "ok" : "failed", zk_exit_code(r));
 		return;
 	}
+	if (s->queries_only && r == 0) {
+		log_verbose("answered %d queries from %s (%s)", s->queries, peer,
+			    s->addr);
+		return;
+	}
 	if (log_level() < LOG_NORMAL && r == 0)
 		return;
 	{
@@ -941,6 +1041,11 @@ session_run(struct session *s, struct conn *c, int server)
 		r = salvage_alert(s, r);
 	if (r < 0)
 		goto out;
+	if (s->queries_only) {
+		r = s->c.plane->close_notify(&s->c);
+		linger_close(s);
+		goto out;
+	}
 	r = s->cf->role == ROLE_SENDER ? do_send(s) : do_recv(s);
 out:
 	log_session(s, r, now_s() - (s->x.t_start > 0 ? s->x.t_start : s->t0));
@@ -964,6 +1069,113 @@ session_result(struct session *s)
 	s->result.bytes = s->x.uncounted ? 0 : s->x.bytes;
 	s->result.seconds = now_s() - (s->x.t_start > 0 ? s->x.t_start : s->t0);
 	return &s->result;
+}
+
+/* ------------------------------------------------------------ queries */
+
+int
+session_attach(struct session *s, struct conn *c)
+{
+	int r;
+
+	s->server = 0;
+	s->c.fd = c->fd;
+	s->c.tls = c->tls;
+	snprintf(s->addr, sizeof(s->addr), "%s", c->addr);
+	c->fd = -1;
+	c->tls = NULL;
+	if ((r = chan_switch(&s->c)) < 0) {
+		s->c.plane->abort(&s->c);
+		return r;
+	}
+	s->attached = 1;
+	return 0;
+}
+
+static int
+query_refused(uint8_t status, const char *message)
+{
+	return zk_fail(status == PROTO_ST_DENIED ? ZK_EDENIED : ZK_EPEER,
+		       "peer refused the request (%s): %s",
+		       proto_status_name(status), message);
+}
+
+int
+session_list(struct session *s, const char *dataset,
+	     struct proto_listing *out)
+{
+	static struct proto_listing part;
+	struct proto_list q;
+	const char *why = NULL;
+	long n;
+	int r;
+
+	memset(&q, 0, sizeof(q));
+	memset(out, 0, offsetof(struct proto_listing, e));
+	snprintf(q.dataset, sizeof(q.dataset), "%s", dataset);
+	if ((r = send_frame(s, proto_encode_list(&q, s->msgbuf,
+						 MSGBUF_LEN))) < 0)
+		return r;
+	do {
+		if ((n = recv_frame(s, PROTO_LISTING)) < 0)
+			return (int)n;
+		if (proto_decode_listing(s->msgbuf + PROTO_HDR_LEN, (size_t)n,
+					 &part, &why) < 0)
+			return zk_fail(ZK_EPROTO, "protocol violation by peer: "
+				       "bad LISTING: %s", why);
+		if (part.status != PROTO_ST_OK)
+			return query_refused(part.status, part.message);
+		if (out->n + part.n > PROTO_MAX_ENTRIES)
+			return zk_fail(ZK_EPROTO, "the listing of %s has more "
+				       "than %d entries", dataset,
+				       PROTO_MAX_ENTRIES);
+		memcpy(&out->e[out->n], part.e, part.n * sizeof(part.e[0]));
+		out->n += part.n;
+		memcpy(out->token, part.token, sizeof(out->token));
+	} while (part.more);
+	return 0;
+}
+
+int
+session_have(struct session *s, const char *dataset, const uint64_t *guids,
+	     uint32_t n, struct proto_having *out)
+{
+	static struct proto_have q;
+	const char *why = NULL;
+	long len;
+	int r;
+
+	if (n > PROTO_MAX_GUIDS)
+		return zk_fail(ZK_EUSAGE, "at most %d guids", PROTO_MAX_GUIDS);
+	memset(&q, 0, sizeof(q));
+	snprintf(q.dataset, sizeof(q.dataset), "%s", dataset);
+	memcpy(q.guids, guids, n * sizeof(guids[0]));
+	q.n = n;
+	if ((r = send_frame(s, proto_encode_have(&q, s->msgbuf,
+						 MSGBUF_LEN))) < 0)
+		return r;
+	if ((len = recv_frame(s, PROTO_HAVING)) < 0)
+		return (int)len;
+	if (proto_decode_having(s->msgbuf + PROTO_HDR_LEN, (size_t)len, out,
+				&why) < 0)
+		return zk_fail(ZK_EPROTO, "protocol violation by peer: bad "
+			       "HAVING: %s", why);
+	if (out->status != PROTO_ST_OK)
+		return query_refused(out->status, out->message);
+	if (out->n != n)
+		return zk_fail(ZK_EPROTO, "protocol violation by peer: %u "
+			       "answers to %u guids", out->n, n);
+	return 0;
+}
+
+int
+session_end(struct session *s)
+{
+	int r;
+
+	if ((r = s->c.plane->close_notify(&s->c)) < 0)
+		return r;
+	return expect_close_notify(s);
 }
 
 void

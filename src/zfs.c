@@ -289,3 +289,36 @@ zfs_snapshots(const char *dataset, char (*names)[256], uint64_t *guids,
 	}
 	return n;
 }
+
+int
+zfs_listing(const char *dataset, struct proto_entry *e, int max)
+{
+	const char *argv[] = { zfs_path(), "list", "-H", "-p", "-o",
+			       "name,guid,createtxg", "-t", "snapshot,bookmark",
+			       "-s", "createtxg", "-d", "1", dataset, NULL };
+	static char list[1 << 21];
+	char *line, *save = NULL;
+	size_t dl = strlen(dataset);
+	int n = 0;
+
+	if (zfs_capture(argv, list, sizeof(list)) != 0)
+		return -1;
+	for (line = strtok_r(list, "\n", &save); line && n < max;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char name[PROTO_NAME_LEN];
+		unsigned long long guid, txg;
+
+		if (sscanf(line, "%255[^\t]\t%llu\t%llu", name, &guid, &txg) != 3 ||
+		    strncmp(name, dataset, dl) != 0 ||
+		    (name[dl] != '@' && name[dl] != '#'))
+			continue;
+		memset(&e[n], 0, sizeof(e[n]));
+		snprintf(e[n].name, sizeof(e[n].name), "%s", name + dl);
+		e[n].guid = guid;
+		e[n].createtxg = txg;
+		e[n].kind = name[dl] == '@' ? PROTO_KIND_SNAPSHOT
+					    : PROTO_KIND_BOOKMARK;
+		n++;
+	}
+	return n;
+}

@@ -59,6 +59,7 @@ int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The subcommands: argv[0] is the command word. */
 int cmd_xfer(int argc, char **argv);  /* pipe send|recv, send, recv */
 int cmd_serve(int argc, char **argv); /* serve */
+int cmd_list(int argc, char **argv);  /* list: LIST/HAVE a serve */
 
 /* ---------------------------------------------------------------- errors */
 
@@ -435,14 +436,33 @@ void session_free(struct session *s);
  * has arrived: on_request() returns 0 with them (they outlive the
  * session), or -1 with the REPLY status and reason for the peer. */
 struct proto_request;
+struct proto_list;
+struct proto_listing;
+struct proto_have;
+struct proto_having;
 struct session_serve {
 	int (*on_request)(void *arg, struct tls *peer,
 			  const struct proto_request *q,
 			  const struct conf **cf, const struct policy **pol,
 			  uint8_t *status, char *why, size_t wl);
+	/* LIST and HAVE before a REQUEST: fill the answer (its status and
+	 * message too); a negative return is also logged. */
+	int (*on_list)(void *arg, struct tls *peer, const struct proto_list *q,
+		       struct proto_listing *out);
+	int (*on_have)(void *arg, struct tls *peer, const struct proto_have *q,
+		       struct proto_having *out);
 	void *arg;
 };
 void session_set_serve(struct session *s, const struct session_serve *sv);
+/* A client's questions before (or instead of) a transfer: switch the
+ * connection (taken over), then LIST (all of it: every LISTING frame) and
+ * HAVE, then session_end() (close_notify both ways). */
+int session_attach(struct session *s, struct conn *c);
+int session_list(struct session *s, const char *dataset,
+		 struct proto_listing *out);
+int session_have(struct session *s, const char *dataset,
+		 const uint64_t *guids, uint32_t n, struct proto_having *out);
+int session_end(struct session *s);
 /* How it went, for serve's accounting (bytes 0 where uncounted). */
 struct session_result {
 	const char *plane;
@@ -479,6 +499,10 @@ struct zfs_token {
 	int rawok;                  /* a raw (-w) send */
 };
 int zfs_token_describe(const char *token, struct zfs_token *t);
+/* The snapshots and bookmarks directly in dataset, oldest first, as
+ * LISTING entries: how many (at most max), or -1. */
+struct proto_entry;
+int zfs_listing(const char *dataset, struct proto_entry *e, int max);
 /* The snapshots directly in dataset, oldest first (names, guids): how
  * many (at most max), or -1. */
 int zfs_snapshots(const char *dataset, char (*names)[256], uint64_t *guids,

@@ -224,15 +224,26 @@ test_header(void)
 	work[4] = 0;
 	CHECK(proto_parse_header(work, sizeof(h), &type, &blen, &why) == -1);
 	CHECK_STR(why, "unsupported protocol version");
-	work[4] = 2;
+	work[4] = 3;
 	CHECK(proto_parse_header(work, sizeof(h), &type, &blen, &why) == -1);
 	CHECK_STR(why, "unsupported protocol version");
+	/* a version-1 type in a version-2 frame, and the other way round */
+	work[4] = 2;
+	CHECK(proto_parse_header(work, sizeof(h), &type, &blen, &why) == -1);
+	CHECK_STR(why, "message type not of its protocol version");
+	work[4] = 1;
+	work[5] = PROTO_LIST;
+	CHECK(proto_parse_header(work, sizeof(h), &type, &blen, &why) == -1);
+	CHECK_STR(why, "message type not of its protocol version");
+	work[4] = 2;
+	CHECK(proto_parse_header(work, sizeof(h), &type, &blen, &why) == 0);
+	CHECK(type == PROTO_LIST);
 
 	memcpy(work, h, sizeof(h));
 	work[5] = 0;
 	CHECK(proto_parse_header(work, sizeof(h), &type, &blen, &why) == -1);
 	CHECK_STR(why, "unknown message type");
-	work[5] = 4;
+	work[5] = 8;
 	CHECK(proto_parse_header(work, sizeof(h), &type, &blen, &why) == -1);
 	CHECK_STR(why, "unknown message type");
 	work[5] = 0xff;
@@ -913,6 +924,117 @@ test_status_name(void)
 	CHECK_STR(proto_status_name(255), "unknown");
 }
 
+/* Version 2: LIST, LISTING (split across frames), HAVE, HAVING. */
+static void
+test_v2(void)
+{
+	static struct proto_listing l, d;
+	static struct proto_have hv, hv2;
+	static struct proto_having hg, hg2;
+	static uint8_t buf[PROTO_HDR_LEN + PROTO_MAX_BODY];
+	struct proto_list ls, ls2;
+	const char *why = NULL;
+	uint32_t taken = 0, blen, total = 0;
+	uint8_t type;
+	long n;
+
+	memset(&ls, 0, sizeof(ls));
+	snprintf(ls.dataset, sizeof(ls.dataset), "backup/alpha/home");
+	n = proto_encode_list(&ls, buf, sizeof(buf));
+	CHECK(n == PROTO_HDR_LEN + PROTO_NAME_LEN && buf[4] == PROTO_VERSION2);
+	CHECK(proto_parse_header(buf, (size_t)n, &type, &blen, &why) == 0 &&
+	      type == PROTO_LIST);
+	CHECK(proto_decode_list(buf + PROTO_HDR_LEN, blen, &ls2, &why) == 0);
+	CHECK_STR(ls2.dataset, "backup/alpha/home");
+
+	memset(&l, 0, sizeof(l));
+	snprintf(l.token, sizeof(l.token), "1-abc-def-012");
+	l.n = 3;
+	l.e[0] = (struct proto_entry){ 11, 100, PROTO_KIND_SNAPSHOT, "@a" };
+	l.e[1] = (struct proto_entry){ 12, 101, PROTO_KIND_BOOKMARK, "#b" };
+	l.e[2] = (struct proto_entry){ 13, 102, PROTO_KIND_SNAPSHOT, "@c d:e" };
+	n = proto_encode_listing(&l, 0, &taken, buf, sizeof(buf));
+	CHECK(n > 0 && taken == 3);
+	CHECK(proto_parse_header(buf, (size_t)n, &type, &blen, &why) == 0 &&
+	      type == PROTO_LISTING);
+	CHECK(proto_decode_listing(buf + PROTO_HDR_LEN, blen, &d, &why) == 0);
+	CHECK(d.n == 3 && d.e[1].guid == 12 && d.e[1].kind == PROTO_KIND_BOOKMARK &&
+	      d.e[2].createtxg == 102);
+	CHECK_STR(d.e[2].name, "@c d:e");
+	CHECK_STR(d.token, "1-abc-def-012");
+
+	/* a listing longer than a frame: taken entries per frame, all of
+	 * them after a few frames */
+	l.n = PROTO_MAX_ENTRIES;
+	for (uint32_t i = 0; i < l.n; i++) {
+		l.e[i].guid = i + 1;
+		l.e[i].createtxg = i;
+		l.e[i].kind = PROTO_KIND_SNAPSHOT;
+		snprintf(l.e[i].name, sizeof(l.e[i].name),
+			 "@zfs-auto-snap_frequent-2026-12-01-%05u", i);
+	}
+	for (uint32_t first = 0; first < l.n; first += taken) {
+		n = proto_encode_listing(&l, first, &taken, buf, sizeof(buf));
+		CHECK(n > 0 && taken > 0);
+		if (n <= 0 || taken == 0)
+			break;
+		CHECK(proto_parse_header(buf, (size_t)n, &type, &blen, &why) == 0);
+		CHECK(proto_decode_listing(buf + PROTO_HDR_LEN, blen, &d, &why) == 0);
+		CHECK(d.n == taken && d.e[0].guid == first + 1);
+		total += taken;
+	}
+	CHECK(total == PROTO_MAX_ENTRIES);
+
+	/* bad listings */
+	l.n = 1;
+	l.e[0] = (struct proto_entry){ 1, 1, PROTO_KIND_BOOKMARK, "@x" };
+	CHECK(proto_encode_listing(&l, 0, &taken, buf, sizeof(buf)) == -1);
+	l.e[0] = (struct proto_entry){ 1, 1, PROTO_KIND_SNAPSHOT, "@a/b" };
+	CHECK(proto_encode_listing(&l, 0, &taken, buf, sizeof(buf)) == -1);
+	l.e[0] = (struct proto_entry){ 1, 1, PROTO_KIND_SNAPSHOT, "@ok" };
+	n = proto_encode_listing(&l, 0, &taken, buf, sizeof(buf));
+	CHECK(n > 0);
+	buf[n - 2] = '/';   /* "@/k" */
+	CHECK(proto_decode_listing(buf + PROTO_HDR_LEN, (size_t)n - PROTO_HDR_LEN,
+				   &d, &why) == -1);
+	CHECK_STR(why, "bad entry name");
+	buf[n - 2] = 'o';
+	buf[n - 5] = 9;     /* kind */
+	CHECK(proto_decode_listing(buf + PROTO_HDR_LEN, (size_t)n - PROTO_HDR_LEN,
+				   &d, &why) == -1);
+	CHECK_STR(why, "unknown entry kind");
+	buf[n - 5] = PROTO_KIND_SNAPSHOT;
+	CHECK(proto_decode_listing(buf + PROTO_HDR_LEN,
+				   (size_t)n - PROTO_HDR_LEN - 1, &d, &why) == -1);
+	CHECK(proto_decode_listing(buf + PROTO_HDR_LEN, (size_t)n - PROTO_HDR_LEN,
+				   &d, &why) == 0);
+
+	/* HAVE / HAVING */
+	memset(&hv, 0, sizeof(hv));
+	snprintf(hv.dataset, sizeof(hv.dataset), "tank/x");
+	hv.n = 2;
+	hv.guids[0] = 7;
+	hv.guids[1] = 8;
+	n = proto_encode_have(&hv, buf, sizeof(buf));
+	CHECK(n == PROTO_HDR_LEN + PROTO_NAME_LEN + 4 + 16);
+	CHECK(proto_decode_have(buf + PROTO_HDR_LEN, (size_t)n - PROTO_HDR_LEN,
+				&hv2, &why) == 0 && hv2.n == 2 && hv2.guids[1] == 8);
+	memset(&hg, 0, sizeof(hg));
+	hg.n = 2;
+	hg.have[1] = 1;
+	n = proto_encode_having(&hg, buf, sizeof(buf));
+	CHECK(n > 0);
+	CHECK(proto_decode_having(buf + PROTO_HDR_LEN, (size_t)n - PROTO_HDR_LEN,
+				  &hg2, &why) == 0 && hg2.n == 2 &&
+	      hg2.have[0] == 0 && hg2.have[1] == 1);
+	buf[n - 1] = 2;
+	CHECK(proto_decode_having(buf + PROTO_HDR_LEN, (size_t)n - PROTO_HDR_LEN,
+				  &hg2, &why) == -1);
+	CHECK_STR(why, "have is 0 or 1");
+	hg.have[0] = 5;
+	CHECK(proto_encode_having(&hg, buf, sizeof(buf)) == -1);
+}
+
 int
 main(void)
 {
@@ -928,5 +1050,6 @@ main(void)
 	test_result_decode_reject();
 	test_short_frame();
 	test_status_name();
+	test_v2();
 	T_DONE("test_proto");
 }
