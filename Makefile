@@ -3,7 +3,8 @@
 #   make             build ./zktls
 #   make check       install test dependencies (Debian), run every test
 #   make demo        replicate a dataset over kernel TLS in the test VM
-#   make bench       userspace plane vs socat/stunnel/TCP on loopback
+#   make bench       userspace plane vs socat/stunnel/TCP on loopback; serve
+#                    setup time and concurrent streams
 #   make bench-vm    every plane vs socat/ssh inside the test VM
 #   make fuzz        build the libFuzzer targets (clang)
 #   make install     PREFIX=/usr/local DESTDIR= (program, man pages,
@@ -126,6 +127,7 @@ check-vm: all units build/vm/ktls_selftest
 bench: deps
 	$(MAKE) all
 	bench/bench.sh
+	bench/bench-serve.sh
 
 bench-vm: deps all
 	tests/vm/run.sh -- bench/bench-vm.sh
