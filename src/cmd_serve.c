@@ -60,9 +60,10 @@ struct child {
 	size_t len;
 };
 
-/* Per client, for the metrics. */
+/* Per client and data plane, for the metrics. */
 struct stats {
 	char client[CONF_ID_LEN];
+	char plane[16];          /* "none": refused busy before any plane */
 	uint64_t ok, failed, busy, bytes;
 	double seconds;
 };
@@ -184,12 +185,13 @@ reload(struct server *sv)
 /* ------------------------------------------------------------ metrics */
 
 static struct stats *
-stats_of(struct server *sv, const char *client)
+stats_of(struct server *sv, const char *client, const char *plane)
 {
 	struct stats *st;
 
 	for (int i = 0; i < sv->nstats; i++)
-		if (strcmp(sv->stats[i].client, client) == 0)
+		if (strcmp(sv->stats[i].client, client) == 0 &&
+		    strcmp(sv->stats[i].plane, plane) == 0)
 			return &sv->stats[i];
 	st = realloc(sv->stats, sizeof(*st) * (size_t)(sv->nstats + 1));
 	if (st == NULL)
@@ -198,6 +200,7 @@ stats_of(struct server *sv, const char *client)
 	st = &sv->stats[sv->nstats++];
 	memset(st, 0, sizeof(*st));
 	snprintf(st->client, sizeof(st->client), "%s", client);
+	snprintf(st->plane, sizeof(st->plane), "%s", plane);
 	return st;
 }
 
@@ -238,27 +241,33 @@ write_metrics(struct server *sv)
 		log_warn("cannot write metrics %s: %s", tmp, strerror(errno));
 		return;
 	}
-	fprintf(f, "# HELP zktls_sessions_total Sessions by client and result.\n"
-		"# TYPE zktls_sessions_total counter\n");
+	fprintf(f, "# HELP zktls_sessions_total Sessions by client, data "
+		"plane and result.\n# TYPE zktls_sessions_total counter\n");
 	for (int i = 0; i < sv->nstats; i++) {
 		const struct stats *st = &sv->stats[i];
-		fprintf(f, "zktls_sessions_total{client=\"%s\",result=\"ok\"} "
-			"%" PRIu64 "\n", st->client, st->ok);
-		fprintf(f, "zktls_sessions_total{client=\"%s\",result=\"failed\"} "
-			"%" PRIu64 "\n", st->client, st->failed);
-		fprintf(f, "zktls_sessions_total{client=\"%s\",result=\"busy\"} "
-			"%" PRIu64 "\n", st->client, st->busy);
+		const struct { const char *name; uint64_t n; } r[] = {
+			{ "ok", st->ok }, { "failed", st->failed },
+			{ "busy", st->busy },
+		};
+		for (size_t k = 0; k < sizeof(r) / sizeof(r[0]); k++)
+			if (r[k].n)
+				fprintf(f, "zktls_sessions_total{client=\"%s\","
+					"plane=\"%s\",result=\"%s\"} %" PRIu64
+					"\n", st->client, st->plane, r[k].name,
+					r[k].n);
 	}
-	fprintf(f, "# HELP zktls_bytes_total Stream bytes moved by client.\n"
+	fprintf(f, "# HELP zktls_bytes_total Stream bytes moved.\n"
 		"# TYPE zktls_bytes_total counter\n");
 	for (int i = 0; i < sv->nstats; i++)
-		fprintf(f, "zktls_bytes_total{client=\"%s\"} %" PRIu64 "\n",
-			sv->stats[i].client, sv->stats[i].bytes);
+		fprintf(f, "zktls_bytes_total{client=\"%s\",plane=\"%s\"} %"
+			PRIu64 "\n", sv->stats[i].client, sv->stats[i].plane,
+			sv->stats[i].bytes);
 	fprintf(f, "# HELP zktls_session_seconds_total Time spent in sessions.\n"
 		"# TYPE zktls_session_seconds_total counter\n");
 	for (int i = 0; i < sv->nstats; i++)
-		fprintf(f, "zktls_session_seconds_total{client=\"%s\"} %.3f\n",
-			sv->stats[i].client, sv->stats[i].seconds);
+		fprintf(f, "zktls_session_seconds_total{client=\"%s\",plane="
+			"\"%s\"} %.3f\n", sv->stats[i].client,
+			sv->stats[i].plane, sv->stats[i].seconds);
 	fprintf(f, "# HELP zktls_last_success_timestamp_seconds When a "
 		"dataset last received or sent successfully.\n"
 		"# TYPE zktls_last_success_timestamp_seconds gauge\n");
@@ -327,7 +336,7 @@ heard(struct server *sv, struct child *k, char *line)
 			k->counted = 1;
 		}
 		if (!k->counted) {
-			struct stats *st = stats_of(sv, k->client);
+			struct stats *st = stats_of(sv, k->client, "none");
 			if (st)
 				st->busy++;
 		}
@@ -343,7 +352,7 @@ heard(struct server *sv, struct child *k, char *line)
 
 		if (sscanf(line + 4, "%63s %15s %15s %llu %lf %255s", client,
 			   result, plane, &bytes, &secs, ds) != 6 ||
-		    (st = stats_of(sv, client)) == NULL)
+		    (st = stats_of(sv, client, plane)) == NULL)
 			return;
 		if (strcmp(result, "ok") == 0) {
 			st->ok++;
@@ -583,6 +592,7 @@ on_request(void *arg, struct tls *peer, const struct proto_request *q,
 	struct conf *cf = &ss->cf;
 	char reply[256] = "";
 	ssize_t n;
+	uint32_t zflags;
 	int na = 0, r;
 
 	*status = PROTO_ST_DENIED;
@@ -627,6 +637,16 @@ on_request(void *arg, struct tls *peer, const struct proto_request *q,
 		 * which also creates the parents (tank/a/b -> PUSH/a/b). */
 		if (q->dataset[0] == '\0')
 			ss->args[na++] = "-d";
+		if (ss->client->rollback)
+			ss->args[na++] = "-F";
+		for (int i = 0; i < ss->client->nset; i++) {
+			ss->args[na++] = "-o";
+			ss->args[na++] = ss->client->set[i];
+		}
+		for (int i = 0; i < ss->client->nexclude; i++) {
+			ss->args[na++] = "-x";
+			ss->args[na++] = ss->client->exclude[i];
+		}
 		cf->dataset = ss->target;
 		ss->pol.recv_root = ss->target;
 	} else {
@@ -646,9 +666,12 @@ on_request(void *arg, struct tls *peer, const struct proto_request *q,
 			return zk_fail(ZK_EDENIED, "refused %s: %s", ss->label,
 				       why);
 		}
+		/* raw yes: an encrypted dataset leaves this host encrypted,
+		 * whatever the client asked for. */
+		zflags = q->zflags | (ss->client->raw ? PROTO_ZF_RAW : 0);
 		for (size_t i = 0; i < sizeof(send_bits) / sizeof(send_bits[0]);
 		     i++)
-			if (q->zflags & send_bits[i].bit) {
+			if (zflags & send_bits[i].bit) {
 				ss->args[na++] = send_bits[i].flag;
 				cf->zflags |= send_bits[i].bit;
 			}

@@ -139,8 +139,9 @@ static const struct directive directives[] = {
 	{ "name", 1, 1, 1 },         { "pin", 1, 1, 0 },
 	{ "push", 1, 1, 0 },         { "pull", 1, 1, 1 },
 	{ "max-sessions", 1, 1, 0 }, { "rate", 1, 1, 0 },
-	{ "resumable", 1, 1, 0 },
-	{ "wildcards", 1, 1, 0 },
+	{ "resumable", 1, 1, 0 },    { "wildcards", 1, 1, 0 },
+	{ "rollback", 1, 1, 0 },     { "raw", 1, 1, 0 },
+	{ "property", 1, 1, 1 },     { "exclude", 1, 1, 1 },
 };
 
 static int
@@ -200,6 +201,53 @@ server_directive(struct parser *p, const char *d, char **a)
 	return 0;
 }
 
+/* A ZFS property name: native (lowercase letters, digits, '_') or user
+ * (with a ':', also '.', '+', '-'); the length of prop alone, or of prop
+ * up to '=' when eq. */
+static size_t
+prop_name_len(const char *s, int eq)
+{
+	size_t n = 0;
+
+	if (!islower((unsigned char)s[0]))
+		return 0;
+	while (s[n] && !(eq && s[n] == '=')) {
+		if (!islower((unsigned char)s[n]) &&
+		    !isdigit((unsigned char)s[n]) && !strchr("_:.+-", s[n]))
+			return 0;
+		n++;
+	}
+	return n < 256 ? n : 0;
+}
+
+/* property PROP=VALUE (zfs receive -o) and exclude PROP (-x): each
+ * property once, in one of them (zfs refuses a property named twice). */
+static int
+recv_prop(struct parser *p, const char *d, const char *v)
+{
+	struct conf_client *cl = p->cl;
+	int set = d[0] == 'p';
+	size_t n = prop_name_len(v, set);
+
+	if (n == 0 || (set ? v[n] != '=' || v[n + 1] == '\0' : v[n] != '\0'))
+		return perr(p, set ? "bad property '%s' (PROP=VALUE)"
+				   : "bad property name '%s'", v);
+	for (int i = 0; i < cl->nset + cl->nexclude; i++) {
+		const char *o = i < cl->nset ? cl->set[i]
+					     : cl->exclude[i - cl->nset];
+		if (strncmp(o, v, n) == 0 && (o[n] == '\0' || o[n] == '='))
+			return perr(p, "property %.*s named twice", (int)n, v);
+	}
+	if ((set ? cl->nset : cl->nexclude) == CONF_MAX_PROPS)
+		return perr(p, "more than %d %s directives", CONF_MAX_PROPS, d);
+	if (set)
+		snprintf(cl->set[cl->nset++], sizeof(cl->set[0]), "%s", v);
+	else
+		snprintf(cl->exclude[cl->nexclude++], sizeof(cl->exclude[0]),
+			 "%s", v);
+	return 0;
+}
+
 static int
 client_directive(struct parser *p, const char *d, char **a)
 {
@@ -249,8 +297,12 @@ client_directive(struct parser *p, const char *d, char **a)
 				    "optionally with K, M or G)", a[0]);
 		return 0;
 	}
-	if (parse_bool(a[0], strcmp(d, "resumable") == 0 ? &cl->resumable
-						       : &cl->wildcards) < 0)
+	if (strcmp(d, "property") == 0 || strcmp(d, "exclude") == 0)
+		return recv_prop(p, d, a[0]);
+	if (parse_bool(a[0], strcmp(d, "resumable") == 0  ? &cl->resumable
+			     : strcmp(d, "rollback") == 0 ? &cl->rollback
+			     : strcmp(d, "raw") == 0      ? &cl->raw
+							  : &cl->wildcards) < 0)
 		return perr(p, "%s wants yes or no, not '%s'", d, a[0]);
 	return 0;
 }
@@ -514,11 +566,25 @@ conf_print(const struct serve_conf *c, char *out, size_t cap)
 		P("\tmax-sessions %d\n", cl->max_sessions);
 		if (cl->rate)
 			P("\trate %llu\n", (unsigned long long)cl->rate);
-		P("\tresumable %s\n\twildcards %s\n}\n",
-		  cl->resumable ? "yes" : "no", cl->wildcards ? "yes" : "no");
+		for (int k = 0; k < cl->nset; k++)
+			P("\tproperty %s\n", cl->set[k]);
+		for (int k = 0; k < cl->nexclude; k++)
+			P("\texclude %s\n", cl->exclude[k]);
+		P("\tresumable %s\n\twildcards %s\n\trollback %s\n\traw %s\n}\n",
+		  cl->resumable ? "yes" : "no", cl->wildcards ? "yes" : "no",
+		  cl->rollback ? "yes" : "no", cl->raw ? "yes" : "no");
 	}
 #undef P
 	return (int)o;
+}
+
+int
+conf_listed(const char (*list)[256], int n, const char *s)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(list[i], s) == 0)
+			return 1;
+	return 0;
 }
 
 void

@@ -14,6 +14,7 @@
 #define CONF_MAX_LISTEN 8
 #define CONF_MAX_NAMES 8
 #define CONF_MAX_PULL 16
+#define CONF_MAX_PROPS 8
 #define CONF_MAX_CLIENTS 1024
 #define CONF_PATH_LEN 1024
 #define CONF_ID_LEN 64
@@ -37,6 +38,13 @@ struct conf_client {
 	int max_sessions;             /* at once (default 2) */
 	uint64_t rate;                /* bytes/s the server sends it, 0 none */
 	int resumable;                /* zfs receive -s (default yes) */
+	/* What the server forces on its pushes: zfs receive -F, -o, -x. */
+	int rollback;                 /* -F (default no) */
+	char set[CONF_MAX_PROPS][256];   /* "PROP=VALUE" (-o) */
+	int nset;
+	char exclude[CONF_MAX_PROPS][256]; /* "PROP" (-x) */
+	int nexclude;
+	int raw;                      /* its pulls are always zfs send -w */
 };
 
 struct serve_conf {
@@ -62,5 +70,7 @@ int conf_load(const char *path, struct serve_conf *out);
 /* Write *c as configuration text that parses back to the same. */
 int conf_print(const struct serve_conf *c, char *out, size_t cap);
 void conf_free(struct serve_conf *c);
+/* Is s one of the n strings of list? */
+int conf_listed(const char (*list)[256], int n, const char *s);
 
 #endif

@@ -355,11 +355,17 @@ privsep_allowed(const struct conf_client *cl, const char *const *a, int n,
 	}
 	if (n >= 3 && strcmp(a[1], "send") == 0) {
 		const char *snap = NULL, *token = NULL, *base = NULL;
+		int raw = 0, dry = 0;
 
 		for (int k = 2; k < n; k++) {
-			if (arg_in(a[k], send_flags) || strcmp(a[k], "-nP") == 0 ||
-			    strcmp(a[k], "-nv") == 0)
+			if (strcmp(a[k], "-nP") == 0 || strcmp(a[k], "-nv") == 0) {
+				dry = 1;
 				continue;
+			}
+			if (arg_in(a[k], send_flags)) {
+				raw |= strcmp(a[k], "-w") == 0;
+				continue;
+			}
 			if ((strcmp(a[k], "-i") == 0 || strcmp(a[k], "-I") == 0) &&
 			    k + 1 < n && base == NULL) {
 				base = a[++k];
@@ -377,6 +383,9 @@ privsep_allowed(const struct conf_client *cl, const char *const *a, int n,
 		}
 		if ((snap == NULL) == (token == NULL))
 			goto shape;
+		if (cl->raw && !raw && !dry)
+			return snprintf(why, wl, "client %s's pulls are raw "
+					"(zfs send -w)", cl->id), -1;
 		if (token)
 			return token_ok(cl, token) ? 0
 			       : (snprintf(why, wl, "a resume token that is not "
@@ -393,10 +402,17 @@ privsep_allowed(const struct conf_client *cl, const char *const *a, int n,
 	if (n >= 3 && strcmp(a[1], "receive") == 0) {
 		for (int k = 2; k < n - 1; k++) {
 			if (strcmp(a[k], "-u") == 0 || strcmp(a[k], "-d") == 0 ||
-			    (strcmp(a[k], "-s") == 0 && cl->resumable))
+			    (strcmp(a[k], "-s") == 0 && cl->resumable) ||
+			    (strcmp(a[k], "-F") == 0 && cl->rollback))
 				continue;
 			if (strcmp(a[k], "-x") == 0 && k + 1 < n - 1 &&
-			    arg_in(a[k + 1], mount_props)) {
+			    (arg_in(a[k + 1], mount_props) ||
+			     conf_listed(cl->exclude, cl->nexclude, a[k + 1]))) {
+				k++;
+				continue;
+			}
+			if (strcmp(a[k], "-o") == 0 && k + 1 < n - 1 &&
+			    conf_listed(cl->set, cl->nset, a[k + 1])) {
 				k++;
 				continue;
 			}

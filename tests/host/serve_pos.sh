@@ -18,6 +18,9 @@
 #	   server ran "zfs send pool/home@b"; bytes identical.  Then with
 #	   pool/home@a (guid 101) on the client: "zfs send -i @a pool/home@b";
 #	   with --source-flags w: "zfs send -w -i @a pool/home@b".
+#	   Client f1's policy (rollback, property, exclude, raw): its push
+#	   runs "zfs receive -s -d -F -o ... -x atime -u ..." and its pull
+#	   "zfs send -w ..." though it did not ask for -w.
 #	3. 64 sessions at once, 8 from each of c1..c8 (max-sessions 64, 8 per
 #	   client, each to its own --target): all exit 0, every target's bytes
 #	   identical.
@@ -26,15 +29,19 @@
 #	   (printed: first and last).
 #	5. The metrics file: sessions_total{client="alpha",result="ok"} and
 #	   the others, bytes, last success per dataset.
-#	6. --check-config on the same file: "FILE: ok, 9 clients, 1 listen
-#	   addresses", exit 0.
+#	6. --check-config on the same file: "FILE: ok, 10 clients, 1 listen
+#	   addresses", exit 0; the same for contrib/zktls.conf.example and the
+#	   example in zktls.conf(5).
 #
 . "$(dirname "$0")/lib.sh"
 
 mkdata "$T/stream" 256K
-client_pki c1 c2 c3 c4 c5 c6 c7 c8
+client_pki c1 c2 c3 c4 c5 c6 c7 c8 f1
 blocks=("client alpha {" "name alpha" "push backup/alpha" "pull pool"
-	"max-sessions 4" "}")
+	"max-sessions 4" "}"
+	"client f1 {" "name f1" "push backup/f1" "pull pool" "rollback yes"
+	"property compression=zstd" "property org.example:src=f1"
+	"exclude atime" "raw yes" "}")
 for i in 1 2 3 4 5 6 7 8; do
 	blocks+=("client c$i {" "name c$i" "push backup/c$i" "max-sessions 8" "}")
 done
@@ -88,6 +95,25 @@ assert_exit 0 "raw pull: alpha" "$T/raw.err"
 assert_calls "$T/srv.zfs.log" send "$(argv_line send -nP -w -i @a pool/home@b)" \
 	"$(argv_line send -w -i @a pool/home@b)"
 
+# 2b. what f1's policy forces: zfs receive -F -o -x on its pushes, -w on
+#     every pull (it asked for none)
+read -r -a F <<<"$(as_client f1)"
+: >"$T/srv.zfs.log"
+bounded 30 "${SENV[@]}" "$ZK" send pool/home@b --connect "127.0.0.1:$SPORT" \
+	"${F[@]}" </dev/null >/dev/null 2>"$T/f1.err"
+assert_exit 0 "push: f1" "$T/f1.err"
+assert_file_eq "$T/stream" "$T/srv.out/backup_f1"
+assert_calls "$T/srv.zfs.log" receive "$(argv_line receive -s -d -F \
+	-o compression=zstd -o org.example:src=f1 -x atime -u -x mountpoint \
+	-x canmount -x sharenfs -x sharesmb -x overlay backup/f1)"
+: >"$T/srv.zfs.log"
+A_SAVED=("${A[@]}") A=("${F[@]}")
+pull f1pull "backup/home@a=101"
+A=("${A_SAVED[@]}")
+assert_exit 0 "pull: f1 (raw forced)" "$T/f1pull.err"
+assert_calls "$T/srv.zfs.log" send "$(argv_line send -nP -w -i @a pool/home@b)" \
+	"$(argv_line send -w -i @a pool/home@b)"
+
 # 3. 64 at once from 8 identities
 pids=()
 for i in 1 2 3 4 5 6 7 8; do
@@ -137,9 +163,9 @@ echo "serve: $seqn sessions in a row: fds $fd0 -> $fd1, RSS $rss0 -> $rss1 KiB"
 # 5. metrics
 sleep 0.5
 m=$T/metrics.prom
-assert_grep 'zktls_sessions_total{client="alpha",result="ok"} '"$((5 + seqn))" "$m"
-assert_grep 'zktls_sessions_total{client="c3",result="ok"} 8' "$m"
-assert_grep 'zktls_bytes_total{client="c8"} '"$((8 * 262144))" "$m"
+assert_grep 'zktls_sessions_total{client="alpha",plane="user",result="ok"} '"$((5 + seqn))" "$m"
+assert_grep 'zktls_sessions_total{client="c3",plane="user",result="ok"} 8' "$m"
+assert_grep 'zktls_bytes_total{client="c8",plane="user"} '"$((8 * 262144))" "$m"
 assert_grep 'zktls_last_success_timestamp_seconds{dataset="backup/alpha/home"} ' "$m"
 assert_grep 'zktls_last_success_timestamp_seconds{dataset="pool/home@b"} ' "$m"
 assert_grep 'zktls_sessions_active 0' "$m"
@@ -147,9 +173,20 @@ assert_grep 'zktls_sessions_active 0' "$m"
 # 6. --check-config
 "$ZK" serve --config "$T/zktls.conf" --check-config >"$T/check.out" 2>&1
 assert_exit 0 "--check-config" "$T/check.out"
-assert_line "$T/zktls.conf: ok, 9 clients, 1 listen addresses" "$T/check.out"
+assert_line "$T/zktls.conf: ok, 10 clients, 1 listen addresses" "$T/check.out"
+# the shipped example and the man page's, with this test's certificates
+sed -n '/^\.SH EXAMPLE/,/^\.fi/p' "$REPO/man/zktls.conf.5" | sed '1,2d;$d' |
+	sed 's/\\-/-/g' >"$T/man.conf"
+for ex in "$REPO/contrib/zktls.conf.example" "$T/man.conf"; do
+	sed -e "s|/etc/zktls/backup.pem|$PKI/beta.pem|" \
+		-e "s|/etc/zktls/backup.key|$PKI/beta.key|" \
+		-e "s|/etc/zktls/ca.pem|$PKI/ca.pem|" "$ex" >"$T/ex.conf"
+	"$ZK" serve --config "$T/ex.conf" --check-config >"$T/ex.out" 2>&1
+	assert_exit 0 "--check-config $(basename "$ex")" "$T/ex.out"
+	assert_grep "ex.conf: ok, 3 clients, 2 listen addresses" "$T/ex.out"
+done
 
 kill -TERM "$SERVE_PID"
 reap "$SPID" rc
 assert_rc 0 "$rc" "serve after SIGTERM" "$T/serve.err"
-finish "push, pull (full, incremental, raw), 64 at once, $seqn in a row (fds $fd0->$fd1, RSS $rss0->$rss1 KiB)"
+finish "push, pull (full, incremental, raw), forced receive options and raw pulls, 64 at once, $seqn in a row (fds $fd0->$fd1, RSS $rss0->$rss1 KiB)"

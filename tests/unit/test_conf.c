@@ -38,7 +38,10 @@ main(void)
 		    " name 10.0.0.1\n push backup/alpha\n pull tank/a\n"
 		    " pull tank/b\n max-sessions 3\n rate 2M\n"
 		    "}\n\n# another\nclient beta {\n\tpin " PIN "\n"
-		    "\tpull tank/x\n\tresumable no\n}\n", &c) == 0);
+		    "\tpull tank/x\n\tresumable no\n\trollback yes\n"
+		    "\traw yes\n\tproperty compression=zstd\n"
+		    "\tproperty org.example:kept=a=b\n\texclude atime\n}\n",
+		    &c) == 0);
 	CHECK(c.nlisten == 1 && c.timeout_s == 30 && c.max_sessions == 8 &&
 	      c.grace_s == 5 && c.mode == MODE_RW);
 	CHECK_STR(c.user, "backup");
@@ -52,9 +55,18 @@ main(void)
 	CHECK(c.clients[1].have_pin && c.clients[1].pin[0] == 0x01 &&
 	      c.clients[1].pin[31] == 0xef && !c.clients[1].resumable &&
 	      c.clients[1].max_sessions == 2 && c.clients[1].push[0] == '\0');
+	CHECK(!c.clients[0].rollback && !c.clients[0].raw &&
+	      c.clients[0].nset == 0 && c.clients[0].nexclude == 0);
+	CHECK(c.clients[1].rollback && c.clients[1].raw &&
+	      c.clients[1].nset == 2 && c.clients[1].nexclude == 1);
+	CHECK_STR(c.clients[1].set[1], "org.example:kept=a=b");
+	CHECK_STR(c.clients[1].exclude[0], "atime");
 	CHECK(conf_print(&c, out, sizeof(out)) > 0);
 	conf_free(&c);
 	CHECK(parse(out, &c) == 0 && c.nclients == 2);
+	CHECK(c.clients[1].rollback && c.clients[1].raw &&
+	      c.clients[1].nset == 2 && c.clients[1].nexclude == 1);
+	CHECK_STR(c.clients[1].set[0], "compression=zstd");
 	conf_free(&c);
 
 	/* defaults */
@@ -96,6 +108,23 @@ main(void)
 	    "line 8: resumable wants yes or no, not 'maybe'");
 	bad(HEAD "client a {\nname a\npush p/a\nrate 0\n}\n",
 	    "line 8: bad rate '0' (bytes per second, optionally with K, M or G)");
+	bad(HEAD "client a {\nname a\npush p/a\nproperty compression\n}\n",
+	    "line 8: bad property 'compression' (PROP=VALUE)");
+	bad(HEAD "client a {\nname a\npush p/a\nproperty compression=\n}\n",
+	    "line 8: bad property 'compression=' (PROP=VALUE)");
+	bad(HEAD "client a {\nname a\npush p/a\nproperty -o=x\n}\n",
+	    "line 8: bad property '-o=x' (PROP=VALUE)");
+	bad(HEAD "client a {\nname a\npush p/a\nexclude Atime\n}\n",
+	    "line 8: bad property name 'Atime'");
+	bad(HEAD "client a {\nname a\npush p/a\nexclude a=b\n}\n",
+	    "line 8: bad property name 'a=b'");
+	bad(HEAD "client a {\nname a\npush p/a\nproperty atime=on\nexclude atime\n}\n",
+	    "line 9: property atime named twice");
+	bad(HEAD "client a {\nname a\npush p/a\nrollback sometimes\n}\n",
+	    "line 8: rollback wants yes or no, not 'sometimes'");
+	bad(HEAD "client a {\nname a\npush p/a\nexclude a\nexclude b\n"
+	    "exclude c\nexclude d\nexclude e\nexclude f\nexclude g\n"
+	    "exclude h\nexclude i\n}\n", "line 16: more than 8 exclude directives");
 	bad(HEAD "x\001y\n", "line 5: a control character in the line");
 	bad("cert /c\nkey /k\nclient a {\nname a\npush p/a\n}\n", "line 0: no listen address");
 	bad("listen 1.2.3.4:5\nclient a {\nname a\npush p/a\n}\n", "line 0: cert and key are required");

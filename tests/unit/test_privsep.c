@@ -84,5 +84,30 @@ main(void)
 	/* -s only when the client is resumable */
 	cl.resumable = 0;
 	NO("receive -s -u backup/alpha/home");
+
+	/* what the policy forces: rollback, -o and -x exactly as listed */
+	cl.rollback = 1;
+	snprintf(cl.set[0], sizeof(cl.set[0]), "compression=zstd");
+	snprintf(cl.set[1], sizeof(cl.set[1]), "readonly=on");
+	cl.nset = 2;
+	snprintf(cl.exclude[0], sizeof(cl.exclude[0]), "atime");
+	cl.nexclude = 1;
+	OK("receive -F backup/alpha/home");
+	OK("receive -d -F -o compression=zstd -o readonly=on -x atime -u backup/alpha");
+	NO("receive -o compression=off backup/alpha/home");
+	NO("receive -o readonly backup/alpha/home");
+	NO("receive -x compression backup/alpha/home");
+	NO("receive -o atime backup/alpha/home");
+	NO("receive -o mountpoint=/etc backup/alpha/home");
+	cl.rollback = 0;
+	NO("receive -F backup/alpha/home");
+
+	/* raw yes: every send that moves data is -w (a dry run need not be) */
+	cl.raw = 1;
+	OK("send -w tank/exp/a@b");
+	OK("send -w -i @a tank/exp/a@b");
+	OK("send -nP tank/exp/a@b");
+	NO("send tank/exp/a@b");
+	NO("send -c -i @a tank/exp/a@b");
 	T_DONE("test_privsep");
 }

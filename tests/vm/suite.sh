@@ -812,6 +812,7 @@ client alpha {
 client delta {
 	name delta
 	push dstpool/srv/delta
+	property org.zktls:from=delta
 }
 CONF
     zk_start srv "$ZKB" serve --config "$W/zktls.conf" --json
@@ -842,6 +843,8 @@ CONF
         expect_rc "alpha (direct)" "$a_rc" 0; expect_rc "delta (splice)" "$d_rc" 0
         same_guid srcpool/data@s1 dstpool/srv/alpha/data@s1
         same_guid srcpool/data@s2 dstpool/srv/delta/data@s2
+        v=$(zfs get -H -o value org.zktls:from dstpool/srv/delta/data 2>&1)
+        [[ $v == delta ]] || err "delta's policy property: org.zktls:from is '$v'"
         # alpha pulls @s4, incremental from @s1 which it has
         zfs create dstpool/pulled && zfs send srcpool/data@s1 | zfs recv -u dstpool/pulled/data
         zk_start pl "$ZKA" recv --mode splice --json "${TLS_A[@]}" --connect "$ZKB_IP:$port" \
@@ -850,13 +853,13 @@ CONF
         expect_rc "alpha pulls" "$p_rc" 0
         same_guid srcpool/data@s4 dstpool/pulled/data@s4
         grep -aq '"level":"error"' "$W/srv.log" && err "serve logged errors: $(grep -a '"level":"error"' "$W/srv.log" | head -2)"
-        grep -q 'zktls_sessions_total{client="alpha",result="ok"} 2' "$W/zktls.prom" 2>/dev/null ||
+        grep -q 'zktls_sessions_total{client="alpha",plane="splice",result="ok"} 2' "$W/zktls.prom" 2>/dev/null ||
             err "metrics: $(grep sessions_total "$W/zktls.prom" 2>/dev/null | tr '\n' ' ')"
     else
         err "serve did not listen"
     fi
     zk_stop srv
-    verdict serve "two clients at once (direct, splice) into dstpool/srv/{alpha,delta}, guids equal; alpha pulled @s4 incrementally; network process uid $nuid CapEff $ncap NoNewPrivs $nnp Seccomp $nsc ($((SECONDS - t0)) s)" srv sa sd pl
+    verdict serve "two clients at once (direct, splice) into dstpool/srv/{alpha,delta}, guids equal, delta's policy property set; alpha pulled @s4 incrementally; network process uid $nuid CapEff $ncap NoNewPrivs $nnp Seccomp $nsc ($((SECONDS - t0)) s)" srv sa sd pl
     zfs destroy -r dstpool/srv 2>/dev/null; zfs destroy -r dstpool/pulled 2>/dev/null
 fi
 
