@@ -518,26 +518,36 @@ visible(const struct conf_client *cl, const char *ds)
 	return 0;
 }
 
+/* May the peer query dataset?  0, or an error with the answer's text in
+ * msg. */
+static int
+query_allowed(struct sess *ss, struct tls *peer, const char *what,
+	      const char *dataset, char *msg, size_t ml)
+{
+	int r;
+
+	if ((r = identify(ss, peer, msg, ml)) < 0)
+		return r;
+	if (zfs_name_valid(dataset, 'f') && visible(ss->client, dataset))
+		return 0;
+	snprintf(msg, ml, "%.160s is not client %.60s's", dataset,
+		 ss->client->id);
+	return zk_fail(ZK_EDENIED, "refused %s from %s: %s", what, ss->label,
+		       msg);
+}
+
 /* LIST: the dataset's snapshots and bookmarks, and its resume token. */
 static int
 on_list(void *arg, struct tls *peer, const struct proto_list *q,
 	struct proto_listing *out)
 {
 	struct sess *ss = arg;
-	char why[256];
 	int n, r;
 
 	out->status = PROTO_ST_DENIED;
-	if ((r = identify(ss, peer, why, sizeof(why))) < 0) {
-		snprintf(out->message, sizeof(out->message), "%s", why);
+	if ((r = query_allowed(ss, peer, "LIST", q->dataset, out->message,
+			       sizeof(out->message))) < 0)
 		return r;
-	}
-	if (!zfs_name_valid(q->dataset, 'f') || !visible(ss->client, q->dataset)) {
-		snprintf(out->message, sizeof(out->message), "%.160s is not "
-			 "client %.60s's", q->dataset, ss->client->id);
-		return zk_fail(ZK_EDENIED, "refused LIST from %s: %s", ss->label,
-			       out->message);
-	}
 	if ((n = zfs_listing(q->dataset, out->e, PROTO_MAX_ENTRIES)) < 0) {
 		out->status = PROTO_ST_NOTFOUND;
 		snprintf(out->message, sizeof(out->message), "%.200s does not "
@@ -557,20 +567,12 @@ on_have(void *arg, struct tls *peer, const struct proto_have *q,
 {
 	static struct proto_entry e[PROTO_MAX_ENTRIES];
 	struct sess *ss = arg;
-	char why[256];
 	int n, r;
 
 	out->status = PROTO_ST_DENIED;
-	if ((r = identify(ss, peer, why, sizeof(why))) < 0) {
-		snprintf(out->message, sizeof(out->message), "%s", why);
+	if ((r = query_allowed(ss, peer, "HAVE", q->dataset, out->message,
+			       sizeof(out->message))) < 0)
 		return r;
-	}
-	if (!zfs_name_valid(q->dataset, 'f') || !visible(ss->client, q->dataset)) {
-		snprintf(out->message, sizeof(out->message), "%.160s is not "
-			 "client %.60s's", q->dataset, ss->client->id);
-		return zk_fail(ZK_EDENIED, "refused HAVE from %s: %s", ss->label,
-			       out->message);
-	}
 	out->n = q->n;
 	if ((n = zfs_listing(q->dataset, e, PROTO_MAX_ENTRIES)) < 0)
 		n = 0; /* holds nothing */
