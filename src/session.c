@@ -564,7 +564,8 @@ negotiate_server(struct session *s)
 		}
 		/* where it lands (below the target with -d or -e) */
 		received_name(s, 0, why, sizeof(why));
-		snprintf(s->rep->dataset, sizeof(s->rep->dataset), "%s", why);
+		snprintf(s->rep->dataset, sizeof(s->rep->dataset), "%.*s",
+			 (int)sizeof(s->rep->dataset) - 1, why);
 		receiver_facts(s, s->rep->token, &s->rep->nguids,
 			       s->rep->guids);
 		return send_reply(s, PROTO_ST_OK, NULL);
