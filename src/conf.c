@@ -578,15 +578,6 @@ conf_print(const struct serve_conf *c, char *out, size_t cap)
 	return (int)o;
 }
 
-int
-conf_listed(const char (*list)[256], int n, const char *s)
-{
-	for (int i = 0; i < n; i++)
-		if (strcmp(list[i], s) == 0)
-			return 1;
-	return 0;
-}
-
 void
 conf_free(struct serve_conf *c)
 {

@@ -70,7 +70,5 @@ int conf_load(const char *path, struct serve_conf *out);
 /* Write *c as configuration text that parses back to the same. */
 int conf_print(const struct serve_conf *c, char *out, size_t cap);
 void conf_free(struct serve_conf *c);
-/* Is s one of the n strings of list? */
-int conf_listed(const char (*list)[256], int n, const char *s);
 
 #endif

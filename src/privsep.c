@@ -306,6 +306,16 @@ token_ok(const struct conf_client *cl, const char *token)
  * cmd_serve.c), each checked against the client's datasets.  argv[0] is
  * ignored (the monitor runs its own zfs).  0 ok, or -1 with why.
  */
+/* Is s one of the n strings of list (a policy's property or exclude)? */
+static int
+listed(const char (*list)[256], int n, const char *s)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(list[i], s) == 0)
+			return 1;
+	return 0;
+}
+
 int
 privsep_allowed(const struct conf_client *cl, const char *const *a, int n,
 		char *why, size_t wl)
@@ -407,12 +417,12 @@ privsep_allowed(const struct conf_client *cl, const char *const *a, int n,
 				continue;
 			if (strcmp(a[k], "-x") == 0 && k + 1 < n - 1 &&
 			    (arg_in(a[k + 1], mount_props) ||
-			     conf_listed(cl->exclude, cl->nexclude, a[k + 1]))) {
+			     listed(cl->exclude, cl->nexclude, a[k + 1]))) {
 				k++;
 				continue;
 			}
 			if (strcmp(a[k], "-o") == 0 && k + 1 < n - 1 &&
-			    conf_listed(cl->set, cl->nset, a[k + 1])) {
+			    listed(cl->set, cl->nset, a[k + 1])) {
 				k++;
 				continue;
 			}
