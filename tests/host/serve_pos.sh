@@ -157,7 +157,13 @@ for ((k = 1; k <= seqn; k++)); do
 done
 fd1=$(fds) rss1=$(rss)
 assert_eq "$fd0" "$fd1" "daemon's open fds after 10 and after $seqn sessions"
-[ $((rss1 - rss0)) -lt 1024 ] || fail "daemon's RSS grew from $rss0 to $rss1 KiB over $seqn sessions"
+# (Under ASan freed memory waits in a quarantine of up to 256 MiB, so RSS
+# grows whatever the program does; its leak check at exit stands instead.)
+case $ZK_BIN in
+*/asan/*) ;;
+*) [ $((rss1 - rss0)) -lt 1024 ] ||
+	fail "daemon's RSS grew from $rss0 to $rss1 KiB over $seqn sessions" ;;
+esac
 echo "serve: $seqn sessions in a row: fds $fd0 -> $fd1, RSS $rss0 -> $rss1 KiB"
 
 # 5. metrics
