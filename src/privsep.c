@@ -297,8 +297,9 @@ token_ok(const struct conf_client *cl, const char *token)
 {
 	struct zfs_token t;
 
+	/* and zfs picks the snapshot by toguid: it must be toname's */
 	return zfs_token_valid(token) && zfs_token_describe(token, &t) == 0 &&
-	       pullable(cl, t.toname);
+	       pullable(cl, t.toname) && zfs_guid_of(t.toname) == t.toguid;
 }
 
 /*
@@ -405,7 +406,9 @@ privsep_allowed(const struct conf_client *cl, const char *const *a, int n,
 					snap, cl->id), -1;
 		if (base && !(base[0] == '@' || base[0] == '#') &&
 		    !(readable(cl, base) &&
-		      strncmp(base, snap, strcspn(snap, "@")) == 0))
+		      strncmp(base, snap, strcspn(snap, "@")) == 0 &&
+		      (base[strcspn(snap, "@")] == '@' ||
+		       base[strcspn(snap, "@")] == '#')))
 			return snprintf(why, wl, "incremental base %s", base), -1;
 		return 0;
 	}

@@ -267,6 +267,7 @@ token_check(struct session *s, const char *token)
 	const char *base = NULL;
 	char from[2 * PROTO_NAME_LEN] = "", ds[PROTO_NAME_LEN];
 	uint64_t want_from = 0;
+	int r;
 
 	if (has_flag(cf, 'R', NULL) || has_flag(cf, 'p', NULL) ||
 	    has_flag(cf, 'b', NULL) || has_flag(cf, 'I', NULL))
@@ -275,7 +276,11 @@ token_check(struct session *s, const char *token)
 			       "(zfs send -t continues one snapshot): finish it "
 			       "with a plain zktls send of the snapshot it names, "
 			       "or abort it on the receiver (zfs receive -A)");
-	if (zfs_token_describe(token, &t) < 0)
+	if ((r = zfs_token_describe(token, &t)) == -2)
+		return zk_fail(ZK_EPROTO, "resume token refused: zfs describes "
+			       "it ambiguously (a key twice, or a nested list): "
+			       "a forged token");
+	if (r < 0)
 		return zk_fail(ZK_EPROTO, "resume token refused: zfs cannot "
 			       "read it (not a token for this pool)");
 	if (strcmp(t.toname, s->snapname) != 0)

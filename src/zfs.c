@@ -228,13 +228,20 @@ zfs_token_valid(const char *t)
  * token's nvlist, one "\tname = value" line each (uint64 in hex, the
  * *ok flags as "= 1").  Some OpenZFS versions (2.3) exit non-zero after
  * printing it for a dry run: the contents decide, not the exit status.
+ *
+ * A token is not authenticated, and zfs prints a nested list's lines
+ * with more tabs and a string as it is (a newline in it starts another
+ * line): a line indented twice, or a key that appears twice, is a forged
+ * token's attempt to make us read other values than zfs uses (-2).
  */
 int
 zfs_token_describe(const char *token, struct zfs_token *t)
 {
+	static const char *const keys[] = { "toname", "toguid", "fromguid",
+					    "rawok" };
 	const char *argv[] = { zfs_path(), "send", "-nv", "-t", token, NULL };
 	char out[8192], *line, *save = NULL;
-	int have_name = 0, have_guid = 0;
+	int have_name = 0, have_guid = 0, seen[4] = { 0 };
 
 	memset(t, 0, sizeof(*t));
 	if (!zfs_token_valid(token))
@@ -246,9 +253,15 @@ zfs_token_describe(const char *token, struct zfs_token *t)
 	     line = strtok_r(NULL, "\n", &save)) {
 		char key[32], val[PROTO_NAME_LEN];
 
-		if (line[0] != '\t' ||
-		    sscanf(line + 1, "%31s = %255[^\n]", key, val) != 2)
+		if (line[0] != '\t')
 			continue;
+		if (line[1] == '\t' || line[1] == ' ')
+			return -2;
+		if (sscanf(line + 1, "%31s = %255[^\n]", key, val) != 2)
+			continue;
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+			if (strcmp(key, keys[k]) == 0 && seen[k]++)
+				return -2;
 		if (strcmp(key, "toname") == 0) {
 			snprintf(t->toname, sizeof(t->toname), "%s", val);
 			have_name = 1;

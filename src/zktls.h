@@ -498,6 +498,8 @@ struct zfs_token {
 	uint64_t toguid, fromguid;  /* fromguid 0: a full send */
 	int rawok;                  /* a raw (-w) send */
 };
+/* 0, -1 (zfs cannot read it), or -2 (it is described ambiguously: a
+ * forged token). */
 int zfs_token_describe(const char *token, struct zfs_token *t);
 /* The snapshots and bookmarks directly in dataset, oldest first, as
  * LISTING entries: how many (at most max), or -1. */

@@ -27,6 +27,9 @@
 #	8. -R asked with a token: refused (zfs cannot resume -R).
 #	9. Pull: the listening sender (-w) refuses the receiver's non-raw
 #	   token in its REPLY; the receiver exits 4 with that reason.
+#	10. zfs's description holds a nested list or a key twice (what a
+#	   forged token does to make us read another guid than zfs uses):
+#	   refused as forged.
 #
 . "$(dirname "$0")/lib.sh"
 
@@ -130,5 +133,19 @@ expect_fail "pull: sender" 4 "$SEND_RC" "$T/pull.send.err" \
 expect_fail "pull: receiver" 4 "$RECV_RC" "$T/pull.recv.err" \
 	"peer refused the request (error): resume token refused: it continues a non-raw send of pool/fs@b, but -w was asked"
 assert_calls "$T/pull.recv.log" receive
+
+# 10. forged so that our reading differs from zfs's: a nested list with
+#     the right guid after the wrong top-level one, or a key twice (a
+#     string value with a newline in it prints as two lines)
+ZS_ARGS=(send pool/fs@b "${TLS_A[@]}")
+ZR_ARGS=(recv -s backup "${TLS_B[@]}")
+tok_env "toguid = 0x3e7;"$'\t'"toguid = 0x66"
+zfs_push nested
+refused nested "zfs describes it ambiguously (a key twice, or a nested list): a forged token" \
+	"$(argv_line send -nP pool/fs@b)"
+tok_env "toguid = 0x3e7;toguid = 0x66"
+zfs_push twice
+refused twice "zfs describes it ambiguously (a key twice, or a nested list): a forged token" \
+	"$(argv_line send -nP pool/fs@b)"
 
 finish "forged or mismatched resume tokens refused; own flags kept with -t"
