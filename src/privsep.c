@@ -317,6 +317,29 @@ listed(const char (*list)[256], int n, const char *s)
 	return 0;
 }
 
+/* Does a[2..n) hold flag (followed by value, unless value is NULL)? */
+static int
+pair_in(const char *const *a, int n, const char *flag, const char *value)
+{
+	for (int k = 2; k < n; k++)
+		if (strcmp(a[k], flag) == 0 &&
+		    (value == NULL || (k + 1 < n && strcmp(a[k + 1], value) == 0)))
+			return 1;
+	return 0;
+}
+
+/* Does the client's policy set prop (property PROP=VALUE)? */
+static int
+sets(const struct conf_client *cl, const char *prop)
+{
+	size_t pl = strlen(prop);
+
+	for (int i = 0; i < cl->nset; i++)
+		if (strncmp(cl->set[i], prop, pl) == 0 && cl->set[i][pl] == '=')
+			return 1;
+	return 0;
+}
+
 int
 privsep_allowed(const struct conf_client *cl, const char *const *a, int n,
 		char *why, size_t wl)
@@ -431,6 +454,23 @@ privsep_allowed(const struct conf_client *cl, const char *const *a, int n,
 			}
 			goto shape;
 		}
+		/* and what the policy promises is all there: nothing mounted,
+		 * the stream's mount and share properties ignored unless the
+		 * policy sets them, its own -o and -x */
+		if (!pair_in(a, n - 1, "-u", NULL))
+			return snprintf(why, wl, "zfs receive without -u"), -1;
+		for (const char *const *p = mount_props; *p; p++)
+			if (!pair_in(a, n - 1, "-x", *p) && !sets(cl, *p))
+				return snprintf(why, wl, "zfs receive without -x "
+						"%s", *p), -1;
+		for (int i = 0; i < cl->nset; i++)
+			if (!pair_in(a, n - 1, "-o", cl->set[i]))
+				return snprintf(why, wl, "zfs receive without -o "
+						"%s", cl->set[i]), -1;
+		for (int i = 0; i < cl->nexclude; i++)
+			if (!pair_in(a, n - 1, "-x", cl->exclude[i]))
+				return snprintf(why, wl, "zfs receive without -x "
+						"%s", cl->exclude[i]), -1;
 		if (cl->push[0] && zfs_name_valid(a[n - 1], 'f') &&
 		    under(a[n - 1], cl->push))
 			return 0;

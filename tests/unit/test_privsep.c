@@ -50,7 +50,7 @@ main(void)
 	OK("send -w -L -e -p -R -I @a tank/exp/a@b");
 	OK("send -i tank/exp/a@a tank/exp/a@b");
 	OK("receive -s -u -x mountpoint -x canmount -x sharenfs -x sharesmb -x overlay backup/alpha/home");
-	OK("receive -u backup/alpha");
+	OK("receive -u -x mountpoint -x canmount -x sharenfs -x sharesmb -x overlay backup/alpha");
 
 	/* other datasets */
 	NO("get -H -p -o value guid backup/beta/home@a");
@@ -71,7 +71,14 @@ main(void)
 	NO("receive -F backup/alpha/home");
 	NO("receive -o mountpoint=/etc backup/alpha/home");
 	NO("receive -x atime backup/alpha/home");
-	OK("receive -s -d -u backup/alpha");
+	OK("receive -s -d -u -x mountpoint -x canmount -x sharenfs -x sharesmb -x overlay backup/alpha");
+	/* what the policy promises must be there: -u, and -x for each mount
+	 * and share property (a network process taken over would leave them
+	 * out and have a stream mount itself over a system path) */
+	NO("receive -d backup/alpha");
+	NO("receive -s -d -x mountpoint -x canmount -x sharenfs -x sharesmb -x overlay backup/alpha");
+	NO("receive -s -d -u -x mountpoint -x canmount -x sharenfs -x sharesmb backup/alpha");
+	NO("receive -u -x canmount -x sharenfs -x sharesmb -x overlay backup/alpha");
 	NO("send -D tank/exp/a@b");
 	NO("send -i @a -i @b tank/exp/a@b");
 	NO("send tank/exp/a@b tank/exp/a@c");
@@ -92,8 +99,17 @@ main(void)
 	cl.nset = 2;
 	snprintf(cl.exclude[0], sizeof(cl.exclude[0]), "atime");
 	cl.nexclude = 1;
-	OK("receive -F backup/alpha/home");
-	OK("receive -d -F -o compression=zstd -o readonly=on -x atime -u backup/alpha");
+	OK("receive -F -u -o compression=zstd -o readonly=on -x atime -x mountpoint -x canmount -x sharenfs -x sharesmb -x overlay backup/alpha/home");
+	OK("receive -d -F -o compression=zstd -o readonly=on -x atime -u -x mountpoint -x canmount -x sharenfs -x sharesmb -x overlay backup/alpha");
+	/* a mount property the policy sets is not excluded as well */
+	snprintf(cl.set[2], sizeof(cl.set[2]), "mountpoint=none");
+	cl.nset = 3;
+	OK("receive -u -o compression=zstd -o readonly=on -o mountpoint=none -x atime -x canmount -x sharenfs -x sharesmb -x overlay backup/alpha/home");
+	NO("receive -u -o compression=zstd -o readonly=on -x atime -x canmount -x sharenfs -x sharesmb -x overlay backup/alpha/home");
+	cl.nset = 2;
+	/* each of the policy's -o and -x is required too */
+	NO("receive -d -F -o compression=zstd -x atime -u -x mountpoint -x canmount -x sharenfs -x sharesmb -x overlay backup/alpha");
+	NO("receive -d -F -o compression=zstd -o readonly=on -u -x mountpoint -x canmount -x sharenfs -x sharesmb -x overlay backup/alpha");
 	NO("receive -o compression=off backup/alpha/home");
 	NO("receive -o readonly backup/alpha/home");
 	NO("receive -x compression backup/alpha/home");
