@@ -17,6 +17,15 @@ os_harden(void)
 	return 0;
 }
 
+void
+os_close_from(int lo)
+{
+	long max = sysconf(_SC_OPEN_MAX);
+
+	for (int fd = lo; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
+		(void)close(fd);
+}
+
 int
 os_confine(void)
 {

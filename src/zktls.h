@@ -518,6 +518,8 @@ int os_harden(void);
 /* serve's network-facing process, no longer root: no new privileges, and
  * a syscall filter where the OS has one. */
 int os_confine(void);
+/* Close every fd from lo up (what a daemon inherited). */
+void os_close_from(int lo);
 /* Send at most bytes_per_s on socket fd. */
 int os_pace(int fd, uint64_t bytes_per_s);
 
