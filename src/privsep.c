@@ -482,6 +482,62 @@ shape:
 	return -1;
 }
 
+/*
+ * A send streams the blocks a clone shares with its origin, and a client
+ * that can push can make a clone of any snapshot in the pool whose GUID
+ * it knows (zfs receive finds a clone stream's origin by GUID, pool-wide).
+ * So what a client is sent must not be, or hold (with -R), a clone of a
+ * snapshot outside what it may read.  0, or -1 with why.
+ */
+static int
+origins_ok(const struct conf_client *cl, const char *const *a, int n,
+	   char *why, size_t wl)
+{
+	static char out[1 << 20];
+	char ds[256];
+	const char *snap = NULL, *argv[12];
+	int recursive = 0, k = 0;
+	struct zfs_token t;
+
+	for (int i = 2; i < n; i++) {
+		if (strcmp(a[i], "-nv") == 0)
+			return 0; /* describes a token, sends nothing */
+		recursive |= strcmp(a[i], "-R") == 0;
+		if (strcmp(a[i], "-t") == 0 && i + 1 < n &&
+		    zfs_token_describe(a[i + 1], &t) == 0)
+			snap = t.toname;
+	}
+	if (snap == NULL)
+		snap = a[n - 1];
+	snprintf(ds, sizeof(ds), "%.*s", (int)strcspn(snap, "@"), snap);
+	argv[k++] = zfs_path();
+	argv[k++] = "list";
+	argv[k++] = "-H";
+	argv[k++] = "-o";
+	argv[k++] = "name,origin";
+	argv[k++] = "-t";
+	argv[k++] = "filesystem,volume";
+	if (recursive)
+		argv[k++] = "-r";
+	argv[k++] = ds;
+	argv[k] = NULL;
+	if (zfs_capture(argv, out, sizeof(out)) != 0)
+		return snprintf(why, wl, "cannot read the origin of %s", ds), -1;
+	for (char *save = NULL, *line = strtok_r(out, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *tab = strchr(line, '\t');
+
+		if (tab == NULL)
+			continue;
+		*tab = '\0';
+		if (strcmp(tab + 1, "-") != 0 && !readable(cl, tab + 1))
+			return snprintf(why, wl, "%.200s is a clone of %.200s, "
+					"which is not client %s's", line, tab + 1,
+					cl->id), -1;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------ monitor */
 
 struct monitor {
@@ -566,11 +622,25 @@ handle(struct monitor *m, const char *buf, ssize_t len, int fd)
 	case OP_SPAWN:
 		if ((n = split(m, buf + 1, (size_t)len - 1)) < 0 ||
 		    privsep_allowed(m->cl, m->argv, n, why, sizeof(why)) < 0) {
+			char sv[64], sw[600];
+
 			if (n < 0)
 				snprintf(why, sizeof(why), "a malformed request");
-			log_error("monitor: refused to run zfs %s for %s: %s",
-				  n > 1 ? m->argv[1] : "?",
-				  m->cl ? m->cl->id : "nobody", why);
+			/* both may hold what the network process sent */
+			text_safe(n > 1 ? m->argv[1] : "?", sv, sizeof(sv));
+			text_safe(why, sw, sizeof(sw));
+			log_error("monitor: refused to run zfs %s for %s: %s", sv,
+				  m->cl ? m->cl->id : "nobody", sw);
+			reply_text(m, -ZK_EDENIED, why);
+			break;
+		}
+		if (strcmp(m->argv[1], "send") == 0 &&
+		    origins_ok(m->cl, m->argv, n, why, sizeof(why)) < 0) {
+			char sw[600];
+
+			text_safe(why, sw, sizeof(sw));
+			log_error("monitor: refused to run zfs send for %s: %s",
+				  m->cl->id, sw);
 			reply_text(m, -ZK_EDENIED, why);
 			break;
 		}

@@ -853,13 +853,24 @@ CONF
         expect_rc "alpha pulls" "$p_rc" 0
         same_guid srcpool/data@s4 dstpool/pulled/data@s4
         grep -aq '"level":"error"' "$W/srv.log" && err "serve logged errors: $(grep -a '"level":"error"' "$W/srv.log" | head -2)"
+        # a clone in alpha's pull area of a snapshot outside it is not sent
+        zfs create srcpool/other && zfs snapshot srcpool/other@x &&
+            zfs clone srcpool/other@x srcpool/data/cl && zfs snapshot srcpool/data/cl@c
+        zk_start clone "$ZKA" recv --mode splice "${TLS_A[@]}" --connect "$ZKB_IP:$port" \
+            --source srcpool/data/cl@c dstpool/pulled/cl
+        zk_wait clone; c_rc=$?
+        expect_rc "alpha pulls a clone of srcpool/other@x" "$c_rc" 4
+        grep -q "srcpool/data/cl is a clone of srcpool/other@x, which is not client alpha's" "$W/clone.log" ||
+            err "clone pull: $(tail -1 "$W/clone.log")"
+        zfs list dstpool/pulled/cl >/dev/null 2>&1 && err "the clone arrived"
+        zfs destroy -r srcpool/data/cl; zfs destroy -r srcpool/other
         grep -q 'zktls_sessions_total{client="alpha",plane="splice",result="ok"} 2' "$W/zktls.prom" 2>/dev/null ||
             err "metrics: $(grep sessions_total "$W/zktls.prom" 2>/dev/null | tr '\n' ' ')"
     else
         err "serve did not listen"
     fi
     zk_stop srv
-    verdict serve "two clients at once (direct, splice) into dstpool/srv/{alpha,delta}, guids equal, delta's policy property set; alpha pulled @s4 incrementally; network process uid $nuid CapEff $ncap NoNewPrivs $nnp Seccomp $nsc ($((SECONDS - t0)) s)" srv sa sd pl
+    verdict serve "two clients at once (direct, splice) into dstpool/srv/{alpha,delta}, guids equal, delta's policy property set; alpha pulled @s4 incrementally and not a clone of another dataset; network process uid $nuid CapEff $ncap NoNewPrivs $nnp Seccomp $nsc ($((SECONDS - t0)) s)" srv sa sd pl
     zfs destroy -r dstpool/srv 2>/dev/null; zfs destroy -r dstpool/pulled 2>/dev/null
 fi
 
