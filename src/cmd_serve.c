@@ -49,13 +49,23 @@
 
 #define MAX_CHILDREN 4096
 #define BUSY_SLACK 16   /* processes beyond max-sessions that say "busy" */
+/* Connections not authenticated yet: past MAX_PENDING, the oldest of the
+ * address with the most is stopped for a newcomer, so that silent or
+ * slow connections cannot hold the server up. */
+#define MAX_PENDING 128
+#define PENDING_OLD 2.0
+#define MAX_LASTOK 4096
 #define MAX_SNAPS 4096
 
 struct child {
 	pid_t pid;
 	int fd;                  /* socketpair to it, -1 once closed */
 	char client[CONF_ID_LEN];/* "" until it authenticated */
+	int said_id, said_end;   /* each once */
 	int counted;             /* holds a session slot */
+	int evicted;             /* told to stop before it authenticated */
+	char source[64];         /* the peer's address, without its port */
+	double started;
 	char line[512];          /* what it has said so far */
 	size_t len;
 };
@@ -87,9 +97,10 @@ struct server {
 	struct last_ok *lastok;
 	int nlastok;
 	uint64_t refused;
+	double accept_after;     /* out of fds: listeners rest until then */
 };
 
-static int sigpipe_w = -1;
+static int sigpipe_w = -1, sigpipe_r = -1;
 
 static void
 on_signal(int sig)
@@ -214,6 +225,8 @@ note_success(struct server *sv, const char *dataset)
 			sv->lastok[i].when = time(NULL);
 			return;
 		}
+	if (sv->nlastok >= MAX_LASTOK)
+		return;
 	l = realloc(sv->lastok, sizeof(*l) * (size_t)(sv->nlastok + 1));
 	if (l == NULL)
 		return;
@@ -312,16 +325,49 @@ client_rule(const struct server *sv, const char *id)
 	return NULL;
 }
 
-/* One line from a session process. */
+/* Say line to a session process; one that does not take it at once is
+ * stopped (the master never blocks on a session). */
+static void
+tell(struct child *k, const char *line)
+{
+	size_t len = strlen(line);
+
+	if (send(k->fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL) !=
+	    (ssize_t)len) {
+		kill(k->pid, SIGTERM);
+		close(k->fd);
+		k->fd = -1;
+	}
+}
+
+/* Is s a word of lowercase letters (a plane's name)? */
+static int
+plane_word(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s; s++)
+		if (*s < 'a' || *s > 'z')
+			return 0;
+	return 1;
+}
+
+/* One line from a session process: "ID CLIENT" once, when it has
+ * authenticated (a configured client's id), "END ..." once, about that
+ * client.  Anything else is ignored. */
 static void
 heard(struct server *sv, struct child *k, char *line)
 {
-	if (strncmp(line, "ID ", 3) == 0 && k->client[0] == '\0') {
+	if (strncmp(line, "ID ", 3) == 0 && !k->said_id) {
 		const struct conf_client *cl = client_rule(sv, line + 3);
-		int mine, all = slots(sv, line + 3, &mine);
+		int mine = 0, all = 0;
 		char reply[128];
 
-		snprintf(k->client, sizeof(k->client), "%s", line + 3);
+		k->said_id = 1;
+		if (cl != NULL) {
+			snprintf(k->client, sizeof(k->client), "%s", cl->id);
+			all = slots(sv, cl->id, &mine);
+		}
 		if (cl == NULL)
 			snprintf(reply, sizeof(reply), "BUSY the configuration "
 				 "changed");
@@ -335,28 +381,31 @@ heard(struct server *sv, struct child *k, char *line)
 			snprintf(reply, sizeof(reply), "OK");
 			k->counted = 1;
 		}
-		if (!k->counted) {
+		if (!k->counted && cl != NULL) {
 			struct stats *st = stats_of(sv, k->client, "none");
 			if (st)
 				st->busy++;
 		}
 		strcat(reply, "\n");
-		(void)write_all(k->fd, reply, strlen(reply));
+		tell(k, reply);
 		return;
 	}
-	if (strncmp(line, "END ", 4) == 0) {
+	if (strncmp(line, "END ", 4) == 0 && k->counted && !k->said_end) {
 		char client[CONF_ID_LEN], result[16], plane[16], ds[256];
 		unsigned long long bytes;
 		double secs;
 		struct stats *st;
 
+		k->said_end = 1;
 		if (sscanf(line + 4, "%63s %15s %15s %llu %lf %255s", client,
 			   result, plane, &bytes, &secs, ds) != 6 ||
-		    (st = stats_of(sv, client, plane)) == NULL)
+		    strcmp(client, k->client) != 0 || !plane_word(plane) ||
+		    !(secs >= 0) || (st = stats_of(sv, k->client, plane)) == NULL)
 			return;
 		if (strcmp(result, "ok") == 0) {
 			st->ok++;
-			note_success(sv, ds);
+			if (zfs_name_valid(ds, strchr(ds, '@') ? 's' : 'f'))
+				note_success(sv, ds);
 		} else {
 			st->failed++;
 		}
@@ -428,6 +477,8 @@ struct sess {
 	char dataset[256], target[256], base[300];
 	const char *args[ZK_MAX_ZFS_ARGS];
 	int json, verbose;
+	int busy;                /* the master said busy */
+	char busy_why[200];
 };
 
 static const struct {
@@ -481,12 +532,19 @@ pull_base(struct sess *ss, const struct proto_request *q, char *why,
 }
 
 /* Which client this is (once per connection): the first rule that its
- * certificate matches; the monitor is told. */
+ * certificate matches; the monitor is told, and the master gives it a
+ * session slot (queries take one too) or says it is busy (*busy set). */
 static int
-identify(struct sess *ss, struct tls *peer, char *why, size_t wl)
+identify(struct sess *ss, struct tls *peer, char *why, size_t wl, int *busy)
 {
+	char reply[256] = "";
+	ssize_t n;
+
+	*busy = 0;
 	if (ss->client != NULL)
-		return 0;
+		return ss->busy ? (*busy = 1, snprintf(why, wl, "%s", ss->busy_why),
+				   -ZK_EDENIED)
+				: 0;
 	if (policy_identify(ss->conf, peer, &ss->client, ss->label,
 			    sizeof(ss->label)) < 0) {
 		snprintf(why, wl, "not authorised");
@@ -497,6 +555,17 @@ identify(struct sess *ss, struct tls *peer, char *why, size_t wl)
 	if (privsep_remote() && privsep_client(ss->client->id) < 0) {
 		snprintf(why, wl, "internal error");
 		return -zk_errcode();
+	}
+	dprintf(ss->master, "ID %s\n", ss->client->id);
+	n = read(ss->master, reply, sizeof(reply) - 1);
+	reply[n > 0 ? n : 0] = '\0';
+	reply[strcspn(reply, "\n")] = '\0';
+	if (strcmp(reply, "OK") != 0) {
+		ss->busy = *busy = 1;
+		snprintf(ss->busy_why, sizeof(ss->busy_why), "busy: %.150s",
+			 n > 5 ? reply + 5 : "server stopping");
+		snprintf(why, wl, "%s", ss->busy_why);
+		return zk_fail(ZK_EDENIED, "refused %s: %s", ss->label, why);
 	}
 	return 0;
 }
@@ -519,15 +588,19 @@ visible(const struct conf_client *cl, const char *ds)
 }
 
 /* May the peer query dataset?  0, or an error with the answer's text in
- * msg. */
+ * msg and *status what to answer. */
 static int
 query_allowed(struct sess *ss, struct tls *peer, const char *what,
-	      const char *dataset, char *msg, size_t ml)
+	      const char *dataset, char *msg, size_t ml, uint8_t *status)
 {
-	int r;
+	int r, busy;
 
-	if ((r = identify(ss, peer, msg, ml)) < 0)
+	*status = PROTO_ST_DENIED;
+	if ((r = identify(ss, peer, msg, ml, &busy)) < 0) {
+		*status = busy ? PROTO_ST_BUSY
+			  : r == -ZK_EDENIED ? PROTO_ST_DENIED : PROTO_ST_ERROR;
 		return r;
+	}
 	if (zfs_name_valid(dataset, 'f') && visible(ss->client, dataset))
 		return 0;
 	snprintf(msg, ml, "%.160s is not client %.60s's", dataset,
@@ -546,7 +619,7 @@ on_list(void *arg, struct tls *peer, const struct proto_list *q,
 
 	out->status = PROTO_ST_DENIED;
 	if ((r = query_allowed(ss, peer, "LIST", q->dataset, out->message,
-			       sizeof(out->message))) < 0)
+			       sizeof(out->message), &out->status)) < 0)
 		return r;
 	if ((n = zfs_listing(q->dataset, out->e, PROTO_MAX_ENTRIES)) < 0) {
 		out->status = PROTO_ST_NOTFOUND;
@@ -571,7 +644,7 @@ on_have(void *arg, struct tls *peer, const struct proto_have *q,
 
 	out->status = PROTO_ST_DENIED;
 	if ((r = query_allowed(ss, peer, "HAVE", q->dataset, out->message,
-			       sizeof(out->message))) < 0)
+			       sizeof(out->message), &out->status)) < 0)
 		return r;
 	out->n = q->n;
 	if ((n = zfs_listing(q->dataset, e, PROTO_MAX_ENTRIES)) < 0)
@@ -592,25 +665,14 @@ on_request(void *arg, struct tls *peer, const struct proto_request *q,
 {
 	struct sess *ss = arg;
 	struct conf *cf = &ss->cf;
-	char reply[256] = "";
-	ssize_t n;
 	uint32_t zflags;
-	int na = 0, r;
+	int na = 0, r, busy;
 
 	*status = PROTO_ST_DENIED;
-	if ((r = identify(ss, peer, why, wl)) < 0) {
-		*status = r == -ZK_EDENIED ? PROTO_ST_DENIED : PROTO_ST_ERROR;
+	if ((r = identify(ss, peer, why, wl, &busy)) < 0) {
+		*status = busy ? PROTO_ST_BUSY
+			  : r == -ZK_EDENIED ? PROTO_ST_DENIED : PROTO_ST_ERROR;
 		return r;
-	}
-	dprintf(ss->master, "ID %s\n", ss->client->id);
-	n = read(ss->master, reply, sizeof(reply) - 1);
-	if (n <= 0 || strncmp(reply, "OK", 2) != 0) {
-		reply[n > 0 ? n : 0] = '\0';
-		reply[strcspn(reply, "\n")] = '\0';
-		*status = PROTO_ST_BUSY;
-		snprintf(why, wl, "busy: %s", n > 5 ? reply + 5 : "server "
-			 "stopping");
-		return zk_fail(ZK_EDENIED, "refused %s: %s", ss->label, why);
 	}
 	memset(cf, 0, sizeof(*cf));
 	cf->cmd = "serve";
@@ -751,19 +813,75 @@ serve_one(struct server *sv, int fd, const char *addr, int master, int json,
 	return r;
 }
 
+/* Room for a newcomer among the connections that have not authenticated
+ * yet: past MAX_PENDING, the oldest of the address with the most that
+ * has taken longer than a handshake takes (PENDING_OLD s) is stopped for
+ * it; 0 when there is none (the newcomer is refused). */
+static int
+make_room(struct server *sv)
+{
+	int pending = 0, victim = -1, most = 0;
+	double now = now_s();
+
+	for (int i = 0; i < sv->nkids; i++)
+		pending += !sv->kids[i].said_id && !sv->kids[i].evicted;
+	if (pending < MAX_PENDING)
+		return 1;
+	for (int i = 0; i < sv->nkids; i++) {
+		const struct child *k = &sv->kids[i];
+		int same = 0;
+
+		if (k->said_id || k->evicted || now - k->started < PENDING_OLD)
+			continue;
+		for (int j = 0; j < sv->nkids; j++)
+			same += !sv->kids[j].said_id && !sv->kids[j].evicted &&
+				strcmp(sv->kids[j].source, k->source) == 0;
+		if (same > most || (same == most &&
+				    k->started < sv->kids[victim].started)) {
+			most = same;
+			victim = i;
+		}
+	}
+	if (victim < 0)
+		return 0;
+	sv->kids[victim].evicted = 1;
+	kill(sv->kids[victim].pid, SIGTERM);
+	log_warn("refused %s: dropped for a newcomer (%d connections not "
+		 "authenticated yet)", sv->kids[victim].source, pending);
+	sv->refused++;
+	return 1;
+}
+
 static void
 accept_one(struct server *sv, int lfd, int json, int verbose)
 {
-	char addr[300];
+	char addr[300], source[64];
+	sigset_t all, old;
 	struct child *k;
 	int fd, sp[2];
 	pid_t pid;
 
 	if ((fd = net_accept(lfd, addr, sizeof(addr))) < 0) {
+		/* out of fds: stop polling the listeners for a moment
+		 * rather than spin on them */
+		if (errno == EMFILE || errno == ENFILE)
+			sv->accept_after = now_s() + 1;
 		zk_clear();
 		return;
 	}
-	if (sv->stopping || sv->nkids >= sv->conf.max_sessions + BUSY_SLACK ||
+	snprintf(source, sizeof(source), "%.*s", (int)strcspn(addr, " "),
+		 addr);
+	if (strrchr(source, ':'))
+		*strrchr(source, ':') = '\0';
+	if (!make_room(sv)) {
+		log_warn("refused %s: %d connections are authenticating", addr,
+			 MAX_PENDING);
+		sv->refused++;
+		close(fd);
+		return;
+	}
+	if (sv->stopping ||
+	    sv->nkids >= sv->conf.max_sessions + BUSY_SLACK + MAX_PENDING ||
 	    sv->nkids >= MAX_CHILDREN) {
 		log_warn("refused %s: %d processes already", addr, sv->nkids);
 		sv->refused++;
@@ -775,7 +893,13 @@ accept_one(struct server *sv, int lfd, int json, int verbose)
 		close(fd);
 		return;
 	}
+	/* Until the child has its own signal dispositions, a signal must not
+	 * run the master's handler in it (which would write to the master's
+	 * signal pipe): blocked across fork. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
 	if ((pid = fork()) < 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		log_warn("refused %s: fork: %s", addr, strerror(errno));
 		close(fd);
 		close(sp[0]);
@@ -796,6 +920,8 @@ accept_one(struct server *sv, int lfd, int json, int verbose)
 		signal(SIGINT, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
 		close(sigpipe_w);
+		close(sigpipe_r);
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		zk_clear();
 		/* This process stays root as the monitor that runs zfs; the
 		 * connection is served by a child that is not. */
@@ -809,12 +935,15 @@ accept_one(struct server *sv, int lfd, int json, int verbose)
 		r = serve_one(sv, fd, addr, sp[1], json, verbose);
 		_exit(r == 0 ? EXIT_OK : zk_exit_code(r));
 	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(fd);
 	close(sp[1]);
 	k = &sv->kids[sv->nkids++];
 	memset(k, 0, sizeof(*k));
 	k->pid = pid;
 	k->fd = sp[0];
+	k->started = now_s();
+	snprintf(k->source, sizeof(k->source), "%s", source);
 }
 
 static int
@@ -825,6 +954,7 @@ run(struct server *sv, int json, int verbose)
 	if (pipe2(sp, O_CLOEXEC | O_NONBLOCK) < 0)
 		return zk_fail_errno(ZK_ESYS, "pipe");
 	sigpipe_w = sp[1];
+	sigpipe_r = sp[0];
 	{
 		struct sigaction sa;
 
@@ -843,9 +973,12 @@ run(struct server *sv, int json, int verbose)
 		int n = 0, ms = -1, idx_kids;
 
 		pf[n++] = (struct pollfd){ .fd = sp[0], .events = POLLIN };
-		for (int i = 0; i < sv->nlfd && !sv->stopping; i++)
+		for (int i = 0; i < sv->nlfd && !sv->stopping &&
+				now_s() >= sv->accept_after; i++)
 			pf[n++] = (struct pollfd){ .fd = sv->lfd[i],
 						   .events = POLLIN };
+		if (now_s() < sv->accept_after)
+			ms = 1000;
 		idx_kids = n;
 		for (int i = 0; i < sv->nkids; i++)
 			pf[n++] = (struct pollfd){ .fd = sv->kids[i].fd,
@@ -950,6 +1083,9 @@ cmd_serve(int argc, char **argv)
 	if (sv.config == NULL)
 		return usage_error("%s", "zktls serve needs --config FILE");
 	log_init("zktls", quiet ? LOG_QUIET : LOG_NORMAL + verbose, json);
+	/* nothing inherited reaches the sessions' processes */
+	if (!check)
+		os_close_from(3);
 	if ((r = load(&sv, &sv.conf, &sv.ctx)) < 0) {
 		log_error("%s", zk_errmsg());
 		return zk_exit_code(r);

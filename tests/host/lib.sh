@@ -701,6 +701,19 @@ serve_conf() {
 	} >"$f"
 }
 
+# silent N PORT: N silent clients for 30 s (one process), in the
+# background; returns once all are connected.
+silent() {
+	bg _ 40 python3 -c '
+import socket, sys, time
+socks = [socket.create_connection(("127.0.0.1", int(sys.argv[2])))
+         for _ in range(int(sys.argv[1]))]
+print("connected", len(socks), flush=True)
+time.sleep(30)' "$1" "$2" >"$T/silent.$2.out" 2>&1
+	wait_for_line "$T/silent.$2.out" '^connected' 10 ||
+		fail "silent clients did not connect" "$T/silent.$2.out"
+}
+
 # start_serve ERRFILE CONF [VAR=VALUE...]: run "zktls serve --config CONF"
 # in the background with the stand-in zfs (VAR=VALUE for it), its fake
 # receives writing to $T/srv.out/, its log in $T/srv.zfs.log; wait for its

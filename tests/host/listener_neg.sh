@@ -32,16 +32,6 @@ send_real() { # TAG PORT: the real sender, bounded 20 s
 	bounded 20 "$ZK" pipe send --connect "127.0.0.1:$2" "${TLS_A[@]}" \
 		<"$T/in" >/dev/null 2>"$T/$1.send.err"
 }
-silent() { # N PORT: N silent clients for 30 s (one process), in the background
-	bg _ 40 python3 -c '
-import socket, sys, time
-socks = [socket.create_connection(("127.0.0.1", int(sys.argv[2])))
-         for _ in range(int(sys.argv[1]))]
-print("connected", len(socks), flush=True)
-time.sleep(30)' "$1" "$2" >"$T/silent.$2.out" 2>&1
-	wait_for_line "$T/silent.$2.out" '^connected' 10 ||
-		fail "silent clients did not connect" "$T/silent.$2.out"
-}
 refusals() { grep -c '^zktls: warning: refused ' "$1" 2>/dev/null; }
 
 # 1. scan + plain text, then the real sender

@@ -13,6 +13,9 @@
 #	1. A table of denials, each "peer refused the request (denied|...):
 #	   REASON" on the client (exit 3, or 4 for errors), no zfs send or
 #	   receive on the server: beta2 pulls; alpha pulls outside pool/exp;
+#	   alpha pulls pool/exp/cl, a clone of other/x@a (a pushed clone
+#	   stream finds its origin by guid anywhere in the pool: a clone
+#	   must not lend a client what it may not read);
 #	   alpha pushes --target backup/beta2/x; a peer that asks for
 #	   "backup/alpha/../beta2" (tlspeer: zktls itself refuses to);
 #	   a CA-signed certificate no rule names ("not authorised"; the
@@ -20,8 +23,10 @@
 #	   certificate (refused in the handshake).
 #	2. alpha (max-sessions 1) starts a slow push; a second one is "busy:
 #	   client alpha runs 1 sessions, its limit"; the first still ends ok.
-#	3. Five silent clients and a plain-text one; a real push goes through
-#	   at once.
+#	3. 140 silent clients from one address and a plain-text one; a real
+#	   push from that address goes through at once (the oldest silent
+#	   ones are dropped for newcomers).  A LIST held open by alpha takes
+#	   its one session slot: its push meanwhile is busy.
 #	4. SIGHUP with alpha's push removed while a slow push of alpha runs:
 #	   that one ends ok, the next is refused "client alpha may not push".
 #	5. SIGHUP with a renewed server certificate (new key): a client that
@@ -50,7 +55,9 @@ B
 mapfile -t blocks <"$T/alpha.block"
 serve_conf "$T/zktls.conf" "grace 20" "${blocks[@]}"
 start_serve "$T/serve.err" "$T/zktls.conf" ZKTLS_FAKE_GUID=102 \
-	"ZKTLS_FAKE_SNAPS=pool/exp@a other/x@a" "ZKTLS_FAKE_GUIDS=pool/exp@a=101"
+	"ZKTLS_FAKE_SNAPS=pool/exp@a other/x@a pool/exp/cl@s" \
+	"ZKTLS_FAKE_GUIDS=pool/exp@a=101 pool/exp/cl@s=103" \
+	"ZKTLS_FAKE_ORIGINS=pool/exp/cl=other/x@a"
 read -r -a A <<<"$(as_client alpha)"
 read -r -a B2 <<<"$(as_client beta2)"
 SENV=(env ZKTLS_ZFS="$FAKEZFS" ZKTLS_FAKE_STREAM="$T/stream"
@@ -90,6 +97,12 @@ pull d2 other/x@a "${A[@]}"
 expect_fail "alpha pulls outside" 3 "$RC" "$T/d2.err" \
 	"peer refused the request (denied): other/x@a is not authorised for client alpha"
 nothing_ran "alpha pulls outside"
+# a clone in alpha's area of a snapshot outside it (a pushed clone
+# stream finds its origin by guid, anywhere in the pool)
+pull d2c pool/exp/cl@s "${A[@]}"
+expect_fail "alpha pulls a clone of other/x@a" 4 "$RC" "$T/d2c.err" \
+	"peer refused the request (error): pool/exp/cl is a clone of other/x@a, which is not client alpha's"
+nothing_ran "alpha pulls a clone of what is not its"
 push d3 pool/home@b --target backup/beta2/x "${A[@]}"
 expect_fail "alpha pushes into beta2's" 3 "$RC" "$T/d3.err" \
 	"peer refused the request (denied): dataset backup/beta2/x is not authorised (client alpha pushes into backup/alpha and below)"
@@ -133,16 +146,42 @@ expect_fail "second session of alpha" 4 "$RC" "$T/busy.err" \
 wait "$slow"
 assert_rc 0 $? "the slow session" "$T/slow.err"
 
-# 3. silent and plain-text clients hold nobody up
-for k in 1 2 3 4 5; do
-	bg _ 40 python3 "$TCPPEER" connect "$SPORT" --hold 30 2>/dev/null
-done
+# 3. silent and plain-text clients hold nobody up: 140 from one address
+#    (more than the 128 that may wait to authenticate), then, once they
+#    have waited longer than a handshake takes, a real push from the same
+#    address
+silent 140 "$SPORT"
+sleep 2.5
 bounded 10 python3 "$TCPPEER" connect "$SPORT" --send 'HELLO\r\n' --hold 0.5 2>/dev/null
 t0=$(date +%s%N)
 push real pool/home@b "${A[@]}"
 assert_rc 0 "$RC" "push past silent clients" "$T/real.err"
 [ $((($(date +%s%N) - t0) / 1000000)) -lt $((5000 * SCALE)) ] ||
 	fail "the push past silent clients took too long"
+assert_grep "refused 127.0.0.1: dropped for a newcomer" "$T/serve.err"
+
+# 3b. a query takes a session slot like a transfer: alpha (max-sessions
+#     1) holds one open after its LIST; its push meanwhile is busy
+bg query 30 python3 - "$SPORT" "$PKI" <<'PY' >"$T/query.out" 2>&1
+import socket, ssl, struct, sys, time
+port, pki = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+ctx.load_cert_chain(f"{pki}/alpha.pem", f"{pki}/alpha.key")
+ctx.load_verify_locations(f"{pki}/ca.pem")
+ctx.set_alpn_protocols(["zktls/1"])
+t = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)),
+                    server_hostname="beta")
+ds = b"pool/exp"
+t.sendall(b"ZKT1" + bytes([2, 4, 0, 0]) + struct.pack(">I", 256) + ds.ljust(256, b"\0"))
+print("listed", len(t.recv(65536)), flush=True)
+time.sleep(6)
+PY
+wait_for_line "$T/query.out" '^listed' 10 || fail "the query did not get its LISTING" "$T/query.out"
+push qbusy pool/home@b "${A[@]}"
+expect_fail "a push while alpha's query is open" 4 "$RC" "$T/qbusy.err" \
+	"peer refused the request (busy): busy: client alpha runs 1 sessions, its limit"
+reap "$query" _
 
 # 4. SIGHUP: policy
 PUSH_ENV=(ZKTLS_FAKE_SEND_DELAY=3)

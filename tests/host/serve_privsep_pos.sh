@@ -10,7 +10,8 @@
 #	serve (user nobody) and a push whose zfs send waits 3 s, so the
 #	session's processes can be looked at: the one whose parent's
 #	parent is serve (the network process) has Uid 65534, CapEff 0,
-#	NoNewPrivs 1, Seccomp 2 in /proc/PID/status; its parent (the
+#	NoNewPrivs 1, Seccomp 2 in /proc/PID/status, and none of the
+#	master's pipes among its fds; its parent (the
 #	monitor) is root.  When the stream flows, the server's zfs receive
 #	is the monitor's child, run as root.  The push succeeds.
 #
@@ -45,6 +46,16 @@ assert_eq 0000000000000000 "$(field "$net" CapEff)" "the network process's CapEf
 assert_eq 0000000000000000 "$(field "$net" CapPrm)" "the network process's CapPrm"
 assert_eq 1 "$(field "$net" NoNewPrivs)" "the network process's NoNewPrivs"
 assert_eq 2 "$(field "$net" Seccomp)" "the network process's Seccomp (filter)"
+# it holds none of the master's pipes (its signal pipe: a network process
+# taken over could read the master's signals away)
+for f in /proc/"$SERVE_PID"/fd/*; do
+	l=$(readlink "$f" 2>/dev/null) || continue
+	case $l in pipe:*) ;; *) continue ;; esac
+	for g in /proc/"$net"/fd/*; do
+		[ "$(readlink "$g" 2>/dev/null)" = "$l" ] &&
+			fail "the network process holds the master's $l (fd ${g##*/})"
+	done
+done
 echo "serve: monitor $mon (uid 0), network process $net: uid $(field "$net" Uid), CapEff $(field "$net" CapEff), NoNewPrivs $(field "$net" NoNewPrivs), Seccomp $(field "$net" Seccomp)"
 # the server's zfs receive: a child of the monitor, as root
 zr=''
