@@ -58,7 +58,8 @@ ctx.minimum_version = ssl.TLSVersion.TLSv1_3
 ctx.load_cert_chain(f"{pki}/alpha.pem", f"{pki}/alpha.key")
 ctx.load_verify_locations(f"{pki}/ca.pem")
 ctx.set_alpn_protocols(["zktls/1"])
-body = b"backup/alpha".ljust(256, b"\0")
+# LIST: how (0: the dataset itself), 3 reserved bytes, the dataset
+body = bytes([0, 0, 0, 0]) + b"backup/alpha".ljust(256, b"\0")
 lst = b"ZKT1" + bytes([2, 4, 0, 0]) + struct.pack(">I", len(body)) + body
 ms, hs = [], []
 for _ in range(n):

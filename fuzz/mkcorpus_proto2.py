@@ -22,12 +22,19 @@ def entry(guid, txg, kind, name):
 
 
 seeds = {
-    "v2-list": frame(4, s("backup/alpha/home", 256)),
+    "v2-list": frame(4, struct.pack(">B3x", 0) + s("backup/alpha/home", 256)),
+    "v2-list-push": frame(4, struct.pack(">B3x", 1) + s("tank/home", 256)),
+    "v2-list-tree": frame(4, struct.pack(">B3x", 2) + s("tank", 256)),
     "v2-listing": frame(5, struct.pack(">BB2x", 0, 0) + s("", 256) +
-                        s("1-abc-def-012", 1024) + struct.pack(">I", 2) +
+                        s("1-abc-def-012", 1024) + s("backup/alpha/home", 256) +
+                        struct.pack(">I", 2) +
                         entry(101, 7, 1, "@a") + entry(102, 8, 2, "#b")),
+    "v2-listing-tree": frame(5, struct.pack(">BB2x", 0, 0) + s("", 256) +
+                             s("", 1024) + s("tank", 256) +
+                             struct.pack(">I", 2) +
+                             entry(201, 3, 3, "/home") + entry(202, 4, 3, "/home/a")),
     "v2-listing-denied": frame(5, struct.pack(">BB2x", 1, 0) + s("not yours", 256) +
-                               s("", 1024) + struct.pack(">I", 0)),
+                               s("", 1024) + s("", 256) + struct.pack(">I", 0)),
     "v2-have": frame(6, s("tank/x", 256) + struct.pack(">IQQ", 2, 7, 8)),
     "v2-having": frame(7, struct.pack(">B3x", 0) + s("", 256) +
                        struct.pack(">I", 2) + bytes([0, 1])),

@@ -4,12 +4,14 @@
  * first, and a receive_resume_token), and which of some GUIDs it has
  * (HAVE).  What zktls sync plans with, for an operator's eyes.
  *
- *   zktls list --connect HOST:PORT TLS-OPTIONS [--have GUID]... DATASET
+ *   zktls list --connect HOST:PORT TLS-OPTIONS [--push | --tree]
+ *              [--have GUID]... DATASET
  *
  * Output, one line each (as "zfs list -H -p" does): NAME, GUID and
  * CREATETXG separated by tabs; "receive_resume_token" and the token when
  * there is one; with --have, GUID and "yes" or "no".  --json: one object
- * per line instead.
+ * per line instead.  --push: DATASET is ours, list where our push of it
+ * lands on the server; --tree: the datasets below DATASET instead.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -21,14 +23,14 @@
 #include "zktls.h"
 
 static const char list_usage[] =
-	"usage: zktls list --connect HOST:PORT TLS-OPTIONS [--have GUID]... "
-	"[--json] DATASET\n";
+	"usage: zktls list --connect HOST:PORT TLS-OPTIONS [--push | --tree]\n"
+	"                  [--have GUID]... [--json] DATASET\n";
 
 int
 cmd_list(int argc, char **argv)
 {
 	enum { O_CONNECT = 256, O_CERT, O_KEY, O_CA, O_NAME, O_PIN, O_WILD,
-	       O_TIMEOUT, O_HAVE, O_JSON, O_PROGRESS };
+	       O_TIMEOUT, O_HAVE, O_JSON, O_PROGRESS, O_PUSH, O_TREE };
 	static const struct option opts[] = {
 		{ "connect", required_argument, NULL, O_CONNECT },
 		{ "cert", required_argument, NULL, O_CERT },
@@ -39,6 +41,8 @@ cmd_list(int argc, char **argv)
 		{ "peer-name-wildcards", no_argument, NULL, O_WILD },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "have", required_argument, NULL, O_HAVE },
+		{ "push", no_argument, NULL, O_PUSH },
+		{ "tree", no_argument, NULL, O_TREE },
 		{ "json", no_argument, NULL, O_JSON },
 		/* accepted as everywhere; there is no stream to show */
 		{ "progress", no_argument, NULL, O_PROGRESS },
@@ -58,6 +62,7 @@ cmd_list(int argc, char **argv)
 	struct conn c = { .fd = -1 };
 	const char *note = "", *dataset;
 	uint32_t nguids = 0;
+	uint8_t how = PROTO_LIST_DATASET;
 	int ch, r;
 
 	optind = 1;
@@ -75,6 +80,13 @@ cmd_list(int argc, char **argv)
 		case O_WILD: cf.peer_wildcards = 1; break;
 		case O_JSON: cf.json = 1; break;
 		case O_PROGRESS: break;
+		case O_PUSH:
+		case O_TREE:
+			if (how != PROTO_LIST_DATASET)
+				return usage_error("%s", "--push and --tree "
+						   "exclude each other");
+			how = ch == O_PUSH ? PROTO_LIST_PUSH : PROTO_LIST_TREE;
+			break;
 		case 'v': cf.verbose++; break;
 		case 'q': cf.quiet = 1; break;
 		case 'h':
@@ -117,16 +129,21 @@ cmd_list(int argc, char **argv)
 	}
 	if ((r = conn_connect(cf.connect, ctx, cf.timeout_s, &c)) < 0 ||
 	    (r = session_attach(s, &c)) < 0 ||
-	    (r = session_list(s, dataset, &l)) < 0 ||
-	    (nguids && (r = session_have(s, dataset, guids, nguids, &hg)) < 0) ||
+	    (r = session_list(s, how, dataset, &l)) < 0)
+		goto out;
+	/* the server names what it listed (with --push: where we land) */
+	if (l.dataset[0])
+		dataset = l.dataset;
+	if ((nguids && (r = session_have(s, dataset, guids, nguids, &hg)) < 0) ||
 	    (r = session_end(s)) < 0)
 		goto out;
 	for (uint32_t i = 0; i < l.n; i++) {
+		static const char *const kinds[] = { "?", "snapshot",
+						     "bookmark", "dataset" };
 		if (cf.json)
 			printf("{\"name\":\"%s%s\",\"kind\":\"%s\",\"guid\":\"%"
 			       PRIu64 "\",\"createtxg\":%" PRIu64 "}\n", dataset,
-			       l.e[i].name, l.e[i].kind == PROTO_KIND_SNAPSHOT
-			       ? "snapshot" : "bookmark", l.e[i].guid,
+			       l.e[i].name, kinds[l.e[i].kind & 3], l.e[i].guid,
 			       l.e[i].createtxg);
 		else
 			printf("%s%s\t%" PRIu64 "\t%" PRIu64 "\n", dataset,

@@ -491,43 +491,56 @@ static const struct {
 };
 
 /* The newest snapshot of the requested one's dataset, older than it, that
- * the client has (by GUID): the incremental base of a pull. */
+ * the client has (by GUID): the incremental base of a pull; when that
+ * snapshot is gone here, its bookmark (then only -i can start there,
+ * *bookmark set). */
 static int
-pull_base(struct sess *ss, const struct proto_request *q, char *why,
-	  size_t wl)
+pull_base(struct sess *ss, const struct proto_request *q, int *bookmark,
+	  char *why, size_t wl)
 {
-	static char names[MAX_SNAPS][256];
-	static uint64_t guids[MAX_SNAPS];
+	static struct proto_entry e[PROTO_MAX_ENTRIES];
 	char ds[256];
+	const char *name = strchr(q->snapshot, '@');
 	int n, at = -1;
 
 	ss->base[0] = '\0';
+	*bookmark = 0;
 	snprintf(ds, sizeof(ds), "%.*s", (int)strcspn(q->snapshot, "@"),
 		 q->snapshot);
-	if ((n = zfs_snapshots(ds, names, guids, MAX_SNAPS)) < 0) {
+	if ((n = zfs_listing(ds, e, PROTO_MAX_ENTRIES)) < 0) {
 		snprintf(why, wl, "cannot list the snapshots of %s", ds);
 		return -1;
 	}
 	for (int i = 0; i < n; i++)
-		if (strcmp(names[i], q->snapshot) == 0)
+		if (e[i].kind == PROTO_KIND_SNAPSHOT && name &&
+		    strcmp(e[i].name, name) == 0)
 			at = i;
 	if (at < 0) {
 		snprintf(why, wl, "%s does not exist", q->snapshot);
 		return -1;
 	}
 	for (uint32_t g = 0; g < q->nguids; g++)
-		if (q->guids[g] == guids[at]) {
+		if (q->guids[g] == e[at].guid) {
 			snprintf(why, wl, "the client has %s already",
 				 q->snapshot);
 			return -1;
 		}
-	for (int i = at - 1; i >= 0 && !ss->base[0]; i--)
-		for (uint32_t g = 0; g < q->nguids; g++)
-			if (q->guids[g] == guids[i]) {
-				snprintf(ss->base, sizeof(ss->base), "%s",
-					 strchr(names[i], '@'));
-				break;
-			}
+	/* the newest the client has; of a snapshot and its bookmark (one
+	 * guid), the snapshot */
+	for (int i = n - 1, best = -1; i >= 0; i--) {
+		int has = 0;
+
+		if (i == at || e[i].createtxg >= e[at].createtxg)
+			continue;
+		for (uint32_t g = 0; g < q->nguids && !has; g++)
+			has = q->guids[g] == e[i].guid;
+		if (!has || (best >= 0 && (e[best].guid != e[i].guid ||
+					   e[i].kind != PROTO_KIND_SNAPSHOT)))
+			continue;
+		best = i;
+		*bookmark = e[i].kind == PROTO_KIND_BOOKMARK;
+		snprintf(ss->base, sizeof(ss->base), "%s", e[i].name);
+	}
 	return 0;
 }
 
@@ -615,20 +628,45 @@ on_list(void *arg, struct tls *peer, const struct proto_list *q,
 	struct proto_listing *out)
 {
 	struct sess *ss = arg;
+	const char *ds = q->dataset;
 	int n, r;
 
 	out->status = PROTO_ST_DENIED;
-	if ((r = query_allowed(ss, peer, "LIST", q->dataset, out->message,
+	if (q->how == PROTO_LIST_PUSH) {
+		int busy;
+
+		/* where a push of the client's q->dataset lands */
+		if ((r = identify(ss, peer, out->message, sizeof(out->message),
+				  &busy)) < 0) {
+			out->status = busy ? PROTO_ST_BUSY
+				      : r == -ZK_EDENIED ? PROTO_ST_DENIED
+							 : PROTO_ST_ERROR;
+			return r;
+		}
+		if (policy_push_landing(ss->client, q->dataset, out->dataset,
+					sizeof(out->dataset), out->message,
+					sizeof(out->message)) < 0)
+			return zk_fail(ZK_EDENIED, "refused LIST from %s: %s",
+				       ss->label, out->message);
+		ds = out->dataset;
+	}
+	if ((r = query_allowed(ss, peer, "LIST", ds, out->message,
 			       sizeof(out->message), &out->status)) < 0)
 		return r;
-	if ((n = zfs_listing(q->dataset, out->e, PROTO_MAX_ENTRIES)) < 0) {
+	if (ds != out->dataset)
+		snprintf(out->dataset, sizeof(out->dataset), "%s", ds);
+	n = q->how == PROTO_LIST_TREE
+		    ? zfs_tree(ds, out->e, PROTO_MAX_ENTRIES)
+		    : zfs_listing(ds, out->e, PROTO_MAX_ENTRIES);
+	if (n < 0) {
 		out->status = PROTO_ST_NOTFOUND;
 		snprintf(out->message, sizeof(out->message), "%.200s does not "
-			 "exist", q->dataset);
+			 "exist", ds);
 		return 0;
 	}
 	out->n = (uint32_t)n;
-	zfs_resume_token(q->dataset, out->token, sizeof(out->token));
+	if (q->how != PROTO_LIST_TREE)
+		zfs_resume_token(ds, out->token, sizeof(out->token));
 	out->status = PROTO_ST_OK;
 	return 0;
 }
@@ -666,7 +704,7 @@ on_request(void *arg, struct tls *peer, const struct proto_request *q,
 	struct sess *ss = arg;
 	struct conf *cf = &ss->cf;
 	uint32_t zflags;
-	int na = 0, r, busy;
+	int na = 0, r, busy, bookmark = 0;
 
 	*status = PROTO_ST_DENIED;
 	if ((r = identify(ss, peer, why, wl, &busy)) < 0) {
@@ -725,7 +763,7 @@ on_request(void *arg, struct tls *peer, const struct proto_request *q,
 		if (policy_serve_pull(ss->client, q->snapshot, why, wl) < 0)
 			return zk_fail(ZK_EDENIED, "refused %s: %s", ss->label,
 				       why);
-		if (pull_base(ss, q, why, wl) < 0) {
+		if (pull_base(ss, q, &bookmark, why, wl) < 0) {
 			*status = PROTO_ST_NOTFOUND;
 			return zk_fail(ZK_EDENIED, "refused %s: %s", ss->label,
 				       why);
@@ -740,8 +778,8 @@ on_request(void *arg, struct tls *peer, const struct proto_request *q,
 				cf->zflags |= send_bits[i].bit;
 			}
 		if (ss->base[0]) {
-			ss->args[na++] = q->zflags & PROTO_ZF_INCR_ALL ? "-I"
-								      : "-i";
+			ss->args[na++] = q->zflags & PROTO_ZF_INCR_ALL &&
+							 !bookmark ? "-I" : "-i";
 			ss->args[na++] = ss->base;
 			cf->zflags |= PROTO_ZF_INCR;
 		}

@@ -121,6 +121,30 @@ policy_serve_push(const struct conf_client *cl, const char *snapshot,
 }
 
 int
+policy_push_landing(const struct conf_client *cl, const char *dataset,
+		    char *out, size_t cap, char *why, size_t wl)
+{
+	const char *slash = strchr(dataset, '/');
+	int n;
+
+	if (cl->push[0] == '\0') {
+		snprintf(why, wl, "client %s may not push", cl->id);
+		return -1;
+	}
+	if (!zfs_name_valid(dataset, 'f')) {
+		snprintf(why, wl, "invalid dataset name '%.200s'", dataset);
+		return -1;
+	}
+	n = snprintf(out, cap, "%s%s", cl->push, slash ? slash : "");
+	if (n < 0 || (size_t)n >= cap || n > 255 || !zfs_name_valid(out, 'f')) {
+		snprintf(why, wl, "%.200s maps to no valid dataset below %s",
+			 dataset, cl->push);
+		return -1;
+	}
+	return 0;
+}
+
+int
 policy_serve_pull(const struct conf_client *cl, const char *snapshot,
 		  char *why, size_t wl)
 {

@@ -363,7 +363,7 @@ privsep_allowed(const struct conf_client *cl, const char *const *a, int n,
 		return snprintf(why, wl, "%s is not client %s's", a[7], cl->id),
 		       -1;
 	}
-	if (n >= 11 && strcmp(a[1], "list") == 0) {
+	if (n >= 10 && strcmp(a[1], "list") == 0) {
 		int k = 2;
 		if (strcmp(a[k++], "-H") || strcmp(a[k++], "-p") ||
 		    strcmp(a[k++], "-o") ||
@@ -371,20 +371,31 @@ privsep_allowed(const struct conf_client *cl, const char *const *a, int n,
 		     strcmp(a[k], "name,guid,createtxg")))
 			goto shape;
 		k++;
-		if (strcmp(a[k++], "-t") ||
-		    (strcmp(a[k], "snapshot") && strcmp(a[k], "snapshot,bookmark")))
+		if (strcmp(a[k++], "-t"))
 			goto shape;
-		k++;
-		if (k + 1 < n && strcmp(a[k], "-s") == 0) {
-			if (strcmp(a[k + 1], "createtxg"))
+		/* a dataset's tree, or its snapshots (and bookmarks) */
+		if (strcmp(a[k], "filesystem,volume") == 0) {
+			if (k + 3 != n || strcmp(a[k + 1], "-r"))
+				goto shape;
+			k += 2;
+		} else {
+			if (strcmp(a[k], "snapshot") &&
+			    strcmp(a[k], "snapshot,bookmark"))
+				goto shape;
+			k++;
+			if (k + 1 < n && strcmp(a[k], "-s") == 0) {
+				if (strcmp(a[k + 1], "createtxg"))
+					goto shape;
+				k += 2;
+			}
+			if (k + 3 != n || strcmp(a[k], "-d") ||
+			    strcmp(a[k + 1], "1"))
 				goto shape;
 			k += 2;
 		}
-		if (k + 3 != n || strcmp(a[k], "-d") || strcmp(a[k + 1], "1"))
-			goto shape;
-		if (readable(cl, a[k + 2]) && zfs_name_valid(a[k + 2], 'f'))
+		if (readable(cl, a[k]) && zfs_name_valid(a[k], 'f'))
 			return 0;
-		return snprintf(why, wl, "%s is not client %s's", a[k + 2],
+		return snprintf(why, wl, "%s is not client %s's", a[k],
 				cl->id), -1;
 	}
 	if (n >= 3 && strcmp(a[1], "send") == 0) {

@@ -487,7 +487,9 @@ proto_decode_result(const uint8_t *body, size_t len,
 
 /* ------------------------------------------------------------ version 2 */
 
-#define LISTING_FIXED	(1 + 1 + 2 + PROTO_MSG_LEN + PROTO_TOKEN_LEN + 4)
+#define LIST_FIXED	(1 + 3 + PROTO_NAME_LEN)
+#define LISTING_FIXED	(1 + 1 + 2 + PROTO_MSG_LEN + PROTO_TOKEN_LEN + \
+			 PROTO_NAME_LEN + 4)
 #define HAVE_FIXED	(PROTO_NAME_LEN + 4)
 #define HAVING_FIXED	(1 + 3 + PROTO_MSG_LEN + 4)
 #define ENTRY_FIXED	(8 + 8 + 1 + 1)
@@ -499,14 +501,22 @@ _Static_assert(HAVING_FIXED + PROTO_MAX_GUIDS <= PROTO_MAX_BODY,
 _Static_assert(LISTING_FIXED + (ENTRY_FIXED + 2) * PROTO_MAX_ENTRIES >
     PROTO_MAX_BODY, "PROTO_MAX_ENTRIES is not the frame's limit");
 
-/* A listing entry's name: '@' or '#', then ZFS component characters. */
+/* A listing entry's name, by its kind: '@' (snapshot) or '#' (bookmark)
+ * and ZFS component characters; a dataset: "/" and components separated
+ * by single '/'. */
 static int
-entry_name_ok(const char *s, size_t n)
+entry_name_ok(const char *s, size_t n, uint8_t kind)
 {
-	if (n < 2 || (s[0] != '@' && s[0] != '#'))
+	char lead = kind == PROTO_KIND_SNAPSHOT ? '@'
+		    : kind == PROTO_KIND_BOOKMARK ? '#'
+		    : kind == PROTO_KIND_DATASET ? '/' : 0;
+
+	if (lead == 0 || n < 2 || s[0] != lead)
 		return 0;
 	for (size_t i = 1; i < n; i++) {
 		char c = s[i];
+		if (c == '/' && lead == '/' && s[i - 1] != '/' && i + 1 < n)
+			continue;
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		      (c >= '0' && c <= '9') || c == '-' || c == '_' ||
 		      c == '.' || c == ':' || c == ' '))
@@ -520,7 +530,11 @@ proto_encode_list(const struct proto_list *m, uint8_t *buf, size_t cap)
 {
 	struct wr w = { buf, cap, 0, 0 };
 
-	wr_header(&w, PROTO_LIST, PROTO_NAME_LEN);
+	if (m->how > PROTO_LIST_TREE)
+		return -1;
+	wr_header(&w, PROTO_LIST, LIST_FIXED);
+	wr_u8(&w, m->how);
+	wr_zero(&w, 3);
 	wr_str(&w, m->dataset, sizeof(m->dataset));
 	if (w.err)
 		return -1;
@@ -541,10 +555,7 @@ proto_encode_listing(const struct proto_listing *m, uint32_t first,
 	while (first + n < m->n && n < PROTO_MAX_ENTRIES) {
 		const struct proto_entry *e = &m->e[first + n];
 		size_t nl = strnlen(e->name, sizeof(e->name));
-		if (!entry_name_ok(e->name, nl) || nl > 255 ||
-		    (e->kind != PROTO_KIND_SNAPSHOT &&
-		     e->kind != PROTO_KIND_BOOKMARK) ||
-		    (e->name[0] == '@') != (e->kind == PROTO_KIND_SNAPSHOT))
+		if (!entry_name_ok(e->name, nl, e->kind) || nl > 255)
 			return -1;
 		if (body + ENTRY_FIXED + nl > PROTO_MAX_BODY ||
 		    PROTO_HDR_LEN + body + ENTRY_FIXED + nl > cap)
@@ -558,6 +569,7 @@ proto_encode_listing(const struct proto_listing *m, uint32_t first,
 	wr_zero(&w, 2);
 	wr_str(&w, m->message, sizeof(m->message));
 	wr_str(&w, m->token, sizeof(m->token));
+	wr_str(&w, m->dataset, sizeof(m->dataset));
 	wr_u32(&w, n);
 	for (i = 0; i < n; i++) {
 		const struct proto_entry *e = &m->e[first + i];
@@ -619,7 +631,12 @@ proto_decode_list(const uint8_t *body, size_t len, struct proto_list *m,
 	struct rd r = { body, len, 0, why };
 
 	memset(m, 0, sizeof(*m));
-	if (rd_str(&r, m->dataset, sizeof(m->dataset)) == -1)
+	if (rd_u8(&r, &m->how) == -1)
+		return -1;
+	if (m->how > PROTO_LIST_TREE)
+		return fail(why, "unknown LIST kind");
+	if (rd_reserved(&r, 3) == -1 ||
+	    rd_str(&r, m->dataset, sizeof(m->dataset)) == -1)
 		return -1;
 	if (r.pos != r.len)
 		return fail(why, "body length out of range");
@@ -643,6 +660,7 @@ proto_decode_listing(const uint8_t *body, size_t len,
 	if (rd_reserved(&r, 2) == -1 ||
 	    rd_str(&r, m->message, sizeof(m->message)) == -1 ||
 	    rd_str(&r, m->token, sizeof(m->token)) == -1 ||
+	    rd_str(&r, m->dataset, sizeof(m->dataset)) == -1 ||
 	    rd_u32(&r, &n) == -1)
 		return -1;
 	if (n > PROTO_MAX_ENTRIES)
@@ -658,10 +676,10 @@ proto_decode_listing(const uint8_t *body, size_t len,
 		    rd_bytes(&r, e->name, nl) == -1)
 			return -1;
 		if (e->kind != PROTO_KIND_SNAPSHOT &&
-		    e->kind != PROTO_KIND_BOOKMARK)
+		    e->kind != PROTO_KIND_BOOKMARK &&
+		    e->kind != PROTO_KIND_DATASET)
 			return fail(why, "unknown entry kind");
-		if (!entry_name_ok(e->name, nl) ||
-		    (e->name[0] == '@') != (e->kind == PROTO_KIND_SNAPSHOT))
+		if (!entry_name_ok(e->name, nl, e->kind))
 			return fail(why, "bad entry name");
 	}
 	m->n = n;

@@ -35,15 +35,24 @@
  *
  * LIST (client -> server, version 2; before any REQUEST, as often as it
  * likes): what the server holds of a dataset its policy lets the client see
+ *   u8 how; u8 reserved[3]
+ *     PROTO_LIST_DATASET: snapshots and bookmarks of dataset
+ *     PROTO_LIST_PUSH:    the same, of the dataset where a push of the
+ *                         client's dataset (named in dataset) would land
+ *     PROTO_LIST_TREE:    the datasets below dataset (entries of kind
+ *                         PROTO_KIND_DATASET, named "/PATH" relative to it,
+ *                         parents before children)
  *   char dataset[256]
  *
  * LISTING (server -> client, version 2), one frame or several:
  *   u8 status; u8 more (1: another LISTING frame follows); u8 reserved[2]
  *   char message[256]  why, when status != ok
  *   char token[1024]   the dataset's receive_resume_token or ""
+ *   char dataset[256]  the dataset listed (for PROTO_LIST_PUSH: where it
+ *                      lands)
  *   u32 n; then n entries, oldest first, ending the body exactly:
  *     u64 guid; u64 createtxg; u8 kind (PROTO_KIND_*); u8 namelen (2..255);
- *     char name[namelen]  "@snap" or "#bookmark" (no NUL)
+ *     char name[namelen]  "@snap", "#bookmark" or "/path" (no NUL)
  *
  * HAVE (client -> server, version 2): does the server hold these snapshots
  * or bookmarks of the dataset (by GUID)?
@@ -83,7 +92,16 @@ enum proto_type {
 	PROTO_REQUEST = 1, PROTO_REPLY = 2, PROTO_RESULT = 3,
 	PROTO_LIST = 4, PROTO_LISTING = 5, PROTO_HAVE = 6, PROTO_HAVING = 7,
 };
-enum proto_kind { PROTO_KIND_SNAPSHOT = 1, PROTO_KIND_BOOKMARK = 2 };
+enum proto_kind {
+	PROTO_KIND_SNAPSHOT = 1,
+	PROTO_KIND_BOOKMARK = 2,
+	PROTO_KIND_DATASET = 3,
+};
+enum proto_list_how {
+	PROTO_LIST_DATASET = 0,
+	PROTO_LIST_PUSH = 1,
+	PROTO_LIST_TREE = 2,
+};
 enum proto_op { PROTO_OP_PUSH = 1, PROTO_OP_PULL = 2 };
 enum proto_status {
 	PROTO_ST_OK = 0,
@@ -136,13 +154,14 @@ struct proto_result {
 };
 
 struct proto_list {
+	uint8_t how;                /* PROTO_LIST_* */
 	char dataset[PROTO_NAME_LEN];
 };
 
 struct proto_entry {
 	uint64_t guid, createtxg;
 	uint8_t kind;
-	char name[PROTO_NAME_LEN];  /* "@snap" or "#bookmark" */
+	char name[PROTO_NAME_LEN];  /* "@snap", "#bookmark" or "/path" */
 };
 
 struct proto_listing {
@@ -150,6 +169,7 @@ struct proto_listing {
 	uint8_t more;
 	char message[PROTO_MSG_LEN];
 	char token[PROTO_TOKEN_LEN];
+	char dataset[PROTO_NAME_LEN];
 	uint32_t n;
 	struct proto_entry e[PROTO_MAX_ENTRIES];
 };

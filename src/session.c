@@ -358,9 +358,9 @@ static void
 receiver_facts(struct session *s, char *token, uint32_t *nguids,
 	       uint64_t *guids)
 {
-	const char *argv[] = { zfs_path(), "list", "-H", "-p", "-o", "guid",
-			       "-t", "snapshot", "-d", "1", s->target, NULL };
 	char out[65536], *p, *end, ds[2 * PROTO_NAME_LEN];
+	const char *argv[] = { zfs_path(), "list", "-H", "-p", "-o", "guid",
+			       "-t", "snapshot", "-d", "1", ds, NULL };
 
 	*nguids = 0;
 	token[0] = '\0';
@@ -1054,8 +1054,16 @@ session_run(struct session *s, struct conn *c, int server)
 	}
 	r = s->cf->role == ROLE_SENDER ? do_send(s) : do_recv(s);
 out:
-	log_session(s, r, now_s() - (s->x.t_start > 0 ? s->x.t_start : s->t0));
+	if (!(r < 0 && s->cf->busy_quiet && session_busy(s)))
+		log_session(s, r,
+			    now_s() - (s->x.t_start > 0 ? s->x.t_start : s->t0));
 	return r;
+}
+
+int
+session_busy(const struct session *s)
+{
+	return s->rep != NULL && s->rep->status == PROTO_ST_BUSY;
 }
 
 const struct session_result *
@@ -1107,7 +1115,7 @@ query_refused(uint8_t status, const char *message)
 }
 
 int
-session_list(struct session *s, const char *dataset,
+session_list(struct session *s, uint8_t how, const char *dataset,
 	     struct proto_listing *out)
 {
 	static struct proto_listing part;
@@ -1118,6 +1126,7 @@ session_list(struct session *s, const char *dataset,
 
 	memset(&q, 0, sizeof(q));
 	memset(out, 0, offsetof(struct proto_listing, e));
+	q.how = how;
 	snprintf(q.dataset, sizeof(q.dataset), "%s", dataset);
 	if ((r = send_frame(s, proto_encode_list(&q, s->msgbuf,
 						 MSGBUF_LEN))) < 0)
@@ -1129,8 +1138,11 @@ session_list(struct session *s, const char *dataset,
 					 &part, &why) < 0)
 			return zk_fail(ZK_EPROTO, "protocol violation by peer: "
 				       "bad LISTING: %s", why);
-		if (part.status != PROTO_ST_OK)
+		if (part.status != PROTO_ST_OK) {
+			out->status = part.status;
+			memcpy(out->message, part.message, sizeof(out->message));
 			return query_refused(part.status, part.message);
+		}
 		if (out->n + part.n > PROTO_MAX_ENTRIES)
 			return zk_fail(ZK_EPROTO, "the listing of %s has more "
 				       "than %d entries", dataset,
@@ -1138,7 +1150,12 @@ session_list(struct session *s, const char *dataset,
 		memcpy(&out->e[out->n], part.e, part.n * sizeof(part.e[0]));
 		out->n += part.n;
 		memcpy(out->token, part.token, sizeof(out->token));
+		memcpy(out->dataset, part.dataset, sizeof(out->dataset));
 	} while (part.more);
+	/* what the server says it listed: a dataset name, or nothing */
+	if (out->dataset[0] && !zfs_name_valid(out->dataset, 'f'))
+		return zk_fail(ZK_EPROTO, "protocol violation by peer: LISTING "
+			       "of an invalid dataset name");
 	return 0;
 }
 

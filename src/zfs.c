@@ -106,8 +106,8 @@ zfs_name_valid(const char *name, int kind)
 	return kind == 's' ? seen_at : !seen_at;
 }
 
-int
-zfs_capture(const char *const *argv, char *out, size_t cap)
+static int
+capture(const char *const *argv, char *out, size_t cap, int with_err)
 {
 	int p[2], null = -1, r;
 	size_t got = 0;
@@ -124,7 +124,7 @@ zfs_capture(const char *const *argv, char *out, size_t cap)
 		close(p[1]);
 		return zk_fail_errno(ZK_ESYS, "/dev/null");
 	}
-	r = child_spawn(argv, null, p[1], null, &pid);
+	r = child_spawn(argv, null, p[1], with_err ? p[1] : null, &pid);
 	close(p[1]);
 	close(null);
 	if (r < 0) {
@@ -148,6 +148,21 @@ zfs_capture(const char *const *argv, char *out, size_t cap)
 	/* Not recorded with zk_fail: callers probe things that may
 	 * legitimately be absent (a target that does not exist yet). */
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+int
+zfs_capture(const char *const *argv, char *out, size_t cap)
+{
+	return capture(argv, out, cap, 0);
+}
+
+int
+zfs_run(const char *const *argv, char *msg, size_t cap)
+{
+	int r = capture(argv, msg, cap, 1);
+
+	msg[strcspn(msg, "\n")] = '\0';
+	return r;
 }
 
 /* ------------------------------------------------------------ zfs facts */
@@ -299,6 +314,39 @@ zfs_snapshots(const char *dataset, char (*names)[256], uint64_t *guids,
 		*tab = '\0';
 		snprintf(names[n], 256, "%s", line);
 		guids[n++] = strtoull(tab + 1, NULL, 10);
+	}
+	return n;
+}
+
+int
+zfs_tree(const char *dataset, struct proto_entry *e, int max)
+{
+	const char *argv[] = { zfs_path(), "list", "-H", "-p", "-o",
+			       "name,guid,createtxg", "-t",
+			       "filesystem,volume", "-r", dataset, NULL };
+	static char list[1 << 21];
+	char *line, *save = NULL;
+	size_t dl = strlen(dataset);
+	int n = 0;
+
+	if (zfs_capture(argv, list, sizeof(list)) != 0)
+		return -1;
+	/* zfs lists by name: a parent before its children */
+	for (line = strtok_r(list, "\n", &save); line && n < max;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char name[PROTO_NAME_LEN];
+		unsigned long long guid, txg;
+
+		if (sscanf(line, "%255[^\t]\t%llu\t%llu", name, &guid, &txg) != 3 ||
+		    strncmp(name, dataset, dl) != 0 || name[dl] != '/' ||
+		    !zfs_name_valid(name, 'f'))
+			continue;
+		memset(&e[n], 0, sizeof(e[n]));
+		snprintf(e[n].name, sizeof(e[n].name), "%s", name + dl);
+		e[n].guid = guid;
+		e[n].createtxg = txg;
+		e[n].kind = PROTO_KIND_DATASET;
+		n++;
 	}
 	return n;
 }

@@ -60,6 +60,7 @@ int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cmd_xfer(int argc, char **argv);  /* pipe send|recv, send, recv */
 int cmd_serve(int argc, char **argv); /* serve */
 int cmd_list(int argc, char **argv);  /* list: LIST/HAVE a serve */
+int cmd_sync(int argc, char **argv);  /* sync: bring a dataset up to date */
 
 /* ---------------------------------------------------------------- errors */
 
@@ -149,6 +150,8 @@ struct conf {
 	int timeout_s;        /* handshake and idle timeout */
 	int listen_timeout_s; /* --listen-timeout: 0 waits as long as it takes */
 	int verbose, quiet, json, progress;
+	int busy_quiet;       /* a "busy" answer is not logged: the caller
+				 tries again (sync) */
 	/* zfs */
 	const char *dataset;  /* send: POOL/FS@SNAP; recv: POOL/FS */
 	const char *target;   /* send: --target */
@@ -291,6 +294,7 @@ struct xfer {
 	int progress;         /* print progress lines to stderr */
 	uint64_t user_bytes;  /* bytes this process copied through userspace */
 	int uncounted;        /* the plane cannot count bytes (direct) */
+	int estimated;        /* bytes is an estimate (progress lines only) */
 };
 
 /*
@@ -419,6 +423,10 @@ int policy_serve_push(const struct conf_client *cl, const char *snapshot,
 		      size_t wl);
 int policy_serve_pull(const struct conf_client *cl, const char *snapshot,
 		      char *why, size_t wl);
+/* serve: the dataset where a push of the client's dataset lands without
+ * --target (POOL/PATH -> PUSH/PATH, POOL -> PUSH): 0, or -1 with why. */
+int policy_push_landing(const struct conf_client *cl, const char *dataset,
+			char *out, size_t cap, char *why, size_t wl);
 
 /* ---------------------------------------------------------------- session.c */
 
@@ -458,7 +466,7 @@ void session_set_serve(struct session *s, const struct session_serve *sv);
  * connection (taken over), then LIST (all of it: every LISTING frame) and
  * HAVE, then session_end() (close_notify both ways). */
 int session_attach(struct session *s, struct conn *c);
-int session_list(struct session *s, const char *dataset,
+int session_list(struct session *s, uint8_t how, const char *dataset,
 		 struct proto_listing *out);
 int session_have(struct session *s, const char *dataset,
 		 const uint64_t *guids, uint32_t n, struct proto_having *out);
@@ -471,6 +479,8 @@ struct session_result {
 	char dataset[512];  /* where it landed, or the snapshot sent */
 };
 const struct session_result *session_result(struct session *s);
+/* Did the server answer the request "busy" (try again later)? */
+int session_busy(const struct session *s);
 
 /* ---------------------------------------------------------------- zfs.c */
 
@@ -479,6 +489,9 @@ int zfs_name_valid(const char *name, int kind);
 /* Run argv, capture up to cap-1 bytes of stdout; 0 on exit 0, -1 on a
  * non-zero exit (not recorded: probes may fail), negative ZK_E* else. */
 int zfs_capture(const char *const *argv, char *out, size_t cap);
+/* Run zfs argv; 0 when it succeeded, else -1 with the first line of what
+ * it said (stdout and stderr) in msg. */
+int zfs_run(const char *const *argv, char *msg, size_t cap);
 /* Find the zfs executable: an absolute $ZKTLS_ZFS, or zfs in a fixed list
  * of system directories (never the working directory or $PATH). */
 int zfs_init(void);
@@ -505,6 +518,9 @@ int zfs_token_describe(const char *token, struct zfs_token *t);
  * LISTING entries: how many (at most max), or -1. */
 struct proto_entry;
 int zfs_listing(const char *dataset, struct proto_entry *e, int max);
+/* The datasets below dataset (kind PROTO_KIND_DATASET, "/PATH"), parents
+ * first: their number, or -1. */
+int zfs_tree(const char *dataset, struct proto_entry *e, int max);
 /* The snapshots directly in dataset, oldest first (names, guids): how
  * many (at most max), or -1. */
 int zfs_snapshots(const char *dataset, char (*names)[256], uint64_t *guids,

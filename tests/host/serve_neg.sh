@@ -173,7 +173,9 @@ ctx.set_alpn_protocols(["zktls/1"])
 t = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)),
                     server_hostname="beta")
 ds = b"pool/exp"
-t.sendall(b"ZKT1" + bytes([2, 4, 0, 0]) + struct.pack(">I", 256) + ds.ljust(256, b"\0"))
+# LIST (version 2, type 4): how (0: the dataset), 3 reserved, the name
+t.sendall(b"ZKT1" + bytes([2, 4, 0, 0]) + struct.pack(">I", 260) +
+          bytes([0, 0, 0, 0]) + ds.ljust(256, b"\0"))
 print("listed", len(t.recv(65536)), flush=True)
 time.sleep(6)
 PY

@@ -45,6 +45,8 @@ main(void)
 	OK("list -H -p -o guid -t snapshot -d 1 backup/alpha/home");
 	OK("list -H -p -o name,guid -t snapshot,bookmark -d 1 tank/exp");
 	OK("list -H -p -o name,guid -t snapshot -s createtxg -d 1 tank/exp/a");
+	/* a dataset's tree (zktls list --tree, sync -r) */
+	OK("list -H -p -o name,guid,createtxg -t filesystem,volume -r tank/exp");
 	OK("send -nP tank/exp/a@b");
 	OK("send -nP -w -c -i @a tank/exp/a@b");
 	OK("send -w -L -e -p -R -I @a tank/exp/a@b");
@@ -85,6 +87,9 @@ main(void)
 	NO("send -t 1-bad-token");
 	NO("list -H -p -o name,guid -t snapshot -r -d 1 tank/exp");
 	NO("list -H -p -o guid -t filesystem -d 1 tank/exp");
+	NO("list -H -p -o name,guid,createtxg -t filesystem,volume -r tank");
+	NO("list -H -p -o name,guid,createtxg -t filesystem,volume tank/exp");
+	NO("list -H -p -o name,guid,createtxg -t filesystem,volume -r -d 1 tank/exp");
 	NO("send -- tank/exp/a@b");
 	NO("get -H -p -o value guid -backup/alpha@a");
 

@@ -939,13 +939,51 @@ test_v2(void)
 	long n;
 
 	memset(&ls, 0, sizeof(ls));
+	ls.how = PROTO_LIST_PUSH;
 	snprintf(ls.dataset, sizeof(ls.dataset), "backup/alpha/home");
 	n = proto_encode_list(&ls, buf, sizeof(buf));
-	CHECK(n == PROTO_HDR_LEN + PROTO_NAME_LEN && buf[4] == PROTO_VERSION2);
+	CHECK(n == PROTO_HDR_LEN + 4 + PROTO_NAME_LEN && buf[4] == PROTO_VERSION2);
 	CHECK(proto_parse_header(buf, (size_t)n, &type, &blen, &why) == 0 &&
 	      type == PROTO_LIST);
 	CHECK(proto_decode_list(buf + PROTO_HDR_LEN, blen, &ls2, &why) == 0);
 	CHECK_STR(ls2.dataset, "backup/alpha/home");
+	CHECK(ls2.how == PROTO_LIST_PUSH);
+	buf[PROTO_HDR_LEN] = 3;         /* no such LIST */
+	CHECK(proto_decode_list(buf + PROTO_HDR_LEN, blen, &ls2, &why) == -1);
+	CHECK_STR(why, "unknown LIST kind");
+	buf[PROTO_HDR_LEN] = PROTO_LIST_TREE;
+	buf[PROTO_HDR_LEN + 2] = 1;     /* reserved */
+	CHECK(proto_decode_list(buf + PROTO_HDR_LEN, blen, &ls2, &why) == -1);
+	ls.how = 3;
+	CHECK(proto_encode_list(&ls, buf, sizeof(buf)) == -1);
+
+	/* a tree: datasets named "/path" below the one listed */
+	memset(&l, 0, sizeof(l));
+	snprintf(l.dataset, sizeof(l.dataset), "tank/home");
+	l.n = 2;
+	l.e[0] = (struct proto_entry){ 21, 5, PROTO_KIND_DATASET, "/a" };
+	l.e[1] = (struct proto_entry){ 22, 6, PROTO_KIND_DATASET, "/a/b c" };
+	n = proto_encode_listing(&l, 0, &taken, buf, sizeof(buf));
+	CHECK(n > 0 && taken == 2);
+	CHECK(proto_decode_listing(buf + PROTO_HDR_LEN, (size_t)n - PROTO_HDR_LEN,
+				   &d, &why) == 0);
+	CHECK(d.n == 2 && d.e[1].kind == PROTO_KIND_DATASET);
+	CHECK_STR(d.e[1].name, "/a/b c");
+	CHECK_STR(d.dataset, "tank/home");
+	{
+		static const char *const bad[] = { "/", "//a", "/a/", "/a//b",
+						   "a/b", "/a@b", "/a#b" };
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			l.n = 1;
+			l.e[0] = (struct proto_entry){ 1, 1, PROTO_KIND_DATASET,
+						       "" };
+			snprintf(l.e[0].name, sizeof(l.e[0].name), "%s", bad[i]);
+			CHECK(proto_encode_listing(&l, 0, &taken, buf,
+						   sizeof(buf)) == -1);
+		}
+	}
+	l.e[0] = (struct proto_entry){ 1, 1, PROTO_KIND_SNAPSHOT, "/a" };
+	CHECK(proto_encode_listing(&l, 0, &taken, buf, sizeof(buf)) == -1);
 
 	memset(&l, 0, sizeof(l));
 	snprintf(l.token, sizeof(l.token), "1-abc-def-012");
