@@ -76,9 +76,11 @@ static int stalled_out(struct chan *c, struct stall *st)
  * receiver spoke).  Uses a pidfd where the kernel has one, else a 100 ms
  * tick; a 1 s tick while watching for stalls.
  */
-static int wait_child(struct chan *c, struct endpoint *e, struct stall *st)
+static int wait_child(struct chan *c, struct endpoint *e, struct stall *st,
+		      struct xfer *x)
 {
-	int pidfd = -1, r = 0, tick;
+	int pidfd = -1, r = 0, tick, queued, closed;
+	uint64_t base = 0, moved;
 	siginfo_t si;
 
 #ifdef SYS_pidfd_open
@@ -88,6 +90,13 @@ static int wait_child(struct chan *c, struct endpoint *e, struct stall *st)
 	if (c->timeout_ms > 0) {
 		tick = c->timeout_ms < 1000 ? c->timeout_ms : 1000;
 		(void)stalled(c, st);
+	}
+	/* Progress, estimated: TCP's count of bytes acknowledged (sending)
+	 * or received, TLS framing included, since zfs took the socket. */
+	if (x->progress &&
+	    ktls_tcp_progress(c->fd, st->sending, &base, &queued, &closed) == 0) {
+		x->estimated = 1;
+		tick = tick < 0 || tick > 1000 ? 1000 : tick;
 	}
 	while (!endpoint_exited(e, &si)) {
 		struct pollfd p[2] = {
@@ -109,9 +118,17 @@ static int wait_child(struct chan *c, struct endpoint *e, struct stall *st)
 			r = kplane_timeout_fail(c);
 			break;
 		}
+		if (x->estimated && ktls_tcp_progress(c->fd, st->sending, &moved,
+						      &queued, &closed) == 0) {
+			x->bytes = moved > base ? moved - base : 0;
+			xfer_progress(x, 0);
+		}
 	}
 	if (pidfd >= 0)
 		close(pidfd);
+	/* the estimate is for the eye only: the session counts nothing */
+	x->bytes = 0;
+	x->estimated = 0;
 	return r;
 }
 
@@ -120,14 +137,15 @@ static int wait_child(struct chan *c, struct endpoint *e, struct stall *st)
  * succeeded; 1: it failed, and the caller looks at the connection for the
  * cause; negative: the peer stalled (or, sending, spoke), zfs is killed.
  */
-static int direct_run(struct chan *c, struct endpoint *e, int sending)
+static int direct_run(struct chan *c, struct endpoint *e, int sending,
+		      struct xfer *x)
 {
 	struct stall st = { .sending = sending };
 	int r = e->start(e, c->fd);
 
 	if (r < 0)
 		return r;
-	r = wait_child(c, e, &st);
+	r = wait_child(c, e, &st, x);
 	if (r < 0) {
 		e->kill(e);
 		return r;
@@ -182,7 +200,7 @@ static int direct_send(struct chan *c, struct endpoint *src, struct xfer *x)
 	 * record sequence is impossible before close_notify pushes the record
 	 * zfs left open. */
 	x->uncounted = 1;
-	r = direct_run(c, src, 1);
+	r = direct_run(c, src, 1, x);
 	if (r < 0)
 		return r;
 	/* zfs fails with EPIPE when the receiver stopped early or the
@@ -204,7 +222,7 @@ static int direct_recv(struct chan *c, struct endpoint *dst, struct xfer *x)
 	if (!dst->start)
 		return plane_splice->recv_stream(c, dst, x);
 	x->uncounted = 1; /* zfs reads the stream; we never see it */
-	r = direct_run(c, dst, 0);
+	r = direct_run(c, dst, 0, x);
 	if (r < 0)
 		return r;
 	if (r > 0 && (r = net_cause(c)) < 0)
