@@ -28,6 +28,9 @@ static const char usage_text[] =
 	"       zktls serve --config FILE [--check-config] [--json] [-v|-q]\n"
 	"       zktls list --connect HOST:PORT TLS-OPTIONS [--have GUID]... "
 	"[--json] DATASET\n"
+	"       zktls sync [OPTIONS] POOL/FS HOST:PORT[:DATASET]   (push; "
+	"zktls sync --help)\n"
+	"       zktls sync [OPTIONS] HOST:PORT:DATASET POOL/FS     (pull)\n"
 	"       zktls pin CERT.pem\n"
 	"       zktls version\n"
 	"\n"
@@ -138,6 +141,7 @@ static const struct {
 	{ "pipe", cmd_xfer },    { "send", cmd_xfer },
 	{ "recv", cmd_xfer },    { "receive", cmd_xfer },
 	{ "serve", cmd_serve },  { "list", cmd_list },
+	{ "sync", cmd_sync },
 	{ "pin", cmd_pin },      { "version", cmd_version },
 	{ "--version", cmd_version }, { "help", cmd_help },
 	{ "--help", cmd_help },  { "-h", cmd_help },

@@ -1,0 +1,1330 @@
+/*
+ * cmd_sync.c - "zktls sync": bring a dataset (with -r, its tree) up to
+ * date on the other side, a zktls serve.
+ *
+ *   push: zktls sync [OPTIONS] POOL/FS HOST:PORT[:DATASET]
+ *   pull: zktls sync [OPTIONS] HOST:PORT:DATASET POOL/FS
+ *
+ * Per dataset: LIST what the other side holds (for a push without
+ * DATASET, where the server lands it), continue a partial receive from
+ * its resume token, then find the newest snapshot both sides have, by
+ * GUID, and send every newer one: one -I stream (or -i per snapshot with
+ * --each), after a full send of the oldest when the target has nothing.
+ * A target with snapshots newer than the common one has diverged: refused,
+ * unless a pull is told --rollback (the local target is rolled back).
+ * Each transfer is an ordinary session (send or recv --connect); the
+ * checks of those (GUID, resume token, close_notify) all apply.
+ *
+ * Datasets run in child processes, a parent's before its children's, up
+ * to --jobs at once; the exit status is the worst of theirs.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "zktls.h"
+
+#define MAX_DATASETS 1024
+
+enum { PROTECT_BOOKMARK, PROTECT_HOLD, PROTECT_NONE };
+/* A busy server (its session slots taken, by our other jobs too) is
+ * asked again, after 1, 2, 4 ... 30 s, for up to BUSY_WAIT s. */
+#define BUSY_WAIT 3600
+
+static const char sync_usage[] =
+	"usage: zktls sync [OPTIONS] POOL/FS HOST:PORT[:DATASET]    (push)\n"
+	"       zktls sync [OPTIONS] HOST:PORT:DATASET POOL/FS      (pull)\n"
+	"  -r                 the dataset and every dataset below it\n"
+	"  -w -c -L -e -p     zfs send flags (raw, compressed, large blocks,\n"
+	"                     embedded, properties)\n"
+	"  --each             one -i stream per snapshot instead of one -I\n"
+	"  --jobs N           datasets in parallel sessions (default 1)\n"
+	"  --rate BYTES       pace what we send (K, M, G; pushes)\n"
+	"  --rollback         pull: roll the local target back to the common\n"
+	"                     snapshot when it has diverged\n"
+	"  --protect HOW      push: keep the base of the next run on the source\n"
+	"                     with a bookmark (default), a hold, or none\n"
+	"  -n, --dry-run      print the plan; send nothing, change nothing\n"
+	"  --defaults FILE    options, one per line (default "
+	"~/.config/zktls/sync.conf,\n"
+	"                     then /etc/zktls/sync.conf)\n"
+	"  TLS options, --mode, --timeout, --progress, -v, -q, --json as for "
+	"send\n";
+
+struct sync {
+	struct conf cf;           /* TLS, plane, timeout, log, zfs flags */
+	struct tls_ctx *ctx;
+	int push;                 /* 1: local -> server; 0: server -> local */
+	char addr[300];           /* HOST:PORT */
+	char local[256];          /* our dataset */
+	char remote[256];         /* the server's ("" push: its mapping) */
+	int recursive, jobs, dry_run, rollback, each;
+	int protect;              /* PROTECT_* on our side of a push */
+	char tag[128];            /* names our marks: zktls_HOST_PORT */
+	uint64_t rate;
+	uint32_t zflags;          /* PROTO_ZF_{RAW,COMPRESSED,LARGE,EMBED,PROPS} */
+};
+
+/* One dataset's job and how it ended. */
+struct job {
+	char local[256], remote[256];
+	int parent;               /* index of its parent's job, or -1 */
+	pid_t pid;
+	int fd;                   /* its report, read when it has exited */
+	int state;                /* 0 waiting, 1 running, 2 done */
+	int code;                 /* exit status */
+	char kind[16];            /* updated, current, empty, failed, planned */
+	unsigned snaps;
+	unsigned long long bytes;
+};
+
+struct outcome {
+	const char *kind;
+	unsigned snaps;
+	uint64_t bytes;
+};
+
+/* What zfs send -w -c -L -e -p look like. */
+static const struct {
+	uint32_t bit;
+	const char *flag;
+} send_bits[] = {
+	{ PROTO_ZF_RAW, "-w" },   { PROTO_ZF_COMPRESSED, "-c" },
+	{ PROTO_ZF_LARGE, "-L" }, { PROTO_ZF_EMBED, "-e" },
+	{ PROTO_ZF_PROPS, "-p" },
+};
+
+/* ------------------------------------------------------------ arguments */
+
+/*
+ * HOST:PORT, [V6]:PORT, or either with :DATASET: 1 with addr and ds (""
+ * without), 0 when arg is a local dataset name.  A local name never has
+ * a ':' before its first '/' followed by a port number.
+ */
+static int
+parse_remote(const char *arg, char *addr, size_t al, char *ds, size_t dl)
+{
+	const char *p = arg, *colon;
+	size_t digits;
+
+	if (*p == '[') {
+		const char *close = strchr(p, ']');
+		if (close == NULL || close[1] != ':')
+			return 0;
+		colon = close + 1;
+	} else {
+		colon = strchr(p, ':');
+		if (colon == NULL || colon == p ||
+		    memchr(p, '/', (size_t)(colon - p)) ||
+		    memchr(p, '@', (size_t)(colon - p)))
+			return 0;
+	}
+	digits = strspn(colon + 1, "0123456789");
+	if (digits == 0 || digits > 5 ||
+	    (colon[1 + digits] != '\0' && colon[1 + digits] != ':'))
+		return 0;
+	snprintf(addr, al, "%.*s", (int)(colon + 1 + digits - arg), arg);
+	snprintf(ds, dl, "%s",
+		 colon[1 + digits] == ':' ? colon + 2 + digits : "");
+	return 1;
+}
+
+/* The defaults file: "OPTION [VALUE]" lines (long options without the
+ * dashes), '#' comments.  It names keys: it must belong to us or root and
+ * be writable by nobody else.  Appends to *v (argv-like). */
+static int
+read_defaults(const char *path, int must, char ***v, int *n)
+{
+	static char text[16384], names[16384];
+	static size_t used;
+	struct stat st;
+	FILE *f;
+	size_t len;
+	char *line, *save = NULL;
+	int lineno = 0;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		if (!must && errno == ENOENT)
+			return 0;
+		return zk_fail_errno(ZK_EUSAGE, "cannot read %s", path);
+	}
+	if (fstat(fileno(f), &st) < 0 ||
+	    (st.st_uid != getuid() && st.st_uid != 0) ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		fclose(f);
+		return zk_fail(ZK_EUSAGE, "%s must belong to you or root and "
+			       "be writable by nobody else", path);
+	}
+	len = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	if (len == sizeof(text) - 1)
+		return zk_fail(ZK_EUSAGE, "%s is too long", path);
+	text[len] = '\0';
+	for (line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *name, *val, *s2 = NULL, *opt;
+
+		lineno++;
+		line[strcspn(line, "#")] = '\0';
+		if ((name = strtok_r(line, " \t", &s2)) == NULL)
+			continue;
+		val = strtok_r(NULL, " \t", &s2);
+		if (strtok_r(NULL, " \t", &s2) != NULL || name[0] == '-')
+			return zk_fail(ZK_EUSAGE, "%s: want OPTION [VALUE] "
+				       "(near '%s')", path, name);
+		if (used + strlen(name) + 3 > sizeof(names))
+			return zk_fail(ZK_EUSAGE, "%s is too long", path);
+		opt = names + used;
+		used += (size_t)sprintf(opt, "--%s", name) + 1;
+		if ((*v = realloc(*v, sizeof(**v) * (size_t)(*n + 3))) == NULL)
+			return zk_fail(ZK_ESYS, "out of memory");
+		(*v)[(*n)++] = opt;
+		if (val)
+			(*v)[(*n)++] = val;
+	}
+	return 0;
+}
+
+static int
+parse(int argc, char **argv, struct sync *o)
+{
+	enum { O_CERT = 256, O_KEY, O_CA, O_NAME, O_PIN, O_WILD, O_MODE,
+	       O_TIMEOUT, O_JOBS, O_RATE, O_ROLLBACK, O_EACH, O_JSON,
+	       O_PROGRESS, O_NOPROGRESS, O_DEFAULTS, O_PROTECT };
+	static const struct option opts[] = {
+		{ "cert", required_argument, NULL, O_CERT },
+		{ "key", required_argument, NULL, O_KEY },
+		{ "ca", required_argument, NULL, O_CA },
+		{ "peer-name", required_argument, NULL, O_NAME },
+		{ "peer-pin", required_argument, NULL, O_PIN },
+		{ "peer-name-wildcards", no_argument, NULL, O_WILD },
+		{ "mode", required_argument, NULL, O_MODE },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "jobs", required_argument, NULL, O_JOBS },
+		{ "rate", required_argument, NULL, O_RATE },
+		{ "rollback", no_argument, NULL, O_ROLLBACK },
+		{ "each", no_argument, NULL, O_EACH },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "progress", no_argument, NULL, O_PROGRESS },
+		{ "no-progress", no_argument, NULL, O_NOPROGRESS },
+		{ "defaults", required_argument, NULL, O_DEFAULTS },
+		{ "protect", required_argument, NULL, O_PROTECT },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char addr[2][300], ds[2][256];
+	int remote[2], ch;
+	char *end;
+
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+rwcLepnvqh", opts, NULL)) != -1) {
+		switch (ch) {
+		case O_CERT: o->cf.cert = optarg; break;
+		case O_KEY: o->cf.key = optarg; break;
+		case O_CA: o->cf.ca = optarg; break;
+		case O_NAME: o->cf.peer_name = optarg; break;
+		case O_PIN: o->cf.peer_pin = optarg; break;
+		case O_WILD: o->cf.peer_wildcards = 1; break;
+		case O_JSON: o->cf.json = 1; break;
+		case O_PROGRESS: o->cf.progress = 1; break;
+		case O_NOPROGRESS: o->cf.progress = 0; break;
+		case O_ROLLBACK: o->rollback = 1; break;
+		case O_EACH: o->each = 1; break;
+		case O_DEFAULTS: break; /* read before */
+		case O_PROTECT:
+			if (strcmp(optarg, "bookmark") == 0)
+				o->protect = PROTECT_BOOKMARK;
+			else if (strcmp(optarg, "hold") == 0)
+				o->protect = PROTECT_HOLD;
+			else if (strcmp(optarg, "none") == 0)
+				o->protect = PROTECT_NONE;
+			else
+				return usage_error("bad --protect '%s' (bookmark, "
+						   "hold or none)", optarg);
+			break;
+		case 'r': o->recursive = 1; break;
+		case 'n': o->dry_run = 1; break;
+		case 'v': o->cf.verbose++; break;
+		case 'q': o->cf.quiet = 1; break;
+		case 'h':
+			fputs(sync_usage, stdout);
+			return -1;
+		case 'w': o->zflags |= PROTO_ZF_RAW; break;
+		case 'c': o->zflags |= PROTO_ZF_COMPRESSED; break;
+		case 'L': o->zflags |= PROTO_ZF_LARGE; break;
+		case 'e': o->zflags |= PROTO_ZF_EMBED; break;
+		case 'p': o->zflags |= PROTO_ZF_PROPS; break;
+		case O_MODE:
+			if (plane_mode_parse(optarg, &o->cf.mode) < 0)
+				return usage_error("%s", zk_errmsg());
+			break;
+		case O_TIMEOUT:
+			o->cf.timeout_s = (int)strtol(optarg, &end, 10);
+			if (*end || o->cf.timeout_s <= 0 ||
+			    o->cf.timeout_s > 86400)
+				return usage_error("bad --timeout '%s'", optarg);
+			break;
+		case O_JOBS:
+			o->jobs = (int)strtol(optarg, &end, 10);
+			if (*end || end == optarg || o->jobs < 1 || o->jobs > 64)
+				return usage_error("bad --jobs '%s' (1 to 64)",
+						   optarg);
+			break;
+		case O_RATE: {
+			unsigned long long v = strtoull(optarg, &end, 10);
+			uint64_t mul = *end == 'K' ? 1u << 10 : *end == 'M'
+				       ? 1u << 20 : *end == 'G' ? 1u << 30 : 1;
+			if (mul > 1)
+				end++;
+			if (*end || end == optarg || optarg[0] == '-' ||
+			    v == 0 || v > (1ull << 40) / mul)
+				return usage_error("bad --rate '%s' (bytes per "
+						   "second, with K, M or G)",
+						   optarg);
+			o->rate = v * mul;
+			break;
+		}
+		default:
+			if (optopt)
+				return usage_error("unknown option -%c for zktls "
+						   "sync", optopt);
+			return usage_error("unknown option '%s' for zktls sync",
+					   argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 2)
+		return usage_error("%s", "zktls sync needs a SOURCE and a "
+				   "DESTINATION (one of them HOST:PORT)");
+	for (int i = 0; i < 2; i++)
+		remote[i] = parse_remote(argv[optind + i], addr[i],
+					 sizeof(addr[i]), ds[i], sizeof(ds[i]));
+	if (remote[0] == remote[1])
+		return usage_error("%s", remote[0]
+				   ? "both SOURCE and DESTINATION are remote"
+				   : "one of SOURCE and DESTINATION must be "
+				     "HOST:PORT[:DATASET]");
+	o->push = remote[1];
+	snprintf(o->addr, sizeof(o->addr), "%s", addr[o->push]);
+	snprintf(o->remote, sizeof(o->remote), "%s", ds[o->push]);
+	snprintf(o->local, sizeof(o->local), "%s", argv[optind + !o->push]);
+	if (!zfs_name_valid(o->local, 'f'))
+		return usage_error("invalid dataset name '%s'", o->local);
+	if (o->remote[0] && !zfs_name_valid(o->remote, 'f'))
+		return usage_error("invalid dataset name '%s'", o->remote);
+	if (!o->push && o->remote[0] == '\0')
+		return usage_error("%s", "a pull names the server's dataset: "
+				   "HOST:PORT:DATASET");
+	if (o->rollback && o->push)
+		return usage_error("%s", "--rollback is for pulls (a server "
+				   "is rolled back by its operator)");
+	if (o->rate && !o->push)
+		return usage_error("%s", "--rate paces pushes (the server's "
+				   "policy paces pulls)");
+	if (o->cf.verbose && o->cf.quiet)
+		return usage_error("%s", "-v and -q exclude each other");
+	/* our marks name the server: zktls_HOST_PORT, in the characters a
+	 * bookmark or hold may have */
+	snprintf(o->tag, sizeof(o->tag), "zktls_%.100s", o->addr);
+	for (char *c = o->tag; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '-' || *c == '.'))
+			*c = '_';
+	return 0;
+}
+
+/* ------------------------------------------------------------ sessions */
+
+/* LIST on its own connection.  A dataset the server does not have is not
+ * an error: out->status says PROTO_ST_NOTFOUND. */
+static int
+query(const struct sync *o, uint8_t how, const char *ds,
+      struct proto_listing *out)
+{
+	struct conf cf = o->cf;
+	struct policy pol = { NULL };
+	struct session *s = NULL;
+	struct conn c = { .fd = -1 };
+	const char *note = "";
+	int r;
+
+	cf.cmd = "sync";
+	cf.role = ROLE_RECEIVER;
+	cf.zfs = 0;
+	cf.progress = 0;
+	for (double wait = 1, t0 = now_s();; wait = wait < 15 ? 2 * wait : 30) {
+		c = (struct conn){ .fd = -1 };
+		s = NULL;
+		out->status = PROTO_ST_OK;
+		if ((r = session_new(&cf, &pol, &s, &note)) == 0 &&
+		    (r = conn_connect(o->addr, o->ctx, cf.timeout_s, &c)) == 0 &&
+		    (r = session_attach(s, &c)) == 0) {
+			r = session_list(s, how, ds, out);
+			if (r < 0 && out->status == PROTO_ST_NOTFOUND) {
+				zk_clear();
+				r = 0;
+			}
+			if (r == 0)
+				r = session_end(s);
+		}
+		conn_close(&c);
+		session_free(s);
+		if (r == 0 || out->status != PROTO_ST_BUSY ||
+		    now_s() - t0 > BUSY_WAIT)
+			return r;
+		log_verbose("sync %s: the server is busy, asking again in %.0f s",
+			    ds, wait);
+		zk_clear();
+		sleep((unsigned)wait);
+	}
+}
+
+/*
+ * One transfer: push snap (from base, "" for a full stream; incr_all for
+ * -I) into target ("" the server's mapping), or pull snap (the server's)
+ * into our dataset local.  Adds the bytes moved to *bytes.
+ */
+static int
+transfer(const struct sync *o, const char *snap, const char *base,
+	 int incr_all, const char *target, const char *local,
+	 uint64_t *bytes)
+{
+	static const char *args[16];
+	struct conf cf = o->cf;
+	struct policy pol;
+	struct session *s = NULL;
+	struct conn c = { .fd = -1 };
+	const char *note = "";
+	int n = 0, r;
+
+	cf.cmd = "sync";
+	cf.zfs = 1;
+	if (o->push) {
+		cf.role = ROLE_SENDER;
+		cf.dataset = snap;
+		cf.target = target[0] ? target : NULL;
+		cf.zflags = o->zflags;
+		for (size_t i = 0; i < sizeof(send_bits) / sizeof(send_bits[0]);
+		     i++)
+			if (o->zflags & send_bits[i].bit)
+				args[n++] = send_bits[i].flag;
+		if (base[0]) {
+			args[n++] = incr_all ? "-I" : "-i";
+			args[n++] = base;
+			cf.zflags |= incr_all ? PROTO_ZF_INCR_ALL : PROTO_ZF_INCR;
+		}
+	} else {
+		cf.role = ROLE_RECEIVER;
+		cf.dataset = local;
+		cf.source = snap;
+		cf.source_zflags = o->zflags | (incr_all ? PROTO_ZF_INCR_ALL : 0);
+		args[n++] = "-s";
+	}
+	args[n] = NULL;
+	memcpy(cf.zfs_args, args, sizeof(args));
+	cf.nzfs_args = n;
+	cf.busy_quiet = 1;
+	policy_oneshot(&pol, &cf);
+	for (double wait = 1, t0 = now_s();; wait = wait < 15 ? 2 * wait : 30) {
+		int busy = 0;
+
+		c = (struct conn){ .fd = -1 };
+		s = NULL;
+		if ((r = session_new(&cf, &pol, &s, &note)) == 0 &&
+		    (r = conn_connect(o->addr, o->ctx, cf.timeout_s, &c)) == 0) {
+			if (o->rate && os_pace(c.fd, o->rate) < 0)
+				log_warn("cannot pace the connection: %s",
+					 zk_errmsg());
+			zk_clear();
+			r = session_run(s, &c, 0);
+			if (r == 0)
+				*bytes += session_result(s)->bytes;
+			busy = r < 0 && session_busy(s);
+		}
+		conn_close(&c);
+		session_free(s);
+		if (!busy)
+			return r;
+		if (now_s() - t0 > BUSY_WAIT)
+			return r;
+		log_verbose("sync %s: the server is busy, asking again in %.0f s",
+			    snap, wait);
+		zk_clear();
+		sleep((unsigned)wait);
+	}
+}
+
+/* ------------------------------------------------------------ planning */
+
+static const struct proto_entry *
+find_guid(const struct proto_entry *e, int n, uint64_t guid, int snap_only)
+{
+	const struct proto_entry *found = NULL;
+
+	for (int i = 0; i < n; i++)
+		if (e[i].guid == guid &&
+		    (e[i].kind == PROTO_KIND_SNAPSHOT ||
+		     (!snap_only && e[i].kind == PROTO_KIND_BOOKMARK)) &&
+		    (found == NULL || e[i].kind == PROTO_KIND_SNAPSHOT))
+			found = &e[i];
+	return found;
+}
+
+/* The newest snapshot of e (n entries, oldest first), or NULL. */
+static const struct proto_entry *
+newest_snap(const struct proto_entry *e, int n)
+{
+	for (int i = n - 1; i >= 0; i--)
+		if (e[i].kind == PROTO_KIND_SNAPSHOT)
+			return &e[i];
+	return NULL;
+}
+
+static const struct proto_entry *
+oldest_snap(const struct proto_entry *e, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (e[i].kind == PROTO_KIND_SNAPSHOT)
+			return &e[i];
+	return NULL;
+}
+
+/*
+ * The common point of src (the side that sends) and dst: the newest entry
+ * of src (a snapshot, or a bookmark when its snapshot is gone: sends may
+ * start from it) whose GUID is a snapshot of dst.  NULL when none.  When
+ * dst has snapshots newer than that one, *diverged is the newest of them.
+ */
+static const struct proto_entry *
+common_base(const struct proto_entry *src, int ns,
+	    const struct proto_entry *dst, int nd,
+	    const struct proto_entry **diverged)
+{
+	const struct proto_entry *base = NULL, *d = NULL;
+
+	*diverged = NULL;
+	for (int i = ns - 1; i >= 0 && base == NULL; i--)
+		if ((d = find_guid(dst, nd, src[i].guid, 1)) != NULL)
+			base = find_guid(src, ns, src[i].guid, 0);
+	if (base == NULL)
+		return NULL;
+	for (int i = nd - 1; i >= 0; i--)
+		if (dst[i].kind == PROTO_KIND_SNAPSHOT &&
+		    dst[i].createtxg > d->createtxg) {
+			*diverged = &dst[i];
+			break;
+		}
+	return base;
+}
+
+/* zfs send -nP of a push step: its estimated size, or 0. */
+static uint64_t
+estimate(const struct sync *o, const char *snap, const char *base,
+	 int incr_all)
+{
+	const char *argv[16];
+	char out[4096], *p;
+	int n = 0;
+
+	argv[n++] = zfs_path();
+	argv[n++] = "send";
+	argv[n++] = "-nP";
+	for (size_t i = 0; i < sizeof(send_bits) / sizeof(send_bits[0]); i++)
+		if (o->zflags & send_bits[i].bit)
+			argv[n++] = send_bits[i].flag;
+	if (base[0]) {
+		argv[n++] = incr_all ? "-I" : "-i";
+		argv[n++] = base;
+	}
+	argv[n++] = snap;
+	argv[n] = NULL;
+	if (zfs_capture(argv, out, sizeof(out)) != 0)
+		return 0;
+	for (p = out; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		unsigned long long v;
+		if (sscanf(p, "size\t%llu", &v) == 1)
+			return v;
+	}
+	return 0;
+}
+
+/* The next step of a plan: send snap, from base ("" full), -I when
+ * incr_all; it brings count snapshots. */
+struct step {
+	char snap[2 * PROTO_NAME_LEN], base[2 * PROTO_NAME_LEN];
+	int incr_all;
+	unsigned count;
+	const struct proto_entry *from;   /* its base in src, NULL full */
+	const struct proto_entry *last;   /* the newest snapshot it sends */
+};
+
+enum { STEP_SEND, STEP_DONE, STEP_EMPTY, STEP_DIVERGED, STEP_UNRELATED };
+
+/*
+ * What brings dst (nd entries, oldest first) closer to src's newest
+ * snapshot: STEP_SEND with *st, STEP_DONE (dst has it), STEP_EMPTY (src
+ * has no snapshot), STEP_DIVERGED (dst has *div, newer than the common
+ * *basep), STEP_UNRELATED (dst has snapshots, none in common).
+ */
+static int
+next_step(const struct sync *o, const char *src_ds,
+	  const struct proto_entry *src, int ns, const struct proto_entry *dst,
+	  int nd, struct step *st, const struct proto_entry **basep,
+	  const struct proto_entry **div)
+{
+	const struct proto_entry *newest = newest_snap(src, ns), *base;
+	int bookmark;
+
+	memset(st, 0, sizeof(*st));
+	if (newest == NULL)
+		return STEP_EMPTY;
+	if (find_guid(dst, nd, newest->guid, 1))
+		return STEP_DONE;
+	*basep = base = common_base(src, ns, dst, nd, div);
+	if (base == NULL && newest_snap(dst, nd) != NULL)
+		return STEP_UNRELATED;
+	if (*div != NULL)
+		return STEP_DIVERGED;
+	if (base == NULL) {
+		st->last = oldest_snap(src, ns);
+		snprintf(st->snap, sizeof(st->snap), "%s%s", src_ds,
+			 st->last->name);
+		st->count = 1;
+		return STEP_SEND;
+	}
+	/* -I cannot start at a bookmark: -i to the next snapshot first */
+	st->from = base;
+	bookmark = base->kind == PROTO_KIND_BOOKMARK;
+	snprintf(st->base, sizeof(st->base), "%s%s", bookmark ? src_ds : "",
+		 base->name);
+	for (int i = 0; i < ns; i++) {
+		if (src[i].kind != PROTO_KIND_SNAPSHOT ||
+		    src[i].createtxg <= base->createtxg)
+			continue;
+		st->count++;
+		st->last = &src[i];
+		if (bookmark || o->each)
+			break;
+	}
+	st->incr_all = !(bookmark || o->each);
+	snprintf(st->snap, sizeof(st->snap), "%s%s", src_ds, st->last->name);
+	return STEP_SEND;
+}
+
+/* The dry run's view of dst after st: the snapshots it sends appended,
+ * newer than everything dst had. */
+static int
+simulate(const struct proto_entry *src, int ns, struct proto_entry *dst,
+	 int nd, const struct step *st)
+{
+	uint64_t txg = 0;
+
+	for (int i = 0; i < nd; i++)
+		txg = dst[i].createtxg > txg ? dst[i].createtxg : txg;
+	for (int i = 0; i < ns && nd < PROTO_MAX_ENTRIES; i++)
+		if (src[i].kind == PROTO_KIND_SNAPSHOT &&
+		    src[i].createtxg <= st->last->createtxg &&
+		    (st->from == NULL ? &src[i] == st->last
+				      : src[i].createtxg > st->from->createtxg)) {
+			dst[nd] = src[i];
+			dst[nd++].createtxg = ++txg;
+		}
+	return nd;
+}
+
+/* ------------------------------------------------------------ base marks */
+
+/*
+ * After a push, keep the snapshot the other side now has (snap, "@name")
+ * as the base of the next run: a bookmark local#TAG_name (a pruned
+ * snapshot's bookmark still starts an incremental), or a hold TAG on it
+ * (it cannot be destroyed); our marks on older snapshots are removed.
+ * The marks name the server, so pushes to other servers keep theirs.
+ * A failure here is a warning: the data arrived.
+ */
+static void
+protect(const struct sync *o, const char *local,
+	const struct proto_entry *loc, int nl, const char *snap)
+{
+	char full[600], mark[600], msg[512];
+	size_t tl = strlen(o->tag);
+
+	if (o->protect == PROTECT_NONE || o->dry_run)
+		return;
+	snprintf(full, sizeof(full), "%s%s", local, snap);
+	if (o->protect == PROTECT_BOOKMARK) {
+		const char *mk[] = { zfs_path(), "bookmark", full, mark, NULL };
+		int have = 0;
+
+		snprintf(mark, sizeof(mark), "%s#%s_%s", local, o->tag, snap + 1);
+		for (int i = 0; i < nl; i++)
+			have |= loc[i].kind == PROTO_KIND_BOOKMARK &&
+				strcmp(loc[i].name + 1, mark + strlen(local) + 1) == 0;
+		if (!have && zfs_run(mk, msg, sizeof(msg)) != 0) {
+			log_warn("sync %s: cannot bookmark %s: %s (the next run "
+				 "needs %s, or a bookmark of it)", local, full,
+				 msg, full);
+			return;
+		}
+		for (int i = 0; i < nl; i++) {
+			const char *n = loc[i].name;
+			char old[600];
+			const char *rm[] = { zfs_path(), "destroy", old, NULL };
+
+			if (loc[i].kind != PROTO_KIND_BOOKMARK ||
+			    strncmp(n + 1, o->tag, tl) != 0 || n[1 + tl] != '_' ||
+			    strcmp(n + 1, mark + strlen(local) + 1) == 0)
+				continue;
+			snprintf(old, sizeof(old), "%s%s", local, n);
+			if (zfs_run(rm, msg, sizeof(msg)) != 0)
+				log_warn("sync %s: cannot destroy the old bookmark "
+					 "%s: %s", local, old, msg);
+		}
+		return;
+	}
+	{
+		static char out[1 << 20];
+		const char *hold[] = { zfs_path(), "hold", o->tag, full, NULL };
+		const char *argv[PROTO_MAX_ENTRIES + 4];
+		int k = 0;
+
+		/* which snapshots hold our tag (one zfs holds for all) */
+		argv[k++] = zfs_path();
+		argv[k++] = "holds";
+		argv[k++] = "-H";
+		for (int i = 0; i < nl && k < PROTO_MAX_ENTRIES + 2; i++)
+			if (loc[i].kind == PROTO_KIND_SNAPSHOT) {
+				char *n = malloc(strlen(local) +
+						 strlen(loc[i].name) + 1);
+				if (n == NULL)
+					break;
+				sprintf(n, "%s%s", local, loc[i].name);
+				argv[k++] = n;
+			}
+		argv[k] = NULL;
+		out[0] = '\0';
+		if (k > 3)
+			(void)zfs_capture(argv, out, sizeof(out));
+		for (int i = 3; i < k; i++)
+			free((void *)argv[i]);
+		{
+			char needle[800];
+			snprintf(needle, sizeof(needle), "%s@%s\t%s\t", local,
+				 snap + 1, o->tag);
+			if (strstr(out, needle) == NULL &&
+			    zfs_run(hold, msg, sizeof(msg)) != 0) {
+				log_warn("sync %s: cannot hold %s: %s", local, full,
+					 msg);
+				return;
+			}
+		}
+		for (char *save = NULL, *line = strtok_r(out, "\n", &save);
+		     line; line = strtok_r(NULL, "\n", &save)) {
+			char name[300], t[200];
+			const char *rel[] = { zfs_path(), "release", o->tag, name,
+					      NULL };
+
+			if (sscanf(line, "%299[^\t]\t%199[^\t]", name, t) != 2 ||
+			    strcmp(t, o->tag) != 0 || strcmp(name, full) == 0)
+				continue;
+			if (zfs_run(rel, msg, sizeof(msg)) != 0)
+				log_warn("sync %s: cannot release %s: %s", local,
+					 name, msg);
+		}
+	}
+}
+
+/* Append to the text in b (size sz), cut at its end. */
+static void
+addf(char *b, size_t sz, const char *fmt, ...)
+{
+	size_t l = strlen(b);
+	va_list ap;
+
+	if (l + 1 >= sz)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b + l, sz - l, fmt, ap);
+	va_end(ap);
+}
+
+/* ------------------------------------------------------------ one dataset */
+
+static void
+report(const struct sync *o, const char *src, const char *dst,
+       const char *kind, unsigned snaps, uint64_t bytes, const char *text)
+{
+	char b[48];
+
+	if (log_json()) {
+		char js[600], jd[600], jt[1200];
+		json_escape(src, js, sizeof(js));
+		json_escape(dst, jd, sizeof(jd));
+		json_escape(text, jt, sizeof(jt));
+		fprintf(stderr, "{\"event\":\"sync\",\"source\":\"%s\","
+			"\"target\":\"%s\",\"result\":\"%s\",\"snapshots\":%u,"
+			"\"bytes\":%" PRIu64 ",\"detail\":\"%s\"}\n", js, jd,
+			kind, snaps, bytes, jt);
+		return;
+	}
+	if (log_level() < LOG_NORMAL)
+		return;
+	human_bytes(bytes, b, sizeof(b));
+	if (strcmp(kind, "updated") == 0)
+		log_info("sync %s -> %s: %u snapshot%s, %s%s%s", src, dst, snaps,
+			 snaps == 1 ? "" : "s", b, text[0] ? ", " : "", text);
+	else
+		log_info("sync %s -> %s: %s", src, dst, text);
+	(void)o;
+}
+
+/*
+ * A pull's local target written to since its newest snapshot (base) has
+ * diverged too: zfs receive would refuse the incremental.  Refused with
+ * our own words, or with --rollback the changes are rolled back.
+ */
+static int
+changed_since(const struct sync *o, const char *local,
+	      const struct proto_entry *base)
+{
+	const char *get[] = { zfs_path(), "get", "-H", "-p", "-o", "value",
+			      "written", local, NULL };
+	char out[64], at[600], msg[512];
+	const char *rb[] = { zfs_path(), "rollback", at, NULL };
+	unsigned long long w;
+
+	if (base == NULL || zfs_capture(get, out, sizeof(out)) != 0 ||
+	    sscanf(out, "%llu", &w) != 1 || w == 0)
+		return 0;
+	snprintf(at, sizeof(at), "%s%s", local, base->name);
+	if (!o->rollback)
+		return zk_fail(ZK_EUSAGE, "%s has changed since its snapshot %s "
+			       "(%llu bytes written): refusing to receive over "
+			       "it (--rollback discards the changes)", local, at,
+			       w);
+	log_info("sync %s: rolling back to %s (discards %llu bytes written "
+		 "since)", local, at, w);
+	if (zfs_run(rb, msg, sizeof(msg)) != 0)
+		return zk_fail(ZK_EZFS, "zfs rollback %s: %s", at, msg);
+	return 0;
+}
+
+/*
+ * Bring one dataset up to date: local (ours) and remote (the server's, or
+ * "" for where it lands by its mapping on a push).
+ */
+static int
+sync_one(const struct sync *o, const char *local, const char *remote,
+	 struct outcome *out)
+{
+	static struct proto_entry loc[PROTO_MAX_ENTRIES];
+	static struct proto_listing rem;
+	static struct proto_entry sim[PROTO_MAX_ENTRIES];
+	char token[PROTO_TOKEN_LEN], last_token[PROTO_TOKEN_LEN] = "";
+	char src[256], dst[256], plan_text[1024] = "";
+	char last_sent[2 * PROTO_NAME_LEN] = "";
+	uint64_t bytes = 0, est = 0;
+	unsigned snaps = 0;
+	int r;
+
+	out->kind = "failed";
+	for (int round = 0;; round++) {
+		const struct proto_entry *s_e, *d_e, *base = NULL, *div = NULL;
+		struct step st;
+		int nl, ns, nd, k;
+
+		if (round == 256)
+			return zk_fail(ZK_EPROTO, "%s: no end to the plan after "
+				       "%d transfers", local, round);
+		nl = zfs_listing(local, loc, PROTO_MAX_ENTRIES);
+		if (nl < 0 && o->push)
+			return zk_fail(ZK_EZFS, "cannot list the snapshots of "
+				       "%s", local);
+		nl = nl < 0 ? 0 : nl;
+		if ((r = query(o, o->push && !remote[0] ? PROTO_LIST_PUSH
+						       : PROTO_LIST_DATASET,
+			       o->push && !remote[0] ? local : remote,
+			       &rem)) < 0)
+			return r;
+		if (!o->push && rem.status == PROTO_ST_NOTFOUND)
+			return zk_fail(ZK_EPEER, "the server has no %s", remote);
+		if (rem.status == PROTO_ST_NOTFOUND)
+			rem.n = 0;
+		snprintf(o->push ? dst : src, 256, "%s",
+			 rem.dataset[0] ? rem.dataset : remote);
+		snprintf(o->push ? src : dst, 256, "%s", local);
+		if (o->push) {
+			snprintf(token, sizeof(token), "%s", rem.token);
+		} else {
+			token[0] = '\0';
+			zfs_resume_token(local, token, sizeof(token));
+		}
+		s_e = o->push ? loc : rem.e;
+		ns = o->push ? nl : (int)rem.n;
+		d_e = o->push ? rem.e : loc;
+		nd = o->push ? (int)rem.n : nl;
+
+		/* a partial receive first: its token says what it continues */
+		if (token[0]) {
+			struct zfs_token t;
+			const struct proto_entry *from = NULL;
+			char snap[256], basename[600] = "";
+
+			if (strcmp(token, last_token) == 0)
+				return zk_fail(ZK_EPEER, "%s: resuming made no "
+					       "progress (the same resume token "
+					       "again)", dst);
+			snprintf(last_token, sizeof(last_token), "%s", token);
+			if (zfs_token_describe(token, &t) < 0)
+				return zk_fail(ZK_EZFS, "cannot read the resume "
+					       "token of %s", dst);
+			snprintf(snap, sizeof(snap), "%s", t.toname);
+			if (strncmp(snap, src, strlen(src)) != 0 ||
+			    snap[strlen(src)] != '@')
+				return zk_fail(ZK_EPROTO, "%s: its resume token "
+					       "continues %s, not a snapshot of "
+					       "%s", dst, snap, src);
+			if (t.fromguid &&
+			    (from = find_guid(s_e, ns, t.fromguid, 0)) == NULL)
+				return zk_fail(ZK_EPROTO, "%s: its resume token "
+					       "continues from a snapshot %s no "
+					       "longer has", dst, src);
+			if (from)
+				snprintf(basename, sizeof(basename), "%s%s",
+					 from->kind == PROTO_KIND_BOOKMARK ? src
+									   : "",
+					 from->name);
+			if (o->dry_run) {
+				snprintf(plan_text, sizeof(plan_text),
+					 "resume %s from its receive token%s%s, "
+					 "then plan again", snap,
+					 from ? " (from " : "",
+					 from ? basename : "");
+				if (from)
+					strcat(plan_text, ")");
+				out->kind = "planned";
+				report(o, src, dst, "planned", 0, 0, plan_text);
+				return 0;
+			}
+			if ((r = transfer(o, snap, basename, 0, o->push ? remote
+								       : "",
+					  local, &bytes)) < 0)
+				return r;
+			snaps++;
+			continue;
+		}
+
+		k = next_step(o, src, s_e, ns, d_e, nd, &st, &base, &div);
+		if (k == STEP_DIVERGED && !o->push && o->rollback &&
+		    !o->dry_run) {
+			char at[600];
+			const char *argv[] = { zfs_path(), "rollback", "-r", at,
+					       NULL };
+			char msg[512];
+			const struct proto_entry *mine =
+				find_guid(d_e, nd, base->guid, 1);
+
+			snprintf(at, sizeof(at), "%s%s", local, mine->name);
+			log_info("sync %s: rolling back to %s (destroys %s%s and "
+				 "what is newer)", local, at, local, div->name);
+			if (zfs_run(argv, msg, sizeof(msg)) != 0)
+				return zk_fail(ZK_EZFS, "zfs rollback -r %s: %s",
+					       at, msg);
+			continue;
+		}
+		if (k == STEP_DIVERGED && !(o->dry_run && o->rollback))
+			return zk_fail(ZK_EUSAGE, "%s has diverged from %s: it "
+				       "has %s%s, newer than their common "
+				       "snapshot %s%s%s", dst, src, dst,
+				       div->name, src, base->name, o->push ? ""
+				       : " (--rollback rolls it back)");
+		if (k == STEP_UNRELATED)
+			return zk_fail(ZK_EUSAGE, "%s has snapshots but none in "
+				       "common with %s: refusing to replace it",
+				       dst, src);
+		if (k == STEP_EMPTY) {
+			out->kind = "empty";
+			report(o, src, dst, "empty", 0, 0, "no snapshots");
+			return 0;
+		}
+		if (k == STEP_DONE && !o->dry_run) {
+			if (o->push)
+				protect(o, local, loc, nl,
+					newest_snap(s_e, ns)->name);
+			out->kind = snaps ? "updated" : "current";
+			out->snaps = snaps;
+			out->bytes = bytes;
+			report(o, src, dst, out->kind, snaps, bytes,
+			       snaps ? "" : "up to date");
+			return 0;
+		}
+		if (o->dry_run) {
+			/* the whole plan, on a copy of dst */
+			int n = nd, steps = 0;
+
+			memcpy(sim, d_e, sizeof(sim[0]) * (size_t)nd);
+			if (k == STEP_DIVERGED) {
+				/* --rollback: dst as it would be after it, up
+				 * to its copy of the common snapshot */
+				const struct proto_entry *kept =
+					find_guid(d_e, nd, base->guid, 1);
+				n = (int)(kept - d_e) + 1;
+				snprintf(plan_text, sizeof(plan_text),
+					 "roll back to %s%s; ", dst, base->name);
+				k = next_step(o, src, s_e, ns, sim, n, &st,
+					      &base, &div);
+			}
+			while (k == STEP_SEND && steps < 64) {
+				addf(plan_text, sizeof(plan_text), "%s%s%s%s%s",
+				     steps ? "; " : "",
+				     st.base[0] ? (st.incr_all ? "-I " : "-i ")
+						: "full ",
+				     st.base, st.base[0] ? " " : "", st.snap);
+				if (o->push)
+					est += estimate(o, st.snap, st.base,
+							st.incr_all);
+				snaps += st.count;
+				n = simulate(s_e, ns, sim, n, &st);
+				steps++;
+				k = next_step(o, src, s_e, ns, sim, n, &st, &base,
+					      &div);
+			}
+			if (snaps == 0) {
+				addf(plan_text, sizeof(plan_text), "up to date");
+			} else if (o->push) {
+				char b[48];
+				addf(plan_text, sizeof(plan_text),
+				     " (%u snapshot%s, about %s)", snaps,
+				     snaps == 1 ? "" : "s",
+				     human_bytes(est, b, sizeof(b)));
+			} else {
+				addf(plan_text, sizeof(plan_text),
+				     " (%u snapshot%s)", snaps,
+				     snaps == 1 ? "" : "s");
+			}
+			out->kind = "planned";
+			out->snaps = snaps;
+			out->bytes = est;
+			report(o, src, dst, "planned", snaps, est, plan_text);
+			return 0;
+		}
+		if (!o->push && st.from != NULL &&
+		    (r = changed_since(o, local, find_guid(d_e, nd,
+							    st.from->guid,
+							    1))) < 0)
+			return r;
+		/* the other side lists what it committed: the same step again
+		 * means it did not (nothing is sent twice in a loop) */
+		if (strcmp(st.snap, last_sent) == 0)
+			return zk_fail(ZK_EPEER, "%s was sent, but %s does not "
+				       "list it afterwards", st.snap, dst);
+		snprintf(last_sent, sizeof(last_sent), "%s", st.snap);
+		if ((r = transfer(o, st.snap, st.base, st.incr_all,
+				  o->push ? remote : "", local, &bytes)) < 0)
+			return r;
+		snaps += st.count;
+	}
+}
+
+/* ------------------------------------------------------------ the tree */
+
+/* The datasets to sync: ours (push) or the server's (pull) with -r, each
+ * with its place on the other side. */
+static int
+collect(const struct sync *o, struct job *jobs, int *njobs)
+{
+	static struct proto_entry e[PROTO_MAX_ENTRIES];
+	static struct proto_listing tree;
+	int n = 0, r;
+
+	memset(&jobs[0], 0, sizeof(jobs[0]));
+	snprintf(jobs[0].local, sizeof(jobs[0].local), "%s", o->local);
+	snprintf(jobs[0].remote, sizeof(jobs[0].remote), "%s", o->remote);
+	jobs[0].parent = -1;
+	*njobs = 1;
+	if (!o->recursive)
+		return 0;
+	if (o->push) {
+		if ((n = zfs_tree(o->local, e, PROTO_MAX_ENTRIES)) < 0)
+			return zk_fail(ZK_EZFS, "cannot list the datasets below "
+				       "%s", o->local);
+	} else {
+		if ((r = query(o, PROTO_LIST_TREE, o->remote, &tree)) < 0)
+			return r;
+		if (tree.status == PROTO_ST_NOTFOUND)
+			return zk_fail(ZK_EPEER, "the server has no %s",
+				       o->remote);
+		n = (int)tree.n;
+		memcpy(e, tree.e, sizeof(e[0]) * (size_t)n);
+	}
+	if (n + 1 > MAX_DATASETS)
+		return zk_fail(ZK_EUSAGE, "more than %d datasets below %s",
+			       MAX_DATASETS - 1, o->push ? o->local : o->remote);
+	for (int i = 0; i < n; i++) {
+		struct job *j = &jobs[*njobs];
+		const char *rel = e[i].name;   /* "/a/b" */
+		size_t pl = strrchr(rel, '/') - rel;
+
+		memset(j, 0, sizeof(*j));
+		if ((size_t)snprintf(j->local, sizeof(j->local), "%s%s",
+				     o->local, rel) >= sizeof(j->local) ||
+		    (size_t)snprintf(j->remote, sizeof(j->remote), "%s%s",
+				     o->remote, o->remote[0] ? rel : "") >=
+			    sizeof(j->remote) ||
+		    !zfs_name_valid(j->local, 'f') ||
+		    (j->remote[0] && !zfs_name_valid(j->remote, 'f')))
+			return zk_fail(ZK_EUSAGE, "%s%s: the name is too long on "
+				       "the other side", o->push ? o->local
+				       : o->remote, rel);
+		/* the parent: the job whose name is rel up to its last '/' */
+		j->parent = 0;
+		for (int k = 1; k < *njobs; k++)
+			if (strlen(jobs[k].local) == strlen(o->local) + pl &&
+			    strncmp(jobs[k].local + strlen(o->local), rel, pl) == 0)
+				j->parent = k;
+		(*njobs)++;
+	}
+	return 0;
+}
+
+/* Run a job in its own process; it reports "CODE KIND SNAPS BYTES". */
+static int
+start(const struct sync *o, struct job *j)
+{
+	int p[2];
+
+	if (pipe(p) < 0)
+		return zk_fail_errno(ZK_ESYS, "pipe");
+	fflush(NULL);
+	if ((j->pid = fork()) < 0) {
+		close(p[0]);
+		close(p[1]);
+		return zk_fail_errno(ZK_ESYS, "fork");
+	}
+	if (j->pid == 0) {
+		struct outcome out = { "failed", 0, 0 };
+		int r, code;
+
+		close(p[0]);
+		r = sync_one(o, j->local, j->remote, &out);
+		code = zk_exit_code(r);
+		if (r < 0)
+			log_error("sync %s: %s", j->local, zk_errmsg());
+		dprintf(p[1], "%d %s %u %llu\n", code, out.kind, out.snaps,
+			(unsigned long long)out.bytes);
+		fflush(NULL);
+		_exit(code);
+	}
+	close(p[1]);
+	j->fd = p[0];
+	j->state = 1;
+	return 0;
+}
+
+static void
+finish(struct job *j, int status)
+{
+	char line[128] = "";
+	ssize_t n = read(j->fd, line, sizeof(line) - 1);
+
+	close(j->fd);
+	j->state = 2;
+	line[n > 0 ? n : 0] = '\0';
+	if (sscanf(line, "%d %15s %u %llu", &j->code, j->kind, &j->snaps,
+		   &j->bytes) != 4) {
+		j->code = WIFEXITED(status) && WEXITSTATUS(status) ? WEXITSTATUS(status)
+								   : EXIT_SYS;
+		snprintf(j->kind, sizeof(j->kind), "failed");
+		if (WIFSIGNALED(status))
+			log_error("sync %s: killed by signal %d", j->local,
+				  WTERMSIG(status));
+	}
+}
+
+/* Jobs in order, a parent's before its children's, up to --jobs at once;
+ * a child of a failed dataset is skipped. */
+static void
+run_jobs(const struct sync *o, struct job *jobs, int n)
+{
+	int running = 0, left = n;
+
+	while (left > 0) {
+		for (int i = 0; i < n && running < o->jobs; i++) {
+			struct job *j = &jobs[i];
+			if (j->state != 0 ||
+			    (j->parent >= 0 && jobs[j->parent].state != 2))
+				continue;
+			if (j->parent >= 0 && jobs[j->parent].code != 0) {
+				j->state = 2;
+				j->code = jobs[j->parent].code;
+				snprintf(j->kind, sizeof(j->kind), "skipped");
+				log_error("sync %s: skipped: %s failed", j->local,
+					  jobs[j->parent].local);
+				left--;
+				continue;
+			}
+			if (start(o, j) < 0) {
+				log_error("sync %s: %s", j->local, zk_errmsg());
+				zk_clear();
+				j->state = 2;
+				j->code = EXIT_SYS;
+				snprintf(j->kind, sizeof(j->kind), "failed");
+				left--;
+				continue;
+			}
+			running++;
+		}
+		if (running == 0)
+			continue;
+		{
+			int status;
+			pid_t pid = waitpid(-1, &status, 0);
+
+			if (pid < 0) {
+				if (errno == EINTR)
+					continue;
+				break;
+			}
+			for (int i = 0; i < n; i++)
+				if (jobs[i].state == 1 && jobs[i].pid == pid) {
+					finish(&jobs[i], status);
+					running--;
+					left--;
+				}
+		}
+	}
+}
+
+static int
+sync_main(int argc, char **argv, char ***vp)
+{
+	static struct job jobs[MAX_DATASETS];
+	struct sync o;
+	char **v = NULL, path[600];
+	const char *home = getenv("HOME"), *defaults = NULL;
+	int n = 0, njobs = 0, worst = 0, r;
+	unsigned counts[6] = { 0 };
+	static const char *const kinds[] = { "updated", "current", "empty",
+					     "planned", "failed", "skipped" };
+	unsigned long long bytes = 0;
+	unsigned snaps = 0;
+
+	memset(&o, 0, sizeof(o));
+	o.cf.timeout_s = 120;
+	o.cf.mode = MODE_AUTO;
+	o.cf.progress = isatty(2);
+	o.jobs = 1;
+	/* the defaults file's options come first: the command line wins */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--defaults") == 0 && i + 1 < argc)
+			defaults = argv[i + 1];
+		else if (strncmp(argv[i], "--defaults=", 11) == 0)
+			defaults = argv[i] + 11;
+	if ((*vp = v = malloc(sizeof(*v))) == NULL)
+		return EXIT_SYS;
+	v[n++] = argv[0];
+	if (defaults)
+		r = read_defaults(defaults, 1, vp, &n);
+	else {
+		r = 0;
+		if (home && home[0] == '/') {
+			snprintf(path, sizeof(path), "%s/.config/zktls/sync.conf",
+				 home);
+			if (access(path, F_OK) == 0)
+				defaults = path;
+		}
+		if (defaults == NULL && access("/etc/zktls/sync.conf", F_OK) == 0)
+			defaults = "/etc/zktls/sync.conf";
+		if (defaults)
+			r = read_defaults(defaults, 1, vp, &n);
+	}
+	v = *vp;
+	if (r < 0) {
+		fprintf(stderr, "zktls: error: %s\n", zk_errmsg());
+		return EXIT_USAGE;
+	}
+	if ((*vp = v = realloc(v, sizeof(*v) * (size_t)(n + argc))) == NULL)
+		return EXIT_SYS;
+	for (int i = 1; i < argc; i++)
+		v[n++] = argv[i];
+	if ((r = parse(n, v, &o)) != 0)
+		return r < 0 ? EXIT_OK : r;
+	log_init("zktls", o.cf.quiet ? LOG_QUIET : LOG_NORMAL + o.cf.verbose,
+		 o.cf.json);
+	if ((r = zfs_init()) < 0) {
+		log_error("%s", zk_errmsg());
+		return zk_exit_code(r);
+	}
+	if ((o.ctx = tls_ctx_new(&o.cf, 0)) == NULL) {
+		log_error("%s", zk_errmsg());
+		return zk_exit_code(-zk_errcode());
+	}
+	if ((r = collect(&o, jobs, &njobs)) < 0) {
+		log_error("%s", zk_errmsg());
+		tls_ctx_free(o.ctx);
+		return zk_exit_code(r);
+	}
+	run_jobs(&o, jobs, njobs);
+	tls_ctx_free(o.ctx);
+	for (int i = 0; i < njobs; i++) {
+		worst = jobs[i].code > worst ? jobs[i].code : worst;
+		snaps += jobs[i].snaps;
+		bytes += jobs[i].bytes;
+		for (int k = 0; k < 6; k++)
+			if (strcmp(jobs[i].kind, kinds[k]) == 0)
+				counts[k]++;
+	}
+	if (log_json()) {
+		fprintf(stderr, "{\"event\":\"sync-summary\",\"datasets\":%d,"
+			"\"updated\":%u,\"current\":%u,\"empty\":%u,"
+			"\"planned\":%u,\"failed\":%u,\"skipped\":%u,"
+			"\"snapshots\":%u,\"bytes\":%llu,\"exit\":%d}\n", njobs,
+			counts[0], counts[1], counts[2], counts[3], counts[4],
+			counts[5], snaps, bytes, worst);
+	} else if (log_level() >= LOG_NORMAL || worst) {
+		char line[512], b[48];
+		size_t l;
+
+		l = (size_t)snprintf(line, sizeof(line), "sync: %d dataset%s:",
+				     njobs, njobs == 1 ? "" : "s");
+		for (int k = 0; k < 6; k++)
+			if (counts[k])
+				l += (size_t)snprintf(line + l, sizeof(line) - l,
+						      " %u %s%s", counts[k],
+						      kinds[k] == kinds[1]
+							      ? "up to date"
+							      : kinds[k],
+						      ",");
+		line[l - 1] = '\0';
+		if (snaps && !o.dry_run)
+			snprintf(line + l - 1, sizeof(line) - l + 1, "; %u "
+				 "snapshot%s, %s", snaps, snaps == 1 ? "" : "s",
+				 human_bytes(bytes, b, sizeof(b)));
+		if (worst)
+			log_error("%s (exit %d)", line, worst);
+		else
+			log_info("%s", line);
+	}
+	return worst;
+}
+
+int
+cmd_sync(int argc, char **argv)
+{
+	char **v = NULL;
+	int r = sync_main(argc, argv, &v);
+
+	free(v);
+	return r;
+}

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+#
+# Description:
+#	zktls sync's front end and its plan, against zktls serve with the
+#	stand-in zfs on both sides: usage errors exit 2 with their reason;
+#	the defaults file is read, and refused when others may write it; a
+#	dry run prints the plan (base by GUID, one -I stream) and runs no
+#	session; a diverged or unrelated target is refused, naming what
+#	diverged; a push the server did not commit fails the run instead of
+#	being sent again.
+#
+# Strategy:
+#	Client alpha (push backup/alpha).  Our pool/exp has @a (101), @b
+#	(102), @c (103); the server's backup/alpha/exp has what each case
+#	says (ZKTLS_FAKE_GUIDS of its fake zfs).
+#	1. Usage: both sides remote, both local, --rollback on a push,
+#	   --rate on a pull, --protect maybe, --jobs 0: exit 2, the reason.
+#	2. Defaults file: group-writable: exit 2 "must belong to you or root
+#	   and be writable by nobody else"; mode 600 holding the TLS options:
+#	   used (the dry run of 3 needs them).
+#	3. Server has @a: the plan is "-I @a pool/exp@c (2 snapshots ...)";
+#	   no session line, no zfs send on our side, exit 0.
+#	4. Server has @a and @x (999, newer): exit 2, "backup/alpha/exp has
+#	   diverged from pool/exp: it has backup/alpha/exp@x, newer than their
+#	   common snapshot pool/exp@a"; nothing sent.
+#	5. Server has @y (998) only: exit 2, "has snapshots but none in
+#	   common"; nothing sent.
+#	6. Server has @a and does not hold @c after receiving the push of
+#	   @a..@c (its stand-in stores nothing): the server's own check
+#	   fails the session, sync exits 4 with its words, zfs send ran once.
+#
+. "$(dirname "$0")/lib.sh"
+
+read -r -a A <<<"$(as_client alpha)"
+SY=("$ZK" sync --no-progress)
+MINE="pool/exp@a=101 pool/exp@b=102 pool/exp@c=103"
+
+# 1. usage
+u=0
+usage() {   # usage WANT-TEXT ARGS...
+	local want=$1
+	shift
+	u=$((u + 1))
+	bounded 10 "${SY[@]}" "$@" >"$T/u$u.out" 2>"$T/u$u.err"
+	expect_fail "sync $*" 2 $? "$T/u$u.err" "$want"
+}
+usage "both SOURCE and DESTINATION are remote" h:1:pool/a h:2:pool/b
+usage "one of SOURCE and DESTINATION must be HOST:PORT[:DATASET]" pool/a pool/b
+usage "--rollback is for pulls (a server is rolled back by its operator)" --rollback pool/a h:1
+usage "--rate paces pushes (the server's policy paces pulls)" --rate 1M h:1:pool/a pool/b
+usage "bad --protect 'maybe' (bookmark, hold or none)" --protect maybe pool/a h:1
+usage "bad --jobs '0' (1 to 64)" --jobs 0 pool/a h:1
+usage "a pull names the server's dataset: HOST:PORT:DATASET" h:1 pool/b
+bounded 10 "${SY[@]}" --help >"$T/help.out" 2>&1
+assert_exit 0 "sync --help" "$T/help.out"
+assert_grep "usage: zktls sync" "$T/help.out"
+
+# 2. the defaults file
+printf '# alpha talks to beta\n' >"$T/sync.conf"
+for ((i = 0; i < ${#A[@]}; i++)); do
+	if [[ ${A[i + 1]:-} == --* || -z ${A[i + 1]:-} ]]; then
+		printf '%s\n' "${A[i]#--}"
+	else
+		printf '%s %s\n' "${A[i]#--}" "${A[i + 1]}"
+		i=$((i + 1))
+	fi
+done >>"$T/sync.conf"
+chmod 620 "$T/sync.conf"
+bounded 10 "${SY[@]}" --defaults "$T/sync.conf" -n pool/exp 127.0.0.1:1 \
+	>"$T/d.out" 2>"$T/d.err"
+expect_fail "a group-writable defaults file" 2 $? "$T/d.err" \
+	"$T/sync.conf must belong to you or root and be writable by nobody else"
+chmod 600 "$T/sync.conf"
+
+# sync_case TAG SERVER-GUIDS ARGS...: serve with the server's snapshots,
+# then zktls sync ARGS with ours; RC its exit status
+sync_case() {
+	local tag=$1 theirs=$2
+	shift 2
+	serve_conf "$T/$tag.conf" "client alpha {" "name alpha" "push backup/alpha" "}"
+	start_serve "$T/$tag.srv.err" "$T/$tag.conf" "ZKTLS_FAKE_GUIDS=$theirs"
+	set -- "${@/#SRV/127.0.0.1:$SPORT}"
+	rm -rf "$T/srv.out"/*
+	: >"$T/$tag.zfs.log"
+	bounded 30 env ZKTLS_ZFS="$FAKEZFS" ZKTLS_FAKE_GUIDS="$MINE" \
+		ZKTLS_FAKE_SNAPS="pool/exp@a pool/exp@b pool/exp@c" \
+		ZKTLS_FAKE_STREAM="$T/stream" ZKTLS_FAKE_LOG="$T/$tag.zfs.log" \
+		"${SY[@]}" --defaults "$T/sync.conf" "$@" >"$T/$tag.out" 2>"$T/$tag.err"
+	RC=$?
+	kill -TERM "$SERVE_PID"
+	reap "$SPID" _
+}
+head -c 100000 /dev/urandom >"$T/stream"
+
+# 3. the plan
+sync_case plan "backup/alpha/exp@a=101" -n pool/exp SRV
+assert_rc 0 "$RC" "dry run" "$T/plan.err"
+assert_grep "sync pool/exp -> backup/alpha/exp: -I @a pool/exp@c (2 snapshots, about " "$T/plan.err"
+assert_grep "sync: 1 dataset: 1 planned" "$T/plan.err"
+assert_no_grep "sent \|received " "$T/plan.err"
+grep -q "^send$(printf '\037')-I" "$T/plan.zfs.log" && fail "the dry run ran zfs send" "$T/plan.zfs.log"
+[ -z "$(ls -A "$T/srv.out")" ] || fail "the dry run received something: $(ls "$T/srv.out")"
+
+# 4. diverged
+sync_case div "backup/alpha/exp@a=101 backup/alpha/exp@x=999" pool/exp SRV
+assert_rc 2 "$RC" "diverged target" "$T/div.err"
+assert_grep "backup/alpha/exp has diverged from pool/exp: it has backup/alpha/exp@x, newer than their common snapshot pool/exp@a" "$T/div.err"
+[ -z "$(ls -A "$T/srv.out")" ] || fail "a diverged target received something"
+
+# 5. unrelated
+sync_case unrel "backup/alpha/exp@y=998" pool/exp SRV
+assert_rc 2 "$RC" "unrelated target" "$T/unrel.err"
+assert_grep "backup/alpha/exp has snapshots but none in common with pool/exp: refusing to replace it" "$T/unrel.err"
+
+# 6. a server that does not list what it received
+sync_case nolist "backup/alpha/exp@a=101" pool/exp SRV
+assert_rc 4 "$RC" "a server that does not list what it got" "$T/nolist.err"
+assert_grep "sync pool/exp: receiver: zfs receive succeeded, but backup/alpha/exp@c does not exist" "$T/nolist.err"
+n=$(grep -c "^send$(printf '\037')-I" "$T/nolist.zfs.log")
+assert_eq 1 "$n" "zfs send -I runs"
+
+finish "usage errors, defaults file, dry-run plan, diverged and unrelated targets refused, no resend loop"
