@@ -29,26 +29,15 @@ static const char list_usage[] =
 int
 cmd_list(int argc, char **argv)
 {
-	enum { O_CONNECT = 256, O_CERT, O_KEY, O_CA, O_NAME, O_PIN, O_WILD,
-	       O_TIMEOUT, O_HAVE, O_JSON, O_PROGRESS, O_PUSH, O_TREE };
+	enum { O_CONNECT = 256, O_HAVE, O_PUSH, O_TREE };
 	static const struct option opts[] = {
 		{ "connect", required_argument, NULL, O_CONNECT },
-		{ "cert", required_argument, NULL, O_CERT },
-		{ "key", required_argument, NULL, O_KEY },
-		{ "ca", required_argument, NULL, O_CA },
-		{ "peer-name", required_argument, NULL, O_NAME },
-		{ "peer-pin", required_argument, NULL, O_PIN },
-		{ "peer-name-wildcards", no_argument, NULL, O_WILD },
-		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "have", required_argument, NULL, O_HAVE },
 		{ "push", no_argument, NULL, O_PUSH },
 		{ "tree", no_argument, NULL, O_TREE },
-		{ "json", no_argument, NULL, O_JSON },
-		/* accepted as everywhere; there is no stream to show */
-		{ "progress", no_argument, NULL, O_PROGRESS },
-		{ "no-progress", no_argument, NULL, O_PROGRESS },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
+		/* --mode and --progress are accepted as everywhere; a
+		 * listing has no stream */
+		COMMON_LONG_OPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -69,17 +58,14 @@ cmd_list(int argc, char **argv)
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "vqh", opts, NULL)) != -1) {
 		char *end;
+		int common = common_option(ch, optarg, &cf);
 
+		if (common < 0)
+			return EXIT_USAGE;
+		if (common > 0)
+			continue;
 		switch (ch) {
 		case O_CONNECT: cf.connect = optarg; break;
-		case O_CERT: cf.cert = optarg; break;
-		case O_KEY: cf.key = optarg; break;
-		case O_CA: cf.ca = optarg; break;
-		case O_NAME: cf.peer_name = optarg; break;
-		case O_PIN: cf.peer_pin = optarg; break;
-		case O_WILD: cf.peer_wildcards = 1; break;
-		case O_JSON: cf.json = 1; break;
-		case O_PROGRESS: break;
 		case O_PUSH:
 		case O_TREE:
 			if (how != PROTO_LIST_DATASET)
@@ -87,16 +73,9 @@ cmd_list(int argc, char **argv)
 						   "exclude each other");
 			how = ch == O_PUSH ? PROTO_LIST_PUSH : PROTO_LIST_TREE;
 			break;
-		case 'v': cf.verbose++; break;
-		case 'q': cf.quiet = 1; break;
 		case 'h':
 			fputs(list_usage, stdout);
 			return EXIT_OK;
-		case O_TIMEOUT:
-			cf.timeout_s = (int)strtol(optarg, &end, 10);
-			if (*end || cf.timeout_s <= 0 || cf.timeout_s > 86400)
-				return usage_error("bad --timeout '%s'", optarg);
-			break;
 		case O_HAVE:
 			if (nguids == PROTO_MAX_GUIDS)
 				return usage_error("at most %d --have",

@@ -481,14 +481,6 @@ struct sess {
 	char busy_why[200];
 };
 
-static const struct {
-	uint32_t bit;
-	const char *flag;
-} send_bits[] = {
-	{ PROTO_ZF_RAW, "-w" }, { PROTO_ZF_COMPRESSED, "-c" },
-	{ PROTO_ZF_LARGE, "-L" }, { PROTO_ZF_EMBED, "-e" },
-	{ PROTO_ZF_PROPS, "-p" }, { PROTO_ZF_RECURSIVE, "-R" },
-};
 
 /* The newest snapshot of the requested one's dataset, older than it, that
  * the client has (by GUID): the incremental base of a pull; when that
@@ -771,11 +763,10 @@ on_request(void *arg, struct tls *peer, const struct proto_request *q,
 		/* raw yes: an encrypted dataset leaves this host encrypted,
 		 * whatever the client asked for. */
 		zflags = q->zflags | (ss->client->raw ? PROTO_ZF_RAW : 0);
-		for (size_t i = 0; i < sizeof(send_bits) / sizeof(send_bits[0]);
-		     i++)
-			if (zflags & send_bits[i].bit) {
-				ss->args[na++] = send_bits[i].flag;
-				cf->zflags |= send_bits[i].bit;
+		for (const struct zfs_flag *f = zfs_send_flags; f->flag; f++)
+			if (zflags & f->bit) {
+				ss->args[na++] = f->flag;
+				cf->zflags |= f->bit;
 			}
 		if (ss->base[0]) {
 			ss->args[na++] = q->zflags & PROTO_ZF_INCR_ALL &&

@@ -92,15 +92,6 @@ struct outcome {
 	uint64_t bytes;
 };
 
-/* What zfs send -w -c -L -e -p look like. */
-static const struct {
-	uint32_t bit;
-	const char *flag;
-} send_bits[] = {
-	{ PROTO_ZF_RAW, "-w" },   { PROTO_ZF_COMPRESSED, "-c" },
-	{ PROTO_ZF_LARGE, "-L" }, { PROTO_ZF_EMBED, "-e" },
-	{ PROTO_ZF_PROPS, "-p" },
-};
 
 /* ------------------------------------------------------------ arguments */
 
@@ -196,30 +187,17 @@ read_defaults(const char *path, int must, char ***v, int *n)
 static int
 parse(int argc, char **argv, struct sync *o)
 {
-	enum { O_CERT = 256, O_KEY, O_CA, O_NAME, O_PIN, O_WILD, O_MODE,
-	       O_TIMEOUT, O_JOBS, O_RATE, O_ROLLBACK, O_EACH, O_JSON,
-	       O_PROGRESS, O_NOPROGRESS, O_DEFAULTS, O_PROTECT };
+	enum { O_JOBS = 256, O_RATE, O_ROLLBACK, O_EACH, O_DEFAULTS,
+	       O_PROTECT };
 	static const struct option opts[] = {
-		{ "cert", required_argument, NULL, O_CERT },
-		{ "key", required_argument, NULL, O_KEY },
-		{ "ca", required_argument, NULL, O_CA },
-		{ "peer-name", required_argument, NULL, O_NAME },
-		{ "peer-pin", required_argument, NULL, O_PIN },
-		{ "peer-name-wildcards", no_argument, NULL, O_WILD },
-		{ "mode", required_argument, NULL, O_MODE },
-		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "jobs", required_argument, NULL, O_JOBS },
 		{ "rate", required_argument, NULL, O_RATE },
 		{ "rollback", no_argument, NULL, O_ROLLBACK },
 		{ "each", no_argument, NULL, O_EACH },
 		{ "dry-run", no_argument, NULL, 'n' },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "progress", no_argument, NULL, O_PROGRESS },
-		{ "no-progress", no_argument, NULL, O_NOPROGRESS },
 		{ "defaults", required_argument, NULL, O_DEFAULTS },
 		{ "protect", required_argument, NULL, O_PROTECT },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
+		COMMON_LONG_OPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -230,16 +208,13 @@ parse(int argc, char **argv, struct sync *o)
 	optind = 1;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+rwcLepnvqh", opts, NULL)) != -1) {
+		int common = common_option(ch, optarg, &o->cf);
+
+		if (common < 0)
+			return EXIT_USAGE;
+		if (common > 0)
+			continue;
 		switch (ch) {
-		case O_CERT: o->cf.cert = optarg; break;
-		case O_KEY: o->cf.key = optarg; break;
-		case O_CA: o->cf.ca = optarg; break;
-		case O_NAME: o->cf.peer_name = optarg; break;
-		case O_PIN: o->cf.peer_pin = optarg; break;
-		case O_WILD: o->cf.peer_wildcards = 1; break;
-		case O_JSON: o->cf.json = 1; break;
-		case O_PROGRESS: o->cf.progress = 1; break;
-		case O_NOPROGRESS: o->cf.progress = 0; break;
 		case O_ROLLBACK: o->rollback = 1; break;
 		case O_EACH: o->each = 1; break;
 		case O_DEFAULTS: break; /* read before */
@@ -256,8 +231,6 @@ parse(int argc, char **argv, struct sync *o)
 			break;
 		case 'r': o->recursive = 1; break;
 		case 'n': o->dry_run = 1; break;
-		case 'v': o->cf.verbose++; break;
-		case 'q': o->cf.quiet = 1; break;
 		case 'h':
 			fputs(sync_usage, stdout);
 			return -1;
@@ -266,16 +239,6 @@ parse(int argc, char **argv, struct sync *o)
 		case 'L': o->zflags |= PROTO_ZF_LARGE; break;
 		case 'e': o->zflags |= PROTO_ZF_EMBED; break;
 		case 'p': o->zflags |= PROTO_ZF_PROPS; break;
-		case O_MODE:
-			if (plane_mode_parse(optarg, &o->cf.mode) < 0)
-				return usage_error("%s", zk_errmsg());
-			break;
-		case O_TIMEOUT:
-			o->cf.timeout_s = (int)strtol(optarg, &end, 10);
-			if (*end || o->cf.timeout_s <= 0 ||
-			    o->cf.timeout_s > 86400)
-				return usage_error("bad --timeout '%s'", optarg);
-			break;
 		case O_JOBS:
 			o->jobs = (int)strtol(optarg, &end, 10);
 			if (*end || end == optarg || o->jobs < 1 || o->jobs > 64)
@@ -415,10 +378,9 @@ transfer(const struct sync *o, const char *snap, const char *base,
 		cf.dataset = snap;
 		cf.target = target[0] ? target : NULL;
 		cf.zflags = o->zflags;
-		for (size_t i = 0; i < sizeof(send_bits) / sizeof(send_bits[0]);
-		     i++)
-			if (o->zflags & send_bits[i].bit)
-				args[n++] = send_bits[i].flag;
+		for (const struct zfs_flag *f = zfs_send_flags; f->flag; f++)
+			if (o->zflags & f->bit)
+				args[n++] = f->flag;
 		if (base[0]) {
 			args[n++] = incr_all ? "-I" : "-i";
 			args[n++] = base;
@@ -540,9 +502,9 @@ estimate(const struct sync *o, const char *snap, const char *base,
 	argv[n++] = zfs_path();
 	argv[n++] = "send";
 	argv[n++] = "-nP";
-	for (size_t i = 0; i < sizeof(send_bits) / sizeof(send_bits[0]); i++)
-		if (o->zflags & send_bits[i].bit)
-			argv[n++] = send_bits[i].flag;
+	for (const struct zfs_flag *f = zfs_send_flags; f->flag; f++)
+		if (o->zflags & f->bit)
+			argv[n++] = f->flag;
 	if (base[0]) {
 		argv[n++] = incr_all ? "-I" : "-i";
 		argv[n++] = base;

@@ -16,34 +16,20 @@
 #include "zktls.h"
 
 enum {
-	OPT_CONNECT = 256, OPT_LISTEN, OPT_CERT, OPT_KEY, OPT_CA,
-	OPT_PEER_NAME, OPT_PEER_PIN, OPT_MODE, OPT_TIMEOUT, OPT_JSON,
-	OPT_TARGET, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_WILDCARDS, OPT_MOUNT,
-	OPT_MOUNT_PROPS, OPT_LISTEN_TIMEOUT, OPT_SOURCE, OPT_SOURCE_FLAGS,
+	OPT_CONNECT = 256, OPT_LISTEN, OPT_TARGET, OPT_MOUNT, OPT_MOUNT_PROPS,
+	OPT_LISTEN_TIMEOUT, OPT_SOURCE, OPT_SOURCE_FLAGS,
 };
 
 static const struct option long_opts[] = {
 	{ "connect", required_argument, NULL, OPT_CONNECT },
 	{ "listen", required_argument, NULL, OPT_LISTEN },
-	{ "cert", required_argument, NULL, OPT_CERT },
-	{ "key", required_argument, NULL, OPT_KEY },
-	{ "ca", required_argument, NULL, OPT_CA },
-	{ "peer-name", required_argument, NULL, OPT_PEER_NAME },
-	{ "peer-pin", required_argument, NULL, OPT_PEER_PIN },
-	{ "peer-name-wildcards", no_argument, NULL, OPT_WILDCARDS },
-	{ "mode", required_argument, NULL, OPT_MODE },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "listen-timeout", required_argument, NULL, OPT_LISTEN_TIMEOUT },
-	{ "json", no_argument, NULL, OPT_JSON },
 	{ "target", required_argument, NULL, OPT_TARGET },
 	{ "mount", no_argument, NULL, OPT_MOUNT },
 	{ "source", required_argument, NULL, OPT_SOURCE },
 	{ "source-flags", required_argument, NULL, OPT_SOURCE_FLAGS },
 	{ "sender-mount-props", no_argument, NULL, OPT_MOUNT_PROPS },
-	{ "progress", no_argument, NULL, OPT_PROGRESS },
-	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "quiet", no_argument, NULL, 'q' },
+	COMMON_LONG_OPTS,
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -108,33 +94,18 @@ parse(int argc, char **argv, const struct zflag *zf, struct conf *cf)
 	while ((ch = getopt_long(argc, argv, optstr, long_opts, NULL)) != -1) {
 		const struct zflag *z;
 		char *end;
+		int common = common_option(ch, optarg, cf);
 
+		if (common < 0)
+			return EXIT_USAGE;
+		if (common > 0)
+			continue;
 		switch (ch) {
 		case OPT_CONNECT: cf->connect = optarg; break;
 		case OPT_LISTEN: cf->listen = optarg; break;
-		case OPT_CERT: cf->cert = optarg; break;
-		case OPT_KEY: cf->key = optarg; break;
-		case OPT_CA: cf->ca = optarg; break;
-		case OPT_PEER_NAME: cf->peer_name = optarg; break;
-		case OPT_PEER_PIN: cf->peer_pin = optarg; break;
-		case OPT_WILDCARDS: cf->peer_wildcards = 1; break;
-		case OPT_JSON: cf->json = 1; break;
-		case OPT_PROGRESS: cf->progress = 1; break;
-		case OPT_NO_PROGRESS: cf->progress = 0; break;
-		case 'v': cf->verbose++; break;
-		case 'q': cf->quiet = 1; break;
 		case 'h':
 			usage_print(stdout);
 			exit(EXIT_OK);
-		case OPT_MODE:
-			if (plane_mode_parse(optarg, &cf->mode) < 0)
-				return usage_error("%s", zk_errmsg());
-			break;
-		case OPT_TIMEOUT:
-			cf->timeout_s = (int)strtol(optarg, &end, 10);
-			if (*end || cf->timeout_s <= 0 || cf->timeout_s > 86400)
-				return usage_error("bad --timeout '%s'", optarg);
-			break;
 		case OPT_MOUNT:
 		case OPT_MOUNT_PROPS:
 			if (cf->role != ROLE_RECEIVER || !cf->zfs)

@@ -100,6 +100,37 @@ usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+int
+common_option(int ch, const char *arg, struct conf *cf)
+{
+	char *end;
+
+	switch (ch) {
+	case OPT_CERT: cf->cert = arg; return 1;
+	case OPT_KEY: cf->key = arg; return 1;
+	case OPT_CA: cf->ca = arg; return 1;
+	case OPT_PEER_NAME: cf->peer_name = arg; return 1;
+	case OPT_PEER_PIN: cf->peer_pin = arg; return 1;
+	case OPT_WILDCARDS: cf->peer_wildcards = 1; return 1;
+	case OPT_JSON: cf->json = 1; return 1;
+	case OPT_PROGRESS: cf->progress = 1; return 1;
+	case OPT_NO_PROGRESS: cf->progress = 0; return 1;
+	case 'v': cf->verbose++; return 1;
+	case 'q': cf->quiet = 1; return 1;
+	case OPT_MODE:
+		if (plane_mode_parse(arg, &cf->mode) < 0)
+			return usage_error("%s", zk_errmsg()), -1;
+		return 1;
+	case OPT_TIMEOUT:
+		cf->timeout_s = (int)strtol(arg, &end, 10);
+		if (*end || end == arg || cf->timeout_s <= 0 ||
+		    cf->timeout_s > 86400)
+			return usage_error("bad --timeout '%s'", arg), -1;
+		return 1;
+	}
+	return 0;
+}
+
 static int
 cmd_pin(int argc, char **argv)
 {

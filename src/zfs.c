@@ -318,12 +318,22 @@ zfs_snapshots(const char *dataset, char (*names)[256], uint64_t *guids,
 	return n;
 }
 
-int
-zfs_tree(const char *dataset, struct proto_entry *e, int max)
+const struct zfs_flag zfs_send_flags[] = {
+	{ PROTO_ZF_RAW, "-w" },   { PROTO_ZF_COMPRESSED, "-c" },
+	{ PROTO_ZF_LARGE, "-L" }, { PROTO_ZF_EMBED, "-e" },
+	{ PROTO_ZF_PROPS, "-p" }, { PROTO_ZF_RECURSIVE, "-R" },
+	{ 0, NULL },
+};
+
+/*
+ * "NAME GUID CREATETXG" lines of zfs list argv about dataset into e (at
+ * most max): with tree, the datasets below it ("/a/b"), else its
+ * snapshots ("@s") and bookmarks ("#b").  The count, or -1.
+ */
+static int
+entries(const char *const *argv, const char *dataset, int tree,
+	struct proto_entry *e, int max)
 {
-	const char *argv[] = { zfs_path(), "list", "-H", "-p", "-o",
-			       "name,guid,createtxg", "-t",
-			       "filesystem,volume", "-r", dataset, NULL };
 	static char list[1 << 21];
 	char *line, *save = NULL;
 	size_t dl = strlen(dataset);
@@ -331,24 +341,38 @@ zfs_tree(const char *dataset, struct proto_entry *e, int max)
 
 	if (zfs_capture(argv, list, sizeof(list)) != 0)
 		return -1;
-	/* zfs lists by name: a parent before its children */
+	/* zfs lists a tree by name: a parent before its children */
 	for (line = strtok_r(list, "\n", &save); line && n < max;
 	     line = strtok_r(NULL, "\n", &save)) {
 		char name[PROTO_NAME_LEN];
 		unsigned long long guid, txg;
 
 		if (sscanf(line, "%255[^\t]\t%llu\t%llu", name, &guid, &txg) != 3 ||
-		    strncmp(name, dataset, dl) != 0 || name[dl] != '/' ||
-		    !zfs_name_valid(name, 'f'))
+		    strncmp(name, dataset, dl) != 0)
+			continue;
+		if (tree ? name[dl] != '/' || !zfs_name_valid(name, 'f')
+			 : name[dl] != '@' && name[dl] != '#')
 			continue;
 		memset(&e[n], 0, sizeof(e[n]));
 		snprintf(e[n].name, sizeof(e[n].name), "%s", name + dl);
 		e[n].guid = guid;
 		e[n].createtxg = txg;
-		e[n].kind = PROTO_KIND_DATASET;
+		e[n].kind = tree ? PROTO_KIND_DATASET
+			    : name[dl] == '@' ? PROTO_KIND_SNAPSHOT
+					      : PROTO_KIND_BOOKMARK;
 		n++;
 	}
 	return n;
+}
+
+int
+zfs_tree(const char *dataset, struct proto_entry *e, int max)
+{
+	const char *argv[] = { zfs_path(), "list", "-H", "-p", "-o",
+			       "name,guid,createtxg", "-t",
+			       "filesystem,volume", "-r", dataset, NULL };
+
+	return entries(argv, dataset, 1, e, max);
 }
 
 int
@@ -357,29 +381,6 @@ zfs_listing(const char *dataset, struct proto_entry *e, int max)
 	const char *argv[] = { zfs_path(), "list", "-H", "-p", "-o",
 			       "name,guid,createtxg", "-t", "snapshot,bookmark",
 			       "-s", "createtxg", "-d", "1", dataset, NULL };
-	static char list[1 << 21];
-	char *line, *save = NULL;
-	size_t dl = strlen(dataset);
-	int n = 0;
 
-	if (zfs_capture(argv, list, sizeof(list)) != 0)
-		return -1;
-	for (line = strtok_r(list, "\n", &save); line && n < max;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char name[PROTO_NAME_LEN];
-		unsigned long long guid, txg;
-
-		if (sscanf(line, "%255[^\t]\t%llu\t%llu", name, &guid, &txg) != 3 ||
-		    strncmp(name, dataset, dl) != 0 ||
-		    (name[dl] != '@' && name[dl] != '#'))
-			continue;
-		memset(&e[n], 0, sizeof(e[n]));
-		snprintf(e[n].name, sizeof(e[n].name), "%s", name + dl);
-		e[n].guid = guid;
-		e[n].createtxg = txg;
-		e[n].kind = name[dl] == '@' ? PROTO_KIND_SNAPSHOT
-					    : PROTO_KIND_BOOKMARK;
-		n++;
-	}
-	return n;
+	return entries(argv, dataset, 0, e, max);
 }

@@ -56,6 +56,32 @@
 /* main.c: the help text, and a usage error (exit status 2). */
 void usage_print(FILE *f);
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The options every command that connects shares: TLS, --mode,
+ * --timeout, --json, --progress, -v, -q.  COMMON_LONG_OPTS goes into a
+ * getopt_long table; common_option() takes one: 1 when it was one of
+ * them, 0 when not, -1 after a usage error was printed. */
+enum {
+	OPT_CERT = 0x1000, OPT_KEY, OPT_CA, OPT_PEER_NAME, OPT_PEER_PIN,
+	OPT_WILDCARDS, OPT_MODE, OPT_TIMEOUT, OPT_JSON, OPT_PROGRESS,
+	OPT_NO_PROGRESS,
+};
+#define COMMON_LONG_OPTS                                                  \
+	{ "cert", required_argument, NULL, OPT_CERT },                    \
+	{ "key", required_argument, NULL, OPT_KEY },                      \
+	{ "ca", required_argument, NULL, OPT_CA },                        \
+	{ "peer-name", required_argument, NULL, OPT_PEER_NAME },          \
+	{ "peer-pin", required_argument, NULL, OPT_PEER_PIN },            \
+	{ "peer-name-wildcards", no_argument, NULL, OPT_WILDCARDS },      \
+	{ "mode", required_argument, NULL, OPT_MODE },                    \
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },              \
+	{ "json", no_argument, NULL, OPT_JSON },                          \
+	{ "progress", no_argument, NULL, OPT_PROGRESS },                  \
+	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },            \
+	{ "verbose", no_argument, NULL, 'v' },                            \
+	{ "quiet", no_argument, NULL, 'q' }
+struct conf;
+int common_option(int ch, const char *arg, struct conf *cf);
 /* The subcommands: argv[0] is the command word. */
 int cmd_xfer(int argc, char **argv);  /* pipe send|recv, send, recv */
 int cmd_serve(int argc, char **argv); /* serve */
@@ -483,6 +509,14 @@ const struct session_result *session_result(struct session *s);
 int session_busy(const struct session *s);
 
 /* ---------------------------------------------------------------- zfs.c */
+
+/* The zfs send flags a request's zflags bits stand for (-w -c -L -e -p
+ * -R), ending with a NULL flag. */
+struct zfs_flag {
+	uint32_t bit;
+	const char *flag;
+};
+extern const struct zfs_flag zfs_send_flags[];
 
 /* ZFS naming rules: kind 'f' filesystem/volume, 's' snapshot. */
 int zfs_name_valid(const char *name, int kind);
