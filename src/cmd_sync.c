@@ -397,6 +397,7 @@ transfer(const struct sync *o, const char *snap, const char *base,
 	memcpy(cf.zfs_args, args, sizeof(args));
 	cf.nzfs_args = n;
 	cf.busy_quiet = 1;
+	cf.progress_label = local;
 	policy_oneshot(&pol, &cf);
 	for (double wait = 1, t0 = now_s();; wait = wait < 15 ? 2 * wait : 30) {
 		int busy = 0;

@@ -1009,6 +1009,7 @@ session_new(const struct conf *cf, const struct policy *pol,
 	s->c.fd = -1;
 	s->c.timeout_ms = cf->timeout_s * 1000;
 	s->x.progress = cf->progress;
+	s->x.label = cf->progress_label;
 	s->t0 = now_s();
 	*out = s;
 	*note = s->plane_why;

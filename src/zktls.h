@@ -178,6 +178,8 @@ struct conf {
 	int verbose, quiet, json, progress;
 	int busy_quiet;       /* a "busy" answer is not logged: the caller
 				 tries again (sync) */
+	const char *progress_label; /* progress lines name it (sync's
+				       parallel datasets) */
 	/* zfs */
 	const char *dataset;  /* send: POOL/FS@SNAP; recv: POOL/FS */
 	const char *target;   /* send: --target */
@@ -321,6 +323,7 @@ struct xfer {
 	uint64_t user_bytes;  /* bytes this process copied through userspace */
 	int uncounted;        /* the plane cannot count bytes (direct) */
 	int estimated;        /* bytes is an estimate (progress lines only) */
+	const char *label;    /* what progress lines are about, or NULL */
 };
 
 /*
