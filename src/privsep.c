@@ -340,6 +340,34 @@ sets(const struct conf_client *cl, const char *prop)
 	return 0;
 }
 
+void
+privsep_mark_tag(const char *id, char *out, size_t cap)
+{
+	snprintf(out, cap, "zktls_%.60s", id);
+	for (char *c = out; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '-' || *c == '.'))
+			*c = '_';
+}
+
+/* Is bm (DS#NAME) one of client cl's pull-base bookmarks of a dataset it
+ * may read: NAME starts with its tag and '_'? */
+static int
+own_mark(const struct conf_client *cl, const char *bm)
+{
+	char tag[128];
+	const char *hash = strchr(bm, '#');
+	size_t tl;
+
+	privsep_mark_tag(cl->id, tag, sizeof(tag));
+	tl = strlen(tag);
+	return hash != NULL && strchr(bm, '@') == NULL &&
+	       strchr(hash + 1, '#') == NULL && strchr(hash + 1, '/') == NULL &&
+	       strncmp(hash + 1, tag, tl) == 0 && hash[1 + tl] == '_' &&
+	       hash[2 + tl] != '\0' && strlen(bm) < 256 &&
+	       readable(cl, bm) && name_ok(bm);
+}
+
 int
 privsep_allowed(const struct conf_client *cl, const char *const *a, int n,
 		char *why, size_t wl)
@@ -362,6 +390,26 @@ privsep_allowed(const struct conf_client *cl, const char *const *a, int n,
 			return 0;
 		return snprintf(why, wl, "%s is not client %s's", a[7], cl->id),
 		       -1;
+	}
+	/* the base of a client's next pull: bookmark DS@SNAP as
+	 * DS#TAG_SNAP, destroy its older ones (nothing else) */
+	if (n == 4 && strcmp(a[1], "bookmark") == 0) {
+		const char *at = strchr(a[2], '@');
+		char want[600], tag[128];
+
+		privsep_mark_tag(cl->id, tag, sizeof(tag));
+		if (at && zfs_name_valid(a[2], 's') && readable(cl, a[2]) &&
+		    (size_t)snprintf(want, sizeof(want), "%.*s#%s_%s",
+				     (int)(at - a[2]), a[2], tag, at + 1) <
+			    sizeof(want) &&
+		    strcmp(a[3], want) == 0 && own_mark(cl, a[3]))
+			return 0;
+		return snprintf(why, wl, "bookmark %s as %s", a[2], a[3]), -1;
+	}
+	if (n == 3 && strcmp(a[1], "destroy") == 0) {
+		if (own_mark(cl, a[2]))
+			return 0;
+		return snprintf(why, wl, "destroy %s", a[2]), -1;
 	}
 	if (n >= 10 && strcmp(a[1], "list") == 0) {
 		int k = 2;

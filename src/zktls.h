@@ -601,6 +601,9 @@ void privsep_kill(void);
 struct conf_client;
 int privsep_allowed(const struct conf_client *cl, const char *const *argv,
 		    int n, char *why, size_t wl);
+/* The tag of a client's pull-base bookmarks: zktls_ID, in the characters
+ * a bookmark name may have. */
+void privsep_mark_tag(const char *id, char *out, size_t cap);
 
 /* ---------------------------------------------------------------- util */
 

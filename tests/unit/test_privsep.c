@@ -45,6 +45,22 @@ main(void)
 	OK("list -H -p -o guid -t snapshot -d 1 backup/alpha/home");
 	OK("list -H -p -o name,guid -t snapshot,bookmark -d 1 tank/exp");
 	OK("list -H -p -o name,guid -t snapshot -s createtxg -d 1 tank/exp/a");
+	/* the base of alpha's next pull: its own bookmark, and only that */
+	OK("bookmark tank/exp/x@a tank/exp/x#zktls_alpha_a");
+	OK("destroy tank/exp/x#zktls_alpha_a");
+	NO("bookmark tank/exp/x@a tank/exp/x#zktls_beta_a");
+	NO("bookmark tank/exp/x@a tank/exp/x#zktls_alpha_b");
+	NO("bookmark tank/exp/x@a tank/exp/y#zktls_alpha_a");
+	NO("bookmark other/x@a other/x#zktls_alpha_a");
+	NO("bookmark -r tank/exp/x@a tank/exp/x#zktls_alpha_a");
+	NO("destroy tank/exp/x#zktls_beta_a");
+	NO("destroy tank/exp/x#zktls_alpha");
+	NO("destroy tank/exp/x#zktls_alpha_");
+	NO("destroy tank/exp/x@zktls_alpha_a");
+	NO("destroy tank/exp/x");
+	NO("destroy -r tank/exp/x#zktls_alpha_a");
+	NO("destroy other/x#zktls_alpha_a");
+	NO("destroy tank/exp/x#zktls_alpha_a tank/exp/x#zktls_alpha_b");
 	/* a dataset's tree (zktls list --tree, sync -r) */
 	OK("list -H -p -o name,guid,createtxg -t filesystem,volume -r tank/exp");
 	OK("send -nP tank/exp/a@b");

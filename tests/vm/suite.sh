@@ -1134,7 +1134,17 @@ CONF
         expect_rc "pull -r" "$SY_RC" 0
         same_snaps srcpool/sy/c1 dstpool/pulled/sy/c1
         same_snaps srcpool/sy/c2 dstpool/pulled/sy/c2
-        verdict sync-pull "full+incremental pull, diverged refused then --rollback, -r tree, guids equal ($((SECONDS - t0)) s)" sy11 sy11b sy11c sy11d
+        # the server keeps alpha's base as a bookmark: pruned there, the
+        # next pull starts at the bookmark
+        bm=$(zk_bookmarks srcpool/sy | tr ' ' '\n' | grep '^zktls_alpha_' | tr '\n' ' ')
+        [[ $bm == "zktls_alpha_a8 " ]] || err "the server's bookmarks for alpha: '$bm' (want zktls_alpha_a8)"
+        zfs snapshot srcpool/sy@a9 && zfs destroy srcpool/sy@a8
+        sync_run sy11e "$SRV:srcpool/sy" dstpool/pulled/sy
+        expect_rc "pull from the server's bookmark" "$SY_RC" 0
+        same_snaps srcpool/sy dstpool/pulled/sy a8
+        bm=$(zk_bookmarks srcpool/sy | tr ' ' '\n' | grep '^zktls_alpha_' | tr '\n' ' ')
+        [[ $bm == "zktls_alpha_a9 " ]] || err "the server's bookmarks for alpha after: '$bm' (want zktls_alpha_a9)"
+        verdict sync-pull "full+incremental pull, diverged refused then --rollback, -r tree, the server's base pruned (-i from its bookmark for alpha), guids equal ($((SECONDS - t0)) s)" sy11 sy11b sy11c sy11d sy11e
     fi
     zk_stop ssrv
     zfs destroy -r dstpool/sync 2>/dev/null; zfs destroy -r dstpool/pulled 2>/dev/null
