@@ -802,43 +802,18 @@ keep_pull_base(struct sess *ss)
 {
 	static struct proto_entry e[PROTO_MAX_ENTRIES];
 	const char *snap = ss->dataset, *at = strchr(snap, '@');
-	char ds[256], tag[128], mark[600];
-	const char *mk[] = { zfs_path(), "bookmark", snap, mark, NULL };
-	char out[256];
-	int n, have = 0;
+	char ds[256], tag[128], why[700];
+	int n;
 
 	if (at == NULL)
 		return;
-	privsep_mark_tag(ss->client->id, tag, sizeof(tag));
+	zfs_mark_tag(ss->client->id, tag, sizeof(tag));
 	snprintf(ds, sizeof(ds), "%.*s", (int)(at - snap), snap);
-	snprintf(mark, sizeof(mark), "%s#%s_%s", ds, tag, at + 1);
-	if ((n = zfs_listing(ds, e, PROTO_MAX_ENTRIES)) < 0)
-		return;
-	for (int i = 0; i < n; i++)
-		have |= e[i].kind == PROTO_KIND_BOOKMARK &&
-			strcmp(e[i].name, strchr(mark, '#')) == 0;
-	if (!have && zfs_capture(mk, out, sizeof(out)) != 0) {
-		log_warn("cannot bookmark %s for %s's next pull", snap,
-			 ss->client->id);
-		zk_clear();
-		return;
-	}
-	for (int i = 0; i < n; i++) {
-		size_t tl = strlen(tag);
-		char old[600];
-		const char *rm[] = { zfs_path(), "destroy", old, NULL };
-
-		if (e[i].kind != PROTO_KIND_BOOKMARK ||
-		    strncmp(e[i].name + 1, tag, tl) != 0 ||
-		    e[i].name[1 + tl] != '_' ||
-		    strcmp(e[i].name, strchr(mark, '#')) == 0)
-			continue;
-		snprintf(old, sizeof(old), "%s%s", ds, e[i].name);
-		if (zfs_capture(rm, out, sizeof(out)) != 0) {
-			log_warn("cannot destroy %s", old);
-			zk_clear();
-		}
-	}
+	if ((n = zfs_listing(ds, e, PROTO_MAX_ENTRIES)) < 0 ||
+	    zfs_move_mark(ds, at, tag, e, n, why, sizeof(why)) < 0)
+		log_warn("%s's next pull: %s", ss->client->id,
+			 n < 0 ? "cannot list its snapshots" : why);
+	zk_clear();
 }
 
 /* One connection, in its own process. */

@@ -39,6 +39,21 @@ enum { PROTECT_BOOKMARK, PROTECT_HOLD, PROTECT_NONE };
  * asked again, after 1, 2, 4 ... 30 s, for up to BUSY_WAIT s. */
 #define BUSY_WAIT 3600
 
+/* After a busy answer about what: wait and say 1 (ask again), or 0 when
+ * BUSY_WAIT has passed since t0.  *wait doubles up to 30 s. */
+static int
+busy_again(double *wait, double t0, const char *what)
+{
+	if (now_s() - t0 > BUSY_WAIT)
+		return 0;
+	log_verbose("sync %s: the server is busy, asking again in %.0f s",
+		    what, *wait);
+	zk_clear();
+	sleep((unsigned)*wait);
+	*wait = *wait < 15 ? 2 * *wait : 30;
+	return 1;
+}
+
 static const char sync_usage[] =
 	"usage: zktls sync [OPTIONS] POOL/FS HOST:PORT[:DATASET]    (push)\n"
 	"       zktls sync [OPTIONS] HOST:PORT:DATASET POOL/FS      (pull)\n"
@@ -299,11 +314,7 @@ parse(int argc, char **argv, struct sync *o)
 		return usage_error("%s", "-v and -q exclude each other");
 	/* our marks name the server: zktls_HOST_PORT, in the characters a
 	 * bookmark or hold may have */
-	snprintf(o->tag, sizeof(o->tag), "zktls_%.100s", o->addr);
-	for (char *c = o->tag; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-		      (*c >= '0' && *c <= '9') || *c == '-' || *c == '.'))
-			*c = '_';
+	zfs_mark_tag(o->addr, o->tag, sizeof(o->tag));
 	return 0;
 }
 
@@ -326,7 +337,7 @@ query(const struct sync *o, uint8_t how, const char *ds,
 	cf.role = ROLE_RECEIVER;
 	cf.zfs = 0;
 	cf.progress = 0;
-	for (double wait = 1, t0 = now_s();; wait = wait < 15 ? 2 * wait : 30) {
+	for (double wait = 1, t0 = now_s();;) {
 		c = (struct conn){ .fd = -1 };
 		s = NULL;
 		out->status = PROTO_ST_OK;
@@ -344,12 +355,8 @@ query(const struct sync *o, uint8_t how, const char *ds,
 		conn_close(&c);
 		session_free(s);
 		if (r == 0 || out->status != PROTO_ST_BUSY ||
-		    now_s() - t0 > BUSY_WAIT)
+		    !busy_again(&wait, t0, ds))
 			return r;
-		log_verbose("sync %s: the server is busy, asking again in %.0f s",
-			    ds, wait);
-		zk_clear();
-		sleep((unsigned)wait);
 	}
 }
 
@@ -399,7 +406,7 @@ transfer(const struct sync *o, const char *snap, const char *base,
 	cf.busy_quiet = 1;
 	cf.progress_label = local;
 	policy_oneshot(&pol, &cf);
-	for (double wait = 1, t0 = now_s();; wait = wait < 15 ? 2 * wait : 30) {
+	for (double wait = 1, t0 = now_s();;) {
 		int busy = 0;
 
 		c = (struct conn){ .fd = -1 };
@@ -417,14 +424,8 @@ transfer(const struct sync *o, const char *snap, const char *base,
 		}
 		conn_close(&c);
 		session_free(s);
-		if (!busy)
+		if (!busy || !busy_again(&wait, t0, snap))
 			return r;
-		if (now_s() - t0 > BUSY_WAIT)
-			return r;
-		log_verbose("sync %s: the server is busy, asking again in %.0f s",
-			    snap, wait);
-		zk_clear();
-		sleep((unsigned)wait);
 	}
 }
 
@@ -620,40 +621,16 @@ static void
 protect(const struct sync *o, const char *local,
 	const struct proto_entry *loc, int nl, const char *snap)
 {
-	char full[600], mark[600], msg[512];
-	size_t tl = strlen(o->tag);
+	char full[600], msg[700];
 
 	if (o->protect == PROTECT_NONE || o->dry_run)
 		return;
 	snprintf(full, sizeof(full), "%s%s", local, snap);
 	if (o->protect == PROTECT_BOOKMARK) {
-		const char *mk[] = { zfs_path(), "bookmark", full, mark, NULL };
-		int have = 0;
-
-		snprintf(mark, sizeof(mark), "%s#%s_%s", local, o->tag, snap + 1);
-		for (int i = 0; i < nl; i++)
-			have |= loc[i].kind == PROTO_KIND_BOOKMARK &&
-				strcmp(loc[i].name + 1, mark + strlen(local) + 1) == 0;
-		if (!have && zfs_run(mk, msg, sizeof(msg)) != 0) {
-			log_warn("sync %s: cannot bookmark %s: %s (the next run "
-				 "needs %s, or a bookmark of it)", local, full,
-				 msg, full);
-			return;
-		}
-		for (int i = 0; i < nl; i++) {
-			const char *n = loc[i].name;
-			char old[600];
-			const char *rm[] = { zfs_path(), "destroy", old, NULL };
-
-			if (loc[i].kind != PROTO_KIND_BOOKMARK ||
-			    strncmp(n + 1, o->tag, tl) != 0 || n[1 + tl] != '_' ||
-			    strcmp(n + 1, mark + strlen(local) + 1) == 0)
-				continue;
-			snprintf(old, sizeof(old), "%s%s", local, n);
-			if (zfs_run(rm, msg, sizeof(msg)) != 0)
-				log_warn("sync %s: cannot destroy the old bookmark "
-					 "%s: %s", local, old, msg);
-		}
+		if (zfs_move_mark(local, snap, o->tag, loc, nl, msg,
+				  sizeof(msg)) < 0)
+			log_warn("sync %s: %s (the next run needs %s, or a "
+				 "bookmark of it)", local, msg, full);
 		return;
 	}
 	{
@@ -725,7 +702,7 @@ addf(char *b, size_t sz, const char *fmt, ...)
 /* ------------------------------------------------------------ one dataset */
 
 static void
-report(const struct sync *o, const char *src, const char *dst,
+report(const char *src, const char *dst,
        const char *kind, unsigned snaps, uint64_t bytes, const char *text)
 {
 	char b[48];
@@ -749,7 +726,6 @@ report(const struct sync *o, const char *src, const char *dst,
 			 snaps == 1 ? "" : "s", b, text[0] ? ", " : "", text);
 	else
 		log_info("sync %s -> %s: %s", src, dst, text);
-	(void)o;
 }
 
 /*
@@ -877,7 +853,7 @@ sync_one(const struct sync *o, const char *local, const char *remote,
 				if (from)
 					strcat(plan_text, ")");
 				out->kind = "planned";
-				report(o, src, dst, "planned", 0, 0, plan_text);
+				report(src, dst, "planned", 0, 0, plan_text);
 				return 0;
 			}
 			if ((r = transfer(o, snap, basename, 0, o->push ? remote
@@ -918,7 +894,7 @@ sync_one(const struct sync *o, const char *local, const char *remote,
 				       dst, src);
 		if (k == STEP_EMPTY) {
 			out->kind = "empty";
-			report(o, src, dst, "empty", 0, 0, "no snapshots");
+			report(src, dst, "empty", 0, 0, "no snapshots");
 			return 0;
 		}
 		if (k == STEP_DONE && !o->dry_run) {
@@ -928,7 +904,7 @@ sync_one(const struct sync *o, const char *local, const char *remote,
 			out->kind = snaps ? "updated" : "current";
 			out->snaps = snaps;
 			out->bytes = bytes;
-			report(o, src, dst, out->kind, snaps, bytes,
+			report(src, dst, out->kind, snaps, bytes,
 			       snaps ? "" : "up to date");
 			return 0;
 		}
@@ -979,7 +955,7 @@ sync_one(const struct sync *o, const char *local, const char *remote,
 			out->kind = "planned";
 			out->snaps = snaps;
 			out->bytes = est;
-			report(o, src, dst, "planned", snaps, est, plan_text);
+			report(src, dst, "planned", snaps, est, plan_text);
 			return 0;
 		}
 		if (!o->push && st.from != NULL &&

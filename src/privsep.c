@@ -340,16 +340,6 @@ sets(const struct conf_client *cl, const char *prop)
 	return 0;
 }
 
-void
-privsep_mark_tag(const char *id, char *out, size_t cap)
-{
-	snprintf(out, cap, "zktls_%.60s", id);
-	for (char *c = out; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-		      (*c >= '0' && *c <= '9') || *c == '-' || *c == '.'))
-			*c = '_';
-}
-
 /* Is bm (DS#NAME) one of client cl's pull-base bookmarks of a dataset it
  * may read: NAME starts with its tag and '_'? */
 static int
@@ -359,7 +349,7 @@ own_mark(const struct conf_client *cl, const char *bm)
 	const char *hash = strchr(bm, '#');
 	size_t tl;
 
-	privsep_mark_tag(cl->id, tag, sizeof(tag));
+	zfs_mark_tag(cl->id, tag, sizeof(tag));
 	tl = strlen(tag);
 	return hash != NULL && strchr(bm, '@') == NULL &&
 	       strchr(hash + 1, '#') == NULL && strchr(hash + 1, '/') == NULL &&
@@ -397,7 +387,7 @@ privsep_allowed(const struct conf_client *cl, const char *const *a, int n,
 		const char *at = strchr(a[2], '@');
 		char want[600], tag[128];
 
-		privsep_mark_tag(cl->id, tag, sizeof(tag));
+		zfs_mark_tag(cl->id, tag, sizeof(tag));
 		if (at && zfs_name_valid(a[2], 's') && readable(cl, a[2]) &&
 		    (size_t)snprintf(want, sizeof(want), "%.*s#%s_%s",
 				     (int)(at - a[2]), a[2], tag, at + 1) <

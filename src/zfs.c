@@ -384,3 +384,49 @@ zfs_listing(const char *dataset, struct proto_entry *e, int max)
 
 	return entries(argv, dataset, 0, e, max);
 }
+
+void
+zfs_mark_tag(const char *who, char *out, size_t cap)
+{
+	snprintf(out, cap, "zktls_%.100s", who);
+	for (char *c = out; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '-' || *c == '.'))
+			*c = '_';
+}
+
+int
+zfs_move_mark(const char *ds, const char *snap, const char *tag,
+	      const struct proto_entry *e, int n, char *why, size_t wl)
+{
+	char full[600], mark[600], old[600], msg[256];
+	const char *mk[] = { zfs_path(), "bookmark", full, mark, NULL };
+	const char *rm[] = { zfs_path(), "destroy", old, NULL };
+	const char *mine;
+	size_t tl = strlen(tag);
+	int have = 0, r = 0;
+
+	snprintf(full, sizeof(full), "%s%s", ds, snap);
+	snprintf(mark, sizeof(mark), "%s#%s_%s", ds, tag, snap + 1);
+	mine = strchr(mark, '#');
+	for (int i = 0; i < n; i++)
+		have |= e[i].kind == PROTO_KIND_BOOKMARK &&
+			strcmp(e[i].name, mine) == 0;
+	if (!have && zfs_run(mk, msg, sizeof(msg)) != 0) {
+		snprintf(why, wl, "cannot bookmark %s: %s", full, msg);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		if (e[i].kind != PROTO_KIND_BOOKMARK ||
+		    strncmp(e[i].name + 1, tag, tl) != 0 ||
+		    e[i].name[1 + tl] != '_' || strcmp(e[i].name, mine) == 0)
+			continue;
+		snprintf(old, sizeof(old), "%s%s", ds, e[i].name);
+		if (zfs_run(rm, msg, sizeof(msg)) != 0) {
+			snprintf(why, wl, "cannot destroy the old bookmark %s: "
+				 "%s", old, msg);
+			r = -1;
+		}
+	}
+	return r;
+}

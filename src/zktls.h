@@ -529,6 +529,16 @@ int zfs_capture(const char *const *argv, char *out, size_t cap);
 /* Run zfs argv; 0 when it succeeded, else -1 with the first line of what
  * it said (stdout and stderr) in msg. */
 int zfs_run(const char *const *argv, char *msg, size_t cap);
+/* The tag of zktls's own marks (bookmarks, holds) for who (a server's
+ * HOST:PORT, a client's id): zktls_WHO in the characters a bookmark or
+ * hold may have. */
+void zfs_mark_tag(const char *who, char *out, size_t cap);
+/* Keep ds@snap (snap "@name") as a base: the bookmark ds#TAG_name made
+ * unless e (ds's n snapshots and bookmarks) has it, the other ds#TAG_*
+ * destroyed.  0, or -1 with why (the last failure). */
+struct proto_entry;
+int zfs_move_mark(const char *ds, const char *snap, const char *tag,
+		  const struct proto_entry *e, int n, char *why, size_t wl);
 /* Find the zfs executable: an absolute $ZKTLS_ZFS, or zfs in a fixed list
  * of system directories (never the working directory or $PATH). */
 int zfs_init(void);
@@ -601,9 +611,6 @@ void privsep_kill(void);
 struct conf_client;
 int privsep_allowed(const struct conf_client *cl, const char *const *argv,
 		    int n, char *why, size_t wl);
-/* The tag of a client's pull-base bookmarks: zktls_ID, in the characters
- * a bookmark name may have. */
-void privsep_mark_tag(const char *id, char *out, size_t cap);
 
 /* ---------------------------------------------------------------- util */
 
