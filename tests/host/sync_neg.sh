@@ -25,6 +25,9 @@
 #	   common snapshot pool/exp@a"; nothing sent.
 #	5. Server has @y (998) only: exit 2, "has snapshots but none in
 #	   common"; nothing sent.
+#	7. The server's resume token continues other/x@a: exit 4, "its
+#	   resume token continues other/x@a, not a snapshot of pool/exp",
+#	   no zfs send -t, nothing received.
 #	6. Server has @a and does not hold @c after receiving the push of
 #	   @a..@c (its stand-in stores nothing): the server's own check
 #	   fails the session, sync exits 4 with its words, zfs send ran once.
@@ -78,11 +81,11 @@ sync_case() {
 	local tag=$1 theirs=$2
 	shift 2
 	serve_conf "$T/$tag.conf" "client alpha {" "name alpha" "push backup/alpha" "}"
-	start_serve "$T/$tag.srv.err" "$T/$tag.conf" "ZKTLS_FAKE_GUIDS=$theirs"
+	start_serve "$T/$tag.srv.err" "$T/$tag.conf" "ZKTLS_FAKE_GUIDS=$theirs" "${SERVER_ENV[@]}"
 	set -- "${@/#SRV/127.0.0.1:$SPORT}"
 	rm -rf "$T/srv.out"/*
 	: >"$T/$tag.zfs.log"
-	bounded 30 env ZKTLS_ZFS="$FAKEZFS" ZKTLS_FAKE_GUIDS="$MINE" \
+	bounded 30 env ZKTLS_ZFS="$FAKEZFS" ZKTLS_FAKE_GUIDS="$MINE" "${CLIENT_ENV[@]}" \
 		ZKTLS_FAKE_SNAPS="pool/exp@a pool/exp@b pool/exp@c" \
 		ZKTLS_FAKE_STREAM="$T/stream" ZKTLS_FAKE_LOG="$T/$tag.zfs.log" \
 		"${SY[@]}" --defaults "$T/sync.conf" "$@" >"$T/$tag.out" 2>"$T/$tag.err"
@@ -91,6 +94,7 @@ sync_case() {
 	reap "$SPID" _
 }
 head -c 100000 /dev/urandom >"$T/stream"
+CLIENT_ENV=() SERVER_ENV=()
 
 # 3. the plan
 sync_case plan "backup/alpha/exp@a=101" -n pool/exp SRV
@@ -118,5 +122,17 @@ assert_rc 4 "$RC" "a server that does not list what it got" "$T/nolist.err"
 assert_grep "sync pool/exp: receiver: zfs receive succeeded, but backup/alpha/exp@c does not exist" "$T/nolist.err"
 n=$(grep -c "^send$(printf '\037')-I" "$T/nolist.zfs.log")
 assert_eq 1 "$n" "zfs send -I runs"
+
+# 7. the server's resume token continues a snapshot of another dataset:
+#    refused by name before anything is sent
+SERVER_ENV=(ZKTLS_FAKE_TOKEN=1-abc-def-0123)
+CLIENT_ENV=(ZKTLS_FAKE_TOKEN=1-abc-def-0123 ZKTLS_FAKE_TOKEN_TONAME=other/x@a
+	"ZKTLS_FAKE_TOKEN_INFO=toguid = 0x7b")
+sync_case tok "backup/alpha/exp@a=101" pool/exp SRV
+assert_rc 4 "$RC" "a token for another dataset" "$T/tok.err"
+assert_grep "backup/alpha/exp: its resume token continues other/x@a, not a snapshot of pool/exp" "$T/tok.err"
+grep -q "^send$(printf '\037')-t" "$T/tok.zfs.log" && fail "zfs send -t ran" "$T/tok.zfs.log"
+[ -z "$(ls -A "$T/srv.out")" ] || fail "something was received after a refused token"
+CLIENT_ENV=() SERVER_ENV=()
 
 finish "usage errors, defaults file, dry-run plan, diverged and unrelated targets refused, no resend loop"
