@@ -135,4 +135,46 @@ grep -q "^send$(printf '\037')-t" "$T/tok.zfs.log" && fail "zfs send -t ran" "$T
 [ -z "$(ls -A "$T/srv.out")" ] || fail "something was received after a refused token"
 CLIENT_ENV=() SERVER_ENV=()
 
+# 8. a server whose LISTING names an invalid dataset (a hostile peer,
+#    written here in Python): a protocol violation, exit 4, nothing run
+cat >"$T/badlisting.py" <<'EOF'
+import socket, ssl, struct, sys
+pki = sys.argv[1]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+ctx.load_cert_chain(f"{pki}/beta.pem", f"{pki}/beta.key")
+ctx.load_verify_locations(f"{pki}/ca.pem")
+ctx.verify_mode = ssl.CERT_REQUIRED
+ctx.num_tickets = 0   # zktls refuses session tickets
+ctx.set_alpn_protocols(["zktls/1"])
+ls = socket.create_server(("127.0.0.1", 0))
+print(ls.getsockname()[1], flush=True)
+c, _ = ls.accept()
+t = ctx.wrap_socket(c, server_side=True)
+def read(n):
+    b = b""
+    while len(b) < n:
+        b += t.recv(n - len(b))
+    return b
+hdr = read(12)
+read(struct.unpack(">I", hdr[8:12])[0])
+# LISTING: status 0, more 0, 2 reserved, message[256], token[1024],
+# dataset[256] "pool//etc" (not a dataset name), no entries
+body = (bytes(4) + bytes(256) + bytes(1024) + b"pool//etc".ljust(256, b"\0")
+        + struct.pack(">I", 0))
+t.sendall(b"ZKT1" + bytes([2, 5, 0, 0]) + struct.pack(">I", len(body)) + body)
+try:
+    t.recv(100)
+except OSError:
+    pass
+EOF
+start_peer bport "$T/badlisting.err" python3 "$T/badlisting.py" "$PKI"
+: >"$T/bad.zfs.log"
+bounded 30 env ZKTLS_ZFS="$FAKEZFS" ZKTLS_FAKE_GUIDS="$MINE" \
+	ZKTLS_FAKE_LOG="$T/bad.zfs.log" "${SY[@]}" --defaults "$T/sync.conf" \
+	pool/exp "127.0.0.1:$bport" >"$T/bad.out" 2>"$T/bad.err"
+assert_rc 4 $? "a LISTING of an invalid dataset name" "$T/bad.err"
+assert_grep "protocol violation by peer: LISTING of an invalid dataset name" "$T/bad.err"
+grep -q "^send" "$T/bad.zfs.log" && fail "zfs send ran" "$T/bad.zfs.log"
+
 finish "usage errors, defaults file, dry-run plan, diverged and unrelated targets refused, no resend loop"
