@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -74,16 +75,29 @@ net_wait(int fd, short events, int timeout_ms)
 	return r;
 }
 
+int
+net_inq(int fd)
+{
+	int n;
+
+	return ioctl(fd, FIONREAD, &n) < 0 ? -1 : n;
+}
+
 void
 net_tune(int fd, int timeout_s)
 {
-	int one = 1, idle = 30, intvl = 10, cnt = 6;
-	unsigned int uto = (unsigned int)(timeout_s > 0 ? timeout_s : 60) * 1000u;
+	int t = timeout_s > 0 ? timeout_s : 60;
+	int one = 1, idle = t < 30 ? t : 30, intvl = idle >= 3 ? idle / 3 : 1;
+	int cnt = 6;
+	unsigned int uto = (unsigned int)t * 1000u;
 
 	/* Dead-peer detection without application pings: the stream may
-	 * legitimately pause while zfs works, so rely on TCP itself.  The
-	 * user timeout also ends a send blocked on a peer that stopped
-	 * reading (splice, and zfs's own writes on the direct plane). */
+	 * legitimately pause while zfs works, so rely on TCP itself.  A
+	 * silent connection is probed after min(timeout, 30 s); with the
+	 * user timeout set, the kernel gives up once nothing has come back
+	 * for the timeout and a probe went unanswered.  The user timeout
+	 * also ends a send blocked on a peer that stopped reading (splice,
+	 * and zfs's own writes on the direct plane). */
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 #ifdef TCP_KEEPIDLE
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));

@@ -30,6 +30,7 @@ struct stall {
 	uint64_t moved;
 	double since;   /* when the counter last moved (0: not yet looked) */
 	double stuck_s; /* how long it had been stuck at the last look */
+	double heard;   /* when the counter last moved (quiet peers too) */
 };
 
 static int stalled(struct chan *c, struct stall *st)
@@ -41,9 +42,16 @@ static int stalled(struct chan *c, struct stall *st)
 	if (c->timeout_ms <= 0 ||
 	    ktls_tcp_progress(c->fd, st->sending, &moved, &queued, &closed) < 0)
 		return 0;
+	if (moved != st->moved || st->heard == 0)
+		st->heard = now;
+	/* Not stuck: the counter moved; a sender with nothing unacked (its
+	 * zfs is quiet); a receiver whose zfs is behind, or whose peer is
+	 * quiet between records (chan.quiet_ok: TCP keepalive watches it). */
 	if (moved != st->moved || st->since == 0 ||
 	    (!closed &&
-	     (st->sending ? queued == 0 : queued > TLS_RECORD_MAX))) {
+	     (st->sending ? queued == 0
+			  : queued > TLS_RECORD_MAX ||
+				    (c->quiet_ok && queued == 0)))) {
 		st->moved = moved;
 		st->since = now;
 		st->stuck_s = 0;
@@ -67,6 +75,22 @@ static int stalled_out(struct chan *c, struct stall *st)
 		return 1;
 	(void)stalled(c, st);
 	return c->timeout_ms > 0 && st->stuck_s * 1000 + 2000 >= c->timeout_ms;
+}
+
+/* zfs failed on a connection that TCP itself aborted (state CLOSE: a
+ * reset or the keepalive's timeout, not the peer's FIN) after the stream
+ * had been silent for the idle timeout: the peer vanished while its zfs
+ * was quiet, and zfs took the socket's ETIMEDOUT. */
+static int lost_quiet(struct chan *c, struct stall *st)
+{
+	uint64_t moved;
+	int queued, closed;
+
+	if (c->timeout_ms <= 0 || st->heard == 0 ||
+	    ktls_tcp_progress(c->fd, st->sending, &moved, &queued, &closed) < 0)
+		return 0;
+	return closed && moved == st->moved &&
+	       (now_s() - st->heard) * 1000 >= c->timeout_ms;
 }
 
 /*
@@ -152,7 +176,11 @@ static int direct_run(struct chan *c, struct endpoint *e, int sending,
 	}
 	if (endpoint_ok(e))
 		return 0;
-	return stalled_out(c, &st) ? kplane_timeout_fail(c) : 1;
+	if (stalled_out(c, &st))
+		return kplane_timeout_fail(c);
+	if (lost_quiet(c, &st))
+		return ktls_sock_fail(ETIMEDOUT, "receive from the peer");
+	return 1;
 }
 
 /*

@@ -35,6 +35,12 @@ int kplane_wait_peer(struct chan *c)
 		n = poll(&p, 1, c->timeout_ms > 0 ? c->timeout_ms : -1);
 		if (n > 0)
 			return 0;
+		/* Nothing readable for the idle timeout.  While receiving the
+		 * stream, a peer whose last record is complete may just have a
+		 * quiet zfs (TCP keepalive watches it); a record TCP holds
+		 * half of means the path stalled. */
+		if (n == 0 && c->quiet_ok && net_inq(c->fd) == 0)
+			continue;
 		if (n == 0)
 			return kplane_timeout_fail(c);
 		if (errno != EINTR)

@@ -90,6 +90,9 @@ user_fill(struct chan *c)
 
 		if (c->timeout_ms >= 0) {
 			int r = net_wait(c->fd, POLLIN, c->timeout_ms);
+			/* A quiet peer between records: see chan.quiet_ok. */
+			if (r == 0 && c->quiet_ok && rx->end == rx->off)
+				continue;
 			if (r == 0)
 				return zk_fail(ZK_ENET, "timed out after %d s "
 					       "waiting for the peer",
@@ -102,6 +105,9 @@ user_fill(struct chan *c)
 			continue;
 		if (n < 0 && errno == ECONNRESET)
 			return zk_fail(ZK_ENET, "connection reset by peer");
+		if (n < 0 && errno == ETIMEDOUT)
+			return zk_fail(ZK_ENET, "the peer stopped answering "
+				       "(TCP keepalive timed out)");
 		if (n < 0)
 			return zk_fail_errno(ZK_ENET, "reading from the peer");
 		if (n == 0)

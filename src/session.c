@@ -817,7 +817,9 @@ do_recv(struct session *s)
 		fd_endpoint(&s->ep, 1);
 	}
 	s->x.t_start = now_s();
+	s->c.quiet_ok = 1;
 	r = p->recv_stream(&s->c, &s->ep, &s->x);
+	s->c.quiet_ok = 0;
 	if (r == -ZK_EZFS) {
 		/* The consumer stopped reading: its own words say why. */
 		zk_clear();

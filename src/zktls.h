@@ -210,6 +210,8 @@ void net_tune(int fd, int timeout_s);
 void net_drain_close(int fd, int ms);
 /* poll() one fd; returns 1 ready, 0 timeout, negative error. */
 int net_wait(int fd, short events, int timeout_ms);
+/* Bytes TCP holds unread on fd (FIONREAD), or -1. */
+int net_inq(int fd);
 
 /* ---------------------------------------------------------------- conn.c */
 
@@ -360,6 +362,10 @@ struct chan {
 	struct tls *tls;          /* OpenSSL session; I/O only on plane user */
 	const struct plane *plane;
 	int timeout_ms;           /* idle timeout for blocking waits */
+	int quiet_ok;             /* receiving the stream: a peer silent at a
+				   * record boundary is waited for as long as
+				   * TCP finds it alive (keepalive); only a
+				   * record left unfinished times out */
 	int peer_closed;          /* peer's close_notify seen */
 	uint64_t app_bytes_in, app_bytes_out;
 	void *user;               /* user plane: record layer and buffer */

@@ -141,7 +141,8 @@ zk_start() {
     shift 2
     rm -f "$W/$tag.log" "$W/$tag.pid" "$W/$tag.io"
     # shellcheck disable=SC2016
-    timeout -k 5 "$ZK_TO" ip netns exec "$ns" \
+    # shellcheck disable=SC2086 # ZK_ENV: NAME=VALUE words for env(1)
+    timeout -k 5 "$ZK_TO" ip netns exec "$ns" env ${ZK_ENV:-} \
         bash -c 'echo $$ >"$0"; exec "$@"' "$W/$tag.pid" "$ZK" "$@" \
         <"${ZK_IN:-/dev/null}" >"${ZK_OUT:-/dev/null}" 2>"$W/$tag.log" &
     SL_BG[$tag]=$!
@@ -219,9 +220,10 @@ fle() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "nan" && a + 0 <= b + 0) }'
 #   RELAY_OPTS=(...)       put tests/host/relay.py (in zka) between them
 #   S_IN / R_OUT           the sender's stdin / the receiver's stdout
 #   XFER_OPTS / S_XOPTS / R_XOPTS  more zktls options: both / sender / receiver
+#   S_ENV                  NAME=VALUE words added to the sender's environment
 xfer_reset() {
     SEND_CMD=(send) RECV_CMD=(recv) SEND_ARGS=() RECV_ARGS=() PULL=0 RELAY_OPTS=()
-    XFER_OPTS=() S_XOPTS=() R_XOPTS=() S_IN=/dev/null R_OUT=/dev/null
+    XFER_OPTS=() S_XOPTS=() R_XOPTS=() S_IN=/dev/null R_OUT=/dev/null S_ENV=''
     S_RC='' R_RC='' RELAY_RC=''
 }
 xfer_reset
@@ -239,7 +241,7 @@ xfer() {
     r_side=("${RECV_CMD[@]}" --mode "$mr" --json --timeout 60 "${XFER_OPTS[@]}" "${R_XOPTS[@]}" "${TLS_B[@]}")
     if [[ $PULL == 1 ]]; then
         lt=$tag.s lip=$ZKA_IP
-        ZK_IN=$S_IN ZK_OUT=/dev/null zk_start "$tag.s" "$ZKA" "${s_side[@]}" --listen "$ZKA_IP:0" "${SEND_ARGS[@]}"
+        ZK_ENV=$S_ENV ZK_IN=$S_IN ZK_OUT=/dev/null zk_start "$tag.s" "$ZKA" "${s_side[@]}" --listen "$ZKA_IP:0" "${SEND_ARGS[@]}"
     else
         lt=$tag.r lip=$ZKB_IP
         ZK_IN=/dev/null ZK_OUT=$R_OUT zk_start "$tag.r" "$ZKB" "${r_side[@]}" --listen "$ZKB_IP:0" "${RECV_ARGS[@]}"
@@ -269,7 +271,7 @@ xfer() {
     if [[ $PULL == 1 ]]; then
         ZK_IN=/dev/null ZK_OUT=$R_OUT zk_start "$tag.r" "$ZKB" "${r_side[@]}" --connect "$host:$port" "${RECV_ARGS[@]}"
     else
-        ZK_IN=$S_IN ZK_OUT=/dev/null zk_start "$tag.s" "$ZKA" "${s_side[@]}" --connect "$host:$port" "${SEND_ARGS[@]}"
+        ZK_ENV=$S_ENV ZK_IN=$S_IN ZK_OUT=/dev/null zk_start "$tag.s" "$ZKA" "${s_side[@]}" --connect "$host:$port" "${SEND_ARGS[@]}"
     fi
     zk_wait "$tag.s"; S_RC=$?
     zk_wait "$tag.r"; R_RC=$?

@@ -31,6 +31,14 @@
 #                     on the side under test: both give up in bounded time
 #                     with 4 (direct: zfs owns the socket and zktls watches
 #                     TCP's byte counters)
+#   quiet-user, quiet-rw, quiet-splice, quiet-direct
+#                     the source's zfs send is silent for 10 s, both ends
+#                     have --timeout 3: the receiver waits (TCP finds the
+#                     peer alive), both exit 0, guids equal
+#   quiet-dead-splice, quiet-dead-direct
+#                     in a 25 s silence the sender's link goes down: the
+#                     receiver notices by TCP keepalive within seconds
+#                     (exit 4, "timed out"), nothing committed
 #   flip-splice, flip-user, flip-direct
 #                     one flipped bit: "TLS record authentication failed",
 #                     both fail (the receiver with 4), nothing committed
@@ -496,6 +504,81 @@ stall_case() {
 want stall-splice && stall_case stall-splice splice splice r
 want stall-direct && stall_case stall-direct splice direct r
 want stall-direct-send && stall_case stall-direct-send direct splice s
+
+# ------------------------------------------------------------ d4. quiet source
+# A zfs send that goes silent for QUIET s after 2 MiB (ZKTLS_ZFS for the
+# sender only: a wrapper around the real zfs; dd reads no further than
+# it writes).
+quiet_zfs() {   # quiet_zfs SECONDS: the wrapper's path
+    local f=$W/quietzfs-$1 real
+    real=$(command -v zfs)
+    cat >"$f" <<EOF
+#!/bin/bash
+if [[ \$1 == send && " \$* " != *" -n"* ]]; then
+    $real "\$@" | { dd bs=64k count=32 iflag=fullblock status=none; sleep $1; cat; }
+    exit \${PIPESTATUS[0]}
+fi
+exec $real "\$@"
+EOF
+    chmod 755 "$f"
+    echo "$f"
+}
+# quiet_case NAME SEND-PLANE RECV-PLANE: the source is silent for 10 s, both
+# ends have --timeout 3; the receiver waits (TCP keepalive finds the peer
+# alive) and the snapshot arrives whole.
+quiet_case() {
+    local name=$1 ms=$2 mr=$3 t0=$SECONDS d=dstpool/$1 el
+    xfer_reset
+    S_ENV="ZKTLS_ZFS=$(quiet_zfs 10)"
+    XFER_OPTS=(--timeout 3) SEND_ARGS=(srcpool/data@s1) RECV_ARGS=("$d")
+    xfer "$name" "$ms" "$mr"
+    el=$((SECONDS - t0))
+    expect_rc sender "$S_RC" 0
+    expect_rc receiver "$R_RC" 0
+    [[ $el -ge 10 ]] || err "took ${el} s; the source was silent for 10 s"
+    same_guid srcpool/data@s1 "$d@s1"
+    verdict "$name" "$ms->$mr: 10 s of silence with --timeout 3, guid equal (${el} s)" "$name"
+    zfs destroy -r "$d" 2>/dev/null
+}
+want quiet-user && quiet_case quiet-user user user
+want quiet-rw && quiet_case quiet-rw splice rw
+want quiet-splice && quiet_case quiet-splice direct splice
+want quiet-direct && quiet_case quiet-direct splice direct
+# quiet_dead NAME RECV-PLANE: the source goes silent for 25 s and, 6 s into
+# the session, the sender's host vanishes (its link goes down): the
+# receiver (--timeout 3) must notice through TCP keepalive long before the
+# silence ends, exit 4 with "timed out", nothing committed.
+quiet_dead() {
+    local name=$1 mr=$2 t0=$SECONDS d=dstpool/$1 el rel
+    xfer_reset
+    S_ENV="ZKTLS_ZFS=$(quiet_zfs 25)"
+    XFER_OPTS=(--timeout 3) SEND_ARGS=(srcpool/data@s1) RECV_ARGS=("$d")
+    (
+        sleep 6
+        ip -n "$ZKA" link set zka0 down
+        # The receiver's own end of the wire: when did it give up?
+        for ((i = 0; i < 300; i++)); do
+            [[ -s $W/$name.r.log ]] && grep -aq '"event":"session"' "$W/$name.r.log" && break
+            nap 0.1
+        done
+        echo $((SECONDS - t0)) >"$W/$name.rgone"
+    ) &
+    local watcher=$!
+    xfer "$name" splice "$mr"
+    wait "$watcher"
+    ip -n "$ZKA" link set zka0 up
+    el=$((SECONDS - t0))
+    rel=$(cat "$W/$name.rgone" 2>/dev/null)
+    expect_rc receiver "$R_RC" 4
+    [[ $S_RC != 0 ]] || err "sender exit 0 with its peer gone"
+    expect_log "$name.r" '"level":"error".*(timed out|unreachable)'
+    [[ -n $rel && $rel -lt 20 ]] || err "the receiver ended ${rel:-never} s after the start (the link went down at 6 s, the source resumes at ~27 s)"
+    [[ -z $(guid "$d@s1") ]] || err "$d@s1 exists after the peer vanished"
+    verdict "$name" "link down 6 s into a 25 s silence: receiver ($mr) exit $R_RC '$(jerr "$name.r" | cut -c1-70)' after ${rel:-?} s, sender exit $S_RC (${el} s)" "$name"
+    zfs destroy -r "$d" 2>/dev/null
+}
+want quiet-dead-splice && quiet_dead quiet-dead-splice splice
+want quiet-dead-direct && quiet_dead quiet-dead-direct direct
 
 # ------------------------------------------------------------ e. flipped bit
 flip_case() {   # flip_case RECV-PLANE
