@@ -9,9 +9,11 @@
  * into it is held, as the planes do), and what comes out is compared with
  * what a straightforward reading of RFC 8446 and zktls's rules says:
  *   - the output is exactly the content of the data records, in order;
+ *   - a well-formed KeyUpdate (sealed as zktls seals one, the sender
+ *     moving to its next key) is followed and carries no data;
  *   - it ends at close_notify (success), at any other alert, handshake or
- *     unknown record (failure), after TLSREC_MAX_NONDATA empty data
- *     records in a row (failure), or at the end of input (truncated);
+ *     unknown record (failure), after TLSREC_MAX_NONDATA records without
+ *     data in a row (failure), or at the end of input (truncated);
  *   - with a flipped bit, the output is a prefix of that and the stream
  *     never ends in success with less.
  * Any difference aborts.
@@ -47,6 +49,9 @@ setup(void)
 	memset(a.tx.iv, 0x22, 12);
 	memset(a.rx.key, 0x33, 16);
 	memset(a.rx.iv, 0x44, 12);
+	a.tx.secret_len = a.rx.secret_len = 32; /* KeyUpdate (SHA-256) */
+	memset(a.tx.secret, 0x55, 32);
+	memset(a.rx.secret, 0x66, 32);
 	b = a;
 	b.tx = a.rx;
 	b.rx = a.tx;
@@ -62,7 +67,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t pos = 4, wlen = 0, wantlen = 0, gotlen = 0, fed = 0, flip_at;
 	unsigned run = 0, chunk_seed;
 	enum verdict expect = V_EOF, result;
-	int flip, r;
+	int flip, r, ku;
 	struct tlsrec_rx b = { .buf = rxbuf, .cap = sizeof(rxbuf) };
 
 	if (tx == NULL)
@@ -93,8 +98,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			pad = TLSREC_MAX_INNER - len - 1;
 		if (wlen + TLSREC_HDR + len + 1 + pad + TLSREC_TAG > WIRE_CAP)
 			break;
-		memcpy(wire + wlen + TLSREC_HDR, data + pos, len);
-		wlen += tlsrec_seal(tx, type, wire + wlen, len, pad);
+		/* A well-formed KeyUpdate is sent the way zktls sends one:
+		 * the sender moves to its next key. */
+		ku = type == TLSREC_HANDSHAKE && len == 5 && data[pos] == 24 &&
+		     data[pos + 1] == 0 && data[pos + 2] == 0 &&
+		     data[pos + 3] == 1 && data[pos + 4] <= 1;
+		if (ku) {
+			int k = tlsrec_seal_key_update(tx, wire + wlen,
+						       data[pos + 4]);
+			if (k <= 0)
+				abort();
+			wlen += (size_t)k;
+		} else {
+			memcpy(wire + wlen + TLSREC_HDR, data + pos, len);
+			wlen += tlsrec_seal(tx, type, wire + wlen, len, pad);
+		}
 		pos += len;
 		if (expect != V_EOF)
 			continue; /* the verdict is in; later records unread */
@@ -102,7 +120,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			memcpy(want + wantlen, data + pos - len, len);
 			wantlen += len;
 			run = 0;
-		} else if (type == TLSREC_DATA) {
+		} else if (type == TLSREC_DATA || ku) {
+			/* empty data records and KeyUpdates: no data */
 			if (++run > TLSREC_MAX_NONDATA)
 				expect = V_FAIL;
 		} else if (type == TLSREC_ALERT && len == 2 &&

@@ -54,6 +54,9 @@ static const char usage_text[] =
 	"120); a quiet\n"
 	"                       stream between records is judged by TCP "
 	"keepalive\n"
+	"  --key-limit RECORDS  send a TLS KeyUpdate after this many records "
+	"under one\n"
+	"                       key (default and most 16777216; user plane)\n"
 	"  --listen-timeout SECONDS  a listener gives up when no peer has "
 	"authenticated\n"
 	"                       by then (default 0: it waits as long as it "
@@ -129,6 +132,18 @@ common_option(int ch, const char *arg, struct conf *cf)
 		    cf->timeout_s > 86400)
 			return usage_error("bad --timeout '%s'", arg), -1;
 		return 1;
+	case OPT_KEY_LIMIT: {
+		unsigned long long n = strtoull(arg, &end, 10);
+
+		if (*end || end == arg || arg[0] == '-' || n == 0 ||
+		    n > ZK_KEY_LIMIT)
+			return usage_error("bad --key-limit '%s' (1 to %llu "
+					   "records)", arg,
+					   (unsigned long long)ZK_KEY_LIMIT),
+			       -1;
+		cf->key_limit = n;
+		return 1;
+	}
 	}
 	return 0;
 }

@@ -45,9 +45,38 @@ user_setup(struct chan *c, const struct tls_keys *k)
 		free(u);
 		return -zk_errcode();
 	}
+	tlsrec_set_key_limit(u->rec, c->key_limit);
 	u->rx.buf = u->buf;
 	u->rx.cap = RX_BUF;
 	c->user = u;
+	return 0;
+}
+
+void
+user_key_updates(const struct chan *c, unsigned *sent, unsigned *received)
+{
+	const struct user_state *u = c->user;
+
+	*sent = *received = 0;
+	if (u != NULL)
+		tlsrec_key_updates(u->rec, sent, received);
+}
+
+/* Before sealing a record: a KeyUpdate first when one is due (the sending
+ * key's record limit, or the peer's request). */
+static int
+user_key_update(struct chan *c)
+{
+	struct user_state *u = c->user;
+	uint8_t rec[TLSREC_KEY_UPDATE_LEN];
+	int n;
+
+	if (!tlsrec_key_update_due(u->rec))
+		return 0;
+	if ((n = tlsrec_seal_key_update(u->rec, rec, 0)) < 0)
+		return n;
+	if (write_all(c->fd, rec, (size_t)n) < 0)
+		return zk_fail_errno(ZK_ENET, "sending a TLS KeyUpdate");
 	return 0;
 }
 
@@ -69,7 +98,10 @@ user_send_alert(struct chan *c, uint8_t level, uint8_t desc)
 	struct user_state *u = c->user;
 	uint8_t rec[TLSREC_HDR + 2 + 1 + TLSREC_TAG];
 	size_t n;
+	int r = user_key_update(c);
 
+	if (r < 0)
+		return r;
 	rec[TLSREC_HDR] = level;
 	rec[TLSREC_HDR + 1] = desc;
 	n = tlsrec_seal(u->rec, TLSREC_ALERT, rec, 2, 0);
@@ -156,6 +188,9 @@ user_write(struct chan *c, const void *buf, size_t len)
 		return zk_fail_errno(ZK_ESYS, "malloc");
 	while (len > 0 && r == 0) {
 		size_t n = len < TLSREC_MAX_PLAIN ? len : TLSREC_MAX_PLAIN;
+
+		if ((r = user_key_update(c)) < 0)
+			break;
 		memcpy(rec + TLSREC_HDR, p, n);
 		if (write_all(c->fd, rec,
 			      tlsrec_seal(u->rec, TLSREC_DATA, rec, n, 0)) < 0)
@@ -166,6 +201,56 @@ user_write(struct chan *c, const void *buf, size_t len)
 	}
 	free(rec);
 	return r;
+}
+
+/*
+ * The receiver's socket is readable while we send the stream.  Its
+ * KeyUpdate is followed (and a request answered before our next record);
+ * anything else means it ended the session: its data (the RESULT) stays
+ * buffered for the session to read, and we stop with -ZK_EEARLY.
+ */
+static int
+user_peer_spoke(struct chan *c)
+{
+	struct user_state *u = c->user;
+	struct tlsrec_rx *rx = &u->rx;
+	ssize_t n;
+	int r;
+
+	if (u->pt_len == 0)
+		tlsrec_rx_compact(rx);
+	n = recv(c->fd, rx->buf + rx->end, rx->cap - rx->end, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return 0;
+	if (n > 0)
+		rx->end += (size_t)n;
+	while (u->pt_len == 0) {
+		r = tlsrec_next(u->rec, rx, &u->pt, &u->pt_len);
+		if (r == TLSREC_NEED && n > 0)
+			return 0; /* the rest of a record: later */
+		if (r == TLSREC_NEED)
+			break; /* closed or broken: the session finds out */
+		if (r < 0)
+			return r;
+		if (r == TLSREC_GOT_CLOSE)
+			c->peer_closed = 1;
+		if (r != TLSREC_GOT_DATA)
+			break;
+	}
+	return zk_fail(ZK_EEARLY, "receiver ended the session during the "
+		       "stream");
+}
+
+/* Sealed records to the peer, all of them. */
+static int
+send_records(struct chan *c, const uint8_t *p, size_t len)
+{
+	if (len > 0 && write_all(c->fd, p, len) < 0)
+		return errno == EPIPE || errno == ECONNRESET
+			       ? zk_fail(ZK_ENET, "connection closed by peer "
+					 "during the stream")
+			       : zk_fail_errno(ZK_ENET, "sending to the peer");
+	return 0;
 }
 
 static int
@@ -187,7 +272,7 @@ user_send_stream(struct chan *c, struct endpoint *src, struct xfer *x)
 	for (;;) {
 		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
 				       { .fd = c->fd, .events = POLLIN } };
-		size_t out = 0, left;
+		size_t out = 0, left, start;
 		ssize_t n;
 
 		/* The producer may pause as long as it likes; the receiver
@@ -198,11 +283,8 @@ user_send_stream(struct chan *c, struct endpoint *src, struct xfer *x)
 			r = zk_fail_errno(ZK_ESYS, "poll");
 			goto out;
 		}
-		if (p[1].revents) {
-			r = zk_fail(ZK_EEARLY, "receiver ended the session "
-				    "during the stream");
+		if (p[1].revents && (r = user_peer_spoke(c)) < 0)
 			goto out;
-		}
 		if (!p[0].revents)
 			continue;
 		n = readv(fd, iov, RECS_PER_WRITE);
@@ -214,20 +296,24 @@ user_send_stream(struct chan *c, struct endpoint *src, struct xfer *x)
 		}
 		if (n == 0)
 			break;
-		for (left = (size_t)n; left > 0;) {
+		/* Records sealed in their slots go out together; a KeyUpdate
+		 * that falls due between two of them goes out between them. */
+		for (left = (size_t)n, start = 0; left > 0;) {
 			size_t k = left < TLSREC_MAX_PLAIN ? left
 							   : TLSREC_MAX_PLAIN;
+
+			if (tlsrec_key_update_due(u->rec)) {
+				if ((r = send_records(c, buf + start,
+						      out - start)) < 0 ||
+				    (r = user_key_update(c)) < 0)
+					goto out;
+				start = out;
+			}
 			out += tlsrec_seal(u->rec, TLSREC_DATA, buf + out, k, 0);
 			left -= k;
 		}
-		if (write_all(c->fd, buf, out) < 0) {
-			r = errno == EPIPE || errno == ECONNRESET
-				    ? zk_fail(ZK_ENET, "connection closed by "
-					      "peer during the stream")
-				    : zk_fail_errno(ZK_ENET, "sending to the "
-						    "peer");
+		if ((r = send_records(c, buf + start, out - start)) < 0)
 			goto out;
-		}
 		x->bytes += (uint64_t)n;
 		x->user_bytes += (uint64_t)n;
 		xfer_progress(x, 0);

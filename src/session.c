@@ -928,7 +928,9 @@ log_session(struct session *s, int r, double secs)
 	const char *dir = cf->role == ROLE_SENDER ? "sent" : "received";
 	const char *peer = s->c.tls ? tls_peer(s->c.tls) : "?";
 	char landed[2 * PROTO_NAME_LEN];
+	unsigned ku_sent, ku_recv;
 
+	user_key_updates(&s->c, &ku_sent, &ku_recv);
 	/* a receiver names where it lands (below the target with -d/-e) */
 	snprintf(landed, sizeof(landed), "%s", s->target);
 	if (cf->zfs && cf->role == ROLE_RECEIVER && s->snapname[0] &&
@@ -959,12 +961,14 @@ log_session(struct session *s, int r, double secs)
 			"\"bytes\":%s,\"seconds\":%.3f,"
 			"\"mib_per_s\":%s,\"plane\":\"%s\",\"cipher\":\"%s\","
 			"\"user_bytes\":%" PRIu64 ",\"guid\":\"%" PRIu64 "\","
+			"\"key_updates_sent\":%u,\"key_updates_received\":%u,"
 			"\"result\":\"%s\",\"exit\":%d}\n",
 			cf->role == ROLE_SENDER ? "sender" : "receiver", jp, ja,
 			jw, jt, jb, secs, jr,
 			s->c.plane ? s->c.plane->name : "none",
 			s->c.tls ? tls_cipher(s->c.tls) : "none", s->x.user_bytes,
-			s->guid, r == 0 ? "ok" : "failed", zk_exit_code(r));
+			s->guid, ku_sent, ku_recv, r == 0 ? "ok" : "failed",
+			zk_exit_code(r));
 		return;
 	}
 	if (s->queries_only && r == 0) {
@@ -982,11 +986,17 @@ log_session(struct session *s, int r, double secs)
 		text_safe(peer, sp, sizeof(sp));
 		text_safe(what, sw, sizeof(sw));
 		text_safe(landed, st, sizeof(st));
+		char ku[64] = "";
+
+		if (ku_sent || ku_recv)
+			snprintf(ku, sizeof(ku), ", KeyUpdates %u sent %u "
+				 "received", ku_sent, ku_recv);
 		fprintf(stderr, "zktls: %s %s%s%s %s %s (%s): %s in %.2f s, %s, "
-			"plane %s, %s, %s\n", dir, sw, st[0] ? " into " : "", st,
-			cf->role == ROLE_SENDER ? "to" : "from", sp, s->addr, b,
-			secs, rate, s->c.plane ? s->c.plane->name : "none",
-			s->c.tls ? tls_cipher(s->c.tls) : "no TLS",
+			"plane %s, %s%s, %s\n", dir, sw, st[0] ? " into " : "",
+			st, cf->role == ROLE_SENDER ? "to" : "from", sp,
+			s->addr, b, secs, rate,
+			s->c.plane ? s->c.plane->name : "none",
+			s->c.tls ? tls_cipher(s->c.tls) : "no TLS", ku,
 			r == 0 ? "ok" : "FAILED");
 	}
 }
@@ -1010,6 +1020,7 @@ session_new(const struct conf *cf, const struct policy *pol,
 	s->pol = pol;
 	s->c.fd = -1;
 	s->c.timeout_ms = cf->timeout_s * 1000;
+	s->c.key_limit = cf->key_limit;
 	s->x.progress = cf->progress;
 	s->x.label = cf->progress_label;
 	s->t0 = now_s();

@@ -27,10 +27,8 @@
 #include <arpa/inet.h>
 #include <strings.h>
 
-#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/kdf.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -761,92 +759,6 @@ tls_cipher(const struct tls *t)
 	return t ? SSL_get_cipher_name(t->ssl) : "?";
 }
 
-static const EVP_MD *
-suite_md(uint16_t suite, size_t *keylen)
-{
-	switch (suite) {
-	case SUITE_AES_128_GCM:
-		*keylen = 16;
-		return EVP_sha256();
-	case SUITE_AES_256_GCM:
-		*keylen = 32;
-		return EVP_sha384();
-	case SUITE_CHACHA20_POLY1305:
-		*keylen = 32;
-		return EVP_sha256();
-	default:
-		return NULL;
-	}
-}
-
-int
-tls13_expand_label(uint16_t suite, const uint8_t *secret, size_t slen,
-		   const char *label, uint8_t *out, size_t outlen)
-{
-	uint8_t info[2 + 1 + 255 + 1];
-	size_t ll = strlen(label), il = 0, keylen;
-	const EVP_MD *md = suite_md(suite, &keylen);
-	EVP_KDF *kdf = NULL;
-	EVP_KDF_CTX *kctx = NULL;
-	OSSL_PARAM params[5];
-	int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY, r = -1;
-
-	if (md == NULL || ll + 6 > 255 || outlen > 0xffff)
-		return zk_fail(ZK_ESYS, "tls13_expand_label: bad arguments");
-	/* HkdfLabel: uint16 length, opaque label<7..255> = "tls13 " + label,
-	 * opaque context<0..255> = "" (RFC 8446 7.1). */
-	info[il++] = (uint8_t)(outlen >> 8);
-	info[il++] = (uint8_t)outlen;
-	info[il++] = (uint8_t)(6 + ll);
-	memcpy(info + il, "tls13 ", 6);
-	il += 6;
-	memcpy(info + il, label, ll);
-	il += ll;
-	info[il++] = 0;
-
-	kdf = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_HKDF, NULL);
-	if (kdf == NULL || (kctx = EVP_KDF_CTX_new(kdf)) == NULL)
-		goto out;
-	params[0] = OSSL_PARAM_construct_utf8_string(
-		OSSL_KDF_PARAM_DIGEST, (char *)EVP_MD_get0_name(md), 0);
-	params[1] = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
-	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
-						      (void *)secret, slen);
-	params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
-						      info, il);
-	params[4] = OSSL_PARAM_construct_end();
-	if (EVP_KDF_derive(kctx, out, outlen, params) == 1)
-		r = 0;
-out:
-	EVP_KDF_CTX_free(kctx);
-	EVP_KDF_free(kdf);
-	if (r < 0)
-		return ossl_fail(ZK_ESYS, "HKDF-Expand-Label");
-	return 0;
-}
-
-int
-tls13_traffic_keys(uint16_t suite, const uint8_t *secret, size_t slen,
-		   struct tls_dir_keys *out)
-{
-	size_t keylen;
-	int r;
-
-	memset(out, 0, sizeof(*out));
-	if (suite_md(suite, &keylen) == NULL)
-		return zk_fail(ZK_ENOKTLS, "cipher suite 0x%04x cannot be "
-			       "offloaded", suite);
-	out->suite = suite;
-	out->key_len = keylen;
-	if ((r = tls13_expand_label(suite, secret, slen, "key", out->key,
-				    keylen)) < 0 ||
-	    (r = tls13_expand_label(suite, secret, slen, "iv", out->iv, 12)) < 0) {
-		zk_wipe(out, sizeof(*out));
-		return r;
-	}
-	return 0;
-}
-
 int
 tls_export_keys(struct tls *t, struct tls_keys *out)
 {
@@ -878,12 +790,6 @@ tls_export_keys(struct tls *t, struct tls_keys *out)
 	if (r < 0)
 		tls_keys_wipe(out);
 	return r;
-}
-
-void
-tls_keys_wipe(struct tls_keys *k)
-{
-	zk_wipe(k, sizeof(*k));
 }
 
 /* Print the sha256 pin of a certificate's public key (zktls pin CERT). */

@@ -7,6 +7,11 @@
  * primitives, so a stream chunk is read once, encrypted where it lies and
  * written once.
  *
+ * KeyUpdate (RFC 8446 4.6.3): the sending key is replaced after
+ * tlsrec_set_key_limit() records, or before the next record when the peer
+ * asked; a peer's KeyUpdate moves the receiving key on.  The traffic
+ * secrets stay here, in memory wiped at tlsrec_free().
+ *
  * The receive side is built for a hostile peer: each call opens records in
  * a loop (never recursion), stops at the first one that carries data, and
  * never moves the buffer, so no pointer it hands out can go stale behind
@@ -24,8 +29,10 @@
 
 struct tlsrec {
 	EVP_CIPHER_CTX *tx, *rx;
-	uint8_t tx_iv[12], rx_iv[12];
-	uint64_t tx_seq, rx_seq;
+	struct tls_dir_keys txk, rxk; /* key, iv, sequence, traffic secret */
+	uint64_t limit;               /* records per sending key */
+	int answer;                   /* the peer asked for our KeyUpdate */
+	unsigned sent_updates, received_updates;
 };
 
 static EVP_CIPHER_CTX *
@@ -61,11 +68,62 @@ tlsrec_new(const struct tls_keys *k)
 		tlsrec_free(r);
 		return NULL;
 	}
-	memcpy(r->tx_iv, k->tx.iv, 12);
-	memcpy(r->rx_iv, k->rx.iv, 12);
-	r->tx_seq = k->tx.seq;
-	r->rx_seq = k->rx.seq;
+	r->txk = k->tx;
+	r->rxk = k->rx;
+	r->limit = ZK_KEY_LIMIT;
 	return r;
+}
+
+void
+tlsrec_set_key_limit(struct tlsrec *r, uint64_t records)
+{
+	r->limit = records > 0 && records < ZK_KEY_LIMIT ? records
+							 : ZK_KEY_LIMIT;
+}
+
+int
+tlsrec_key_update_due(const struct tlsrec *r)
+{
+	return r->answer || r->txk.seq >= r->limit;
+}
+
+void
+tlsrec_key_updates(const struct tlsrec *r, unsigned *sent,
+		   unsigned *received)
+{
+	*sent = r->sent_updates;
+	*received = r->received_updates;
+}
+
+/* Move one direction to its next traffic secret (RFC 8446 4.6.3). */
+static int
+key_update(struct tls_dir_keys *k, EVP_CIPHER_CTX *x, int enc)
+{
+	int r = tls13_update_keys(k);
+
+	if (r < 0)
+		return r;
+	if (EVP_CipherInit_ex(x, NULL, NULL, k->key, NULL, enc) != 1)
+		return zk_fail(ZK_ESYS, "cannot set the updated TLS key");
+	return 0;
+}
+
+int
+tlsrec_seal_key_update(struct tlsrec *r, uint8_t *rec, int request)
+{
+	static const uint8_t msg[4] = { TLSREC_HS_KEY_UPDATE, 0, 0, 1 };
+	size_t n;
+	int e;
+
+	memcpy(rec + TLSREC_HDR, msg, sizeof(msg));
+	rec[TLSREC_HDR + 4] = request ? 1 : 0;
+	/* Under the old key, as the last record it protects. */
+	n = tlsrec_seal(r, TLSREC_HANDSHAKE, rec, 5, 0);
+	if ((e = key_update(&r->txk, r->tx, 1)) < 0)
+		return e;
+	r->answer = 0;
+	r->sent_updates++;
+	return (int)n;
 }
 
 void
@@ -102,7 +160,7 @@ tlsrec_seal(struct tlsrec *r, uint8_t type, uint8_t *rec, size_t plen,
 	rec[4] = (uint8_t)clen;
 	p[plen] = type;
 	memset(p + plen + 1, 0, pad);
-	nonce(r->tx_iv, r->tx_seq++, n);
+	nonce(r->txk.iv, r->txk.seq++, n);
 	/* Cannot fail with a valid context and inner <= 2^14 + 1. */
 	EVP_CipherInit_ex(r->tx, NULL, NULL, NULL, n, 1);
 	EVP_CipherUpdate(r->tx, NULL, &outl, rec, TLSREC_HDR);
@@ -123,7 +181,7 @@ tlsrec_open(struct tlsrec *r, uint8_t *rec, size_t len, uint8_t *type,
 	if (len < TLSREC_HDR + 1 + TLSREC_TAG)
 		return -1;
 	clen = len - TLSREC_HDR - TLSREC_TAG;
-	nonce(r->rx_iv, r->rx_seq++, n);
+	nonce(r->rxk.iv, r->rxk.seq++, n);
 	ok = EVP_CipherInit_ex(r->rx, NULL, NULL, NULL, n, 0) == 1 &&
 	     EVP_CipherUpdate(r->rx, NULL, &outl, rec, TLSREC_HDR) == 1 &&
 	     EVP_CipherUpdate(r->rx, p, &outl, p, (int)clen) == 1 &&
@@ -142,6 +200,39 @@ tlsrec_open(struct tlsrec *r, uint8_t *rec, size_t len, uint8_t *type,
 	return 0;
 }
 
+/* One more record without data in a row: bounded. */
+static int
+nondata(struct tlsrec_rx *rx)
+{
+	if (++rx->nondata > TLSREC_MAX_NONDATA)
+		return zk_fail(ZK_EPROTO, "protocol violation by peer: more "
+			       "than %d TLS records in a row without data",
+			       TLSREC_MAX_NONDATA);
+	return 0;
+}
+
+/* The peer's KeyUpdate (m: the record's content, len bytes): its next
+ * records come under its next key; a request is answered before our next
+ * record (tlsrec_key_update_due). */
+static int
+peer_key_update(struct tlsrec *r, const uint8_t *m, size_t len)
+{
+	int e;
+
+	/* Exactly one KeyUpdate, alone in its record: handshake messages
+	 * must not span a key change (RFC 8446 5.1), and request_update
+	 * is 0 or 1 (4.6.3). */
+	if (len != 5 || m[1] != 0 || m[2] != 0 || m[3] != 1 || m[4] > 1)
+		return zk_fail(ZK_EPROTO, "protocol violation by peer: a "
+			       "malformed TLS KeyUpdate");
+	if ((e = key_update(&r->rxk, r->rx, 0)) < 0)
+		return e;
+	if (m[4])
+		r->answer = 1;
+	r->received_updates++;
+	return 0;
+}
+
 int
 tlsrec_next(struct tlsrec *r, struct tlsrec_rx *rx, const uint8_t **p,
 	    size_t *len)
@@ -149,6 +240,7 @@ tlsrec_next(struct tlsrec *r, struct tlsrec_rx *rx, const uint8_t **p,
 	for (;;) {
 		size_t have = rx->end - rx->off, need, plen;
 		uint8_t *rec = rx->buf + rx->off, type;
+		int e;
 
 		if (rx->closed)
 			return TLSREC_GOT_CLOSE;
@@ -181,11 +273,8 @@ tlsrec_next(struct tlsrec *r, struct tlsrec_rx *rx, const uint8_t **p,
 			}
 			/* An empty data record (RFC 8446 5.1 allows them, a
 			 * traffic-analysis measure): skipped, but bounded. */
-			if (++rx->nondata > TLSREC_MAX_NONDATA)
-				return zk_fail(ZK_EPROTO, "protocol violation "
-					       "by peer: more than %d TLS "
-					       "records in a row without data",
-					       TLSREC_MAX_NONDATA);
+			if ((e = nondata(rx)) < 0)
+				return e;
 			continue;
 		case TLSREC_ALERT:
 			if (plen != 2)
@@ -197,7 +286,15 @@ tlsrec_next(struct tlsrec *r, struct tlsrec_rx *rx, const uint8_t **p,
 			}
 			return zk_alert_fail(rec[TLSREC_HDR + 1]);
 		case TLSREC_HANDSHAKE:
-			return tls_handshake_msg_fail(rec + TLSREC_HDR, plen);
+			if (plen == 0 ||
+			    rec[TLSREC_HDR] != TLSREC_HS_KEY_UPDATE)
+				return tls_handshake_msg_fail(rec + TLSREC_HDR,
+							      plen);
+			if ((e = peer_key_update(r, rec + TLSREC_HDR, plen)) <
+				    0 ||
+			    (e = nondata(rx)) < 0)
+				return e;
+			continue;
 		default:
 			return zk_fail(ZK_EPROTO, "protocol violation by peer: "
 				       "TLS record of type %u", type);

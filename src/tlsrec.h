@@ -10,8 +10,8 @@
  * fills it; tlsrec_next() opens the whole records in it, one after the
  * other, iteratively: data comes back as a pointer into the buffer, and
  * every other record is dealt with here (close_notify ends the stream, an
- * alert is reported, an empty data record is skipped, anything else is
- * refused).  Nothing here moves buffered bytes except
+ * alert is reported, an empty data record is skipped, a KeyUpdate is
+ * followed, anything else is refused).  Nothing here moves buffered bytes except
  * tlsrec_rx_compact(), which the caller calls only when it holds no
  * pointer into the buffer any more.  No I/O, no allocation after _new.
  */
@@ -35,6 +35,9 @@
 #define TLSREC_MAX_NONDATA 1024
 
 enum { TLSREC_ALERT = 21, TLSREC_HANDSHAKE = 22, TLSREC_DATA = 23 };
+enum { TLSREC_HS_KEY_UPDATE = 24 };
+/* A sealed KeyUpdate record: header, 4 + 1 bytes of message, type, tag. */
+#define TLSREC_KEY_UPDATE_LEN (TLSREC_HDR + 5 + 1 + TLSREC_TAG)
 
 struct tlsrec;
 
@@ -48,6 +51,21 @@ void tlsrec_free(struct tlsrec *r);
  * the record's length. */
 size_t tlsrec_seal(struct tlsrec *r, uint8_t type, uint8_t *rec, size_t plen,
 		   size_t pad);
+
+/* Records the sending key may protect (1..ZK_KEY_LIMIT; 0 or more: the
+ * default ZK_KEY_LIMIT) before tlsrec_key_update_due() says so. */
+void tlsrec_set_key_limit(struct tlsrec *r, uint64_t records);
+/* Must a KeyUpdate go out before the next record (the sending key reached
+ * its limit, or the peer asked for one)? */
+int tlsrec_key_update_due(const struct tlsrec *r);
+/* Seal a KeyUpdate (request: update_requested) into rec, which holds
+ * TLSREC_KEY_UPDATE_LEN bytes, under the current key, then move to the
+ * next sending key.  Returns the record's length, or a negative ZK_E*:
+ * then nothing may be sent any more. */
+int tlsrec_seal_key_update(struct tlsrec *r, uint8_t *rec, int request);
+/* KeyUpdates sent and received so far. */
+void tlsrec_key_updates(const struct tlsrec *r, unsigned *sent,
+			unsigned *received);
 
 /* Open one whole record in place (len = header + ciphertext): 0 with
  * *type and the content at rec + TLSREC_HDR, *plen bytes; -1 when the
@@ -73,7 +91,8 @@ enum tlsrec_next {
 
 /* The next data in rx (see enum tlsrec_next), or a negative ZK_E* after
  * zk_fail() for a record that fails authentication, an alert, a
- * handshake message, an unknown or malformed record. */
+ * handshake message other than KeyUpdate, an unknown or malformed
+ * record. */
 int tlsrec_next(struct tlsrec *r, struct tlsrec_rx *rx, const uint8_t **p,
 		size_t *len);
 

@@ -58,13 +58,13 @@ void usage_print(FILE *f);
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The options every command that connects shares: TLS, --mode,
- * --timeout, --json, --progress, -v, -q.  COMMON_LONG_OPTS goes into a
+ * --timeout, --key-limit, --json, --progress, -v, -q.  COMMON_LONG_OPTS goes into a
  * getopt_long table; common_option() takes one: 1 when it was one of
  * them, 0 when not, -1 after a usage error was printed. */
 enum {
 	OPT_CERT = 0x1000, OPT_KEY, OPT_CA, OPT_PEER_NAME, OPT_PEER_PIN,
 	OPT_WILDCARDS, OPT_MODE, OPT_TIMEOUT, OPT_JSON, OPT_PROGRESS,
-	OPT_NO_PROGRESS,
+	OPT_NO_PROGRESS, OPT_KEY_LIMIT,
 };
 #define COMMON_LONG_OPTS                                                  \
 	{ "cert", required_argument, NULL, OPT_CERT },                    \
@@ -75,6 +75,7 @@ enum {
 	{ "peer-name-wildcards", no_argument, NULL, OPT_WILDCARDS },      \
 	{ "mode", required_argument, NULL, OPT_MODE },                    \
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },              \
+	{ "key-limit", required_argument, NULL, OPT_KEY_LIMIT },          \
 	{ "json", no_argument, NULL, OPT_JSON },                          \
 	{ "progress", no_argument, NULL, OPT_PROGRESS },                  \
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },            \
@@ -174,6 +175,7 @@ struct conf {
 	int peer_wildcards;   /* --peer-name-wildcards */
 	enum plane_mode mode;
 	int timeout_s;        /* handshake and idle timeout */
+	uint64_t key_limit;   /* --key-limit: records per key (0: ZK_KEY_LIMIT) */
 	int listen_timeout_s; /* --listen-timeout: 0 waits as long as it takes */
 	int verbose, quiet, json, progress;
 	int busy_quiet;       /* a "busy" answer is not logged: the caller
@@ -297,6 +299,8 @@ struct tls_dir_keys {
 	size_t key_len;
 	uint8_t iv[12];
 	uint64_t seq;     /* records already sent/received under this key */
+	uint8_t secret[48]; /* the traffic secret they came from (KeyUpdate) */
+	size_t secret_len;
 };
 struct tls_keys {
 	struct tls_dir_keys tx, rx;
@@ -306,9 +310,17 @@ void tls_keys_wipe(struct tls_keys *k);
 /* HKDF-Expand-Label(secret, label, "", outlen) with the suite's hash. */
 int tls13_expand_label(uint16_t suite, const uint8_t *secret, size_t slen,
 		       const char *label, uint8_t *out, size_t outlen);
-/* Traffic secret -> key and iv (RFC 8446 section 7.3). */
+/* Traffic secret -> key and iv (RFC 8446 section 7.3); out keeps the
+ * secret for tls13_update_keys(). */
 int tls13_traffic_keys(uint16_t suite, const uint8_t *secret, size_t slen,
 		       struct tls_dir_keys *out);
+/* KeyUpdate: the next traffic secret (RFC 8446 section 7.2) and its key
+ * and iv, sequence 0; the old ones are wiped. */
+int tls13_update_keys(struct tls_dir_keys *k);
+/* Records one key protects at most before zktls sends KeyUpdate: 2^24,
+ * below RFC 8446 5.5's 2^24.5 full-size records for AES-GCM (about
+ * 256 GiB of stream). */
+#define ZK_KEY_LIMIT (UINT64_C(1) << 24)
 void zk_wipe(void *p, size_t n);
 
 /* ---------------------------------------------------------------- planes */
@@ -362,6 +374,8 @@ struct chan {
 	struct tls *tls;          /* OpenSSL session; I/O only on plane user */
 	const struct plane *plane;
 	int timeout_ms;           /* idle timeout for blocking waits */
+	uint64_t key_limit;       /* user plane: records per key, then
+				   * KeyUpdate (0: ZK_KEY_LIMIT) */
 	int quiet_ok;             /* receiving the stream: a peer silent at a
 				   * record boundary is waited for as long as
 				   * TCP finds it alive (keepalive); only a
@@ -374,6 +388,9 @@ struct chan {
  * on a chan without one). */
 int user_setup(struct chan *c, const struct tls_keys *k);
 void user_free(struct chan *c);
+/* KeyUpdates the user plane sent and received on c (0 on other planes). */
+void user_key_updates(const struct chan *c, unsigned *sent,
+		      unsigned *received);
 
 /*
  * The local producer (sender) or consumer (receiver) of the stream.

@@ -1,7 +1,7 @@
 /*
  * test_tlsrec.c - the TLS 1.3 record layer: round trips, what each record
- * type does on the receive side, the bounds, and that data pointers stay
- * valid until the caller compacts the buffer.
+ * type does on the receive side, KeyUpdate both ways, the bounds, and that
+ * data pointers stay valid until the caller compacts the buffer.
  */
 #include "t.h"
 #include "tlsrec.h"
@@ -26,6 +26,10 @@ pair(uint16_t suite)
 	}
 	memset(a.tx.iv, 7, 12);
 	memset(a.rx.iv, 9, 12);
+	/* Traffic secrets, for KeyUpdate (Hash.length of the suite). */
+	a.tx.secret_len = a.rx.secret_len = suite == SUITE_AES_256_GCM ? 48 : 32;
+	memset(a.tx.secret, 0x5a, sizeof(a.tx.secret));
+	memset(a.rx.secret, 0xa5, sizeof(a.rx.secret));
 	c = a;
 	c.tx = a.rx;
 	c.rx = a.tx;
@@ -47,6 +51,17 @@ put(uint8_t type, const void *content, size_t len, size_t pad)
 	b.end += tlsrec_seal(tx, type, r, len, pad);
 }
 
+/* Append tx's KeyUpdate (then tx seals under its next key). */
+static void
+put_key_update(int request)
+{
+	int n = tlsrec_seal_key_update(tx, buf + b.end, request);
+
+	CHECK(n == TLSREC_KEY_UPDATE_LEN);
+	if (n > 0)
+		b.end += (size_t)n;
+}
+
 static int
 next(const uint8_t **p, size_t *n)
 {
@@ -60,7 +75,10 @@ main(void)
 					   SUITE_CHACHA20_POLY1305 };
 	static const uint8_t close_notify[2] = { 1, 0 }, bad_mac[2] = { 2, 20 };
 	static const uint8_t ticket[8] = { 4, 0, 0, 4, 0, 0, 0, 0 };
-	static const uint8_t keyupdate[5] = { 24, 0, 0, 1, 0 };
+	static const uint8_t ku_bad_req[5] = { 24, 0, 0, 1, 2 };
+	static const uint8_t ku_long[6] = { 24, 0, 0, 2, 0, 0 };
+	static const uint8_t ku_trailing[6] = { 24, 0, 0, 1, 0, 4 };
+	unsigned sent, got;
 	static uint8_t big[TLSREC_MAX_PLAIN];
 	const uint8_t *p, *p1;
 	size_t n, n1;
@@ -125,8 +143,8 @@ main(void)
 	CHECK_STR(zk_errmsg(), "protocol violation by peer: more than 1024 "
 		  "TLS records in a row without data");
 
-	/* Tickets, KeyUpdate, empty handshake records, alerts, unknown
-	 * types: refused with their own words. */
+	/* Tickets, empty handshake records, alerts, unknown types: refused
+	 * with their own words. */
 	pair(SUITE_AES_128_GCM);
 	put(TLSREC_DATA, "ok", 2, 0);
 	put(TLSREC_HANDSHAKE, ticket, sizeof(ticket), 0);
@@ -134,11 +152,6 @@ main(void)
 	CHECK(next(&p, &n) == -ZK_EPROTO);
 	CHECK_STR(zk_errmsg(), "protocol violation by peer: a TLS session "
 		  "ticket after the handshake (zktls peers never send them)");
-	pair(SUITE_AES_128_GCM);
-	put(TLSREC_HANDSHAKE, keyupdate, sizeof(keyupdate), 0);
-	CHECK(next(&p, &n) == -ZK_EPROTO);
-	CHECK_STR(zk_errmsg(), "unexpected TLS handshake message after the "
-		  "handshake (KeyUpdate)");
 	pair(SUITE_AES_128_GCM);
 	put(TLSREC_HANDSHAKE, "", 0, 0);
 	CHECK(next(&p, &n) == -ZK_EPROTO);
@@ -156,6 +169,102 @@ main(void)
 	CHECK(next(&p, &n) == -ZK_EPROTO);
 	CHECK_STR(zk_errmsg(), "protocol violation by peer: TLS record of "
 		  "type 99");
+
+	/* KeyUpdate on every suite: data before it under the old key,
+	 * after it under the next; both sides count it. */
+	for (size_t s = 0; s < 3; s++) {
+		pair(suites[s]);
+		put(TLSREC_DATA, "old", 3, 0);
+		put_key_update(0);
+		put(TLSREC_DATA, "new", 3, 0);
+		put_key_update(0);
+		put(TLSREC_DATA, big, sizeof(big), 0);
+		CHECK(next(&p, &n) == TLSREC_GOT_DATA && n == 3 &&
+		      memcmp(p, "old", 3) == 0);
+		CHECK(next(&p, &n) == TLSREC_GOT_DATA && n == 3 &&
+		      memcmp(p, "new", 3) == 0);
+		CHECK(next(&p, &n) == TLSREC_GOT_DATA && n == sizeof(big) &&
+		      memcmp(p, big, n) == 0);
+		tlsrec_key_updates(tx, &sent, &got);
+		CHECK(sent == 2 && got == 0);
+		tlsrec_key_updates(rx, &sent, &got);
+		CHECK(sent == 0 && got == 2);
+		CHECK(!tlsrec_key_update_due(rx));
+	}
+	/* The receiving key really moved: a record still sealed under the
+	 * old key after a KeyUpdate fails authentication. */
+	pair(SUITE_AES_128_GCM);
+	{
+		struct tlsrec *stale;
+		struct tls_keys k;
+
+		memset(&k, 0, sizeof(k));
+		k.tx.suite = SUITE_AES_128_GCM;
+		k.tx.key_len = 16;
+		for (int i = 0; i < 32; i++)
+			k.tx.key[i] = (uint8_t)i;
+		memset(k.tx.iv, 7, 12);
+		k.tx.seq = 1; /* as tx after the KeyUpdate below */
+		k.rx = k.tx;
+		stale = tlsrec_new(&k);
+		put_key_update(0);
+		memcpy(buf + b.end + TLSREC_HDR, "stale", 5);
+		b.end += tlsrec_seal(stale, TLSREC_DATA, buf + b.end, 5, 0);
+		CHECK(next(&p, &n) == -ZK_ENET);
+		tlsrec_free(stale);
+	}
+	/* The record limit makes a KeyUpdate due; a peer's request does. */
+	pair(SUITE_AES_256_GCM);
+	tlsrec_set_key_limit(tx, 3);
+	for (int i = 0; i < 3; i++) {
+		CHECK(!tlsrec_key_update_due(tx));
+		put(TLSREC_DATA, "d", 1, 0);
+	}
+	CHECK(tlsrec_key_update_due(tx));
+	put_key_update(1);
+	CHECK(!tlsrec_key_update_due(tx));
+	put(TLSREC_DATA, "e", 1, 0);
+	for (int i = 0; i < 4; i++)
+		CHECK(next(&p, &n) == TLSREC_GOT_DATA && n == 1);
+	CHECK(tlsrec_key_update_due(rx)); /* asked: answer before sending */
+	{
+		/* rx answers; tx, reading it, follows. */
+		struct tlsrec *t = tx;
+		uint8_t rec[TLSREC_KEY_UPDATE_LEN + TLSREC_MAX];
+		uint8_t type;
+		size_t plen;
+
+		CHECK(tlsrec_seal_key_update(rx, rec, 0) ==
+		      TLSREC_KEY_UPDATE_LEN);
+		CHECK(!tlsrec_key_update_due(rx));
+		CHECK(tlsrec_open(t, rec, TLSREC_KEY_UPDATE_LEN, &type,
+				  &plen) == 0 && type == TLSREC_HANDSHAKE &&
+		      plen == 5 && rec[TLSREC_HDR + 4] == 0);
+	}
+	/* Malformed KeyUpdates are refused; KeyUpdates count as records
+	 * without data. */
+	{
+		const uint8_t *bad[3] = { ku_bad_req, ku_long, ku_trailing };
+		const size_t badlen[3] = { 5, 6, 6 };
+
+		for (int i = 0; i < 3; i++) {
+			pair(SUITE_CHACHA20_POLY1305);
+			put(TLSREC_HANDSHAKE, bad[i], badlen[i], 0);
+			CHECK(next(&p, &n) == -ZK_EPROTO);
+			CHECK_STR(zk_errmsg(), "protocol violation by peer: a "
+				  "malformed TLS KeyUpdate");
+		}
+	}
+	pair(SUITE_AES_128_GCM);
+	for (int i = 0; i < TLSREC_MAX_NONDATA; i++) {
+		put_key_update(0);
+		CHECK(next(&p, &n) == TLSREC_NEED);
+		tlsrec_rx_compact(&b);
+	}
+	put_key_update(1);
+	CHECK(next(&p, &n) == -ZK_EPROTO);
+	CHECK_STR(zk_errmsg(), "protocol violation by peer: more than 1024 "
+		  "TLS records in a row without data");
 
 	/* Tampering: a flipped bit anywhere fails authentication; a bad
 	 * header or length is refused before decryption. */
