@@ -30,6 +30,11 @@ int ktls_probe(char *why, size_t whylen);
  * back); other failures leave the connection unusable. */
 int ktls_switch(int fd, const struct tls_keys *k);
 
+/* Program one direction's next key (TLS 1.3 KeyUpdate; tx: TLS_TX, else
+ * TLS_RX) on a socket ktls_switch() set up.  -ZK_ENOKTLS where the kernel
+ * cannot change keys (Linux < 6.14: EBUSY), with errno kept. */
+int ktls_rekey(int fd, int tx, const struct tls_dir_keys *k);
+
 /* Send one control record (type 21 alert: close_notify = {1, 0}). */
 int ktls_send_control(int fd, uint8_t type, const void *data, size_t len);
 /* A fatal alert (desc), best effort, never blocking, only once the kernel

@@ -258,6 +258,31 @@ out:
 	return r;
 }
 
+int ktls_rekey(int fd, int tx, const struct tls_dir_keys *k)
+{
+	union ktls_crypto_info info;
+	socklen_t len = 0;
+	int r, e;
+
+	memset(&info, 0, sizeof(info));
+	if ((r = ktls_fill_info(k, &info, &len)) < 0)
+		return r;
+	/* Linux 6.14 added TLS 1.3 rekey (software path only): the same
+	 * cipher, a new key.  Before, a second key fails with EBUSY. */
+	r = setsockopt(fd, SOL_TLS, tx ? TLS_TX : TLS_RX, &info, len);
+	e = errno;
+	zk_wipe(&info, sizeof(info));
+	if (r < 0) {
+		r = zk_fail(e == EBUSY ? ZK_ENOKTLS : ZK_ESYS,
+			    "kernel TLS: new %s key: %s%s", tx ? "TLS_TX" : "TLS_RX",
+			    strerror(e), e == EBUSY ? " (this kernel cannot "
+			    "change keys; Linux 6.14 can)" : "");
+		errno = e;
+		return r;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------- socket errors */
 
 /* Linux's internal "restart the system call", which a kernel-TLS socket

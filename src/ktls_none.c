@@ -24,6 +24,15 @@ int ktls_switch(int fd, const struct tls_keys *k)
 	return zk_fail(ZK_ENOKTLS, "%s", none);
 }
 
+int ktls_rekey(int fd, int tx, const struct tls_dir_keys *k)
+{
+	(void)fd;
+	(void)tx;
+	(void)k;
+	errno = ENOSYS;
+	return zk_fail(ZK_ENOKTLS, "%s", none);
+}
+
 int ktls_send_control(int fd, uint8_t type, const void *data, size_t len)
 {
 	(void)fd;

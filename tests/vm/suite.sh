@@ -826,6 +826,7 @@ TLSPEER=$SL_REPO/build/release/tlspeer
 records_case() {   # records_case NAME PLANE TLSPEER-OPTION...
     local name=$1 pl=$2 port t0=$SECONDS d=dstpool/$1
     shift 2
+    [[ -s $W/s1.zs ]] || zfs send srcpool/data@s1 >"$W/s1.zs"
     rm -f "$W/$name.peer.out" "$W/$name.peer.err"
     zk_start "$name.r" "$ZKB" recv --mode "$pl" --json --timeout 60 "${TLS_B[@]}" \
         --listen "$ZKB_IP:0" "$d"
@@ -841,9 +842,6 @@ records_case() {   # records_case NAME PLANE TLSPEER-OPTION...
 nopad_violations() {
     ip netns exec "$ZKB" awk '$1 == "TlsRxNoPadViolation" { print $2 }' /proc/net/tls_stat
 }
-if want empty-records || want tickets || want padded-records; then
-    zfs send srcpool/data@s1 >"$W/s1.zs"
-fi
 for pl in "${PLANES[@]}"; do
     if want "empty-records-$pl"; then
         records_case "er-$pl" "$pl" --empty 2
