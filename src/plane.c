@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ktls.h"
+#include "proto.h"
 #include "zktls.h"
 
 /* ------------------------------------------------------------ selection */
@@ -105,6 +106,21 @@ chan_switch(struct chan *c)
 		r = user_setup(c, &k);
 	tls_keys_wipe(&k);
 	return r;
+}
+
+unsigned
+chan_caps(const struct chan *c)
+{
+	/* The kernel planes cannot change keys yet (Linux 6.12 cannot at
+	 * all; on direct, zfs owns the socket). */
+	return c->plane == &plane_user ? PROTO_CAP_KEY_UPDATE : 0;
+}
+
+void
+chan_peer_caps(struct chan *c, unsigned caps)
+{
+	if (c->plane == &plane_user)
+		user_peer_follows(c, (caps & PROTO_CAP_KEY_UPDATE) != 0);
 }
 
 int

@@ -28,6 +28,7 @@
 
 struct user_state {
 	struct tlsrec *rec;
+	int warned;             /* past the key limit, the peer cannot follow */
 	struct tlsrec_rx rx;
 	const uint8_t *pt;      /* data not yet handed out (user_read) */
 	size_t pt_len;
@@ -53,6 +54,15 @@ user_setup(struct chan *c, const struct tls_keys *k)
 }
 
 void
+user_peer_follows(struct chan *c, int yes)
+{
+	struct user_state *u = c->user;
+
+	if (u != NULL)
+		tlsrec_allow_key_update(u->rec, yes);
+}
+
+void
 user_key_updates(const struct chan *c, unsigned *sent, unsigned *received)
 {
 	const struct user_state *u = c->user;
@@ -71,8 +81,15 @@ user_key_update(struct chan *c)
 	uint8_t rec[TLSREC_KEY_UPDATE_LEN];
 	int n;
 
-	if (!tlsrec_key_update_due(u->rec))
+	if (!tlsrec_key_update_due(u->rec)) {
+		if (tlsrec_past_limit(u->rec) && !u->warned) {
+			u->warned = 1;
+			log_warn("the peer cannot follow TLS KeyUpdate on its "
+				 "data plane: this session keeps its key past "
+				 "the record limit (RFC 8446 5.5)");
+		}
 		return 0;
+	}
 	if ((n = tlsrec_seal_key_update(u->rec, rec, 0)) < 0)
 		return n;
 	if (write_all(c->fd, rec, (size_t)n) < 0)

@@ -272,6 +272,12 @@ valid_op(uint8_t op)
 }
 
 static int
+valid_caps(uint8_t caps)
+{
+	return (caps & ~(unsigned)PROTO_CAP_ALL) == 0;
+}
+
+static int
 valid_zflags(uint32_t zflags)
 {
 	return (zflags & ~(uint32_t)PROTO_ZF_ALL) == 0;
@@ -313,11 +319,12 @@ proto_encode_request(const struct proto_request *m, uint8_t *buf, size_t cap)
 	uint32_t i;
 
 	if (!valid_op(m->op) || !valid_zflags(m->zflags) ||
-	    m->nguids > PROTO_MAX_GUIDS)
+	    !valid_caps(m->caps) || m->nguids > PROTO_MAX_GUIDS)
 		return -1;
 	wr_header(&w, PROTO_REQUEST, proto_request_size(m) - PROTO_HDR_LEN);
 	wr_u8(&w, m->op);
-	wr_zero(&w, 3);
+	wr_u8(&w, m->caps);
+	wr_zero(&w, 2);
 	wr_u32(&w, m->zflags);
 	wr_str(&w, m->dataset, sizeof(m->dataset));
 	wr_str(&w, m->snapshot, sizeof(m->snapshot));
@@ -336,11 +343,13 @@ proto_encode_reply(const struct proto_reply *m, uint8_t *buf, size_t cap)
 	struct wr w = { buf, cap, 0, 0 };
 	uint32_t i;
 
-	if (!valid_status(m->status) || m->nguids > PROTO_MAX_GUIDS)
+	if (!valid_status(m->status) || !valid_caps(m->caps) ||
+	    m->nguids > PROTO_MAX_GUIDS)
 		return -1;
 	wr_header(&w, PROTO_REPLY, proto_reply_size(m) - PROTO_HDR_LEN);
 	wr_u8(&w, m->status);
-	wr_zero(&w, 3);
+	wr_u8(&w, m->caps);
+	wr_zero(&w, 2);
 	wr_str(&w, m->message, sizeof(m->message));
 	wr_str(&w, m->dataset, sizeof(m->dataset));
 	wr_str(&w, m->token, sizeof(m->token));
@@ -428,7 +437,11 @@ proto_decode_request(const uint8_t *body, size_t len,
 		return -1;
 	if (!valid_op(m->op))
 		return fail(why, "unknown operation");
-	if (rd_reserved(&r, 3) == -1 || rd_u32(&r, &m->zflags) == -1)
+	if (rd_u8(&r, &m->caps) == -1)
+		return -1;
+	if (!valid_caps(m->caps))
+		return fail(why, "unknown capabilities");
+	if (rd_reserved(&r, 2) == -1 || rd_u32(&r, &m->zflags) == -1)
 		return -1;
 	if (!valid_zflags(m->zflags))
 		return fail(why, "unknown zfs flags");
@@ -450,7 +463,11 @@ proto_decode_reply(const uint8_t *body, size_t len, struct proto_reply *m,
 		return -1;
 	if (!valid_status(m->status))
 		return fail(why, "unknown status");
-	if (rd_reserved(&r, 3) == -1 ||
+	if (rd_u8(&r, &m->caps) == -1)
+		return -1;
+	if (!valid_caps(m->caps))
+		return fail(why, "unknown capabilities");
+	if (rd_reserved(&r, 2) == -1 ||
 	    rd_str(&r, m->message, sizeof(m->message)) == -1 ||
 	    rd_str(&r, m->dataset, sizeof(m->dataset)) == -1 ||
 	    rd_str(&r, m->token, sizeof(m->token)) == -1)

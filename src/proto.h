@@ -19,7 +19,8 @@
  *
  * REQUEST (client -> server)
  *   u8 op (PROTO_OP_PUSH: client sends; PROTO_OP_PULL: client receives)
- *   u8 reserved[3]; u32 zflags (PROTO_ZF_*, what the sender will use)
+ *   u8 caps (PROTO_CAP_*: what the client can do on this connection)
+ *   u8 reserved[2]; u32 zflags (PROTO_ZF_*, what the sender will use)
  *   char dataset[256]  push: target dataset asked for (may be "")
  *                      pull: the client's receive dataset (informational)
  *   char snapshot[256] push: source snapshot; pull: ""
@@ -27,7 +28,8 @@
  *   u32 nguids; u64 guids[nguids]  pull: snapshot GUIDs the client has
  *
  * REPLY (server -> client)
- *   u8 status (PROTO_ST_*); u8 reserved[3]
+ *   u8 status (PROTO_ST_*); u8 caps (PROTO_CAP_*, the server's);
+ *   u8 reserved[2]
  *   char message[256]  why, when status != ok
  *   char dataset[256]  push: the dataset that will receive
  *   char token[1024]   push: server's receive_resume_token or ""
@@ -112,6 +114,15 @@ enum proto_status {
 	PROTO_ST_MAX = 4,
 };
 
+/* What a side can do on this connection.  KEY_UPDATE: it follows the
+ * peer's TLS KeyUpdate (its plane can change the receiving key).  A side
+ * sends KeyUpdate only to a peer that said so; until it knows (before
+ * REQUEST/REPLY), it sends none. */
+enum proto_caps {
+	PROTO_CAP_KEY_UPDATE = 1u << 0,
+	PROTO_CAP_ALL = (1u << 1) - 1,
+};
+
 /* zfs flags summary, for the peer's information and policy. */
 enum proto_zflags {
 	PROTO_ZF_RAW = 1u << 0,         /* send -w */
@@ -128,6 +139,7 @@ enum proto_zflags {
 
 struct proto_request {
 	uint8_t op;
+	uint8_t caps;
 	uint32_t zflags;
 	char dataset[PROTO_NAME_LEN];
 	char snapshot[PROTO_NAME_LEN];
@@ -138,6 +150,7 @@ struct proto_request {
 
 struct proto_reply {
 	uint8_t status;
+	uint8_t caps;
 	char message[PROTO_MSG_LEN];
 	char dataset[PROTO_NAME_LEN];
 	char token[PROTO_TOKEN_LEN];

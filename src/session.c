@@ -106,6 +106,7 @@ recv_reply(struct session *s)
 			       &why) < 0)
 		return zk_fail(ZK_EPROTO, "protocol violation by peer: bad "
 			       "REPLY: %s", why);
+	chan_peer_caps(&s->c, s->rep->caps);
 	return 0;
 }
 
@@ -392,6 +393,7 @@ send_reply(struct session *s, uint8_t status, const char *msg)
 	int r;
 
 	m->status = status;
+	m->caps = (uint8_t)chan_caps(&s->c);
 	set_text(m->message, sizeof(m->message), msg);
 	r = send_frame(s, proto_encode_reply(m, s->msgbuf, MSGBUF_LEN));
 	if (r == 0 && status != PROTO_ST_OK) {
@@ -498,6 +500,7 @@ recv_request_or_queries(struct session *s)
 				 &why) < 0)
 		return zk_fail(ZK_EPROTO, "protocol violation by peer: bad "
 			       "REQUEST: %s", why);
+	chan_peer_caps(&s->c, s->req->caps);
 	return 1;
 }
 
@@ -601,6 +604,7 @@ negotiate_client(struct session *s)
 	int r;
 
 	memset(q, 0, sizeof(*q));
+	q->caps = (uint8_t)chan_caps(&s->c);
 	if (s->cf->role == ROLE_SENDER) {
 		q->op = PROTO_OP_PUSH;
 		q->zflags = s->cf->zflags;

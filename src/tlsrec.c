@@ -32,6 +32,7 @@ struct tlsrec {
 	struct tls_dir_keys txk, rxk; /* key, iv, sequence, traffic secret */
 	uint64_t limit;               /* records per sending key */
 	int answer;                   /* the peer asked for our KeyUpdate */
+	int allowed;                  /* the peer follows KeyUpdate */
 	unsigned sent_updates, received_updates;
 };
 
@@ -81,10 +82,22 @@ tlsrec_set_key_limit(struct tlsrec *r, uint64_t records)
 							 : ZK_KEY_LIMIT;
 }
 
+void
+tlsrec_allow_key_update(struct tlsrec *r, int yes)
+{
+	r->allowed = yes;
+}
+
 int
 tlsrec_key_update_due(const struct tlsrec *r)
 {
-	return r->answer || r->txk.seq >= r->limit;
+	return r->answer || (r->allowed && r->txk.seq >= r->limit);
+}
+
+int
+tlsrec_past_limit(const struct tlsrec *r)
+{
+	return r->txk.seq >= r->limit;
 }
 
 void

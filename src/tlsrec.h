@@ -55,9 +55,14 @@ size_t tlsrec_seal(struct tlsrec *r, uint8_t type, uint8_t *rec, size_t plen,
 /* Records the sending key may protect (1..ZK_KEY_LIMIT; 0 or more: the
  * default ZK_KEY_LIMIT) before tlsrec_key_update_due() says so. */
 void tlsrec_set_key_limit(struct tlsrec *r, uint64_t records);
+/* Does the peer follow KeyUpdate (it said so)?  Until then the record
+ * limit sends none; a peer's own request is answered regardless. */
+void tlsrec_allow_key_update(struct tlsrec *r, int yes);
 /* Must a KeyUpdate go out before the next record (the sending key reached
- * its limit, or the peer asked for one)? */
+ * its limit and the peer follows, or the peer asked for one)? */
 int tlsrec_key_update_due(const struct tlsrec *r);
+/* Has the sending key protected its limit of records already? */
+int tlsrec_past_limit(const struct tlsrec *r);
 /* Seal a KeyUpdate (request: update_requested) into rec, which holds
  * TLSREC_KEY_UPDATE_LEN bytes, under the current key, then move to the
  * next sending key.  Returns the record's length, or a negative ZK_E*:

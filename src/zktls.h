@@ -388,6 +388,8 @@ struct chan {
  * on a chan without one). */
 int user_setup(struct chan *c, const struct tls_keys *k);
 void user_free(struct chan *c);
+/* The peer follows KeyUpdate (its REQUEST or REPLY said so). */
+void user_peer_follows(struct chan *c, int yes);
 /* KeyUpdates the user plane sent and received on c (0 on other planes). */
 void user_key_updates(const struct chan *c, unsigned *sent,
 		      unsigned *received);
@@ -443,6 +445,10 @@ int plane_mode_parse(const char *s, enum plane_mode *out);
 /* Switch c to the kernel if c->plane->kernel.  Either it succeeds or the
  * connection is unusable (no half-switched state). */
 int chan_switch(struct chan *c);
+/* What this side can do on c, as PROTO_CAP_* bits for REQUEST/REPLY (it
+ * follows KeyUpdate on the user plane); and what the peer said it can. */
+unsigned chan_caps(const struct chan *c);
+void chan_peer_caps(struct chan *c, unsigned caps);
 /* Read exactly len bytes of application data; 0 ok, -ZK_EPROTO on early
  * close_notify. */
 int chan_read_full(struct chan *c, void *buf, size_t len);

@@ -17,7 +17,9 @@
 #	   received 2; the human session line says so.
 #	2. zktls pipe send --key-limit 20 -> openssl s_server: what s_server
 #	   decrypted after the REQUEST equals the data (OpenSSL followed
-#	   every KeyUpdate).
+#	   every KeyUpdate).  KeyUpdates go only to a peer whose REPLY says
+#	   it follows them (caps); to one that does not: none, one warning,
+#	   the data whole.
 #	3. openssl s_client -> zktls pipe recv: s_client's "k" (update, not
 #	   requested) and "K" (update requested) commands between three
 #	   parts of the stream: zktls's output equals the three parts and it
@@ -79,7 +81,9 @@ t = sys.argv[1]
 names = b"\0" * 256 + b"\0" * 256 + b"\0" * 1024
 req = struct.pack(">B3xI", 1, 0) + names + struct.pack(">I", 0)
 rep = struct.pack(">B3x", 0) + names + struct.pack(">I", 0)
-for name, typ, body in (("req", 1, req), ("rep", 2, rep)):
+# rep-ku: a REPLY whose caps byte says the server follows KeyUpdate.
+rep_ku = bytes([0, 1]) + rep[2:]
+for name, typ, body in (("req", 1, req), ("rep", 2, rep), ("rep-ku", 2, rep_ku)):
     open(f"{t}/{name}.bin", "wb").write(
         b"ZKT1" + bytes([1, typ, 0, 0]) + struct.pack(">I", len(body)) + body)
 PY
@@ -99,20 +103,30 @@ wait_size() {   # wait_size FILE BYTES
 	fail "$1 did not reach $2 bytes"
 }
 
-# 2. zktls (KeyUpdate every 20 records) -> s_server
-SPORT=$(free_port)
-bg SPID 60 openssl s_server -accept "127.0.0.1:$SPORT" -naccept 1 -tls1_3 \
-	-alpn zktls/1 -num_tickets 0 -cert "$PKI/beta.pem" -key "$PKI/beta.key" \
-	-CAfile "$PKI/ca.pem" -Verify 1 -verify_return_error -quiet \
-	>"$T/ss.out" 2>"$T/ss.err" < <(cat "$T/rep.bin"; sleep $((4 * SCALE)))
-wait_port "$SPORT"
-bounded 30 "$ZK" pipe send --connect "127.0.0.1:$SPORT" "${TLS_A[@]}" \
-	--key-limit 20 <"$T/in" 2>"$T/ss.send.err"
-assert_exit 4 "zktls pipe send to s_server (no RESULT possible)" "$T/ss.send.err"
-reap "$SPID" src
-tail -c +1561 "$T/ss.out" >"$T/ss.data"
-assert_file_eq "$T/in" "$T/ss.data"
-assert_grep "KeyUpdates 25 sent 0 received" "$T/ss.send.err"
+# 2. zktls (KeyUpdate every 20 records) -> s_server, whose REPLY says it
+#    follows KeyUpdate; then the same with a REPLY that does not say so:
+#    no KeyUpdate, one warning, the data whole.
+for reply in rep-ku rep; do
+	SPORT=$(free_port)
+	bg SPID 60 openssl s_server -accept "127.0.0.1:$SPORT" -naccept 1 -tls1_3 \
+		-alpn zktls/1 -num_tickets 0 -cert "$PKI/beta.pem" -key "$PKI/beta.key" \
+		-CAfile "$PKI/ca.pem" -Verify 1 -verify_return_error -quiet \
+		>"$T/ss.out" 2>"$T/ss.err" < <(cat "$T/$reply.bin"; sleep $((4 * SCALE)))
+	wait_port "$SPORT"
+	bounded 30 "$ZK" pipe send --connect "127.0.0.1:$SPORT" "${TLS_A[@]}" \
+		--key-limit 20 <"$T/in" 2>"$T/ss.send.err"
+	assert_exit 4 "zktls pipe send to s_server (no RESULT possible)" "$T/ss.send.err"
+	reap "$SPID" src
+	tail -c +1561 "$T/ss.out" >"$T/ss.data"
+	assert_file_eq "$T/in" "$T/ss.data"
+	if [ $reply = rep-ku ]; then
+		assert_grep "KeyUpdates 25 sent 0 received" "$T/ss.send.err"
+	else
+		assert_no_grep "KeyUpdates" "$T/ss.send.err"
+		[ "$(grep -c "warning: the peer cannot follow TLS KeyUpdate" "$T/ss.send.err")" = 1 ] ||
+			fail "no single warning about the key limit" "$T/ss.send.err"
+	fi
+done
 
 # Text data for 3 and 4: s_client and s_server take a read that begins
 # with a letter as a command, and s_server's notes are letters.
@@ -174,17 +188,16 @@ wait_port "$SPORT"
 		--json 2>"$T/sk.send.err"
 assert_exit 4 "zktls pipe send to s_server (no RESULT possible)" "$T/sk.send.err"
 reap "$SPID" src
-python3 - "$T/sk.out" "$T/req.bin" "$T/sk.data" <<'PY'
+python3 - "$T/sk.out" "$T/sk.data" <<'PY'
 import sys
 d = open(sys.argv[1], "rb").read()
-req = open(sys.argv[2], "rb").read()
 for note in (b"Read BLOCK\n", b"Write BLOCK\n", b"KEYUPDATE\n",
              b"SSL_do_handshake -> 1\n",
              b"ALPN protocols advertised by the client: zktls/1\n",
              b"ALPN protocols selected: zktls/1\n"):
     d = d.replace(note, b"")
-i = d.find(req)
-open(sys.argv[3], "wb").write(d[i + len(req):] if i >= 0 else b"")
+i = d.find(b"ZKT1\x01\x01")  # zktls's REQUEST: 1560 bytes
+open(sys.argv[2], "wb").write(d[i + 1560:] if i >= 0 else b"")
 PY
 head -c "$(fsize "$T/text")" "$T/sk.data" >"$T/sk.text"
 assert_file_eq "$T/text" "$T/sk.text"

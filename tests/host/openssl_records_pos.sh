@@ -30,7 +30,10 @@ t = sys.argv[1]
 names = b"\0" * 256 + b"\0" * 256 + b"\0" * 1024
 req = struct.pack(">B3xI", 1, 0) + names + struct.pack(">I", 0)
 rep = struct.pack(">B3x", 0) + names + struct.pack(">I", 0)  # message, dataset, token
-for name, typ, body in (("req", 1, req), ("rep", 2, rep)):
+# req-zk: the REQUEST zktls sends on the user plane (caps: it follows
+# KeyUpdate).
+req_zk = bytes([1, 1]) + req[2:]
+for name, typ, body in (("req", 1, req), ("rep", 2, rep), ("req-zk", 1, req_zk)):
     open(f"{t}/{name}.bin", "wb").write(
         b"ZKT1" + bytes([1, typ, 0, 0]) + struct.pack(">I", len(body)) + body)
 PY
@@ -86,7 +89,7 @@ bounded 30 "$ZK" pipe send --connect "127.0.0.1:$SPORT" "${TLS_A[@]}" \
 	<"$T/in" 2>"$T/send.err"
 assert_exit 4 "zktls pipe send to s_server (no RESULT possible)" "$T/send.err"
 reap "$SPID" src
-head -c 1560 "$T/ss.out" | cmp -s - "$T/req.bin" ||
+head -c 1560 "$T/ss.out" | cmp -s - "$T/req-zk.bin" ||
 	fail "s_server did not receive zktls's REQUEST intact" "$T/ss.err"
 tail -c +1561 "$T/ss.out" >"$T/ss.data"
 assert_file_eq "$T/in" "$T/ss.data"

@@ -154,8 +154,8 @@ check_header(const uint8_t *f, long n, uint8_t want_type)
 static int
 request_eq(const struct proto_request *a, const struct proto_request *b)
 {
-	return a->op == b->op && a->zflags == b->zflags &&
-	    strcmp(a->dataset, b->dataset) == 0 &&
+	return a->op == b->op && a->caps == b->caps &&
+	    a->zflags == b->zflags && strcmp(a->dataset, b->dataset) == 0 &&
 	    strcmp(a->snapshot, b->snapshot) == 0 &&
 	    strcmp(a->token, b->token) == 0 && a->nguids == b->nguids &&
 	    memcmp(a->guids, b->guids, a->nguids * sizeof(a->guids[0])) == 0;
@@ -164,7 +164,7 @@ request_eq(const struct proto_request *a, const struct proto_request *b)
 static int
 reply_eq(const struct proto_reply *a, const struct proto_reply *b)
 {
-	return a->status == b->status &&
+	return a->status == b->status && a->caps == b->caps &&
 	    strcmp(a->message, b->message) == 0 &&
 	    strcmp(a->dataset, b->dataset) == 0 &&
 	    strcmp(a->token, b->token) == 0 && a->nguids == b->nguids &&
@@ -347,6 +347,13 @@ test_request_roundtrip(void)
 	CHECK(memcmp(b + RQ_SNAPSHOT, "pool/data@2024-01-01", 21) == 0);
 	CHECK(all_zero(b + RQ_TOKEN, PROTO_TOKEN_LEN));
 	CHECK(be32(b + RQ_NGUIDS) == 0);
+
+	/* The capabilities byte follows op. */
+	rq.caps = PROTO_CAP_KEY_UPDATE;
+	n = roundtrip_request();
+	CHECK(b[RQ_RSV] == PROTO_CAP_KEY_UPDATE && all_zero(b + RQ_RSV + 1, 2));
+	rq.caps = PROTO_CAP_ALL + 1;
+	CHECK(proto_encode_request(&rq, frame, sizeof(frame)) == -1);
 
 	/* Empty strings everywhere. */
 	memset(&rq, 0, sizeof(rq));
@@ -547,7 +554,15 @@ test_request_decode_reject(void)
 	work[RQ_OP] = 0xff;
 	CHECK_STR(decode(REQ, work, len), "unknown operation");
 
-	for (i = 0; i < 3; i++) {
+	/* caps (the first byte after op): known bits only */
+	memcpy(work, b, len);
+	work[RQ_RSV] = PROTO_CAP_KEY_UPDATE;
+	CHECK(decode(REQ, work, len) == NULL);
+	work[RQ_RSV] = PROTO_CAP_ALL + 1;
+	CHECK_STR(decode(REQ, work, len), "unknown capabilities");
+	work[RQ_RSV] = 0x80;
+	CHECK_STR(decode(REQ, work, len), "unknown capabilities");
+	for (i = 1; i < 3; i++) {
 		memcpy(work, b, len);
 		work[RQ_RSV + i] = 1;
 		CHECK_STR(decode(REQ, work, len), "reserved bytes not zero");
@@ -720,7 +735,12 @@ test_reply_decode_reject(void)
 	work[RP_STATUS] = 0xff;
 	CHECK_STR(decode(REP, work, len), "unknown status");
 
-	for (i = 0; i < 3; i++) {
+	memcpy(work, b, len);
+	work[RP_RSV] = PROTO_CAP_KEY_UPDATE;
+	CHECK(decode(REP, work, len) == NULL);
+	work[RP_RSV] = 0x40;
+	CHECK_STR(decode(REP, work, len), "unknown capabilities");
+	for (i = 1; i < 3; i++) {
 		memcpy(work, b, len);
 		work[RP_RSV + i] = 0x40;
 		CHECK_STR(decode(REP, work, len), "reserved bytes not zero");

@@ -213,13 +213,16 @@ main(void)
 		CHECK(next(&p, &n) == -ZK_ENET);
 		tlsrec_free(stale);
 	}
-	/* The record limit makes a KeyUpdate due; a peer's request does. */
+	/* The record limit makes a KeyUpdate due once the peer follows
+	 * them; a peer's request does, whether or not. */
 	pair(SUITE_AES_256_GCM);
 	tlsrec_set_key_limit(tx, 3);
 	for (int i = 0; i < 3; i++) {
-		CHECK(!tlsrec_key_update_due(tx));
+		CHECK(!tlsrec_key_update_due(tx) && !tlsrec_past_limit(tx));
 		put(TLSREC_DATA, "d", 1, 0);
 	}
+	CHECK(!tlsrec_key_update_due(tx) && tlsrec_past_limit(tx));
+	tlsrec_allow_key_update(tx, 1);
 	CHECK(tlsrec_key_update_due(tx));
 	put_key_update(1);
 	CHECK(!tlsrec_key_update_due(tx));

@@ -31,6 +31,12 @@
 #                     on the side under test: both give up in bounded time
 #                     with 4 (direct: zfs owns the socket and zktls watches
 #                     TCP's byte counters)
+#   keyupdate-user-user, keyupdate-user-rw, keyupdate-user-direct,
+#   keyupdate-splice-user
+#                     --key-limit 50 on the sender, 1 on the receiver:
+#                     user<->user KeyUpdates both ways, counted on both
+#                     sides; none towards a kernel plane (its REQUEST or
+#                     REPLY does not offer to follow), a warning; guids equal
 #   quiet-user, quiet-rw, quiet-splice, quiet-direct
 #                     the source's zfs send is silent for 10 s, both ends
 #                     have --timeout 3: the receiver waits (TCP finds the
@@ -509,6 +515,41 @@ stall_case() {
 want stall-splice && stall_case stall-splice splice splice r
 want stall-direct && stall_case stall-direct splice direct r
 want stall-direct-send && stall_case stall-direct-send direct splice s
+
+# ------------------------------------------------------------ d3b. key limits
+# keyupdate_case NAME SEND-PLANE RECV-PLANE: the sender with --key-limit 50
+# (the stream is ~850 records), the receiver with --key-limit 1.  KeyUpdate
+# goes only to a side whose plane follows it (user, today): between two
+# user planes both ways, counted on both sides; towards a kernel plane
+# none, a warning, and the stream still whole.
+keyupdate_case() {
+    local name=$1 ms=$2 mr=$3 t0=$SECONDS d=dstpool/$1 ss sr rs rr
+    xfer_reset
+    SEND_ARGS=(srcpool/data@s1) RECV_ARGS=("$d")
+    S_XOPTS=(--key-limit 50) R_XOPTS=(--key-limit 1)
+    xfer "$name" "$ms" "$mr"
+    expect_rc sender "$S_RC" 0
+    expect_rc receiver "$R_RC" 0
+    same_guid srcpool/data@s1 "$d@s1"
+    ss=$(jf "$name.s" key_updates_sent) sr=$(jf "$name.s" key_updates_received)
+    rs=$(jf "$name.r" key_updates_sent) rr=$(jf "$name.r" key_updates_received)
+    if [[ $ms == user && $mr == user ]]; then
+        [[ ${ss:-0} -ge 16 ]] || err "sender sent ${ss:-no} KeyUpdates (want >= 16)"
+        [[ ${rr:-x} == "${ss:-y}" ]] || err "receiver received ${rr:-no}, sender sent ${ss:-no}"
+        [[ ${rs:-x} == 2 && ${sr:-x} == 2 ]] || err "receiver sent ${rs:-no}, sender received ${sr:-no} (want 2)"
+    else
+        [[ ${ss:-x} == 0 && ${rs:-x} == 0 ]] || err "KeyUpdates sent to a kernel plane: sender ${ss:-?}, receiver ${rs:-?}"
+        local side=s
+        [[ $ms == user ]] || side=r
+        expect_log "$name.$side" 'cannot follow TLS KeyUpdate'
+    fi
+    verdict "$name" "$ms->$mr, --key-limit 50/1: KeyUpdates sender ${ss:-?} sent ${sr:-?} received, receiver ${rs:-?} sent ${rr:-?} received, guid equal ($((SECONDS - t0)) s)" "$name"
+    zfs destroy -r "$d" 2>/dev/null
+}
+want keyupdate-user-user && keyupdate_case keyupdate-user-user user user
+want keyupdate-user-rw && keyupdate_case keyupdate-user-rw user rw
+want keyupdate-user-direct && keyupdate_case keyupdate-user-direct user direct
+want keyupdate-splice-user && keyupdate_case keyupdate-splice-user splice user
 
 # ------------------------------------------------------------ d4. quiet source
 # A zfs send that goes silent for QUIET s after 2 MiB (ZKTLS_ZFS for the
