@@ -973,7 +973,7 @@ client delta {
 	property org.zktls:from=delta
 }
 CONF
-    zk_start srv "$ZKB" serve --config "$W/zktls.conf" --json
+    ZK_TO=1200 zk_start srv "$ZKB" serve --config "$W/zktls.conf" --json
     if port=$(wait_listen srv 60); then
         D=(--cert "$CERTS/delta.pem" --key "$CERTS/delta.key" --ca "$CERTS/ca.pem" --peer-name beta)
         zk_start sa "$ZKA" send --mode direct --json "${TLS_A[@]}" --connect "$ZKB_IP:$port" srcpool/data@s1
@@ -1091,7 +1091,9 @@ client alpha {
 	max-sessions 4
 }
 CONF
-    zk_start ssrv "$ZKB" serve --config "$W/sync-srv.conf" --json
+    # The server outlives every sync case (ZK_TO bounds one transfer; the
+    # sync cases together take several minutes, more on a busy host).
+    ZK_TO=3000 zk_start ssrv "$ZKB" serve --config "$W/sync-srv.conf" --json
     if ! port=$(wait_listen ssrv 60); then
         err "serve did not listen"
         verdict sync-setup "" ssrv
