@@ -1052,7 +1052,10 @@ client alpha {
 	max-sessions 4
 }
 CONF
-    zk_start ssrv "$ZKB" serve --config "$W/sync-srv.conf" --json
+    # The server lives through every sync case below (about 4 min on an
+    # idle machine, longer on a busy one): its hard limit is theirs
+    # together, not one transfer's.
+    ZK_TO=$((ZK_TO * 4)) zk_start ssrv "$ZKB" serve --config "$W/sync-srv.conf" --json
     if ! port=$(wait_listen ssrv 60); then
         err "serve did not listen"
         verdict sync-setup "" ssrv
