@@ -1,26 +1,74 @@
 #!/bin/bash
-# Builds the zktls test VM from Debian packages: the bookworm-backports kernel
-# (KTLS as tls.ko), OpenZFS modules compiled from backports' zfs-dkms, and a
-# bookworm root filesystem (zfsutils-linux + test tools) packed whole as a zstd
-# cpio initramfs with tests/vm/init as /init.
-# Idempotent: everything is cached in ${ZKTLS_VM_CACHE:-~/.cache/zktls-vm},
-# so a rerun with everything cached takes seconds. Progress goes to stderr;
-# the last line on stdout is the artefact directory (vmlinuz, initrd.img, info).
+# Builds the zktls test VM from Debian packages: a kernel with KTLS (tls.ko),
+# OpenZFS modules compiled from zfs-dkms, and a root filesystem
+# (zfsutils-linux + test tools) packed whole as a zstd cpio initramfs with
+# tests/vm/init as /init.
+#   tests/vm/build.sh [--flavour NAME]        (or ZKTLS_VM_FLAVOUR=NAME)
+# Flavours (the table below):
+#   bookworm-6.12  the default: the newest bookworm-backports kernel (6.12)
+#                  and zfs-dkms (2.3), modules built with the host's compiler,
+#                  a bookworm root filesystem.
+#   trixie-7.2     the trixie-backports kernel 7.2.12 and zfs-dkms 2.4.4 (the
+#                  newest kernel that zfs 2.4.4 supports), modules built in a
+#                  trixie chroot (the 7.x headers want gcc-14), a trixie root
+#                  filesystem with zfsutils-linux 2.4.4; exact versions pinned
+#                  below. Its apt lists are private (nothing is added to the
+#                  host's apt sources).
+# Idempotent: everything is cached in ${ZKTLS_VM_CACHE:-~/.cache/zktls-vm}
+# (bookworm-6.12) or in its subdirectory named after the flavour, so a rerun
+# with everything cached takes seconds. Progress goes to stderr; the last
+# line on stdout is the artefact directory (vmlinuz, initrd.img, info).
 # Exit 77 ("SKIP: ...") where the VM cannot be built on this host at all.
 # (apt format strings are single-quoted and the word lists split on purpose)
 # shellcheck disable=SC2016,SC2086,SC2012
 set -euo pipefail
+
+# trixie-7.2's packages, found once in the archive (zfs-dkms 2.4.4 declares
+# linux-libc-dev (<< 7.3~); trixie-backports keeps several 7.2.x kernels).
+TRIXIE_KVER=7.2.12+deb13-amd64
+TRIXIE_KPKGVER=7.2.12-1~bpo13+1
+TRIXIE_ZFSVER=2.4.4-1~bpo13+1
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${ZKTLS_VM_CACHE:-${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}/.cache/zktls-vm}
 JOBS=$(nproc)
 T0=$SECONDS
 
+FLAVOUR=${ZKTLS_VM_FLAVOUR:-bookworm-6.12}
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --flavour) [[ $# -ge 2 ]] || { echo "usage: $0 [--flavour NAME]" >&2; exit 2; }
+                   FLAVOUR=$2; shift 2 ;;
+        *) echo "usage: $0 [--flavour NAME]" >&2; exit 2 ;;
+    esac
+done
+# What differs between flavours:
+#   SUITE       Debian release of the guest (and of the kernel's backports)
+#   FCACHE      the flavour's cache directory
+#   KVER...     pinned kernel / zfs versions; empty: the newest in backports
+#   APT         host: the host's apt (backports added to its sources);
+#               private: apt lists of its own under FCACHE
+#   KPACKAGING  image: linux-image-KVER-unsigned, modules under /lib;
+#               split: linux-binary/-modules/-base-KVER, under /usr/lib
+#   ZFS_BUILD   build_zfs (host compiler) or build_zfs_chroot (SUITE's)
+#   SSL_PKG     the libssl.so.3 package that zktls links
+case $FLAVOUR in
+    bookworm-6.12)
+        SUITE=bookworm FCACHE=$CACHE KVER="" KPKGVER="" ZFSVER="" APT=host
+        KPACKAGING=image ZFS_BUILD=build_zfs SSL_PKG=libssl3 ;;
+    trixie-7.2)
+        SUITE=trixie FCACHE=$CACHE/$FLAVOUR APT=private
+        KVER=$TRIXIE_KVER KPKGVER=$TRIXIE_KPKGVER ZFSVER=$TRIXIE_ZFSVER
+        KPACKAGING=split ZFS_BUILD=build_zfs_chroot SSL_PKG=libssl3t64 ;;
+    *) echo "vm-build: unknown flavour '$FLAVOUR' (known: bookworm-6.12, trixie-7.2)" >&2; exit 2 ;;
+esac
+BACKPORTS=$SUITE-backports
+
 # Guest userland on top of minbase (zfsutils-linux and its libraries are added
-# from bookworm-backports at the version of the zfs module).
+# from backports at the version of the zfs module).
 # systemd-standalone-sysusers: else stunnel4 pulls in all of systemd.
 GUEST_PKGS="kmod iproute2 iputils-ping procps psmisc lsof strace python3
-  util-linux openssl libssl3 ca-certificates socat stunnel4 tcpdump pv mbuffer
+  util-linux openssl $SSL_PKG ca-certificates socat stunnel4 tcpdump pv mbuffer
   openssh-server openssh-client coreutils time xxd bsdextrautils gawk bash file
   systemd-standalone-sysusers"
 # Module directories (under lib/modules/$KVER/kernel) the guest never needs.
@@ -49,14 +97,6 @@ need_root() { [[ $EUID -eq 0 ]] || skip "building the test VM needs root (apt-ge
 [[ $(uname -m) == x86_64 ]] || skip "the test VM is x86_64 and its modules are built with the host compiler; host is $(uname -m)"
 
 # --- apt: sources, one update at most, host tools --------------------------
-APT_UPDATED=
-apt_update() {
-    [[ -z $APT_UPDATED ]] || return 0
-    need_root "apt-get update"
-    log "apt-get update"
-    apt-get update -q >&2 || die "apt-get update failed"
-    APT_UPDATED=1
-}
 # (apt is slow where its binary cache is disabled, as in Docker images: one
 # indextargets and one apt-cache call, parsed here. No early exit from a
 # pipeline's reader anywhere: with pipefail the writer's SIGPIPE would fail
@@ -70,21 +110,48 @@ repo_uri() {   # repo_uri SUITE DEFAULT: the host's mirror for that suite
 MIRROR=${ZKTLS_VM_MIRROR:-$(repo_uri bookworm http://deb.debian.org/debian/)}
 SECURITY_MIRROR=${ZKTLS_VM_SECURITY_MIRROR:-$(repo_uri bookworm-security http://deb.debian.org/debian-security/)}
 
-missing=
-for comp in main contrib; do
-    grep "^bookworm-backports $comp " <<<"$TARGETS" >/dev/null || missing+=" $comp"
-done
-if [[ -n $missing ]]; then
-    need_root "adding bookworm-backports to apt"
-    log "adding apt source bookworm-backports:$missing"
-    cat > /etc/apt/sources.list.d/zktls-bookworm-backports.sources <<EOF
+# Kernel and zfs-dkms packages come from BACKPORTS through the host's apt or
+# through private lists (only BACKPORTS, main contrib) under FCACHE/apt.
+APT_OPTS=()
+if [[ $APT == private ]]; then
+    APTDIR=$FCACHE/apt
+    APT_OPTS=(-o "Dir::Etc::SourceList=$APTDIR/sources.list" -o Dir::Etc::SourceParts=-
+              -o "Dir::State::Lists=$APTDIR/lists" -o "Dir::Cache=$APTDIR/cache"
+              -o Dir::State::status=/dev/null -o APT::Sandbox::User=root)
+fi
+APT_UPDATED=
+apt_update() {
+    [[ -z $APT_UPDATED ]] || return 0
+    need_root "apt-get update"
+    if [[ $APT == private ]]; then
+        mkdir -p "$APTDIR/lists/partial" "$APTDIR/cache/archives/partial"
+        echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR $BACKPORTS main contrib" \
+            > "$APTDIR/sources.list"
+        log "apt-get update ($BACKPORTS, private lists in $APTDIR)"
+    else
+        log "apt-get update"
+    fi
+    apt-get "${APT_OPTS[@]}" update -q >&2 || die "apt-get update failed"
+    APT_UPDATED=1
+}
+
+if [[ $APT == host ]]; then
+    missing=
+    for comp in main contrib; do
+        grep "^$BACKPORTS $comp " <<<"$TARGETS" >/dev/null || missing+=" $comp"
+    done
+    if [[ -n $missing ]]; then
+        need_root "adding $BACKPORTS to apt"
+        log "adding apt source $BACKPORTS:$missing"
+        cat > /etc/apt/sources.list.d/zktls-$BACKPORTS.sources <<EOF
 Types: deb
 URIs: $MIRROR
-Suites: bookworm-backports
+Suites: $BACKPORTS
 Components:$missing
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
-    apt_update
+        apt_update
+    fi
 fi
 
 missing=
@@ -95,7 +162,11 @@ if [[ -n $missing ]]; then
     need_root "installing host tools:$missing"
     log "installing host tools:$missing"
     install_tools() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >&2; }
-    install_tools || { apt_update; install_tools; } || die "cannot install host tools:$missing"
+    if [[ $APT == host ]]; then
+        install_tools || { apt_update; install_tools; } || die "cannot install host tools:$missing"
+    else
+        install_tools || { apt-get update -q >&2; install_tools; } || die "cannot install host tools:$missing"
+    fi
 fi
 
 # --- versions: the backports kernel and zfs-dkms ---------------------------
@@ -103,39 +174,59 @@ field() {   # field PACKAGE FIELD: that field of PACKAGE's first record in $RECO
     awk -v p="$1" -v f="$2:" '$1 == "Package:" { pkg = $2 }
         pkg == p && $1 == f && !n++ { sub(/^[^:]*: */, ""); print }' <<<"$RECORDS"
 }
-resolve_versions() {
+resolve_versions() {   # the newest in BACKPORTS (flavours without pinned versions)
     local dep
-    RECORDS=$(apt-cache show linux-image-amd64/bookworm-backports zfs-dkms/bookworm-backports \
-        zfsutils-linux/bookworm-backports 2>/dev/null) || true
+    RECORDS=$(apt-cache show linux-image-amd64/$BACKPORTS zfs-dkms/$BACKPORTS \
+        zfsutils-linux/$BACKPORTS 2>/dev/null) || true
     dep=$(field linux-image-amd64 Depends)   # linux-image-KVER (= PKGVER)
     KVER=$(sed -n 's/^linux-image-\([^ ,]*\) (= \([^)]*\)).*/\1/p' <<<"$dep")
     KPKGVER=$(sed -n 's/^linux-image-\([^ ,]*\) (= \([^)]*\)).*/\2/p' <<<"$dep")
     ZFSVER=$(field zfs-dkms Version)
     [[ -n $KVER && -n $KPKGVER && -n $ZFSVER && $(field zfsutils-linux Version) == "$ZFSVER" ]]
 }
-resolve_versions || { apt_update; resolve_versions; } || die "no kernel, zfs-dkms or matching zfsutils-linux in bookworm-backports"
+if [[ -z $KVER ]]; then
+    resolve_versions || { apt_update; resolve_versions; } || die "no kernel, zfs-dkms or matching zfsutils-linux in $BACKPORTS"
+fi
 KABI=${KVER%-amd64}
 ZFSUP=${ZFSVER%%-*}
-# Library packages pinned by zfsutils-linux to its own version.
-ZFS_PKGS="zfsutils-linux=$ZFSVER $(field zfsutils-linux Depends | tr ',' '\n' |
-    sed -n "s/^ *\([^ ]*\) (= $ZFSVER)$/\1=$ZFSVER/p" | tr '\n' ' ')"
+# Where the kernel packages put things (KMODS, VMLINUZ: relative to their tree).
+if [[ $KPACKAGING == split ]]; then
+    # 7.x: linux-image-KVER is an empty meta package. The headers are only
+    # unpacked for their Module.symvers (the chroot build installs its own).
+    KPKGS="linux-binary-$KVER linux-modules-$KVER linux-base-$KVER linux-headers-$KVER"
+    KMODS=usr/lib/modules/$KVER VMLINUZ=usr/lib/modules/$KVER/vmlinuz
+    UNPACK=unpack_kernel_split
+else
+    KPKGS="linux-image-$KVER-unsigned linux-headers-$KVER linux-headers-$KABI-common linux-kbuild-$KABI"
+    KMODS=lib/modules/$KVER VMLINUZ=boot/vmlinuz-$KVER
+    UNPACK=unpack_kernel
+fi
 
 HASH=$(cat "$HERE/build.sh" "$HERE/init" | sha256sum | cut -c1-12)
-ART=$CACHE/vm/$KVER-zfs-$ZFSVER-$HASH
-mkdir -p "$CACHE"
-exec 9>"$CACHE/.lock"
+ART=$FCACHE/vm/$KVER-zfs-$ZFSVER-$HASH
+mkdir -p "$FCACHE"
+exec 9>"$FCACHE/.lock"
 flock 9   # one build at a time; concurrent callers wait and then reuse it
 if [[ -f $ART/done ]]; then
-    log "cached: kernel $KVER, zfs $ZFSVER"
+    log "cached: $FLAVOUR, kernel $KVER, zfs $ZFSVER"
     echo "$ART"
     exit 0
 fi
-need_root "nothing cached for kernel $KVER, zfs $ZFSVER, scripts $HASH"
-log "building: kernel $KVER ($KPKGVER), zfs $ZFSVER, scripts $HASH"
+need_root "nothing cached for $FLAVOUR: kernel $KVER, zfs $ZFSVER, scripts $HASH"
+log "building $FLAVOUR: kernel $KVER ($KPKGVER), zfs $ZFSVER, scripts $HASH"
+
+# Library packages pinned by zfsutils-linux to its own version (all from
+# BACKPORTS: else apt may mix in the release's own zfs libraries).
+zfs_pkgs() {
+    RECORDS=$(apt-cache "${APT_OPTS[@]}" show "zfsutils-linux=$ZFSVER" 2>/dev/null) || return 1
+    ZFS_PKGS="zfsutils-linux=$ZFSVER $(field zfsutils-linux Depends | tr ',' '\n' |
+        sed -n "s/^ *\([^ ]*\) (= $ZFSVER)$/\1=$ZFSVER/p" | tr '\n' ' ')"
+    [[ $ZFS_PKGS == *" "*=* ]]
+}
+zfs_pkgs || { apt_update; zfs_pkgs; } || die "zfsutils-linux $ZFSVER not found in $BACKPORTS"
 
 # --- downloads -------------------------------------------------------------
-DEBS=$CACHE/debs
-KPKGS="linux-image-$KVER-unsigned linux-headers-$KVER linux-headers-$KABI-common linux-kbuild-$KABI"
+DEBS=$FCACHE/debs
 deb() { compgen -G "$DEBS/${1}_${2}_*.deb" | head -n1; }   # deb PACKAGE VERSION
 download() {
     local p need=()
@@ -144,7 +235,7 @@ download() {
     [[ ${#need[@]} -eq 0 ]] && return 0
     log "downloading ${need[*]}"
     mkdir -p "$DEBS"
-    (cd "$DEBS" && apt-get download -q -o APT::Sandbox::User=root "${need[@]}" >&2)
+    (cd "$DEBS" && apt-get "${APT_OPTS[@]}" download -q -o APT::Sandbox::User=root "${need[@]}" >&2)
 }
 download || { apt_update; download; } || die "apt-get download failed"
 
@@ -161,17 +252,21 @@ unpack_kernel() {   # unpack_kernel DIR
     # Without vmlinux, kbuild skips BTF for out-of-tree modules (not needed; faster).
     rm -f "$1/usr/src/linux-headers-$KVER/vmlinux"
 }
-KTREE=$CACHE/kernel/${KVER}_$KPKGVER-$(key unpack_kernel)
+unpack_kernel_split() {   # unpack_kernel_split DIR
+    local p
+    for p in $KPKGS; do dpkg-deb -x "$(deb "$p" "$KPKGVER")" "$1"; done
+}
+KTREE=$FCACHE/kernel/${KVER}_$KPKGVER-$(key $UNPACK)
 if [[ ! -f $KTREE/done ]]; then
     log "unpacking kernel packages"
     rm -rf "$KTREE"
     mkdir -p "$KTREE"
-    unpack_kernel "$KTREE"
+    $UNPACK "$KTREE"
     touch "$KTREE/done"
 fi
 KHDR=$KTREE/usr/src/linux-headers-$KVER
 
-WORK=$CACHE/work
+WORK=$FCACHE/work
 # --one-file-system: never follow a mount a killed mmdebstrap left in its chroot.
 rm -rf --one-file-system "$WORK"
 mkdir -p "$WORK"
@@ -179,7 +274,7 @@ ROOT=$WORK/rootfs
 
 # --- guest root filesystem (runs in the background while zfs compiles) -----
 build_rootfs() {
-    local apt_cache=$CACHE/apt-archives
+    local apt_cache=$FCACHE/apt-archives
     mkdir -p "$apt_cache"
     # Cached .debs are synced in and, with the new ones, out again.
     mmdebstrap --variant=minbase --mode=root \
@@ -188,11 +283,11 @@ build_rootfs() {
         --setup-hook='mkdir -p "$1/var/cache/apt/archives"' \
         --setup-hook="sync-in $apt_cache /var/cache/apt/archives" \
         --customize-hook="sync-out /var/cache/apt/archives $apt_cache" \
-        bookworm "$ROOT" \
-        "deb $MIRROR bookworm main contrib" \
-        "deb $MIRROR bookworm-updates main contrib" \
-        "deb $SECURITY_MIRROR bookworm-security main contrib" \
-        "deb $MIRROR bookworm-backports main contrib"
+        $SUITE "$ROOT" \
+        "deb $MIRROR $SUITE main contrib" \
+        "deb $MIRROR $SUITE-updates main contrib" \
+        "deb $SECURITY_MIRROR $SUITE-security main contrib" \
+        "deb $MIRROR $BACKPORTS main contrib"
     rm -f "$apt_cache"/lock
     # (Deleted here rather than with dpkg path-exclude, which makes mmdebstrap
     # filter every essential package through a python script: +15 s.)
@@ -206,8 +301,8 @@ build_rootfs() {
 install_modules() {   # a slimmed copy of the kernel's modules, closed under dependencies
     local m=$ROOT/lib/modules/$KVER bad
     mkdir -p "$m"
-    cp -a "$KTREE/lib/modules/$KVER/." "$m/"
-    rm -f "$m/build" "$m/source"
+    cp -a "$KTREE/$KMODS/." "$m/"
+    rm -f "$m/build" "$m/source" "$m/vmlinuz"
     (cd "$m/kernel" && rm -rf $DROP_MODULES)
     while bad=$(depmod -b "$ROOT" -e -E "$KHDR/Module.symvers" "$KVER" 2>&1 |
             sed -n 's/^depmod: WARNING: \(.*\.ko[^ ]*\) needs unknown symbol.*/\1/p' | sort -u)
@@ -234,18 +329,50 @@ build_zfs() {   # build_zfs OUTDIR
     cd /
     rm -rf "$src"
 }
-ZFSMOD=$CACHE/zfs/${KVER}_$KPKGVER-zfs-$ZFSVER-$(key build_zfs)
+# In a throwaway SUITE chroot (mmdebstrap, output discarded) with the kernel's
+# headers installed by its apt: their compiler (gcc-14 for 7.x) and kbuild
+# tools are built for SUITE, not for the host. --with-linux is the -common
+# tree and --with-linux-obj the flavour's, as zfs's dkms.conf does (the
+# flavour's for both fails on 7.2: "Macro 'stack_frame_non_standard' was
+# already defined"). vmlinux goes as in unpack_kernel: with -g0, pahole
+# would fail on every module.
+build_zfs_chroot() {   # build_zfs_chroot OUTDIR
+    local src=$WORK/zfs apt_cache=$FCACHE/apt-archives-build z=/usr/src/zfs-$ZFSUP
+    local m=/usr/lib/modules/$KVER
+    dpkg-deb -x "$(deb zfs-dkms "$ZFSVER")" "$src"
+    mkdir -p "$apt_cache"
+    mmdebstrap --variant=minbase --mode=root \
+        --include="gcc,make,libc6-dev,linux-headers-$KVER=$KPKGVER" \
+        --skip=essential/unlink \
+        --setup-hook='mkdir -p "$1/var/cache/apt/archives"' \
+        --setup-hook="sync-in $apt_cache /var/cache/apt/archives" \
+        --customize-hook="sync-out /var/cache/apt/archives $apt_cache" \
+        --customize-hook="copy-in $src$z /usr/src" \
+        --customize-hook="chroot \"\$1\" sh -exc 'date -u +%T; cd $z
+            rm -f $m/build/vmlinux
+            export KCFLAGS=-g0
+            ./configure --with-config=kernel --with-linux=$m/source --with-linux-obj=$m/build
+            make -j$JOBS
+            strip --strip-debug module/spl.ko module/zfs.ko; date -u +%T'" \
+        --customize-hook="copy-out $z/module/spl.ko $z/module/zfs.ko $1" \
+        $SUITE /dev/null \
+        "deb $MIRROR $SUITE main" \
+        "deb $MIRROR $BACKPORTS main"
+    rm -f "$apt_cache"/lock
+    rm -rf "$src"
+}
+ZFSMOD=$FCACHE/zfs/${KVER}_$KPKGVER-zfs-$ZFSVER-$(key $ZFS_BUILD)
 if [[ ! -f $ZFSMOD/done ]]; then
-    log "building zfs $ZFSVER modules (configure + make -j$JOBS; log: $ZFSMOD/build.log)"
+    log "building zfs $ZFSVER modules ($ZFS_BUILD, make -j$JOBS; log: $ZFSMOD/build.log)"
     rm -rf "$ZFSMOD"
     mkdir -p "$ZFSMOD"
     # (In the background so that errexit holds inside: an "if !" would disable it.)
-    build_zfs "$ZFSMOD" > "$ZFSMOD/build.log" 2>&1 &
+    $ZFS_BUILD "$ZFSMOD" > "$ZFSMOD/build.log" 2>&1 &
     if ! wait $!; then
         tail -n 40 "$ZFSMOD/build.log" >&2
         die "zfs module build failed (full log: $ZFSMOD/build.log)"
     fi
-    want=$(modinfo -F vermagic "$KTREE/lib/modules/$KVER/kernel/net/tls/tls.ko"*)
+    want=$(modinfo -F vermagic "$KTREE/$KMODS/kernel/net/tls/tls.ko"*)
     for ko in spl zfs; do
         got=$(modinfo -F vermagic "$ZFSMOD/$ko.ko")
         [[ $got == "$want" ]] || die "$ko.ko vermagic '$got' != kernel's '$want'"
@@ -268,13 +395,16 @@ warn=$(depmod -b "$ROOT" -e -E "$KHDR/Module.symvers" "$KVER" 2>&1) || die "depm
 for mod in tls zfs spl 9p 9pnet_virtio veth; do
     modprobe -d "$ROOT" -S "$KVER" --show-depends "$mod" >/dev/null || die "module $mod missing from the guest"
 done
+# The module indexes are written by the guest's own kmod, which reads them
+# (newer than the host's where the guest's release is).
+chroot "$ROOT" depmod "$KVER" || die "the guest's depmod failed"
 
 rm -rf "$ART.tmp"
 mkdir -p "$ART.tmp"
 log "packing initrd.img"
 (cd "$ROOT" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
     cpio --null --create --format=newc --quiet) | zstd -q -T0 -o "$ART.tmp/initrd.img"
-cp "$KTREE/boot/vmlinuz-$KVER" "$ART.tmp/vmlinuz"
+cp "$KTREE/$VMLINUZ" "$ART.tmp/vmlinuz"
 cat > "$ART.tmp/info" <<EOF
 KVER=$KVER
 KPKGVER=$KPKGVER
@@ -288,6 +418,6 @@ rm -rf "$ART"
 mv "$ART.tmp" "$ART"
 rm -rf --one-file-system "$WORK"
 # Keep the three newest artefacts.
-ls -1dt "$CACHE"/vm/*/ | tail -n +4 | xargs -r rm -rf
-log "done: $(du -sh "$ART/initrd.img" | cut -f1) initrd, kernel $KVER, zfs $ZFSVER"
+ls -1dt "$FCACHE"/vm/*/ | tail -n +4 | xargs -r rm -rf
+log "done: $(du -sh "$ART/initrd.img" | cut -f1) initrd, $FLAVOUR, kernel $KVER, zfs $ZFSVER"
 echo "$ART"

@@ -1,7 +1,9 @@
 #!/bin/bash
 # Runs a command inside the zktls test VM (qemu TCG, kernel with KTLS + OpenZFS):
-#   tests/vm/run.sh [--mem MiB] [--smp N] -- COMMAND [ARG...]
-# Builds the VM first (tests/vm/build.sh; seconds when cached). The repository
+#   tests/vm/run.sh [--flavour NAME] [--mem MiB] [--smp N] -- COMMAND [ARG...]
+# Builds the VM first (tests/vm/build.sh; seconds when cached). --flavour (or
+# ZKTLS_VM_FLAVOUR) picks the VM: bookworm-6.12 (default: kernel 6.12, OpenZFS
+# 2.3) or trixie-7.2 (kernel 7.2, OpenZFS 2.4); see build.sh. The repository
 # is shared read-write with the guest at /mnt/host (9p), and COMMAND runs
 # there with bash as root. The guest console is streamed to stdout. Exit
 # status: COMMAND's; 125 if the VM did not boot, its setup failed or it timed
@@ -14,11 +16,13 @@ REPO=$(cd "$HERE/../.." && pwd)
 MEM=3072
 SMP=2
 TIMEOUT=${ZKTLS_VM_TIMEOUT:-3000}
+FLAVOUR=${ZKTLS_VM_FLAVOUR:-bookworm-6.12}
 
 usage() { sed -n '2,3s/^# *//p' "$0" >&2; exit 2; }
 fail() { printf '\n*** zktls VM: %s ***\n' "$*" >&2; exit 125; }
 while [[ $# -gt 0 ]]; do
     case $1 in
+        --flavour) FLAVOUR=$2; shift 2 ;;
         --mem) MEM=$2; shift 2 ;;
         --smp) SMP=$2; shift 2 ;;
         --) shift; break ;;
@@ -28,10 +32,10 @@ done
 [[ $# -gt 0 ]] || usage
 
 status=0
-out=$("$HERE/build.sh") || status=$?
+out=$("$HERE/build.sh" --flavour "$FLAVOUR") || status=$?
 if [[ $status -ne 0 ]]; then
     [[ $status -eq 77 ]] && { echo "$out"; exit 77; }   # the SKIP line
-    fail "building the VM failed (tests/vm/build.sh exit $status)"
+    fail "building the VM failed (tests/vm/build.sh --flavour $FLAVOUR exit $status)"
 fi
 ART=$(tail -n1 <<<"$out")
 command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: qemu-system-x86_64 is not installed"; exit 77; }
