@@ -89,13 +89,17 @@ net_tune(int fd, int timeout_s)
 	int t = timeout_s > 0 ? timeout_s : 60;
 	int one = 1, idle = t < 30 ? t : 30, intvl = idle >= 3 ? idle / 3 : 1;
 	int cnt = 6;
-	unsigned int uto = (unsigned int)t * 1000u;
+	/* A live peer gets at least three probe intervals to answer. */
+	unsigned int uto = (unsigned int)(t > idle + 3 * intvl ? t
+							: idle + 3 * intvl) *
+			   1000u;
 
 	/* Dead-peer detection without application pings: the stream may
 	 * legitimately pause while zfs works, so rely on TCP itself.  A
 	 * silent connection is probed after min(timeout, 30 s); with the
 	 * user timeout set, the kernel gives up once nothing has come back
-	 * for the timeout and a probe went unanswered.  The user timeout
+	 * for the timeout (at least three probe intervals after the first
+	 * probe) and a probe went unanswered.  The user timeout
 	 * also ends a send blocked on a peer that stopped reading (splice,
 	 * and zfs's own writes on the direct plane). */
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
