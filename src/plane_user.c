@@ -249,10 +249,10 @@ user_peer_spoke(struct chan *c)
 			break; /* closed or broken: the session finds out */
 		if (r < 0)
 			return r;
-		if (r == TLSREC_GOT_CLOSE)
+		if (r == TLSREC_GOT_CLOSE) {
 			c->peer_closed = 1;
-		if (r != TLSREC_GOT_DATA)
 			break;
+		}
 	}
 	return zk_fail(ZK_EEARLY, "receiver ended the session during the "
 		       "stream");
