@@ -132,6 +132,12 @@ make_ctx(const struct serve_conf *c)
 			memcpy(pins[n++], c->clients[i].pin, 32);
 	ctx = tls_ctx_new_serve(&f, (const uint8_t (*)[32])pins, n);
 	free(pins);
+	/* Sessions that cannot change keys take ChaCha20 (no key limit). */
+	if (ctx != NULL && !plane_mode_rekeys(c->mode) &&
+	    tls_ctx_prefer_chacha(ctx) < 0) {
+		tls_ctx_free(ctx);
+		return NULL;
+	}
 	return ctx;
 }
 

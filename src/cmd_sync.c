@@ -1205,8 +1205,11 @@ sync_main(int argc, char **argv, char ***vp)
 		log_error("%s", zk_errmsg());
 		return zk_exit_code(r);
 	}
-	if ((o.ctx = tls_ctx_new(&o.cf, 0)) == NULL) {
+	if ((o.ctx = tls_ctx_new(&o.cf, 0)) == NULL ||
+	    (!plane_mode_rekeys(o.cf.mode) &&
+	     tls_ctx_prefer_chacha(o.ctx) < 0)) {
 		log_error("%s", zk_errmsg());
+		tls_ctx_free(o.ctx);
 		return zk_exit_code(-zk_errcode());
 	}
 	if ((r = collect(&o, jobs, &njobs)) < 0) {

@@ -231,7 +231,8 @@ run(const struct conf *cf)
 	policy_oneshot(&pol, cf);
 	if ((r = session_new(cf, &pol, &s, &note)) < 0)
 		goto out;
-	if ((ctx = tls_ctx_new(cf, cf->listen != NULL)) == NULL) {
+	if ((ctx = tls_ctx_new(cf, cf->listen != NULL)) == NULL ||
+	    (!plane_mode_rekeys(cf->mode) && tls_ctx_prefer_chacha(ctx) < 0)) {
 		r = -zk_errcode();
 		goto out;
 	}

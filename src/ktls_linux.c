@@ -167,40 +167,126 @@ out:
 	return r;
 }
 
+/* A loopback listener for the probes, its address in *sa; -1 with errno. */
+static int loopback_listener(struct sockaddr_in *sa)
+{
+	socklen_t salen = sizeof(*sa);
+	int lfd;
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	/* The probe connections are never accepted: an established socket in
+	 * the listen queue is enough, and closing the listener resets them. */
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0)
+		return -1;
+	if (bind(lfd, (struct sockaddr *)sa, sizeof(*sa)) < 0 ||
+	    listen(lfd, 8) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)sa, &salen) < 0) {
+		int e = errno;
+
+		close(lfd);
+		errno = e;
+		return -1;
+	}
+	return lfd;
+}
+
 int ktls_probe(char *why, size_t whylen)
 {
 	static const uint16_t suites[] = { SUITE_AES_128_GCM, SUITE_AES_256_GCM,
 					   SUITE_CHACHA20_POLY1305 };
 	struct sockaddr_in sa;
-	socklen_t salen = sizeof(sa);
 	size_t i;
 	int lfd, r = -ZK_ENOKTLS;
 
 	if (why && whylen)
 		why[0] = '\0';
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	/* The probe connections are never accepted: an established socket in
-	 * the listen queue is enough, and closing the listener resets them. */
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(lfd, 8) < 0 ||
-	    getsockname(lfd, (struct sockaddr *)&sa, &salen) < 0) {
+	if ((lfd = loopback_listener(&sa)) < 0) {
 		if (why && whylen)
 			snprintf(why, whylen,
 				 "kernel TLS probe failed: loopback listener: %s",
 				 strerror(errno));
-		goto out;
+		return r;
 	}
 	for (i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
 		if (probe_suite(&sa, suites[i], why, whylen) < 0)
 			goto out;
 	r = 0;
 out:
-	if (lfd >= 0)
-		close(lfd);
+	close(lfd);
 	return r;
+}
+
+/* Linux 6.14 and later take a second TLS_TX on a TLS 1.3 socket (rekey);
+ * earlier kernels refuse it with EBUSY.  Asked once, over loopback. */
+int ktls_can_rekey(void)
+{
+	static int known = -2;
+	struct tls_dir_keys k;
+	union ktls_crypto_info info;
+	struct sockaddr_in sa;
+	socklen_t len = 0;
+	int lfd, fd = -1;
+
+	if (known > -2)
+		return known;
+	known = -1;
+	memset(&k, 0, sizeof(k));
+	k.suite = SUITE_AES_128_GCM;
+	k.key_len = 16;
+	if (ktls_fill_info(&k, &info, &len) < 0 ||
+	    (lfd = loopback_listener(&sa)) < 0) {
+		zk_clear();
+		return known;
+	}
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 &&
+	    connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    set_ulp(fd) == 0 &&
+	    setsockopt(fd, SOL_TLS, TLS_TX, &info, len) == 0) {
+		info.aes128.key[0] = 1;
+		known = setsockopt(fd, SOL_TLS, TLS_TX, &info, len) == 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	close(lfd);
+	zk_wipe(&info, sizeof(info));
+	return known;
+}
+
+int ktls_tx_records(int fd, uint64_t *n)
+{
+	union ktls_crypto_info info;
+	socklen_t len = sizeof(info);
+	const unsigned char *seq;
+	int i;
+
+	*n = 0;
+	memset(&info, 0, sizeof(info));
+	/* The kernel hands back the whole crypto_info, key included: only
+	 * the record sequence is kept. */
+	if (getsockopt(fd, SOL_TLS, TLS_TX, &info, &len) < 0)
+		return -1;
+	switch (info.base.cipher_type) {
+	case TLS_CIPHER_AES_GCM_128:
+		seq = info.aes128.rec_seq;
+		break;
+	case TLS_CIPHER_AES_GCM_256:
+		seq = info.aes256.rec_seq;
+		break;
+	case TLS_CIPHER_CHACHA20_POLY1305:
+		seq = info.chacha.rec_seq;
+		break;
+	default:
+		zk_wipe(&info, sizeof(info));
+		return -1;
+	}
+	for (i = 0; i < 8; i++)
+		*n = *n << 8 | seq[i];
+	zk_wipe(&info, sizeof(info));
+	return 0;
 }
 
 int ktls_switch(int fd, const struct tls_keys *k)

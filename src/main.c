@@ -56,7 +56,7 @@ static const char usage_text[] =
 	"keepalive\n"
 	"  --key-limit RECORDS  send a TLS KeyUpdate after this many records "
 	"under one\n"
-	"                       key (default and most 16777216; user plane)\n"
+	"                       AES-GCM key (default and most 16777216)\n"
 	"  --listen-timeout SECONDS  a listener gives up when no peer has "
 	"authenticated\n"
 	"                       by then (default 0: it waits as long as it "

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ktls.h"
+#include "plane.h"
 #include "proto.h"
 #include "zktls.h"
 
@@ -81,6 +82,23 @@ plane_pick(enum plane_mode mode, char *why, size_t whylen)
 	return plane_splice;
 }
 
+/* rw and splice keep the secrets where the kernel can change keys; on
+ * direct zfs owns the socket during the stream, so it never can. */
+static int
+kern_keys_keep(struct chan *c, const struct tls_keys *k)
+{
+	struct kern_keys *kk;
+
+	if (c->plane == plane_direct || ktls_can_rekey() != 1)
+		return 0;
+	if ((kk = calloc(1, sizeof(*kk))) == NULL)
+		return zk_fail_errno(ZK_ESYS, "out of memory");
+	kk->k = *k;
+	kk->limit = tls_key_limit(k->tx.suite, c->key_limit);
+	c->kern = kk;
+	return 0;
+}
+
 int
 chan_switch(struct chan *c)
 {
@@ -88,7 +106,9 @@ chan_switch(struct chan *c)
 	int r = 0;
 
 	/* From here on OpenSSL does no I/O: the keys go to the kernel or to
-	 * our record layer, and the traffic secrets are wiped. */
+	 * our record layer, and the traffic secrets are wiped (kept only
+	 * where KeyUpdate needs them: the user plane, and rw/splice on a
+	 * kernel that can change keys). */
 	if ((r = tls_export_keys(c->tls, &k)) < 0)
 		return r;
 	if (c->plane->kernel) {
@@ -100,6 +120,8 @@ chan_switch(struct chan *c)
 			zk_clear();
 			c->plane = &plane_user;
 			r = 0;
+		} else if (r == 0) {
+			r = kern_keys_keep(c, &k);
 		}
 	}
 	if (r == 0 && !c->plane->kernel)
@@ -108,19 +130,72 @@ chan_switch(struct chan *c)
 	return r;
 }
 
+void
+chan_release(struct chan *c)
+{
+	user_free(c);
+	if (c->kern != NULL) {
+		zk_wipe(c->kern, sizeof(*c->kern));
+		free(c->kern);
+		c->kern = NULL;
+	}
+}
+
+int
+plane_mode_rekeys(enum plane_mode mode)
+{
+	int can;
+
+	switch (mode) {
+	case MODE_USER:
+		return 1;
+	case MODE_DIRECT:
+		return 0;
+	default:
+		/* no kernel TLS: auto runs the user plane, which can */
+		can = ktls_can_rekey();
+		return can < 0 ? mode == MODE_AUTO : can;
+	}
+}
+
 unsigned
 chan_caps(const struct chan *c)
 {
-	/* The kernel planes cannot change keys yet (Linux 6.12 cannot at
-	 * all; on direct, zfs owns the socket). */
-	return c->plane == &plane_user ? PROTO_CAP_KEY_UPDATE : 0;
+	return c->plane == &plane_user || c->kern != NULL ?
+		       PROTO_CAP_KEY_UPDATE : 0;
 }
 
 void
 chan_peer_caps(struct chan *c, unsigned caps)
 {
+	int yes = (caps & PROTO_CAP_KEY_UPDATE) != 0;
+
+	c->peer_caps = caps;
 	if (c->plane == &plane_user)
-		user_peer_follows(c, (caps & PROTO_CAP_KEY_UPDATE) != 0);
+		user_peer_follows(c, yes);
+	else if (c->kern != NULL)
+		c->kern->peer_follows = yes;
+}
+
+void
+chan_key_updates(const struct chan *c, unsigned *sent, unsigned *received)
+{
+	if (c->kern != NULL) {
+		*sent = c->kern->sent;
+		*received = c->kern->received;
+		return;
+	}
+	user_key_updates(c, sent, received);
+}
+
+const char *
+chan_key_strategy(const struct chan *c, int json)
+{
+	if (c->tls != NULL && tls_is_chacha(c->tls))
+		return json ? "chacha20" : "no key limit (ChaCha20)";
+	if (chan_caps(c) & c->peer_caps & PROTO_CAP_KEY_UPDATE)
+		return json ? "key_update" : "KeyUpdate at the key limit";
+	return json ? "one_key" : "one key per direction";
 }
 
 int

@@ -13,6 +13,35 @@
 
 #include "zktls.h"
 
+/*
+ * The traffic secrets rw and splice keep where the kernel can change keys
+ * (Linux 6.14 and later; c->kern, set by chan_switch()): our KeyUpdate
+ * goes out as a handshake record before the sending key's record limit
+ * and TLS_TX is set again; the peer's KeyUpdate is followed with a new
+ * TLS_RX.  The kernel counts the records (ktls_tx_records()).
+ */
+struct kern_keys {
+	struct tls_keys k;      /* the current secrets (k.*.seq unused) */
+	uint64_t limit;         /* records per sending key */
+	uint64_t guess;         /* records sent, where the kernel does not
+				 * say: an upper bound from the byte counts */
+	int peer_follows;       /* the peer follows KeyUpdate (its caps) */
+	int answer;             /* the peer asked for our KeyUpdate */
+	int open;               /* a record may be open (SPLICE_F_MORE, a
+				 * short send) */
+	int warned;             /* past the limit, the peer cannot follow */
+	unsigned sent, received;
+};
+/* kplane_control_record(): the peer's KeyUpdate was followed, read on. */
+#define KPLANE_KEYS_FOLLOWED 1
+/* Before sending records carrying up to *len bytes: our KeyUpdate first
+ * when they could take the sending key past its limit, or when the peer
+ * asked for one; *len is cut to what one key may still carry.  0 or a
+ * negative ZK_E*. */
+int kplane_tx_keys(struct chan *c, size_t *len);
+/* A send ended: may it have left its last record open? */
+void kplane_tx_sent(struct chan *c, int open);
+
 /* The failure texts every kernel plane uses. */
 int kplane_timeout_fail(const struct chan *c);
 /* The receiver spoke (its RESULT) while we were still sending: -ZK_EEARLY,
@@ -30,7 +59,9 @@ int kplane_wait_producer(struct chan *c, int fd);
 /* Application data with control records handled: the byte count, 0 at the
  * peer's close_notify, negative for an alert, a handshake message, EOF. */
 ssize_t kplane_recv(struct chan *c, void *buf, size_t len);
-/* A non-data record arrived; body holds its first n bytes (of len). */
+/* A non-data record arrived; body holds its first n bytes (of len).  0 at
+ * close_notify, KPLANE_KEYS_FOLLOWED after the peer's KeyUpdate, else a
+ * negative ZK_E*. */
 ssize_t kplane_control_record(struct chan *c, int type, const uint8_t *body,
 			      size_t n, size_t len);
 /* Send all of buf as application data (early: stop with -ZK_EEARLY when

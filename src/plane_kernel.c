@@ -88,6 +88,129 @@ static ssize_t recv_record(struct chan *c, void *buf, size_t len, int *type)
 	}
 }
 
+/* ------------------------------------------------------- key changes */
+
+enum { HS_KEY_UPDATE = 24, KEY_UPDATE_LEN = 5 };
+#define REC_PLAIN 16384 /* the most a TLS record carries */
+
+/* Send our KeyUpdate and program the next sending key.  The handshake
+ * record goes out under the old key and pushes any record left open
+ * before it (ktls_send_control). */
+static int send_key_update(struct chan *c)
+{
+	static const uint8_t ku[KEY_UPDATE_LEN] = { HS_KEY_UPDATE, 0, 0, 1, 0 };
+	struct kern_keys *kk = c->kern;
+	int r;
+
+	if ((r = ktls_send_control(c->fd, REC_HANDSHAKE, ku, sizeof(ku))) < 0)
+		return r;
+	/* Past this point the peer expects the next key: a failure leaves
+	 * the connection unusable, and the session aborts it. */
+	if ((r = tls13_update_keys(&kk->k.tx)) < 0 ||
+	    (r = ktls_rekey(c->fd, 1, &kk->k.tx)) < 0)
+		return r;
+	kk->answer = 0;
+	kk->guess = 0;
+	kk->open = 0;
+	kk->sent++;
+	return 0;
+}
+
+int kplane_tx_keys(struct chan *c, size_t *len)
+{
+	struct kern_keys *kk = c->kern;
+	uint64_t used, recs;
+	int r;
+
+	if (kk == NULL)
+		return 0;
+	if (kk->answer) {
+		/* RFC 8446 4.6.3: answered before our next record. */
+		if ((r = send_key_update(c)) < 0)
+			return r;
+	}
+	if (ktls_tx_records(c->fd, &used) < 0)
+		used = kk->guess;
+	/* The bytes may first fill a record left open, then start new ones
+	 * of up to 16 KiB each.  A send the kernel cuts into smaller records
+	 * than its size needs is caught by the next call's count: the
+	 * overshoot is one send's records at most, far inside RFC 8446's
+	 * margin. */
+	recs = (*len + REC_PLAIN - 1) / REC_PLAIN;
+	if (used + recs + (unsigned)kk->open > kk->limit) {
+		uint64_t room = used + (unsigned)kk->open < kk->limit ?
+					kk->limit - used - (unsigned)kk->open : 0;
+
+		if (room > 0) {
+			/* fill this key first; the KeyUpdate comes next time */
+			*len = (size_t)room * REC_PLAIN;
+			recs = room;
+		} else if (!kk->peer_follows) {
+			/* (before the peer's REPLY its capabilities are not
+			 * known: only a key truly past the limit warns) */
+			if (used >= kk->limit && !kk->warned) {
+				kk->warned = 1;
+				log_warn("the peer cannot follow TLS KeyUpdate: "
+					 "this session keeps its key past the "
+					 "record limit (RFC 8446 5.5)");
+			}
+		} else {
+			if ((r = send_key_update(c)) < 0)
+				return r;
+			used = 0;
+			/* a fresh key, no record open */
+			if (recs > kk->limit) {
+				*len = (size_t)kk->limit * REC_PLAIN;
+				recs = kk->limit;
+			}
+		}
+	}
+	kk->guess = used + recs + (unsigned)kk->open;
+	return 0;
+}
+
+void kplane_tx_sent(struct chan *c, int open)
+{
+	if (c->kern != NULL)
+		c->kern->open = open;
+}
+
+/* The peer's KeyUpdate; body holds the record's first n bytes (of a
+ * buffer of len).  Its next records come under its next key: derive it
+ * and set TLS_RX again (the kernel returns EKEYEXPIRED until then). */
+static ssize_t peer_key_update(struct chan *c, const uint8_t *body, size_t n,
+			       size_t len)
+{
+	struct kern_keys *kk = c->kern;
+	uint8_t m[KEY_UPDATE_LEN + 1];
+	size_t have = n < sizeof(m) ? n : sizeof(m);
+	int more = n == len, request, t;
+	ssize_t k, r;
+
+	memcpy(m, body, have);
+	/* The caller's buffer cut the record short: the rest is queued. */
+	while (more && have < KEY_UPDATE_LEN) {
+		size_t want = KEY_UPDATE_LEN - have;
+
+		k = recv_record(c, m + have, want, &t);
+		if (k < 0)
+			return k;
+		if (k == 0 || t != REC_HANDSHAKE)
+			break;
+		have += (size_t)k;
+		more = (size_t)k == want;
+	}
+	if ((request = tls13_key_update_parse(m, have)) < 0)
+		return request;
+	if ((r = tls13_update_keys(&kk->k.rx)) < 0 ||
+	    (r = ktls_rekey(c->fd, 0, &kk->k.rx)) < 0)
+		return r;
+	if (request)
+		kk->answer = 1;
+	kk->received++;
+	return KPLANE_KEYS_FOLLOWED;
+}
+
 /* A non-data record arrived; body holds its first n bytes (n <= len). */
 ssize_t kplane_control_record(struct chan *c, int type, const uint8_t *body,
 			      size_t n, size_t len)
@@ -95,6 +218,9 @@ ssize_t kplane_control_record(struct chan *c, int type, const uint8_t *body,
 	uint8_t a[2] = { 0, 0 };
 	size_t have = n < 2 ? n : 2;
 
+	if (type == REC_HANDSHAKE && c->kern && n > 0 &&
+	    body[0] == HS_KEY_UPDATE)
+		return peer_key_update(c, body, n, len);
 	if (type == REC_HANDSHAKE)
 		return tls_handshake_msg_fail(body, n);
 	if (type != REC_ALERT)
@@ -124,6 +250,7 @@ ssize_t kplane_control_record(struct chan *c, int type, const uint8_t *body,
 
 ssize_t kplane_recv(struct chan *c, void *buf, size_t len)
 {
+	unsigned updates = 0;
 	ssize_t n;
 	int type;
 
@@ -142,10 +269,39 @@ ssize_t kplane_recv(struct chan *c, void *buf, size_t len)
 		if (type < 0)
 			return zk_fail(ZK_ENET, "connection closed by peer without "
 				       "close_notify (truncated stream)");
-		if (type != REC_DATA)
-			return kplane_control_record(c, type, buf, (size_t)n, len);
-		/* an empty data record: keep waiting */
+		if (type != REC_DATA) {
+			n = kplane_control_record(c, type, buf, (size_t)n, len);
+			if (n != KPLANE_KEYS_FOLLOWED)
+				return n;
+			/* as on the user plane: no endless run without data */
+			if (++updates > 1024)
+				return zk_fail(ZK_EPROTO, "protocol violation by "
+					       "peer: more than 1024 TLS records "
+					       "in a row without data");
+		}
+		/* an empty data record (or a KeyUpdate): keep waiting */
 	}
+}
+
+/* The socket turned readable while we send: the peer's KeyUpdate is
+ * followed (1); anything else (its RESULT, an alert, EOF) means the
+ * receiver ended the stream (0); negative on failure. */
+static int sender_peer_spoke(struct chan *c)
+{
+	uint8_t buf[64];
+	ssize_t n;
+	int type;
+
+	if (c->kern == NULL)
+		return 0;
+	n = ktls_recv_once(c->fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT,
+			   &type);
+	if (n <= 0 || type != REC_HANDSHAKE)
+		return 0;
+	if ((n = recv_record(c, buf, sizeof(buf), &type)) < 0)
+		return (int)n;
+	n = kplane_control_record(c, type, buf, (size_t)n, sizeof(buf));
+	return n == KPLANE_KEYS_FOLLOWED ? 1 : n < 0 ? (int)n : 0;
 }
 
 /* Send all of buf as application data.  early: a readable socket means the
@@ -154,6 +310,7 @@ int kplane_send(struct chan *c, const void *buf, size_t len, int early)
 {
 	const char *p = buf;
 	struct pollfd pfd = { .fd = c->fd };
+	size_t chunk;
 	ssize_t n;
 	int r;
 
@@ -167,10 +324,18 @@ int kplane_send(struct chan *c, const void *buf, size_t len, int early)
 		}
 		if (r == 0)
 			return kplane_timeout_fail(c);
-		if (early && (pfd.revents & (POLLIN | POLLERR | POLLHUP)))
-			return kplane_early_fail();
-		n = send(c->fd, p, len < SEND_CHUNK ? len : SEND_CHUNK,
-			 MSG_NOSIGNAL);
+		if (early && (pfd.revents & (POLLIN | POLLERR | POLLHUP))) {
+			r = sender_peer_spoke(c);
+			if (r == 1)
+				continue;
+			return r < 0 ? r : kplane_early_fail();
+		}
+		chunk = len < SEND_CHUNK ? len : SEND_CHUNK;
+		if ((r = kplane_tx_keys(c, &chunk)) < 0)
+			return r;
+		n = send(c->fd, p, chunk, MSG_NOSIGNAL);
+		/* without MSG_MORE a whole send leaves no record open */
+		kplane_tx_sent(c, n >= 0 && (size_t)n < chunk);
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -226,8 +391,13 @@ int kplane_wait_producer(struct chan *c, int fd)
 				continue;
 			return zk_fail_errno(ZK_ESYS, "poll");
 		}
-		if (p[0].revents)
-			return kplane_early_fail();
+		if (p[0].revents) {
+			int r = sender_peer_spoke(c);
+
+			if (r == 1)
+				continue;
+			return r < 0 ? r : kplane_early_fail();
+		}
 		if (p[1].revents)
 			return 0;
 	}
@@ -256,8 +426,13 @@ int kplane_write(struct chan *c, const void *buf, size_t len)
 int kplane_close_notify(struct chan *c)
 {
 	static const uint8_t cn[2] = { 1, ALERT_CLOSE_NOTIFY };
+	size_t len = sizeof(cn);
+	int r = kplane_tx_keys(c, &len);
 
-	return ktls_send_control(c->fd, REC_ALERT, cn, sizeof(cn));
+	if (r == 0 && (r = ktls_send_control(c->fd, REC_ALERT, cn,
+					     sizeof(cn))) == 0)
+		kplane_tx_sent(c, 0);
+	return r;
 }
 
 void kplane_abort(struct chan *c)

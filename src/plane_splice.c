@@ -49,11 +49,14 @@ static int splice_send(struct chan *c, struct endpoint *src, struct xfer *x)
 		goto out;
 	}
 	for (;;) {
+		size_t chunk = SPLICE_CHUNK;
+
 		r = kplane_wait_producer(c, fd);
 		if (r < 0)
 			goto out;
-		n = ktls_splice_send(fd, c->fd, SPLICE_CHUNK,
-				     S_ISREG(st.st_mode));
+		if ((r = kplane_tx_keys(c, &chunk)) < 0)
+			goto out;
+		n = ktls_splice_send(fd, c->fd, chunk, S_ISREG(st.st_mode));
 		if (n == 0)
 			break;
 		if (n < 0) {
@@ -73,6 +76,7 @@ static int splice_send(struct chan *c, struct endpoint *src, struct xfer *x)
 				r = ktls_sock_fail(e, "splice to the peer");
 			goto out;
 		}
+		kplane_tx_sent(c, 1); /* SPLICE_F_MORE: the last record waits */
 		moved += (uint64_t)n;
 		x->bytes += (uint64_t)n;
 		xfer_progress(x, 0);
@@ -140,7 +144,8 @@ static int splice_zero(struct chan *c, int fd, struct xfer *x,
 	if (type != REC_DATA) {
 		n = kplane_control_record(c, type, (const uint8_t *)buf, (size_t)n,
 				   sizeof(buf));
-		return n < 0 ? (int)n : 0;
+		/* 0: close_notify; a KeyUpdate followed: splice on */
+		return n == KPLANE_KEYS_FOLLOWED ? 1 : (int)n;
 	}
 	if (n > 0) { /* the next record's data: pass it on */
 		if ((r = kplane_out_write(fd, buf, (size_t)n)) < 0)
@@ -227,12 +232,14 @@ static int splice_recv(struct chan *c, struct endpoint *dst, struct xfer *x)
 		if (errno == EINVAL) {
 			char buf[4096];
 
+			/* A control record: close_notify ends the stream, and
+			 * past the peer's KeyUpdate kplane_recv reads on. */
 			n = kplane_recv(c, buf, sizeof(buf));
 			if (n <= 0) {
 				r = (int)n; /* 0: close_notify */
 				goto out;
 			}
-			/* Data after all (should not happen): pass it on. */
+			/* Data (after a KeyUpdate): pass it on. */
 			r = kplane_out_write(fd, buf, (size_t)n);
 			if (r < 0)
 				goto out;

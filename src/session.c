@@ -934,7 +934,7 @@ log_session(struct session *s, int r, double secs)
 	char landed[2 * PROTO_NAME_LEN];
 	unsigned ku_sent, ku_recv;
 
-	user_key_updates(&s->c, &ku_sent, &ku_recv);
+	chan_key_updates(&s->c, &ku_sent, &ku_recv);
 	/* a receiver names where it lands (below the target with -d/-e) */
 	snprintf(landed, sizeof(landed), "%s", s->target);
 	if (cf->zfs && cf->role == ROLE_RECEIVER && s->snapname[0] &&
@@ -966,12 +966,13 @@ log_session(struct session *s, int r, double secs)
 			"\"mib_per_s\":%s,\"plane\":\"%s\",\"cipher\":\"%s\","
 			"\"user_bytes\":%" PRIu64 ",\"guid\":\"%" PRIu64 "\","
 			"\"key_updates_sent\":%u,\"key_updates_received\":%u,"
-			"\"result\":\"%s\",\"exit\":%d}\n",
+			"\"key_strategy\":\"%s\",\"result\":\"%s\",\"exit\":%d}\n",
 			cf->role == ROLE_SENDER ? "sender" : "receiver", jp, ja,
 			jw, jt, jb, secs, jr,
 			s->c.plane ? s->c.plane->name : "none",
 			s->c.tls ? tls_cipher(s->c.tls) : "none", s->x.user_bytes,
-			s->guid, ku_sent, ku_recv, r == 0 ? "ok" : "failed",
+			s->guid, ku_sent, ku_recv, chan_key_strategy(&s->c, 1),
+			r == 0 ? "ok" : "failed",
 			zk_exit_code(r));
 		return;
 	}
@@ -990,11 +991,15 @@ log_session(struct session *s, int r, double secs)
 		text_safe(peer, sp, sizeof(sp));
 		text_safe(what, sw, sizeof(sw));
 		text_safe(landed, st, sizeof(st));
-		char ku[64] = "";
+		char ku[96];
 
+		/* How the session keeps within the key limit, named. */
 		if (ku_sent || ku_recv)
 			snprintf(ku, sizeof(ku), ", KeyUpdates %u sent %u "
 				 "received", ku_sent, ku_recv);
+		else
+			snprintf(ku, sizeof(ku), ", %s",
+				 chan_key_strategy(&s->c, 0));
 		fprintf(stderr, "zktls: %s %s%s%s %s %s (%s): %s in %.2f s, %s, "
 			"plane %s, %s%s, %s\n", dir, sw, st[0] ? " into " : "",
 			st, cf->role == ROLE_SENDER ? "to" : "from", sp,
@@ -1234,7 +1239,7 @@ session_free(struct session *s)
 		s->ep.kill(&s->ep);
 		(void)s->ep.finish(&s->ep);
 	}
-	user_free(&s->c);
+	chan_release(&s->c);
 	tls_free(s->c.tls);
 	if (s->c.fd >= 0)
 		close(s->c.fd);

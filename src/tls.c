@@ -38,6 +38,10 @@
 #define CIPHERSUITES                                                        \
 	"TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:"             \
 	"TLS_AES_128_GCM_SHA256"
+/* For a side that cannot change keys (tls_ctx_prefer_chacha). */
+#define CIPHERSUITES_CHACHA_FIRST                                           \
+	"TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384:"             \
+	"TLS_AES_128_GCM_SHA256"
 #define MAX_SECRET 48
 
 struct tls_ctx {
@@ -493,6 +497,29 @@ tls_ctx_new_serve(const struct tls_files *files, const uint8_t (*pins)[32],
 fail:
 	tls_ctx_free(ctx);
 	return NULL;
+}
+
+int
+tls_ctx_prefer_chacha(struct tls_ctx *ctx)
+{
+	if (SSL_CTX_set_ciphersuites(ctx->ssl_ctx,
+				     CIPHERSUITES_CHACHA_FIRST) != 1)
+		return ossl_fail(ZK_ESYS, "cannot order the TLS cipher suites");
+	/* A TLS 1.3 server follows the client's order unless told to use its
+	 * own: only a server that itself needs ChaCha20 insists on it. */
+	if (ctx->server)
+		SSL_CTX_set_options(ctx->ssl_ctx,
+				    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	return 0;
+}
+
+int
+tls_is_chacha(const struct tls *t)
+{
+	const SSL_CIPHER *c = t ? SSL_get_current_cipher(t->ssl) : NULL;
+
+	return c != NULL && (SSL_CIPHER_get_protocol_id(c) & 0xffff) ==
+				    SUITE_CHACHA20_POLY1305;
 }
 
 void

@@ -136,6 +136,15 @@ tls13_update_keys(struct tls_dir_keys *k)
 	return r;
 }
 
+uint64_t
+tls_key_limit(uint16_t suite, uint64_t configured)
+{
+	if (suite == SUITE_CHACHA20_POLY1305)
+		return UINT64_MAX;
+	return configured > 0 && configured < ZK_KEY_LIMIT ? configured
+							   : ZK_KEY_LIMIT;
+}
+
 void
 tls_keys_wipe(struct tls_keys *k)
 {

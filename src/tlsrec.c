@@ -78,8 +78,7 @@ tlsrec_new(const struct tls_keys *k)
 void
 tlsrec_set_key_limit(struct tlsrec *r, uint64_t records)
 {
-	r->limit = records > 0 && records < ZK_KEY_LIMIT ? records
-							 : ZK_KEY_LIMIT;
+	r->limit = tls_key_limit(r->txk.suite, records);
 }
 
 void
@@ -230,17 +229,13 @@ nondata(struct tlsrec_rx *rx)
 static int
 peer_key_update(struct tlsrec *r, const uint8_t *m, size_t len)
 {
-	int e;
+	int e, request = tls13_key_update_parse(m, len);
 
-	/* Exactly one KeyUpdate, alone in its record: handshake messages
-	 * must not span a key change (RFC 8446 5.1), and request_update
-	 * is 0 or 1 (4.6.3). */
-	if (len != 5 || m[1] != 0 || m[2] != 0 || m[3] != 1 || m[4] > 1)
-		return zk_fail(ZK_EPROTO, "protocol violation by peer: a "
-			       "malformed TLS KeyUpdate");
+	if (request < 0)
+		return request;
 	if ((e = key_update(&r->rxk, r->rx, 0)) < 0)
 		return e;
-	if (m[4])
+	if (request)
 		r->answer = 1;
 	r->received_updates++;
 	return 0;

@@ -154,6 +154,19 @@ tls_handshake_msg_fail(const uint8_t *body, size_t len)
 }
 
 int
+tls13_key_update_parse(const uint8_t *m, size_t len)
+{
+	/* Exactly one KeyUpdate, alone in its record: handshake messages
+	 * must not span a key change (RFC 8446 5.1), and request_update
+	 * is 0 or 1 (4.6.3). */
+	if (len != 5 || m[0] != 24 || m[1] != 0 || m[2] != 0 || m[3] != 1 ||
+	    m[4] > 1)
+		return zk_fail(ZK_EPROTO, "protocol violation by peer: a "
+			       "malformed TLS KeyUpdate");
+	return m[4];
+}
+
+int
 pin_parse(const char *s, uint8_t out[32])
 {
 	if (strncmp(s, "sha256:", 7) != 0 || strlen(s + 7) != 64)

@@ -252,6 +252,12 @@ struct tls_files {
 struct tls_ctx *tls_ctx_new_serve(const struct tls_files *files,
 				  const uint8_t (*pins)[32], int npins);
 void tls_ctx_free(struct tls_ctx *ctx);
+/* This side cannot change keys mid-session: offer (client) or choose
+ * (server) ChaCha20-Poly1305 first, whose key limit is out of reach (RFC
+ * 8446 5.5).  A server that can change keys keeps the client's order. */
+int tls_ctx_prefer_chacha(struct tls_ctx *ctx);
+/* Is the session's cipher ChaCha20-Poly1305? */
+int tls_is_chacha(const struct tls *t);
 
 /* Handshake on a connected socket (fd stays owned by the caller), to the
  * end or the timeout.  Afterwards the SSL object is used for nothing but
@@ -317,16 +323,25 @@ int tls13_traffic_keys(uint16_t suite, const uint8_t *secret, size_t slen,
 /* KeyUpdate: the next traffic secret (RFC 8446 section 7.2) and its key
  * and iv, sequence 0; the old ones are wiped. */
 int tls13_update_keys(struct tls_dir_keys *k);
+/* A KeyUpdate handshake message (m: the whole record's content, len
+ * bytes): its request_update (0 or 1), or -ZK_EPROTO when malformed or not
+ * alone in its record. */
+int tls13_key_update_parse(const uint8_t *m, size_t len);
 /* Records one key protects at most before zktls sends KeyUpdate: 2^24,
  * below RFC 8446 5.5's 2^24.5 full-size records for AES-GCM (about
  * 256 GiB of stream). */
 #define ZK_KEY_LIMIT (UINT64_C(1) << 24)
+/* The records one key of suite may protect: configured (0: ZK_KEY_LIMIT)
+ * for AES-GCM; no limit (UINT64_MAX) for ChaCha20-Poly1305, whose
+ * sequence numbers would wrap first (RFC 8446 5.5). */
+uint64_t tls_key_limit(uint16_t suite, uint64_t configured);
 void zk_wipe(void *p, size_t n);
 
 /* ---------------------------------------------------------------- planes */
 
 struct chan;
 struct endpoint;
+struct kern_keys;
 
 struct xfer {
 	uint64_t bytes;       /* stream bytes moved so far */
@@ -374,15 +389,18 @@ struct chan {
 	struct tls *tls;          /* OpenSSL session; I/O only on plane user */
 	const struct plane *plane;
 	int timeout_ms;           /* idle timeout for blocking waits */
-	uint64_t key_limit;       /* user plane: records per key, then
-				   * KeyUpdate (0: ZK_KEY_LIMIT) */
+	uint64_t key_limit;       /* records per sending key, then KeyUpdate
+				   * (0: ZK_KEY_LIMIT) */
 	int quiet_ok;             /* receiving the stream: a peer silent at a
 				   * record boundary is waited for as long as
 				   * TCP finds it alive (keepalive); only a
 				   * record left unfinished times out */
 	int peer_closed;          /* peer's close_notify seen */
+	unsigned peer_caps;       /* PROTO_CAP_* from its REQUEST/REPLY */
 	uint64_t app_bytes_in, app_bytes_out;
 	void *user;               /* user plane: record layer and buffer */
+	struct kern_keys *kern;   /* rw/splice where the kernel can change
+				   * keys: the secrets KeyUpdate needs */
 };
 /* The user plane's record layer for c (plane_user.c); user_free(NULL-safe
  * on a chan without one). */
@@ -446,9 +464,21 @@ int plane_mode_parse(const char *s, enum plane_mode *out);
  * connection is unusable (no half-switched state). */
 int chan_switch(struct chan *c);
 /* What this side can do on c, as PROTO_CAP_* bits for REQUEST/REPLY (it
- * follows KeyUpdate on the user plane); and what the peer said it can. */
+ * follows KeyUpdate: the user plane, and rw/splice where the kernel can
+ * change keys); and what the peer said it can. */
 unsigned chan_caps(const struct chan *c);
 void chan_peer_caps(struct chan *c, unsigned caps);
+/* Can a session on this --mode change its keys (user plane; rw/splice on a
+ * kernel that can rekey)?  Where it cannot, zktls prefers
+ * ChaCha20-Poly1305 at the handshake (tls_ctx_prefer_chacha). */
+int plane_mode_rekeys(enum plane_mode mode);
+/* KeyUpdates sent and received on c, and how c keeps within the key
+ * limit: text for the session line, a token for JSON. */
+void chan_key_updates(const struct chan *c, unsigned *sent,
+		      unsigned *received);
+const char *chan_key_strategy(const struct chan *c, int json);
+/* Free the plane's state and wipe any secrets c kept. */
+void chan_release(struct chan *c);
 /* Read exactly len bytes of application data; 0 ok, -ZK_EPROTO on early
  * close_notify. */
 int chan_read_full(struct chan *c, void *buf, size_t len);

@@ -59,6 +59,10 @@ if not isinstance(e.get("bytes"), int) or not isinstance(e.get("seconds"), (int,
 if e.get("cipher") not in ("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
                            "TLS_CHACHA20_POLY1305_SHA256"):
     sys.exit("cipher: %r" % e.get("cipher"))
+# both sides on the user plane (AES-GCM): KeyUpdate keeps the key limit
+ks = "chacha20" if "CHACHA20" in e.get("cipher") else "key_update"
+if e.get("key_strategy") != ks:
+    sys.exit("key_strategy: want %r, got %r" % (ks, e.get("key_strategy")))
 errs = [o for o in objs if o.get("level") == "error"]
 if result == "ok" and errs:
     sys.exit("error objects in a successful session: %r" % errs)

@@ -8,6 +8,9 @@
 #	standard: OpenSSL's s_server and s_client follow ours and we follow
 #	theirs.  Counts are in the session line and the JSON.
 #
+#	With ZKTLS_TEST_MODE=rw or splice (the VM suite, on a kernel that can
+#	change keys) zktls runs on that kernel plane.
+#
 # Strategy:
 #	1. zktls -> zktls, push and pull, 8 MiB (512 records): the sender
 #	   with --key-limit 16, the receiver with --key-limit 1 (its REPLY,
@@ -120,7 +123,14 @@ for reply in rep-ku rep; do
 	tail -c +1561 "$T/ss.out" >"$T/ss.data"
 	assert_file_eq "$T/in" "$T/ss.data"
 	if [ $reply = rep-ku ]; then
-		assert_grep "KeyUpdates 25 sent 0 received" "$T/ss.send.err"
+		# 513 records (REQUEST and 512 full ones), 20 per key: 25
+		# KeyUpdates; a kernel plane may cut a record short (a
+		# producer's short read), never one key past 20.
+		ku=$(sed -n 's/.*KeyUpdates \([0-9]*\) sent 0 received.*/\1/p' "$T/ss.send.err")
+		case ${ZKTLS_TEST_MODE:-user} in
+		user) [ "${ku:-0}" = 25 ] ;;
+		*) [ "${ku:-0}" -ge 25 ] ;;
+		esac || fail "${ku:-no} KeyUpdates (want 25, or >= 25 on a kernel plane)" "$T/ss.send.err"
 	else
 		assert_no_grep "KeyUpdates" "$T/ss.send.err"
 		[ "$(grep -c "warning: the peer cannot follow TLS KeyUpdate" "$T/ss.send.err")" = 1 ] ||
@@ -177,7 +187,9 @@ bg SPID 60 openssl s_server -accept "127.0.0.1:$SPORT" -naccept 1 -tls1_3 \
 	>"$T/sk.out" 2>"$T/sk.err" < <(
 	cat "$T/rep.bin"
 	for ((i = 0; i < 400 * SCALE; i++)); do
-		[ "$(fsize "$T/sk.out")" -ge $((1560 + p1)) ] && break
+		# (all of p1 but one record: on splice zktls leaves the last
+		# record open until more data comes)
+		[ "$(fsize "$T/sk.out")" -ge $((1560 + p1 - 16384)) ] && break
 		sleep 0.05
 	done
 	printf 'K\n'

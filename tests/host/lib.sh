@@ -18,6 +18,8 @@
 #   ZKTLS_TEST_PKI    a directory to make the test PKI in once and share
 #                     (default: a fresh one per test, ~0.4 s)
 #   ZKTLS_TEST_VERBOSE 1: print progress notes to stderr
+#   ZKTLS_TEST_MODE   a --mode for every zktls run (the VM suite runs some
+#                     of these tests on the kernel planes)
 #   TMPDIR            where the per-test directory is made (default /tmp)
 #
 # Conventions: alpha is the sender, beta the receiver; TLS_A / TLS_B are
@@ -452,6 +454,7 @@ fi
 # progress lines).  TLS_A / TLS_B: the full TLS options of alpha (sender)
 # and beta (receiver), each trusting ca.pem and naming the other.
 COMMON=(--timeout $((10 * SCALE)) --no-progress)
+[ -n "${ZKTLS_TEST_MODE:-}" ] && COMMON+=(--mode "$ZKTLS_TEST_MODE")
 TLS_A=(--cert "$PKI/alpha.pem" --key "$PKI/alpha.key" --ca "$PKI/ca.pem"
 	--peer-name beta "${COMMON[@]}")
 TLS_B=(--cert "$PKI/beta.pem" --key "$PKI/beta.key" --ca "$PKI/ca.pem"

@@ -244,6 +244,32 @@ main(void)
 				  &plen) == 0 && type == TLSREC_HANDSHAKE &&
 		      plen == 5 && rec[TLSREC_HDR + 4] == 0);
 	}
+	/* ChaCha20-Poly1305 has no key limit to keep (RFC 8446 5.5). */
+	pair(SUITE_CHACHA20_POLY1305);
+	tlsrec_set_key_limit(tx, 3);
+	tlsrec_allow_key_update(tx, 1);
+	for (int i = 0; i < 5; i++)
+		put(TLSREC_DATA, "c", 1, 0);
+	CHECK(!tlsrec_key_update_due(tx) && !tlsrec_past_limit(tx));
+	CHECK(tls_key_limit(SUITE_CHACHA20_POLY1305, 3) == UINT64_MAX);
+	CHECK(tls_key_limit(SUITE_AES_128_GCM, 0) == ZK_KEY_LIMIT);
+	CHECK(tls_key_limit(SUITE_AES_128_GCM, 3) == 3);
+	/* The KeyUpdate parser the kernel planes share. */
+	{
+		static const uint8_t ok0[5] = { 24, 0, 0, 1, 0 },
+				     ok1[5] = { 24, 0, 0, 1, 1 },
+				     req2[5] = { 24, 0, 0, 1, 2 },
+				     tkt[5] = { 4, 0, 0, 1, 0 },
+				     len2[6] = { 24, 0, 0, 2, 0, 0 };
+
+		CHECK(tls13_key_update_parse(ok0, 5) == 0);
+		CHECK(tls13_key_update_parse(ok1, 5) == 1);
+		CHECK(tls13_key_update_parse(ok1, 4) == -ZK_EPROTO);
+		CHECK(tls13_key_update_parse(req2, 5) == -ZK_EPROTO);
+		CHECK(tls13_key_update_parse(tkt, 5) == -ZK_EPROTO);
+		CHECK(tls13_key_update_parse(len2, 6) == -ZK_EPROTO);
+		zk_clear();
+	}
 	/* Malformed KeyUpdates are refused; KeyUpdates count as records
 	 * without data. */
 	{

@@ -31,12 +31,16 @@
 #                     on the side under test: both give up in bounded time
 #                     with 4 (direct: zfs owns the socket and zktls watches
 #                     TCP's byte counters)
-#   keyupdate-user-user, keyupdate-user-rw, keyupdate-user-direct,
-#   keyupdate-splice-user
+#   keyupdate-MS-MR (every pair of user, rw, splice, direct),
+#   keyupdate-pull-direct-splice, keyupdate-pull-user-direct
 #                     --key-limit 50 on the sender, 1 on the receiver:
-#                     user<->user KeyUpdates both ways, counted on both
-#                     sides; none towards a kernel plane (its REQUEST or
-#                     REPLY does not offer to follow), a warning; guids equal
+#                     where both planes can change keys (user; rw/splice
+#                     on Linux >= 6.14) KeyUpdates both ways, counted on
+#                     both sides; else ChaCha20-Poly1305 chosen at the
+#                     handshake and no KeyUpdate; guids and sums equal
+#   keyupdate-openssl-rw, keyupdate-openssl-splice (Linux >= 6.14)
+#                     tests/host/key_update_pos.sh on that kernel plane:
+#                     KeyUpdates with OpenSSL's s_server and s_client
 #   quiet-user, quiet-rw, quiet-splice, quiet-direct
 #                     the source's zfs send is silent for 10 s, both ends
 #                     have --timeout 3: the receiver waits (TCP finds the
@@ -517,39 +521,74 @@ want stall-direct && stall_case stall-direct splice direct r
 want stall-direct-send && stall_case stall-direct-send direct splice s
 
 # ------------------------------------------------------------ d3b. key limits
-# keyupdate_case NAME SEND-PLANE RECV-PLANE: the sender with --key-limit 50
-# (the stream is ~850 records), the receiver with --key-limit 1.  KeyUpdate
-# goes only to a side whose plane follows it (user, today): between two
-# user planes both ways, counted on both sides; towards a kernel plane
-# none, a warning, and the stream still whole.
+# Which planes can change keys: the user plane always; rw and splice where
+# the kernel can (Linux 6.14 and later; 6.12 refuses a second key with
+# EBUSY); direct never (zfs owns the socket).  The test's own oracle is the
+# kernel version, not zktls's probe.
+IFS=. read -r KMAJ KMIN _ <<<"$(uname -r)"
+KREKEY=0
+((KMAJ > 6 || (KMAJ == 6 && KMIN >= 14))) && KREKEY=1
+rekeys() { [[ $1 == user ]] || [[ $1 != direct && $KREKEY == 1 ]]; }
+# keyupdate_case NAME SEND-PLANE RECV-PLANE [pull]: the sender with
+# --key-limit 50 (the stream is ~850 records), the receiver with 1.  Where
+# both planes can change keys: KeyUpdates both ways, counted on both sides
+# (key_strategy key_update).  Where one cannot, both sides pick
+# ChaCha20-Poly1305 at the handshake (no key limit), no KeyUpdate, no
+# warning.  Either way the snapshot arrives whole (guid and file sums).
 keyupdate_case() {
-    local name=$1 ms=$2 mr=$3 t0=$SECONDS d=dstpool/$1 ss sr rs rr
+    local name=$1 ms=$2 mr=$3 t0=$SECONDS d=dstpool/$1 ss sr rs rr ks kr cs cr
     xfer_reset
+    [[ ${4:-} == pull ]] && PULL=1
     SEND_ARGS=(srcpool/data@s1) RECV_ARGS=("$d")
     S_XOPTS=(--key-limit 50) R_XOPTS=(--key-limit 1)
     xfer "$name" "$ms" "$mr"
     expect_rc sender "$S_RC" 0
     expect_rc receiver "$R_RC" 0
     same_guid srcpool/data@s1 "$d@s1"
+    [[ $(snap_sum "$d@s1") == "$SUM_S1" ]] || err "$d@s1: file sums differ from the source's"
     ss=$(jf "$name.s" key_updates_sent) sr=$(jf "$name.s" key_updates_received)
     rs=$(jf "$name.r" key_updates_sent) rr=$(jf "$name.r" key_updates_received)
-    if [[ $ms == user && $mr == user ]]; then
+    ks=$(jf "$name.s" key_strategy) kr=$(jf "$name.r" key_strategy)
+    cs=$(jf "$name.s" cipher) cr=$(jf "$name.r" cipher)
+    if rekeys "$ms" && rekeys "$mr"; then
+        [[ $ks == key_update && $kr == key_update ]] || err "key_strategy sender ${ks:-?} receiver ${kr:-?} (want key_update)"
+        [[ $cs != *CHACHA* ]] || err "cipher $cs (want AES-GCM: both can change keys)"
         [[ ${ss:-0} -ge 16 ]] || err "sender sent ${ss:-no} KeyUpdates (want >= 16)"
         [[ ${rr:-x} == "${ss:-y}" ]] || err "receiver received ${rr:-no}, sender sent ${ss:-no}"
-        [[ ${rs:-x} == 2 && ${sr:-x} == 2 ]] || err "receiver sent ${rs:-no}, sender received ${sr:-no} (want 2)"
+        # the receiver's REPLY/RESULT each go under a fresh key at limit 1
+        [[ ${rs:-0} -ge 2 && ${sr:-0} -ge 2 && ${sr:-0} -le ${rs:-0} ]] ||
+            err "receiver sent ${rs:-no}, sender received ${sr:-no} (want >= 2, received <= sent)"
     else
-        [[ ${ss:-x} == 0 && ${rs:-x} == 0 ]] || err "KeyUpdates sent to a kernel plane: sender ${ss:-?}, receiver ${rs:-?}"
-        local side=s
-        [[ $ms == user ]] || side=r
-        expect_log "$name.$side" 'cannot follow TLS KeyUpdate'
+        [[ $ks == chacha20 && $kr == chacha20 ]] || err "key_strategy sender ${ks:-?} receiver ${kr:-?} (want chacha20)"
+        [[ $cs == *CHACHA20* && $cr == *CHACHA20* ]] || err "cipher ${cs:-?}/${cr:-?} (want ChaCha20-Poly1305)"
+        [[ ${ss:-x} == 0 && ${rs:-x} == 0 ]] || err "KeyUpdates under ChaCha20: sender ${ss:-?}, receiver ${rs:-?}"
+        ! grep -aq 'cannot follow TLS KeyUpdate' "$W/$name.s.log" "$W/$name.r.log" || err "a key-limit warning under ChaCha20"
     fi
-    verdict "$name" "$ms->$mr, --key-limit 50/1: KeyUpdates sender ${ss:-?} sent ${sr:-?} received, receiver ${rs:-?} sent ${rr:-?} received, guid equal ($((SECONDS - t0)) s)" "$name"
+    verdict "$name" "$ms->$mr${4:+ ($4)}, --key-limit 50/1: ${cs:-?}, $ks; KeyUpdates sender ${ss:-?} sent ${sr:-?} received, receiver ${rs:-?} sent ${rr:-?} received, guid and sums equal ($((SECONDS - t0)) s)" "$name"
     zfs destroy -r "$d" 2>/dev/null
 }
-want keyupdate-user-user && keyupdate_case keyupdate-user-user user user
-want keyupdate-user-rw && keyupdate_case keyupdate-user-rw user rw
-want keyupdate-user-direct && keyupdate_case keyupdate-user-direct user direct
-want keyupdate-splice-user && keyupdate_case keyupdate-splice-user splice user
+for ms in user rw splice direct; do
+    for mr in user rw splice direct; do
+        want "keyupdate-$ms-$mr" && keyupdate_case "keyupdate-$ms-$mr" "$ms" "$mr"
+    done
+done
+# who listens decides who picks the cipher: direct as the listening sender
+# (its order wins) and as the connecting receiver (the listener takes it)
+want keyupdate-pull-direct-splice && keyupdate_case keyupdate-pull-direct-splice direct splice pull
+want keyupdate-pull-user-direct && keyupdate_case keyupdate-pull-user-direct user direct pull
+# keyupdate-openssl-PLANE: tests/host/key_update_pos.sh with zktls on a
+# kernel plane (OpenSSL's s_server and s_client follow zktls's KeyUpdates,
+# zktls follows theirs and answers a request), where the kernel can
+# change keys.
+for mode in rw splice; do
+    want "keyupdate-openssl-$mode" && [[ $KREKEY == 1 ]] && {
+        t0=$SECONDS
+        out=$(ZKTLS_TEST_MODE=$mode ZKTLS_BIN=$ZK timeout -k 5 300 bash "$SL_REPO/tests/host/key_update_pos.sh" 2>&1)
+        rc=$?
+        [[ $rc == 0 ]] || err "key_update_pos.sh exit $rc: $(tr '\n' ' ' <<<"$out" | cut -c1-600)"
+        verdict "keyupdate-openssl-$mode" "zktls on $mode with s_server/s_client and itself: $(tail -n1 <<<"$out" | cut -c1-120) ($((SECONDS - t0)) s)"
+    }
+done
 
 # ------------------------------------------------------------ d4. quiet source
 # A zfs send that goes silent for QUIET s after 2 MiB (ZKTLS_ZFS for the
