@@ -14,6 +14,12 @@
 #                  filesystem with zfsutils-linux 2.4.4; exact versions pinned
 #                  below. Its apt lists are private (nothing is added to the
 #                  host's apt sources).
+#   trixie-kernel-X.Y.Z
+#                  a trixie-backports kernel X.Y.Z (X.Y.Z-1~bpo13+1) alone, no
+#                  OpenZFS, on a trixie root filesystem: for the kernel
+#                  selftest's reproducers on other kernels (e.g. the last
+#                  kernel with the short-splice loss, 7.0.13, and the first
+#                  without, 7.1.3). The suite's zfs cases cannot run there.
 # Idempotent: everything is cached in ${ZKTLS_VM_CACHE:-~/.cache/zktls-vm}
 # (bookworm-6.12) or in its subdirectory named after the flavour, so a rerun
 # with everything cached takes seconds. Progress goes to stderr; the last
@@ -50,7 +56,8 @@ done
 #               private: apt lists of its own under FCACHE
 #   KPACKAGING  image: linux-image-KVER-unsigned, modules under /lib;
 #               split: linux-binary/-modules/-base-KVER, under /usr/lib
-#   ZFS_BUILD   build_zfs (host compiler) or build_zfs_chroot (SUITE's)
+#   ZFS_BUILD   build_zfs (host compiler), build_zfs_chroot (SUITE's), or
+#               none (a kernel alone)
 #   SSL_PKG     the libssl.so.3 package that zktls links
 case $FLAVOUR in
     bookworm-6.12)
@@ -60,7 +67,14 @@ case $FLAVOUR in
         SUITE=trixie FCACHE=$CACHE/$FLAVOUR APT=private
         KVER=$TRIXIE_KVER KPKGVER=$TRIXIE_KPKGVER ZFSVER=$TRIXIE_ZFSVER
         KPACKAGING=split ZFS_BUILD=build_zfs_chroot SSL_PKG=libssl3t64 ;;
-    *) echo "vm-build: unknown flavour '$FLAVOUR' (known: bookworm-6.12, trixie-7.2)" >&2; exit 2 ;;
+    trixie-kernel-*)
+        KV=${FLAVOUR#trixie-kernel-}
+        [[ $KV =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
+            { echo "vm-build: flavour '$FLAVOUR': want trixie-kernel-X.Y.Z" >&2; exit 2; }
+        SUITE=trixie FCACHE=$CACHE/trixie-kernel APT=private
+        KVER=$KV+deb13-amd64 KPKGVER=$KV-1~bpo13+1 ZFSVER=none
+        KPACKAGING=split ZFS_BUILD=none SSL_PKG=libssl3t64 ;;
+    *) echo "vm-build: unknown flavour '$FLAVOUR' (known: bookworm-6.12, trixie-7.2, trixie-kernel-X.Y.Z)" >&2; exit 2 ;;
 esac
 BACKPORTS=$SUITE-backports
 
@@ -223,7 +237,11 @@ zfs_pkgs() {
         sed -n "s/^ *\([^ ]*\) (= $ZFSVER)$/\1=$ZFSVER/p" | tr '\n' ' ')"
     [[ $ZFS_PKGS == *" "*=* ]]
 }
-zfs_pkgs || { apt_update; zfs_pkgs; } || die "zfsutils-linux $ZFSVER not found in $BACKPORTS"
+if [[ $ZFS_BUILD == none ]]; then
+    ZFS_PKGS=
+else
+    zfs_pkgs || { apt_update; zfs_pkgs; } || die "zfsutils-linux $ZFSVER not found in $BACKPORTS"
+fi
 
 # --- downloads -------------------------------------------------------------
 DEBS=$FCACHE/debs
@@ -231,7 +249,7 @@ deb() { compgen -G "$DEBS/${1}_${2}_*.deb" | head -n1; }   # deb PACKAGE VERSION
 download() {
     local p need=()
     for p in $KPKGS; do [[ -n $(deb "$p" "$KPKGVER") ]] || need+=("$p=$KPKGVER"); done
-    [[ -n $(deb zfs-dkms "$ZFSVER") ]] || need+=("zfs-dkms=$ZFSVER")
+    [[ $ZFS_BUILD == none || -n $(deb zfs-dkms "$ZFSVER") ]] || need+=("zfs-dkms=$ZFSVER")
     [[ ${#need[@]} -eq 0 ]] && return 0
     log "downloading ${need[*]}"
     mkdir -p "$DEBS"
@@ -361,8 +379,9 @@ build_zfs_chroot() {   # build_zfs_chroot OUTDIR
     rm -f "$apt_cache"/lock
     rm -rf "$src"
 }
-ZFSMOD=$FCACHE/zfs/${KVER}_$KPKGVER-zfs-$ZFSVER-$(key $ZFS_BUILD)
-if [[ ! -f $ZFSMOD/done ]]; then
+ZFSMOD=
+[[ $ZFS_BUILD == none ]] || ZFSMOD=$FCACHE/zfs/${KVER}_$KPKGVER-zfs-$ZFSVER-$(key $ZFS_BUILD)
+if [[ -n $ZFSMOD && ! -f $ZFSMOD/done ]]; then
     log "building zfs $ZFSVER modules ($ZFS_BUILD, make -j$JOBS; log: $ZFSMOD/build.log)"
     rm -rf "$ZFSMOD"
     mkdir -p "$ZFSMOD"
@@ -379,7 +398,7 @@ if [[ ! -f $ZFSMOD/done ]]; then
     done
     touch "$ZFSMOD/done"
 fi
-log "zfs modules ready: $ZFSMOD"
+[[ -z $ZFSMOD ]] || log "zfs modules ready: $ZFSMOD"
 
 if ! wait "$ROOTFS_PID"; then
     tail -n 40 "$WORK/rootfs.log" >&2
@@ -388,11 +407,15 @@ fi
 log "root filesystem ready"
 
 # --- zfs into the guest, final module check, pack ---------------------------
-mkdir -p "$ROOT/lib/modules/$KVER/updates/dkms"
-cp "$ZFSMOD/spl.ko" "$ZFSMOD/zfs.ko" "$ROOT/lib/modules/$KVER/updates/dkms/"
+GUEST_MODS="tls 9p 9pnet_virtio veth"
+if [[ -n $ZFSMOD ]]; then
+    mkdir -p "$ROOT/lib/modules/$KVER/updates/dkms"
+    cp "$ZFSMOD/spl.ko" "$ZFSMOD/zfs.ko" "$ROOT/lib/modules/$KVER/updates/dkms/"
+    GUEST_MODS+=" zfs spl"
+fi
 warn=$(depmod -b "$ROOT" -e -E "$KHDR/Module.symvers" "$KVER" 2>&1) || die "depmod failed: $warn"
 [[ -z $warn ]] || die "depmod reports problems: $warn"
-for mod in tls zfs spl 9p 9pnet_virtio veth; do
+for mod in $GUEST_MODS; do
     modprobe -d "$ROOT" -S "$KVER" --show-depends "$mod" >/dev/null || die "module $mod missing from the guest"
 done
 # The module indexes are written by the guest's own kmod, which reads them
@@ -412,7 +435,7 @@ ZFSVER=$ZFSVER
 SCRIPTS_HASH=$HASH
 ROOTFS_BYTES=$(du -sb "$ROOT" | cut -f1)
 EOF
-cp "$WORK/rootfs.log" "$ZFSMOD/build.log" "$ART.tmp/"
+cp "$WORK/rootfs.log" ${ZFSMOD:+"$ZFSMOD/build.log"} "$ART.tmp/"
 touch "$ART.tmp/done"
 rm -rf "$ART"
 mv "$ART.tmp" "$ART"
