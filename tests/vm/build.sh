@@ -100,7 +100,7 @@ DROP_MODULES="sound drivers/accel drivers/ata drivers/atm drivers/bluetooth
   drivers/net/slip drivers/net/usb drivers/net/wan drivers/net/wireless
   drivers/net/wwan net/atm net/bluetooth net/can net/ieee802154
   net/mac80211 net/mac802154 net/nfc net/wireless"
-HOST_TOOLS="qemu-system-x86 mmdebstrap cpio kmod zstd gcc gcc-12 make
+HOST_TOOLS="qemu-system-x86 mmdebstrap cpio kmod zstd gcc gcc-12 make curl
   libc6-dev binutils libelf1 gawk"
 
 log() { printf '[vm-build %4ds] %s\n' $((SECONDS - T0)) "$*" >&2; }
@@ -255,7 +255,23 @@ download() {
     mkdir -p "$DEBS"
     (cd "$DEBS" && apt-get "${APT_OPTS[@]}" download -q -o APT::Sandbox::User=root "${need[@]}" >&2)
 }
-download || { apt_update; download; } || die "apt-get download failed"
+# Older backports kernels (7.0.13, 7.1.3) keep their .debs in the pool while
+# the index lists only linux-binary/-image: a kernel-only flavour fetches
+# the rest from the pool over https (no index hash to check them against).
+pool_download() {
+    local p u
+    [[ $ZFS_BUILD == none ]] || return 1
+    for p in $KPKGS; do
+        [[ -z $(deb "$p" "$KPKGVER") ]] || continue
+        u=https://deb.debian.org/debian/pool/main/l/linux/${p}_${KPKGVER}_amd64.deb
+        [[ $p == linux-binary-* ]] &&
+            u=https://deb.debian.org/debian/pool/main/l/linux-signed-amd64/${p}_${KPKGVER}_amd64.deb
+        log "downloading $u"
+        curl -fsS -o "$DEBS/${p}_${KPKGVER//:/%3a}_amd64.deb.part" "$u" &&
+            mv "$DEBS/${p}_${KPKGVER//:/%3a}_amd64.deb.part" "$DEBS/${p}_${KPKGVER//:/%3a}_amd64.deb" || return 1
+    done
+}
+download || { apt_update; download; } || pool_download || die "apt-get download failed"
 
 # Each intermediate stage is cached under a key made of its inputs and of the
 # text of the function that builds it.
@@ -427,6 +443,8 @@ mkdir -p "$ART.tmp"
 log "packing initrd.img"
 (cd "$ROOT" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
     cpio --null --create --format=newc --quiet) | zstd -q -T0 -o "$ART.tmp/initrd.img"
+# (7.0 and 7.1's signed linux-binary still put it under /boot)
+[[ -f $KTREE/$VMLINUZ ]] || VMLINUZ=boot/vmlinuz-$KVER
 cp "$KTREE/$VMLINUZ" "$ART.tmp/vmlinuz"
 cat > "$ART.tmp/info" <<EOF
 KVER=$KVER
