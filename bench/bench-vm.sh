@@ -194,8 +194,10 @@ bench_zktls() {   # bench_zktls zfs|pipe PLANE
     [[ $mode == pipe && $(jf "$tag.r" bytes) != "$BYTES" ]] && ok=0
     [[ $(jf "$tag.s" plane) == "$p" ]] || ok=0
     [[ $ok == 1 ]] || show "$tag.s" "$tag.r"
+    CIPHER[$p]=$(jf "$tag.s" cipher)/$(jf "$tag.s" key_strategy)
     record "$mode" "zktls $p" "$ok"
 }
+declare -A CIPHER=()
 
 # ---------------------------------------------------------------- socat
 SOCAT_S="cert=$CERTS/alpha.pem,key=$CERTS/alpha.key,cafile=$CERTS/ca.pem,commonname=beta"
@@ -320,7 +322,9 @@ for k in "${SEEN[@]}"; do ROWS+=("${BEST[$k]}"); done
 
 # ---------------------------------------------------------------- table
 echo
-echo "bench-vm: $((BYTES / 1048576)) MiB zfs stream, TCG guest ($(nproc) vCPUs); ratios to zktls user in the same mode"
+echo "bench-vm: $((BYTES / 1048576)) MiB zfs stream, TCG guest ($(nproc) vCPUs), Linux $(uname -r); ratios to zktls user in the same mode"
+for p in user rw splice direct; do printf '%s: %s  ' "$p" "${CIPHER[$p]:-?}"; done
+echo
 printf '%-5s %-14s %8s %7s %12s %9s %12s %9s %10s\n' mode transport MiB/s x_user "cpu_s/GiB" x_user "sys_cpu_s/GiB" x_user "passes/B"
 for mode in zfs pipe; do
     base_rate='' base_cpu='' base_sys=''

@@ -15,7 +15,10 @@
  *    only part of it (plane_splice.c's never-short splice), and returns 0
  *    for an empty data record as for EOF;
  *  - a process killed while blocked writing the socket leaves -ERESTARTSYS
- *    as its error for everybody sharing it (ktls_sock_fail()).
+ *    as its error for everybody sharing it (ktls_sock_fail());
+ *  - Linux 6.14 and later change a TLS 1.3 key on a second TLS_TX/TLS_RX
+ *    (ktls_rekey(), ktls_can_rekey()); after the peer's KeyUpdate, reads
+ *    fail with EKEYEXPIRED until TLS_RX is set again.
  */
 #include <errno.h>
 #include <fcntl.h>
