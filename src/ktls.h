@@ -34,8 +34,9 @@ int ktls_switch(int fd, const struct tls_keys *k);
  * TLS_RX) on a socket ktls_switch() set up.  -ZK_ENOKTLS where the kernel
  * cannot change keys (Linux < 6.14: EBUSY), with errno kept. */
 int ktls_rekey(int fd, int tx, const struct tls_dir_keys *k);
-/* Can this kernel change a kernel-TLS key (probed once over loopback)?
- * 1 yes, 0 no, -1 no kernel TLS at all. */
+/* Can this kernel change a kernel-TLS key?  What ktls_probe() found (a
+ * second TLS_TX on its first socket; probed now if it has not run): 1
+ * yes, 0 no, -1 no kernel TLS at all. */
 int ktls_can_rekey(void);
 /* Records sent so far under the current TLS_TX key (the kernel's own
  * counter; a record still open is not counted yet).  0, or -1 where the

@@ -118,9 +118,10 @@ static int set_ulp(int fd)
 }
 
 /* Program one loopback connection with dummy keys for suite; 0 or -1 with
- * the reason in why. */
+ * the reason in why.  can_rekey (may be NULL): can the kernel change the
+ * key (1) or not (0)? */
 static int probe_suite(const struct sockaddr_in *sa, uint16_t suite,
-		       char *why, size_t whylen)
+		       char *why, size_t whylen, int *can_rekey)
 {
 	struct tls_dir_keys k;
 	union ktls_crypto_info info;
@@ -146,6 +147,13 @@ static int probe_suite(const struct sockaddr_in *sa, uint16_t suite,
 	step = "TLS_RX";
 	if (setsockopt(fd, SOL_TLS, TLS_RX, &info, len) < 0)
 		goto out;
+	/* Linux 6.14 and later take a second TLS_TX on a TLS 1.3 socket
+	 * (rekey); earlier kernels refuse it with EBUSY.  Asked here, on
+	 * the probe's own socket, so that it costs no extra connection. */
+	if (can_rekey != NULL) {
+		info.aes128.key[0] ^= 1; /* (AES-128-GCM, the first suite) */
+		*can_rekey = setsockopt(fd, SOL_TLS, TLS_TX, &info, len) == 0;
+	}
 	r = 0;
 out:
 	if (r < 0 && why && whylen) {
@@ -196,16 +204,20 @@ static int loopback_listener(struct sockaddr_in *sa)
 	return lfd;
 }
 
+/* What the last probe found: -1 no kernel TLS, 0 no rekey, 1 rekey. */
+static int probed_rekey = -2;
+
 int ktls_probe(char *why, size_t whylen)
 {
 	static const uint16_t suites[] = { SUITE_AES_128_GCM, SUITE_AES_256_GCM,
 					   SUITE_CHACHA20_POLY1305 };
 	struct sockaddr_in sa;
 	size_t i;
-	int lfd, r = -ZK_ENOKTLS;
+	int lfd, r = -ZK_ENOKTLS, can = 0;
 
 	if (why && whylen)
 		why[0] = '\0';
+	probed_rekey = -1;
 	if ((lfd = loopback_listener(&sa)) < 0) {
 		if (why && whylen)
 			snprintf(why, whylen,
@@ -214,49 +226,21 @@ int ktls_probe(char *why, size_t whylen)
 		return r;
 	}
 	for (i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
-		if (probe_suite(&sa, suites[i], why, whylen) < 0)
+		if (probe_suite(&sa, suites[i], why, whylen,
+				i == 0 ? &can : NULL) < 0)
 			goto out;
+	probed_rekey = can;
 	r = 0;
 out:
 	close(lfd);
 	return r;
 }
 
-/* Linux 6.14 and later take a second TLS_TX on a TLS 1.3 socket (rekey);
- * earlier kernels refuse it with EBUSY.  Asked once, over loopback. */
 int ktls_can_rekey(void)
 {
-	static int known = -2;
-	struct tls_dir_keys k;
-	union ktls_crypto_info info;
-	struct sockaddr_in sa;
-	socklen_t len = 0;
-	int lfd, fd = -1;
-
-	if (known > -2)
-		return known;
-	known = -1;
-	memset(&k, 0, sizeof(k));
-	k.suite = SUITE_AES_128_GCM;
-	k.key_len = 16;
-	if (ktls_fill_info(&k, &info, &len) < 0 ||
-	    (lfd = loopback_listener(&sa)) < 0) {
-		zk_clear();
-		return known;
-	}
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd >= 0 &&
-	    connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    set_ulp(fd) == 0 &&
-	    setsockopt(fd, SOL_TLS, TLS_TX, &info, len) == 0) {
-		info.aes128.key[0] = 1;
-		known = setsockopt(fd, SOL_TLS, TLS_TX, &info, len) == 0;
-	}
-	if (fd >= 0)
-		close(fd);
-	close(lfd);
-	zk_wipe(&info, sizeof(info));
-	return known;
+	if (probed_rekey == -2)
+		(void)ktls_probe(NULL, 0);
+	return probed_rekey;
 }
 
 int ktls_tx_records(int fd, uint64_t *n)
