@@ -175,6 +175,31 @@ void kplane_tx_sent(struct chan *c, int open)
 		c->kern->open = open;
 }
 
+/* The first want bytes of a control record of this type, whose first n
+ * bytes (of a buffer of len) the caller read into body: a buffer that
+ * filled up may have cut the record short, and the rest is still queued.
+ * How many of want there are (fewer: the record was shorter), or a
+ * negative ZK_E*. */
+static ssize_t control_head(struct chan *c, int type, const uint8_t *body,
+			    size_t n, size_t len, uint8_t *out, size_t want)
+{
+	size_t have = n < want ? n : want;
+	int more = n == len, t;
+	ssize_t k;
+
+	memcpy(out, body, have);
+	while (more && have < want) {
+		k = recv_record(c, out + have, want - have, &t);
+		if (k < 0)
+			return k;
+		if (k == 0 || t != type)
+			break;
+		more = (size_t)k == want - have;
+		have += (size_t)k;
+	}
+	return (ssize_t)have;
+}
+
 /* The peer's KeyUpdate; body holds the record's first n bytes (of a
  * buffer of len).  Its next records come under its next key: derive it
  * and set TLS_RX again (the kernel returns EKEYEXPIRED until then). */
@@ -182,25 +207,16 @@ static ssize_t peer_key_update(struct chan *c, const uint8_t *body, size_t n,
 			       size_t len)
 {
 	struct kern_keys *kk = c->kern;
-	uint8_t m[KEY_UPDATE_LEN + 1];
-	size_t have = n < sizeof(m) ? n : sizeof(m);
-	int more = n == len, request, t;
-	ssize_t k, r;
+	uint8_t m[KEY_UPDATE_LEN];
+	ssize_t have, r;
+	int request;
 
-	memcpy(m, body, have);
-	/* The caller's buffer cut the record short: the rest is queued. */
-	while (more && have < KEY_UPDATE_LEN) {
-		size_t want = KEY_UPDATE_LEN - have;
-
-		k = recv_record(c, m + have, want, &t);
-		if (k < 0)
-			return k;
-		if (k == 0 || t != REC_HANDSHAKE)
-			break;
-		have += (size_t)k;
-		more = (size_t)k == want;
-	}
-	if ((request = tls13_key_update_parse(m, have)) < 0)
+	if (n > KEY_UPDATE_LEN) /* longer than one KeyUpdate: refused */
+		return tls13_key_update_parse(body, n);
+	if ((have = control_head(c, REC_HANDSHAKE, body, n, len, m,
+				 sizeof(m))) < 0)
+		return have;
+	if ((request = tls13_key_update_parse(m, (size_t)have)) < 0)
 		return request;
 	if ((r = tls13_update_keys(&kk->k.rx)) < 0 ||
 	    (r = ktls_rekey(c->fd, 0, &kk->k.rx)) < 0)
@@ -215,8 +231,8 @@ static ssize_t peer_key_update(struct chan *c, const uint8_t *body, size_t n,
 ssize_t kplane_control_record(struct chan *c, int type, const uint8_t *body,
 			      size_t n, size_t len)
 {
-	uint8_t a[2] = { 0, 0 };
-	size_t have = n < 2 ? n : 2;
+	uint8_t a[2];
+	ssize_t have;
 
 	if (type == REC_HANDSHAKE && c->kern && n > 0 &&
 	    body[0] == HS_KEY_UPDATE)
@@ -226,19 +242,10 @@ ssize_t kplane_control_record(struct chan *c, int type, const uint8_t *body,
 	if (type != REC_ALERT)
 		return zk_fail(ZK_EPROTO, "unexpected TLS record type %d from "
 			       "the peer", type);
-	memcpy(a, body, have);
-	/* The caller's buffer cut the alert short: the rest stays queued. */
-	while (have < 2 && n == len) {
-		int t;
-		ssize_t m = recv_record(c, a + have, 2 - have, &t);
-
-		if (m < 0)
-			return m;
-		if (m == 0 || t != REC_ALERT)
-			break;
-		have += (size_t)m;
-	}
-	if (have != 2 || n > 2)
+	if (n <= 2 &&
+	    (have = control_head(c, REC_ALERT, body, n, len, a, 2)) < 0)
+		return have;
+	if (n > 2 || have != 2)
 		return zk_fail(ZK_EPEER, "peer sent TLS alert: malformed alert");
 	/* TLS 1.3 (RFC 8446 section 6): the level is implied by the alert. */
 	if (a[1] == ALERT_CLOSE_NOTIFY) {
