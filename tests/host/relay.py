@@ -10,6 +10,10 @@ client):
   --flip-at N     XOR the byte at offset N with 0x01 (a bit flip)
   --stall-after N forward exactly N bytes, then stop reading that direction
                   (both connections stay open: the peers see silence)
+  --stall-mid-record
+                  with --stall-after N: stall instead in the middle of the
+                  first TLS record that starts at or after N (its header
+                  and half its body forwarded)
   --cut-before-record LEN
                   forward up to the first TLS record whose length field is
                   LEN, then close both sides (e.g. 19: a TLS 1.3
@@ -80,6 +84,7 @@ def main():
     ap.add_argument("--cut-mode", choices=("fin", "rst"), default="fin")
     ap.add_argument("--flip-at", type=int, default=-1)
     ap.add_argument("--stall-after", type=int, default=-1)
+    ap.add_argument("--stall-mid-record", action="store_true")
     ap.add_argument("--cut-before-record", type=int, default=-1)
     ap.add_argument("--flip-record", type=int, default=-1)
     ap.add_argument("--lifetime", type=float, default=60.0)
@@ -116,7 +121,9 @@ def main():
     count = {"c2s": 0, "s2c": 0}
     open_dirs = {"c2s", "s2c"}
     records = Records()
-    watch_records = a.cut_before_record >= 0 or a.flip_record >= 0
+    watch_records = a.cut_before_record >= 0 or a.flip_record >= 0 or \
+        a.stall_mid_record
+    stall_at = -1 if a.stall_mid_record else a.stall_after
     sel = selectors.DefaultSelector()
     sel.register(client, selectors.EVENT_READ)
     sel.register(server, selectors.EVENT_READ)
@@ -160,6 +167,11 @@ def main():
                         a.cut_after = off
                         log("%s record of length %d at %d: cutting there"
                             % (name, length, off))
+                    if a.stall_mid_record and stall_at < 0 and \
+                            off >= a.stall_after:
+                        stall_at = off + 5 + length // 2
+                        log("%s record of length %d at %d: stalling at %d"
+                            % (name, length, off, stall_at))
                     if length == a.flip_record and a.flip_at < 0:
                         a.flip_at = off + 10
                         log("%s record of length %d at %d: flipping"
@@ -175,9 +187,9 @@ def main():
                     start + len(data) >= a.cut_after:
                 data = data[:max(0, a.cut_after - start)]
                 cut = True
-            if name == a.dir and a.stall_after >= 0 and \
-                    start + len(data) >= a.stall_after:
-                data = data[:max(0, a.stall_after - start)]
+            if name == a.dir and stall_at >= 0 and \
+                    start + len(data) >= stall_at:
+                data = data[:max(0, stall_at - start)]
                 stall = True
             try:
                 if data:

@@ -27,10 +27,16 @@
 #   result-lost       relay cuts the receiver's RESULT: the sender must not
 #                     exit 0 (4), the receiver committed (0)
 #   stall-splice, stall-direct, stall-direct-send
-#                     relay stops forwarding (TCP stays up), --timeout 10
+#                     relay stops forwarding in the middle of a record
+#                     after 3 MiB (TCP stays up), --timeout 10
 #                     on the side under test: both give up in bounded time
 #                     with 4 (direct: zfs owns the socket and zktls watches
 #                     TCP's byte counters)
+#   stall-copy-rw, stall-copy-splice, stall-copy-direct
+#                     the same with an 8 KiB TCP receive buffer on the
+#                     receiver's host: kernel TLS copies each record out
+#                     of TCP's queue piece by piece, so the stalled
+#                     record's start sits in kernel TLS, not in the queue
 #   keyupdate-MS-MR (every pair of user, rw, splice, direct),
 #   keyupdate-pull-direct-splice, keyupdate-pull-user-direct
 #                     --key-limit 50 on the sender, 1 on the receiver:
@@ -45,6 +51,9 @@
 #                     the source's zfs send is silent for 10 s, both ends
 #                     have --timeout 3: the receiver waits (TCP finds the
 #                     peer alive), both exit 0, guids equal
+#   quiet-copy-rw, quiet-copy-splice, quiet-copy-direct
+#                     the same silence with the 8 KiB receive buffer: a
+#                     silent peer between records is still waited for
 #   quiet-dead-splice, quiet-dead-direct
 #                     in a 25 s silence the sender's link goes down: the
 #                     receiver notices by TCP keepalive within seconds
@@ -495,30 +504,44 @@ if want result-lost; then
 fi
 
 # ------------------------------------------------------------ d3. stall
-# stall_case NAME SEND-PLANE RECV-PLANE SIDE: the relay stops forwarding
-# (and reading) after 3 MiB, TCP stays up.  SIDE (s or r) has --timeout 10,
+# rmem_small / rmem_restore: an 8 KiB TCP receive buffer for the sockets
+# the receiver's host (zkb) opens or accepts from now on, and back.  No
+# 16 KiB record fits: kernel TLS's parser takes each one out of TCP's
+# queue piece by piece (its copy mode), where SIOCINQ no longer counts it.
+RMEM0=$(ip netns exec "$ZKB" sysctl -n net.ipv4.tcp_rmem | tr -s '\t ' ' ')
+rmem_small() { ip netns exec "$ZKB" sysctl -qw net.ipv4.tcp_rmem="4096 8192 8192"; }
+rmem_restore() { ip netns exec "$ZKB" sysctl -qw net.ipv4.tcp_rmem="$RMEM0"; }
+# stall_case NAME SEND-PLANE RECV-PLANE SIDE [small]: the relay stops
+# forwarding (and reading) half way into the first record after 3 MiB, TCP
+# stays up.  SIDE (s or r) has --timeout 10,
 # the other 40, so SIDE's own stall detection must fire first: both ends
 # give up in bounded time with exit 4, SIDE with a timeout message (the
 # other end too when the relay also swallows SIDE's alert).
 stall_case() {
     local name=$1 ms=$2 mr=$3 side=$4 t0=$SECONDS d=dstpool/$1 el
     xfer_reset
+    [[ ${5:-} == small ]] && rmem_small
     RELAY_LIFETIME=150 S_XOPTS=(--timeout 40) R_XOPTS=(--timeout 40)
     if [[ $side == s ]]; then S_XOPTS=(--timeout 10); else R_XOPTS=(--timeout 10); fi
-    SEND_ARGS=(srcpool/data@s1) RECV_ARGS=("$d") RELAY_OPTS=(--stall-after $((3 * 1048576)))
+    SEND_ARGS=(srcpool/data@s1) RECV_ARGS=("$d") RELAY_OPTS=(--stall-after $((3 * 1048576)) --stall-mid-record)
     xfer "$name" "$ms" "$mr"
     el=$((SECONDS - t0))
+    rmem_restore
     grep -q 'stalled after' "$W/$name.relay.log" 2>/dev/null || err "the relay did not stall"
+    grep -q 'stalling at' "$W/$name.relay.log" 2>/dev/null || err "the relay found no record to stall in"
     [[ $el -lt 100 ]] || err "took ${el}s with --timeout 10/40 (want < 100 s)"
     [[ $S_RC == 4 ]] || err "sender ($ms) exit $S_RC (want 4)"
     [[ $R_RC == 4 ]] || err "receiver ($mr) exit $R_RC (want 4: timeout)"
     expect_log "$name.$side" '"level":"error".*timed out after 10 s'
     [[ -z $(guid "$d@s1") ]] || err "$d@s1 exists after a stalled stream"
-    verdict "$name" "$ms->$mr stalled after 3 MiB, --timeout 10 on the $([[ $side == s ]] && echo sender || echo receiver): receiver exit $R_RC '$(jerr "$name.r" | cut -c1-80)', sender exit $S_RC '$(jerr "$name.s" | cut -c1-60)' (${el} s)" "$name"
+    verdict "$name" "$ms->$mr stalled after 3 MiB${5:+ (8 KiB receive buffer)}, --timeout 10 on the $([[ $side == s ]] && echo sender || echo receiver): receiver exit $R_RC '$(jerr "$name.r" | cut -c1-80)', sender exit $S_RC '$(jerr "$name.s" | cut -c1-60)' (${el} s)" "$name"
 }
 want stall-splice && stall_case stall-splice splice splice r
 want stall-direct && stall_case stall-direct splice direct r
 want stall-direct-send && stall_case stall-direct-send direct splice s
+want stall-copy-rw && stall_case stall-copy-rw splice rw r small
+want stall-copy-splice && stall_case stall-copy-splice splice splice r small
+want stall-copy-direct && stall_case stall-copy-direct splice direct r small
 
 # ------------------------------------------------------------ d3b. key limits
 # Which planes can change keys: the user plane always; rw and splice where
@@ -614,21 +637,26 @@ EOF
 quiet_case() {
     local name=$1 ms=$2 mr=$3 t0=$SECONDS d=dstpool/$1 el
     xfer_reset
+    [[ ${4:-} == small ]] && rmem_small
     S_ENV="ZKTLS_ZFS=$(quiet_zfs 10)"
     XFER_OPTS=(--timeout 3) SEND_ARGS=(srcpool/data@s1) RECV_ARGS=("$d")
     xfer "$name" "$ms" "$mr"
     el=$((SECONDS - t0))
+    rmem_restore
     expect_rc sender "$S_RC" 0
     expect_rc receiver "$R_RC" 0
     [[ $el -ge 10 ]] || err "took ${el} s; the source was silent for 10 s"
     same_guid srcpool/data@s1 "$d@s1"
-    verdict "$name" "$ms->$mr: 10 s of silence with --timeout 3, guid equal (${el} s)" "$name"
+    verdict "$name" "$ms->$mr: 10 s of silence with --timeout 3${4:+ and an 8 KiB receive buffer}, guid equal (${el} s)" "$name"
     zfs destroy -r "$d" 2>/dev/null
 }
 want quiet-user && quiet_case quiet-user user user
 want quiet-rw && quiet_case quiet-rw splice rw
 want quiet-splice && quiet_case quiet-splice direct splice
 want quiet-direct && quiet_case quiet-direct splice direct
+want quiet-copy-rw && quiet_case quiet-copy-rw splice rw small
+want quiet-copy-splice && quiet_case quiet-copy-splice direct splice small
+want quiet-copy-direct && quiet_case quiet-copy-direct splice direct small
 # quiet_dead NAME RECV-PLANE: the source goes silent for 25 s and, 6 s into
 # the session, the sender's host vanishes (its link goes down): the
 # receiver (--timeout 3) must notice through TCP keepalive long before the
