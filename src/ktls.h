@@ -42,6 +42,18 @@ int ktls_can_rekey(void);
  * counter; a record still open is not counted yet).  0, or -1 where the
  * OS does not say. */
 int ktls_tx_records(int fd, uint64_t *n);
+/* TLS 1.3 frames each record with a 5-byte header, the inner content type
+ * and a 16-byte tag (all three ciphers; zktls never pads). */
+#define TLS13_FRAMING 22
+/* Records decrypted so far under the current TLS_RX key.  0, or -1 where
+ * the OS does not say. */
+int ktls_rx_records(int fd, uint64_t *n);
+/* Receiving: the bytes TCP has handed to kernel TLS, less TLS13_FRAMING
+ * for each record decrypted under the current TLS_RX key.  Less the
+ * plaintext read, this stays put from record to record and grows by what
+ * the kernel holds of a record not yet whole.  0, or -1 where the OS does
+ * not say. */
+int ktls_rx_balance(int fd, int64_t *bal);
 
 /* Send one control record (type 21 alert: close_notify = {1, 0}). */
 int ktls_send_control(int fd, uint8_t type, const void *data, size_t len);

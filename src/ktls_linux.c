@@ -243,7 +243,9 @@ int ktls_can_rekey(void)
 	return probed_rekey;
 }
 
-int ktls_tx_records(int fd, uint64_t *n)
+/* The record sequence number of one direction's current key (TLS_TX or
+ * TLS_RX): records the kernel has sent, or decrypted. */
+static int rec_seq(int fd, int opt, uint64_t *n)
 {
 	union ktls_crypto_info info;
 	socklen_t len = sizeof(info);
@@ -254,7 +256,7 @@ int ktls_tx_records(int fd, uint64_t *n)
 	memset(&info, 0, sizeof(info));
 	/* The kernel hands back the whole crypto_info, key included: only
 	 * the record sequence is kept. */
-	if (getsockopt(fd, SOL_TLS, TLS_TX, &info, &len) < 0)
+	if (getsockopt(fd, SOL_TLS, opt, &info, &len) < 0)
 		return -1;
 	switch (info.base.cipher_type) {
 	case TLS_CIPHER_AES_GCM_128:
@@ -273,6 +275,37 @@ int ktls_tx_records(int fd, uint64_t *n)
 	for (i = 0; i < 8; i++)
 		*n = *n << 8 | seq[i];
 	zk_wipe(&info, sizeof(info));
+	return 0;
+}
+
+int ktls_tx_records(int fd, uint64_t *n)
+{
+	return rec_seq(fd, TLS_TX, n);
+}
+
+int ktls_rx_records(int fd, uint64_t *n)
+{
+	return rec_seq(fd, TLS_RX, n);
+}
+
+int ktls_rx_balance(int fd, int64_t *bal)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	uint64_t recs;
+	int inq;
+
+	/* Records first, TCP's counters last: a record decrypted or bytes
+	 * arriving between the calls can only raise the balance. */
+	if (rec_seq(fd, TLS_RX, &recs) < 0 || ioctl(fd, SIOCINQ, &inq) < 0)
+		return -1;
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+	    len < offsetof(struct tcp_info, tcpi_bytes_received) +
+			  sizeof(ti.tcpi_bytes_received))
+		return -1;
+	*bal = (int64_t)(ti.tcpi_bytes_received - (uint64_t)inq) -
+	       (int64_t)(recs * TLS13_FRAMING);
 	return 0;
 }
 

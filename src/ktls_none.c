@@ -45,6 +45,20 @@ int ktls_tx_records(int fd, uint64_t *n)
 	return -1;
 }
 
+int ktls_rx_records(int fd, uint64_t *n)
+{
+	(void)fd;
+	*n = 0;
+	return -1;
+}
+
+int ktls_rx_balance(int fd, int64_t *bal)
+{
+	(void)fd;
+	*bal = 0;
+	return -1;
+}
+
 int ktls_send_control(int fd, uint8_t type, const void *data, size_t len)
 {
 	(void)fd;

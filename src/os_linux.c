@@ -9,9 +9,14 @@
  * execs (zfs) start dumpable again: they never see the keys.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "zktls.h"
 
@@ -26,6 +31,30 @@ os_harden(void)
 		return zk_fail_errno(ZK_ESYS, "cannot make the process "
 				     "non-dumpable");
 	return 0;
+}
+
+int
+os_proc_read(pid_t pid, uint64_t *bytes)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	/* /proc/PID/io's rchar: read(2) and the kernel's reads on the
+	 * process's behalf (zfs receive reads its stream in the kernel) */
+	(void)snprintf(path, sizeof(path), "/proc/%ld/io", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	if (strncmp(buf, "rchar: ", 7) != 0)
+		return -1;
+	errno = 0;
+	*bytes = strtoull(buf + 7, &p, 10);
+	return errno != 0 || p == buf + 7 ? -1 : 0;
 }
 
 /*

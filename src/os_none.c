@@ -17,6 +17,14 @@ os_harden(void)
 	return 0;
 }
 
+int
+os_proc_read(pid_t pid, uint64_t *bytes)
+{
+	(void)pid;
+	*bytes = 0;
+	return -1;
+}
+
 void
 os_close_from(int lo)
 {

@@ -121,6 +121,7 @@ chan_switch(struct chan *c)
 			c->plane = &plane_user;
 			r = 0;
 		} else if (r == 0) {
+			kplane_rx_start(c);
 			r = kern_keys_keep(c, &k);
 		}
 	}

@@ -27,15 +27,30 @@
  */
 struct stall {
 	int sending;
+	pid_t reader;   /* receiving: zfs, when ours to watch (else 0) */
 	uint64_t moved;
 	double since;   /* when the counter last moved (0: not yet looked) */
 	double stuck_s; /* how long it had been stuck at the last look */
 	double heard;   /* when the counter last moved (quiet peers too) */
 };
 
+/* Receiving, TCP's queue empty: is the peer quiet between records?  Not
+ * when kernel TLS holds part of one (kplane_rx_partial(), with what zfs
+ * has read); yes when zfs has something to read (it is behind, not the
+ * peer), or when zktls cannot tell. */
+static int rx_between_records(struct chan *c, struct stall *st)
+{
+	uint64_t zread;
+
+	if (kplane_peer_spoke(c->fd) || st->reader <= 0 ||
+	    os_proc_read(st->reader, &zread) < 0)
+		return 1;
+	return !kplane_rx_partial(&c->rx, c->fd, zread);
+}
+
 static int stalled(struct chan *c, struct stall *st)
 {
-	uint64_t moved;
+	uint64_t moved, zread;
 	int queued, closed;
 	double now = now_s();
 
@@ -44,6 +59,11 @@ static int stalled(struct chan *c, struct stall *st)
 		return 0;
 	if (moved != st->moved || st->heard == 0)
 		st->heard = now;
+	/* the level between records, while the stream flows (zfs's bytes
+	 * read first: see ktls_rx_balance()) */
+	if (!st->sending && c->quiet_ok && st->reader > 0 &&
+	    os_proc_read(st->reader, &zread) == 0)
+		kplane_rx_sample(&c->rx, c->fd, zread);
 	/* Not stuck: the counter moved; a sender with nothing unacked (its
 	 * zfs is quiet); a receiver whose zfs is behind, or whose peer is
 	 * quiet between records (chan.quiet_ok: TCP keepalive watches it). */
@@ -51,7 +71,8 @@ static int stalled(struct chan *c, struct stall *st)
 	    (!closed &&
 	     (st->sending ? queued == 0
 			  : queued > TLS_RECORD_MAX ||
-				    (c->quiet_ok && queued == 0)))) {
+				    (c->quiet_ok && queued == 0 &&
+				     rx_between_records(c, st))))) {
 		st->moved = moved;
 		st->since = now;
 		st->stuck_s = 0;
@@ -98,7 +119,8 @@ static int lost_quiet(struct chan *c, struct stall *st)
  * (finish() does that).  Fails with a timeout when the peer stalls, and
  * when sending, with -ZK_EEARLY as soon as the socket is readable (the
  * receiver spoke).  Uses a pidfd where the kernel has one, else a 100 ms
- * tick; a 1 s tick while watching for stalls.
+ * tick; a 1 s tick while watching for stalls (100 ms receiving, where the
+ * level between records is sampled).
  */
 static int wait_child(struct chan *c, struct endpoint *e, struct stall *st,
 		      struct xfer *x)
@@ -113,6 +135,9 @@ static int wait_child(struct chan *c, struct endpoint *e, struct stall *st,
 	tick = pidfd >= 0 ? -1 : 100;
 	if (c->timeout_ms > 0) {
 		tick = c->timeout_ms < 1000 ? c->timeout_ms : 1000;
+		/* receiving: the level between records wants many samples */
+		if (st->reader > 0 && c->quiet_ok)
+			tick = 100;
 		(void)stalled(c, st);
 	}
 	/* Progress, estimated: TCP's count of bytes acknowledged (sending)
@@ -169,6 +194,12 @@ static int direct_run(struct chan *c, struct endpoint *e, int sending,
 
 	if (r < 0)
 		return r;
+	/* zfs reads the stream now; serve's monitor runs it, and there it
+	 * is not ours to watch */
+	if (!sending) {
+		c->rx.exact = 0;
+		st.reader = e->remote ? 0 : e->pid;
+	}
 	r = wait_child(c, e, &st, x);
 	if (r < 0) {
 		e->kill(e);

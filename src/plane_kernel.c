@@ -25,6 +25,86 @@ int kplane_timeout_fail(const struct chan *c)
 		       (c->timeout_ms + 999) / 1000);
 }
 
+/* ----------------------------------------------- a silent peer, receiving */
+
+/*
+ * Nothing readable for the idle timeout and TCP's queue empty: the peer
+ * may be quiet between records (its zfs is thinking; TCP keepalive watches
+ * it), or stalled inside a record whose start kernel TLS has already
+ * copied out of TCP's queue (its parser does that when the receive window
+ * or buffer runs short), where SIOCINQ cannot see it.  The bytes tell them
+ * apart: what TCP handed to kernel TLS, less the framing of the records it
+ * decrypted, less the plaintext read out of them (ktls_rx_balance()), is
+ * the same between any two records and grows by what the kernel holds of
+ * an unfinished one.
+ *
+ * On rw and splice zktls reads every byte itself, so that level is known
+ * from the switch on (base).  On direct zfs reads the stream, and what it
+ * reads from other files counts too: the level is the lowest value seen
+ * while the stream flows, sampled often (it can only err towards waiting).
+ * Where the bytes cannot add up (a peer that pads its records, a reader
+ * zktls cannot see) the difference outgrows any record, and the watch
+ * does not judge.
+ */
+
+void kplane_rx_start(struct chan *c)
+{
+	int64_t b;
+
+	memset(&c->rx, 0, sizeof(c->rx));
+	if (ktls_rx_balance(c->fd, &b) == 0) {
+		c->rx.base = b;
+		c->rx.exact = 1; /* until zfs reads (direct_run()) */
+	} else {
+		c->rx.off = 1;
+	}
+}
+
+/* The balance less the plaintext read (more: read by zfs) and the base. */
+static int rx_held(const struct rx_watch *w, int fd, uint64_t more,
+		   int64_t *held)
+{
+	int64_t b;
+
+	if (w->off || ktls_rx_balance(fd, &b) < 0)
+		return -1;
+	*held = b - (int64_t)(w->plain + more) - w->base;
+	return 0;
+}
+
+void kplane_rx_sample(struct rx_watch *w, int fd, uint64_t more)
+{
+	int64_t h;
+
+	/* (on direct the level also moves with zfs's reads of other files,
+	 * and rises while one of zfs's reads is still copying records) */
+	w->at = now_s();
+	if (w->exact || rx_held(w, fd, more, &h) < 0)
+		return;
+	if (!w->have || h < w->floor) {
+		w->floor = h;
+		w->have = 1;
+	}
+}
+
+int kplane_rx_partial(struct rx_watch *w, int fd, uint64_t more)
+{
+	int64_t a, b, d;
+
+	/* twice, the same: nothing moved while we looked */
+	if (rx_held(w, fd, more, &a) < 0 || rx_held(w, fd, more, &b) < 0 ||
+	    a != b || (!w->exact && !w->have))
+		return 0;
+	d = w->exact ? b : b - w->floor;
+	/* Part of one record is all the kernel can hold.  More, or less than
+	 * nothing, where every byte is counted: the bytes do not add up (a
+	 * padding peer), stop judging.  More on direct: something else read
+	 * for zfs (a wrapper); cannot tell. */
+	if (w->exact && (d < 0 || d > TLS_RECORD_MAX))
+		w->off = 1;
+	return d > 0 && d <= TLS_RECORD_MAX && !w->off;
+}
+
 /* Wait up to c->timeout_ms for the socket to become readable (or fail). */
 int kplane_wait_peer(struct chan *c)
 {
@@ -37,9 +117,10 @@ int kplane_wait_peer(struct chan *c)
 			return 0;
 		/* Nothing readable for the idle timeout.  While receiving the
 		 * stream, a peer whose last record is complete may just have a
-		 * quiet zfs (TCP keepalive watches it); a record TCP holds
-		 * half of means the path stalled. */
-		if (n == 0 && c->quiet_ok && net_inq(c->fd) == 0)
+		 * quiet zfs (TCP keepalive watches it); a record partly here,
+		 * in TCP's queue or in kernel TLS, means the path stalled. */
+		if (n == 0 && c->quiet_ok && net_inq(c->fd) == 0 &&
+		    !kplane_rx_partial(&c->rx, c->fd, 0))
 			continue;
 		if (n == 0)
 			return kplane_timeout_fail(c);
@@ -74,8 +155,10 @@ static ssize_t recv_record(struct chan *c, void *buf, size_t len, int *type)
 		ssize_t n = ktls_recv_once(c->fd, buf, len, flags, type);
 		int r;
 
-		if (n >= 0)
+		if (n >= 0) {
+			c->rx.plain += (uint64_t)n;
 			return n;
+		}
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -208,6 +291,7 @@ static ssize_t peer_key_update(struct chan *c, const uint8_t *body, size_t n,
 {
 	struct kern_keys *kk = c->kern;
 	uint8_t m[KEY_UPDATE_LEN];
+	uint64_t recs;
 	ssize_t have, r;
 	int request;
 
@@ -218,9 +302,14 @@ static ssize_t peer_key_update(struct chan *c, const uint8_t *body, size_t n,
 		return have;
 	if ((request = tls13_key_update_parse(m, (size_t)have)) < 0)
 		return request;
+	/* records count from 0 under the new key: the old key's framing
+	 * moves into the base */
+	if (ktls_rx_records(c->fd, &recs) < 0)
+		c->rx.off = 1;
 	if ((r = tls13_update_keys(&kk->k.rx)) < 0 ||
 	    (r = ktls_rekey(c->fd, 0, &kk->k.rx)) < 0)
 		return r;
+	c->rx.base -= (int64_t)(recs * TLS13_FRAMING);
 	if (request)
 		kk->answer = 1;
 	kk->received++;

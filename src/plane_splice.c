@@ -204,6 +204,7 @@ static int splice_recv(struct chan *c, struct endpoint *dst, struct xfer *x)
 	for (;;) {
 		n = ktls_splice_recv(c->fd, p[1], (size_t)psz, flags);
 		if (n > 0) {
+			c->rx.plain += (uint64_t)n;
 			r = drain_pipe(p[0], fd, (size_t)n);
 			if (r < 0)
 				goto out;

@@ -384,6 +384,22 @@ extern const struct plane *const plane_rw;
 extern const struct plane *const plane_splice;
 extern const struct plane *const plane_direct;
 
+/* Receiving on a kernel plane: is a silent peer between records, or does
+ * kernel TLS hold part of one?  (plane_kernel.c, kplane_rx_partial()) */
+struct rx_watch {
+	uint64_t plain;           /* plaintext zktls read from the socket */
+	int64_t base;             /* the balance when kernel TLS took over,
+				   * plus the framing of records under keys
+				   * since replaced */
+	int exact;                /* zktls reads every byte (all but a
+				   * direct zfs receive): between records
+				   * the level is base */
+	int64_t floor;            /* else the lowest level seen (have) */
+	int have;
+	int off;                  /* the bytes do not add up: no judging */
+	double at;                /* when last sampled */
+};
+
 struct chan {
 	int fd;                   /* the TCP socket (owned by the session) */
 	struct tls *tls;          /* OpenSSL session; I/O only on plane user */
@@ -401,6 +417,7 @@ struct chan {
 	void *user;               /* user plane: record layer and buffer */
 	struct kern_keys *kern;   /* rw/splice where the kernel can change
 				   * keys: the secrets KeyUpdate needs */
+	struct rx_watch rx;       /* kernel planes, receiving the stream */
 };
 /* The user plane's record layer for c (plane_user.c); user_free(NULL-safe
  * on a chan without one). */
@@ -644,6 +661,9 @@ int os_confine(void);
 void os_close_from(int lo);
 /* Send at most bytes_per_s on socket fd. */
 int os_pace(int fd, uint64_t bytes_per_s);
+/* The bytes process pid (ours to watch) has read so far, from any file
+ * and by the kernel on its behalf; 0, or -1 where the OS does not say. */
+int os_proc_read(pid_t pid, uint64_t *bytes);
 
 /* ---------------------------------------------------------------- privsep.c */
 
