@@ -37,6 +37,9 @@
 #                     receiver's host: kernel TLS copies each record out
 #                     of TCP's queue piece by piece, so the stalled
 #                     record's start sits in kernel TLS, not in the queue
+#   stall-keyupdate-rw, stall-keyupdate-splice
+#                     the same after KeyUpdates (--key-limit 50; Linux >=
+#                     6.14, else ChaCha20 and no KeyUpdate)
 #   keyupdate-MS-MR (every pair of user, rw, splice, direct),
 #   keyupdate-pull-direct-splice, keyupdate-pull-user-direct
 #                     --key-limit 50 on the sender, 1 on the receiver:
@@ -518,11 +521,12 @@ rmem_restore() { ip netns exec "$ZKB" sysctl -qw net.ipv4.tcp_rmem="$RMEM0"; }
 # give up in bounded time with exit 4, SIDE with a timeout message (the
 # other end too when the relay also swallows SIDE's alert).
 stall_case() {
-    local name=$1 ms=$2 mr=$3 side=$4 t0=$SECONDS d=dstpool/$1 el
+    local name=$1 ms=$2 mr=$3 side=$4 kl=${6:-} t0=$SECONDS d=dstpool/$1 el kr ks kmaj kmin
     xfer_reset
     [[ ${5:-} == small ]] && rmem_small
     RELAY_LIFETIME=150 S_XOPTS=(--timeout 40) R_XOPTS=(--timeout 40)
     if [[ $side == s ]]; then S_XOPTS=(--timeout 10); else R_XOPTS=(--timeout 10); fi
+    [[ -n $kl ]] && S_XOPTS+=(--key-limit "$kl") R_XOPTS+=(--key-limit "$kl")
     SEND_ARGS=(srcpool/data@s1) RECV_ARGS=("$d") RELAY_OPTS=(--stall-after $((3 * 1048576)) --stall-mid-record)
     xfer "$name" "$ms" "$mr"
     el=$((SECONDS - t0))
@@ -534,7 +538,18 @@ stall_case() {
     [[ $R_RC == 4 ]] || err "receiver ($mr) exit $R_RC (want 4: timeout)"
     expect_log "$name.$side" '"level":"error".*timed out after 10 s'
     [[ -z $(guid "$d@s1") ]] || err "$d@s1 exists after a stalled stream"
-    verdict "$name" "$ms->$mr stalled after 3 MiB${5:+ (8 KiB receive buffer)}, --timeout 10 on the $([[ $side == s ]] && echo sender || echo receiver): receiver exit $R_RC '$(jerr "$name.r" | cut -c1-80)', sender exit $S_RC '$(jerr "$name.s" | cut -c1-60)' (${el} s)" "$name"
+    if [[ -n $kl ]]; then
+        # KeyUpdates before the stall where the kernel can change keys
+        # (6.14 and later): the count of bytes must follow the new keys
+        kr=$(jf "$name.r" key_updates_received) ks=$(jf "$name.r" key_strategy)
+        IFS=. read -r kmaj kmin _ <<<"$(uname -r)"
+        if ((kmaj > 6 || (kmaj == 6 && kmin >= 14))); then
+            [[ ${kr:-0} -ge 1 ]] || err "receiver received ${kr:-no} KeyUpdates before the stall (want >= 1)"
+        else
+            [[ $ks == chacha20 ]] || err "key_strategy ${ks:-?} (want chacha20 where the kernel cannot change keys)"
+        fi
+    fi
+    verdict "$name" "$ms->$mr stalled after 3 MiB${5:+ (8 KiB receive buffer)}${kl:+, --key-limit $kl: $ks, ${kr:-0} KeyUpdates received}, --timeout 10 on the $([[ $side == s ]] && echo sender || echo receiver): receiver exit $R_RC '$(jerr "$name.r" | cut -c1-80)', sender exit $S_RC '$(jerr "$name.s" | cut -c1-60)' (${el} s)" "$name"
 }
 want stall-splice && stall_case stall-splice splice splice r
 want stall-direct && stall_case stall-direct splice direct r
@@ -542,6 +557,8 @@ want stall-direct-send && stall_case stall-direct-send direct splice s
 want stall-copy-rw && stall_case stall-copy-rw splice rw r small
 want stall-copy-splice && stall_case stall-copy-splice splice splice r small
 want stall-copy-direct && stall_case stall-copy-direct splice direct r small
+want stall-keyupdate-rw && stall_case stall-keyupdate-rw splice rw r small 50
+want stall-keyupdate-splice && stall_case stall-keyupdate-splice splice splice r small 50
 
 # ------------------------------------------------------------ d3b. key limits
 # Which planes can change keys: the user plane always; rw and splice where
