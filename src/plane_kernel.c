@@ -309,7 +309,7 @@ static ssize_t peer_key_update(struct chan *c, const uint8_t *body, size_t n,
 	if ((r = tls13_update_keys(&kk->k.rx)) < 0 ||
 	    (r = ktls_rekey(c->fd, 0, &kk->k.rx)) < 0)
 		return r;
-	c->rx.base -= (int64_t)(recs * TLS13_FRAMING);
+	c->rx.base += (int64_t)(recs * TLS13_FRAMING);
 	if (request)
 		kk->answer = 1;
 	kk->received++;
