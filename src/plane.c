@@ -99,6 +99,23 @@ kern_keys_keep(struct chan *c, const struct tls_keys *k)
 	return 0;
 }
 
+/* Kernel TLS has the socket: what it has taken from TCP so far is the
+ * level between records (see plane_kernel.c, kplane_rx_partial()); zktls
+ * reads every byte until a direct zfs receive starts. */
+static void
+rx_watch_start(struct chan *c)
+{
+	int64_t b;
+
+	memset(&c->rx, 0, sizeof(c->rx));
+	if (ktls_rx_balance(c->fd, &b) == 0) {
+		c->rx.base = b;
+		c->rx.exact = 1;
+	} else {
+		c->rx.off = 1;
+	}
+}
+
 int
 chan_switch(struct chan *c)
 {
@@ -121,7 +138,7 @@ chan_switch(struct chan *c)
 			c->plane = &plane_user;
 			r = 0;
 		} else if (r == 0) {
-			kplane_rx_start(c);
+			rx_watch_start(c);
 			r = kern_keys_keep(c, &k);
 		}
 	}

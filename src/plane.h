@@ -48,12 +48,11 @@ int kplane_timeout_fail(const struct chan *c);
  * the session clears this text and reads RESULT. */
 int kplane_early_fail(void);
 
-/* Receiving (chan.rx): start counting once kernel TLS has the socket;
- * sample the level between records where zktls does not read every byte
- * itself (more: the plaintext zfs read, read before the call); and once the
- * socket has been silent, does kernel TLS hold part of a record?  (1 yes;
- * 0 no, or it cannot tell) */
-void kplane_rx_start(struct chan *c);
+/* Receiving (chan.rx, counted from chan_switch()): sample the level
+ * between records where zktls does not read every byte itself (more: the
+ * plaintext zfs read, read before the call); and once the socket has been
+ * silent, does kernel TLS hold part of a record?  (1 yes; 0 no, or it
+ * cannot tell) */
 void kplane_rx_sample(struct rx_watch *w, int fd, uint64_t more);
 int kplane_rx_partial(struct rx_watch *w, int fd, uint64_t more);
 /* Wait up to c->timeout_ms for the socket to become readable (or fail): a

@@ -39,26 +39,13 @@ int kplane_timeout_fail(const struct chan *c)
  * an unfinished one.
  *
  * On rw and splice zktls reads every byte itself, so that level is known
- * from the switch on (base).  On direct zfs reads the stream, and what it
+ * from the switch on (base, chan_switch()).  On direct zfs reads the stream, and what it
  * reads from other files counts too: the level is the lowest value seen
  * while the stream flows, sampled often (it can only err towards waiting).
  * Where the bytes cannot add up (a peer that pads its records, a reader
  * zktls cannot see) the difference outgrows any record, and the watch
  * does not judge.
  */
-
-void kplane_rx_start(struct chan *c)
-{
-	int64_t b;
-
-	memset(&c->rx, 0, sizeof(c->rx));
-	if (ktls_rx_balance(c->fd, &b) == 0) {
-		c->rx.base = b;
-		c->rx.exact = 1; /* until zfs reads (direct_run()) */
-	} else {
-		c->rx.off = 1;
-	}
-}
 
 /* The balance less the plaintext read (more: read by zfs) and the base. */
 static int rx_held(const struct rx_watch *w, int fd, uint64_t more,
