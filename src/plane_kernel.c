@@ -65,7 +65,6 @@ void kplane_rx_sample(struct rx_watch *w, int fd, uint64_t more)
 
 	/* (on direct the level also moves with zfs's reads of other files,
 	 * and rises while one of zfs's reads is still copying records) */
-	w->at = now_s();
 	if (w->exact || rx_held(w, fd, more, &h) < 0)
 		return;
 	if (!w->have || h < w->floor) {

@@ -397,7 +397,6 @@ struct rx_watch {
 	int64_t floor;            /* else the lowest level seen (have) */
 	int have;
 	int off;                  /* the bytes do not add up: no judging */
-	double at;                /* when last sampled */
 };
 
 struct chan {
