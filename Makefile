@@ -111,9 +111,10 @@ deps:
 	tests/deps.sh
 
 # The README's test command: installs what it needs, runs everything.
-check: deps
-	$(MAKE) all units asan fuzz build/vm/ktls_selftest none
-	tests/run
+# (tests/run --build: deps, then the builds, then every test; it times
+# each phase and runs the host tests and both VM suites side by side.)
+check:
+	tests/run --build
 
 # The same program for an OS without a kernel TLS port (user plane only):
 # proves that nothing outside ktls_<os>.c and os_<os>.c is Linux-only.

@@ -25,10 +25,37 @@ zk_hosts_up() {
     done
 }
 
-# zk_hosts_down: remove both namespaces (and with them the veth pair).
+# zk_hosts_down: remove both namespaces (and with them the veth pair), and
+# every pair zk_pair_up made.
 zk_hosts_down() {
+    local n
+    for n in "${ZK_PAIRS[@]}"; do
+        ip netns del "zka$n" 2>/dev/null || true
+        ip netns del "zkb$n" 2>/dev/null || true
+    done
+    ZK_PAIRS=()
     ip netns del "$ZKA" 2>/dev/null || true
     ip netns del "$ZKB" 2>/dev/null || true
+}
+# zk_pair_up N: another pair of hosts, zkaN (10.77.N.1) and zkbN
+# (10.77.N.2), veth zkaN0 <-> zkbN0, for a case that runs beside others
+# and changes what a host's network does (its receive buffer, its link).
+# zk_pair_use N: point ZKA/ZKB/ZKA_IP/ZKB_IP at it.
+ZK_PAIRS=()
+zk_pair_up() {
+    local n=$1 ns
+    ip netns add "zka$n" && ip netns add "zkb$n" || return 1
+    ZK_PAIRS+=("$n")
+    ip link add "zka${n}0" netns "zka$n" type veth peer name "zkb${n}0" netns "zkb$n" || return 1
+    ip -n "zka$n" addr add "10.77.$n.1/24" dev "zka${n}0"
+    ip -n "zkb$n" addr add "10.77.$n.2/24" dev "zkb${n}0"
+    for ns in "zka$n" "zkb$n"; do
+        ip -n "$ns" link set lo up
+        ip -n "$ns" link set "${ns}0" up
+    done
+}
+zk_pair_use() {
+    ZKA=zka$1 ZKB=zkb$1 ZKA_IP=10.77.$1.1 ZKB_IP=10.77.$1.2
 }
 
 # zka CMD... / zkb CMD...: run a command on host A / host B.

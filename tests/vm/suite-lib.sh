@@ -135,7 +135,8 @@ io_watch() {
 
 # zk_start TAG NS ARGS...: run `zktls ARGS...` in namespace NS in the
 # background (bounded by $ZK_TO), stderr to $W/TAG.log, stdin from
-# ${ZK_IN:-/dev/null}, stdout to ${ZK_OUT:-/dev/null}; watch its io.
+# ${ZK_IN:-/dev/null}, stdout to ${ZK_OUT:-/dev/null}; with ZK_WATCH=1,
+# watch its io (io_watch).
 zk_start() {
     local tag=$1 ns=$2
     shift 2
@@ -146,8 +147,12 @@ zk_start() {
         bash -c 'echo $$ >"$0"; exec "$@"' "$W/$tag.pid" "$ZK" "$@" \
         <"${ZK_IN:-/dev/null}" >"${ZK_OUT:-/dev/null}" 2>"$W/$tag.log" &
     SL_BG[$tag]=$!
-    io_watch "$tag" </dev/null >/dev/null 2>&1 &
-    SL_IOW[$tag]=$!
+    # the sampler only where its numbers are read (ZK_WATCH=1): under
+    # TCG it costs a share of a CPU per process
+    if [[ ${ZK_WATCH:-0} == 1 ]]; then
+        io_watch "$tag" </dev/null >/dev/null 2>&1 &
+        SL_IOW[$tag]=$!
+    fi
 }
 
 # zk_wait TAG: wait for it; returns its exit status (124: timed out).
@@ -156,7 +161,7 @@ zk_wait() {
     [[ -n ${SL_BG[$tag]:-} ]] || return 127
     wait "${SL_BG[$tag]}"
     rc=$?
-    wait "${SL_IOW[$tag]}" 2>/dev/null
+    [[ -n ${SL_IOW[$tag]:-} ]] && wait "${SL_IOW[$tag]}" 2>/dev/null
     unset "SL_BG[$tag]" "SL_IOW[$tag]"
     return "$rc"
 }
