@@ -505,14 +505,19 @@ heard(struct server *sv, struct child *k, char *line)
 		return;
 	}
 	if (strncmp(line, "END ", 4) == 0 && k->counted && !k->said_end) {
-		char client[CONF_ID_LEN], result[16], plane[16], ds[256];
+		char client[CONF_ID_LEN], result[16], plane[16];
+		const char *ds;
 		unsigned long long bytes;
 		double secs;
 		struct stats *st;
+		int at = -1;
 
+		/* the dataset is the rest of the line: a ZFS name may hold
+		 * spaces */
 		k->said_end = 1;
-		if (sscanf(line + 4, "%63s %15s %15s %llu %lf %255s", client,
-			   result, plane, &bytes, &secs, ds) != 6 ||
+		if (sscanf(line + 4, "%63s %15s %15s %llu %lf %n", client,
+			   result, plane, &bytes, &secs, &at) != 5 || at < 0 ||
+		    *(ds = line + 4 + at) == '\0' ||
 		    strcmp(client, k->client) != 0 || !plane_word(plane) ||
 		    !(secs >= 0) || (st = stats_of(sv, k->client, plane)) == NULL)
 			return;
@@ -1085,7 +1090,9 @@ accept_one(struct server *sv, int lfd, int json, int verbose)
 		for (int i = 0; i < sv->nkids; i++)
 			if (sv->kids[i].fd >= 0)
 				close(sv->kids[i].fd);
-		signal(SIGHUP, SIG_DFL);
+		/* SIGHUP is the master's (pkill -HUP zktls must not end
+		 * transfers); zfs starts with default dispositions */
+		signal(SIGHUP, SIG_IGN);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
