@@ -128,9 +128,18 @@ cmd_list(int argc, char **argv)
 			printf("%s%s\t%" PRIu64 "\t%" PRIu64 "\n", dataset,
 			       l.e[i].name, l.e[i].guid, l.e[i].createtxg);
 	}
-	if (l.token[0])
+	if (l.token[0]) {
+		/* the peer's text, unchecked (names are checked when they
+		 * arrive): escaped for the terminal and for JSON */
+		static char tok[8 * PROTO_TOKEN_LEN];
+
+		if (cf.json)
+			json_escape(l.token, tok, sizeof(tok));
+		else
+			text_safe(l.token, tok, sizeof(tok));
 		printf(cf.json ? "{\"receive_resume_token\":\"%s\"}\n"
-			       : "receive_resume_token\t%s\n", l.token);
+			       : "receive_resume_token\t%s\n", tok);
+	}
 	for (uint32_t i = 0; i < nguids; i++)
 		printf(cf.json ? "{\"guid\":\"%" PRIu64 "\",\"have\":%s}\n"
 			       : "%" PRIu64 "\t%s\n", guids[i],

@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -155,6 +156,52 @@ check_datasets(const struct serve_conf *c)
 	}
 }
 
+static int metrics_dir(const char *path, const char **base);
+
+/* The recorded failure again, as "CONFIG: line N: WHAT" (line 0: a
+ * default, no line). */
+static int
+at_line(const char *config, int line)
+{
+	char what[1024];
+	int code = zk_errcode();
+
+	snprintf(what, sizeof(what), "%s", zk_errmsg());
+	zk_clear();
+	if (line > 0)
+		return zk_fail(code, "%s: line %d: %s", config, line, what);
+	return zk_fail(code, "%s: %s", config, what);
+}
+
+/* What the configuration names outside itself, checked wherever it is
+ * loaded (--check-config, start, SIGHUP): the user the network processes
+ * become, the metrics directory, and listen addresses that could not all
+ * be bound.  0, or a negative ZK_EUSAGE naming the line. */
+static int
+check_host(const char *config, const struct serve_conf *c)
+{
+	const char *addrs[CONF_MAX_LISTEN], *base;
+	int v6only[CONF_MAX_LISTEN], clash[2], fd;
+	uid_t uid;
+	gid_t gid;
+
+	if (privsep_user(c->user, &uid, &gid) < 0)
+		return at_line(config, c->user_line);
+	if (c->metrics[0]) {
+		if ((fd = metrics_dir(c->metrics, &base)) < 0)
+			return at_line(config, c->metrics_line);
+		close(fd);
+	}
+	for (int i = 0; i < c->nlisten; i++)
+		addrs[i] = c->listen[i];
+	if (net_listen_plan(addrs, c->nlisten, v6only, clash) < 0)
+		return zk_fail(ZK_EUSAGE, "%s: line %d: listen %s cannot be "
+			       "bound beside listen %s (line %d)", config,
+			       c->listen_line[clash[1]], c->listen[clash[1]],
+			       c->listen[clash[0]], c->listen_line[clash[0]]);
+	return 0;
+}
+
 static int
 load(struct server *sv, struct serve_conf *conf, struct tls_ctx **ctx)
 {
@@ -162,6 +209,10 @@ load(struct server *sv, struct serve_conf *conf, struct tls_ctx **ctx)
 
 	if ((r = conf_load(sv->config, conf)) < 0)
 		return r;
+	if ((r = check_host(sv->config, conf)) < 0) {
+		conf_free(conf);
+		return r;
+	}
 	if ((*ctx = make_ctx(conf)) == NULL) {
 		conf_free(conf);
 		return -zk_errcode();
@@ -242,22 +293,76 @@ note_success(struct server *sv, const char *dataset)
 	l->when = time(NULL);
 }
 
-/* The Prometheus text format, written whole and renamed into place (for
- * node_exporter's textfile collector). */
+/* The metrics file's directory, open: the file is written through it by
+ * name, never through a link (the directory may be the exporter's user's,
+ * and this is root writing).  Refused when others may write to it, unless
+ * it is sticky and root's: they could replace what is in it.  The fd,
+ * with the file's name in it in *base, or a negative ZK_EUSAGE. */
+static int
+metrics_dir(const char *path, const char **base)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[CONF_PATH_LEN];
+	struct stat st;
+	int fd;
+
+	if (slash == NULL || slash[1] == '\0')
+		return zk_fail(ZK_EUSAGE, "metrics %s is not a file's path",
+			       path);
+	snprintf(dir, sizeof(dir), "%.*s",
+		 slash == path ? 1 : (int)(slash - path), path);
+	*base = slash + 1;
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return zk_fail_errno(ZK_EUSAGE, "metrics directory %s", dir);
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return zk_fail_errno(ZK_EUSAGE, "metrics directory %s", dir);
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
+	    !((st.st_mode & S_ISVTX) && st.st_uid == 0)) {
+		close(fd);
+		return zk_fail(ZK_EUSAGE, "metrics directory %s is writable by "
+			       "others (and not a sticky directory of root's)",
+			       dir);
+	}
+	return fd;
+}
+
+/* The Prometheus text format, written whole to METRICS.tmp, 0644 whatever
+ * the umask (node_exporter reads it as another user), and renamed into
+ * place (for node_exporter's textfile collector). */
 static void
 write_metrics(struct server *sv)
 {
 	char tmp[CONF_PATH_LEN + 16];
-	FILE *f;
-	int active = 0;
+	const char *base;
+	FILE *f = NULL;
+	int active = 0, dfd, fd = -1;
 
 	if (sv->conf.metrics[0] == '\0')
 		return;
 	for (int i = 0; i < sv->nkids; i++)
 		active += sv->kids[i].counted;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", sv->conf.metrics);
-	if ((f = fopen(tmp, "we")) == NULL) {
-		log_warn("cannot write metrics %s: %s", tmp, strerror(errno));
+	if ((dfd = metrics_dir(sv->conf.metrics, &base)) < 0) {
+		log_warn("cannot write metrics: %s", zk_errmsg());
+		zk_clear();
+		return;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", base);
+	/* one left by a crash (or planted): removed, a link itself, not
+	 * what it points to; then created afresh, never opened through a
+	 * link */
+	(void)unlinkat(dfd, tmp, 0);
+	if ((fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+			 O_CLOEXEC, 0644)) < 0 ||
+	    fchmod(fd, 0644) < 0 || (f = fdopen(fd, "w")) == NULL) {
+		log_warn("cannot write metrics %s.tmp: %s", sv->conf.metrics,
+			 strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			(void)unlinkat(dfd, tmp, 0);
+		}
+		close(dfd);
 		return;
 	}
 	fprintf(f, "# HELP zktls_sessions_total Sessions by client, data "
@@ -301,9 +406,12 @@ write_metrics(struct server *sv)
 	fprintf(f, "# HELP zktls_sessions_active Sessions running now.\n"
 		"# TYPE zktls_sessions_active gauge\nzktls_sessions_active %d\n",
 		active);
-	if (fclose(f) != 0 || rename(tmp, sv->conf.metrics) != 0)
+	if (fclose(f) != 0 || renameat(dfd, tmp, dfd, base) != 0) {
 		log_warn("cannot write metrics %s: %s", sv->conf.metrics,
 			 strerror(errno));
+		(void)unlinkat(dfd, tmp, 0);
+	}
+	close(dfd);
 }
 
 /* ------------------------------------------------------------ master */
@@ -397,14 +505,19 @@ heard(struct server *sv, struct child *k, char *line)
 		return;
 	}
 	if (strncmp(line, "END ", 4) == 0 && k->counted && !k->said_end) {
-		char client[CONF_ID_LEN], result[16], plane[16], ds[256];
+		char client[CONF_ID_LEN], result[16], plane[16];
+		const char *ds;
 		unsigned long long bytes;
 		double secs;
 		struct stats *st;
+		int at = -1;
 
+		/* the dataset is the rest of the line: a ZFS name may hold
+		 * spaces */
 		k->said_end = 1;
-		if (sscanf(line + 4, "%63s %15s %15s %llu %lf %255s", client,
-			   result, plane, &bytes, &secs, ds) != 6 ||
+		if (sscanf(line + 4, "%63s %15s %15s %llu %lf %n", client,
+			   result, plane, &bytes, &secs, &at) != 5 || at < 0 ||
+		    *(ds = line + 4 + at) == '\0' ||
 		    strcmp(client, k->client) != 0 || !plane_word(plane) ||
 		    !(secs >= 0) || (st = stats_of(sv, k->client, plane)) == NULL)
 			return;
@@ -977,7 +1090,9 @@ accept_one(struct server *sv, int lfd, int json, int verbose)
 		for (int i = 0; i < sv->nkids; i++)
 			if (sv->kids[i].fd >= 0)
 				close(sv->kids[i].fd);
-		signal(SIGHUP, SIG_DFL);
+		/* SIGHUP is the master's (pkill -HUP zktls must not end
+		 * transfers); zfs starts with default dispositions */
+		signal(SIGHUP, SIG_IGN);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
@@ -1164,10 +1279,18 @@ cmd_serve(int argc, char **argv)
 		r = zk_fail_errno(ZK_ESYS, "calloc");
 		goto fail;
 	}
-	for (int i = 0; i < sv.conf.nlisten; i++) {
-		if ((r = net_listen(sv.conf.listen[i])) < 0)
-			goto fail;
-		sv.lfd[sv.nlfd++] = r;
+	{
+		const char *addrs[CONF_MAX_LISTEN];
+		int v6only[CONF_MAX_LISTEN], clash[2];
+
+		for (int i = 0; i < sv.conf.nlisten; i++)
+			addrs[i] = sv.conf.listen[i];
+		(void)net_listen_plan(addrs, sv.conf.nlisten, v6only, clash);
+		for (int i = 0; i < sv.conf.nlisten; i++) {
+			if ((r = net_listen(sv.conf.listen[i], v6only[i])) < 0)
+				goto fail;
+			sv.lfd[sv.nlfd++] = r;
+		}
 	}
 	/* Load the kernel's tls module now (as root), for the sessions;
 	 * after "listening on", which scripts read first. */

@@ -240,7 +240,7 @@ run(const struct conf *cf)
 		if (note[0])
 			log_info("%s", note);
 		r = conn_connect(cf->connect, ctx, cf->timeout_s, &c);
-	} else if ((r = lfd = net_listen(cf->listen)) >= 0) {
+	} else if ((r = lfd = net_listen(cf->listen, 0)) >= 0) {
 		/* After "listening on", which scripts read first. */
 		if (note[0])
 			log_info("%s", note);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -161,6 +162,7 @@ server_directive(struct parser *p, const char *d, char **a)
 			return perr(p, "bad listen address '%s' (want "
 				    "ADDR:PORT or [ADDR]:PORT)", a[0]);
 		}
+		c->listen_line[c->nlisten] = p->line;
 		snprintf(c->listen[c->nlisten++], sizeof(c->listen[0]), "%s",
 			 a[0]);
 		return 0;
@@ -171,12 +173,17 @@ server_directive(struct parser *p, const char *d, char **a)
 		return set_path(p, c->key, a[0], "key");
 	if (strcmp(d, "ca") == 0)
 		return set_path(p, c->ca, a[0], "ca");
-	if (strcmp(d, "metrics") == 0)
+	if (strcmp(d, "metrics") == 0) {
+		c->metrics_line = p->line;
+		if (a[0][strlen(a[0]) - 1] == '/')
+			return perr(p, "metrics names a file, not a directory");
 		return set_path(p, c->metrics, a[0], "metrics");
+	}
 	if (strcmp(d, "user") == 0) {
 		if (!valid_id(a[0]) || strlen(a[0]) >= sizeof(c->user))
 			return perr(p, "bad user name '%s'", a[0]);
 		snprintf(c->user, sizeof(c->user), "%s", a[0]);
+		c->user_line = p->line;
 		return 0;
 	}
 	if (strcmp(d, "timeout") == 0 || strcmp(d, "grace") == 0) {
@@ -341,6 +348,34 @@ open_client(struct parser *p, char **a, int n)
 	return 0;
 }
 
+/* Does an earlier client take every connection cl would match (the
+ * first rule that matches wins)?  One with a name of cl's, or pin-only
+ * like cl, and no pin or cl's pin: an error, at cl's line. */
+static int
+shadowed(struct parser *p, const struct conf_client *cl)
+{
+	for (const struct conf_client *o = p->c->clients; o < cl; o++) {
+		const char *same = NULL;
+
+		if (o->have_pin && (!cl->have_pin ||
+				    memcmp(o->pin, cl->pin, sizeof(o->pin)) != 0))
+			continue;
+		for (int i = 0; i < o->nnames && !same; i++)
+			for (int k = 0; k < cl->nnames && !same; k++)
+				if (strcasecmp(o->names[i], cl->names[k]) == 0)
+					same = cl->names[k];
+		if (same)
+			return perr(p, "client %s: name %s is client %s's "
+				    "(line %d), which takes its connections",
+				    cl->id, same, o->id, o->line);
+		if (o->nnames == 0) /* pinned only, and cl has that pin */
+			return perr(p, "client %s: its pin is client %s's "
+				    "(line %d), which takes its connections",
+				    cl->id, o->id, o->line);
+	}
+	return 0;
+}
+
 static int
 close_client(struct parser *p)
 {
@@ -355,6 +390,8 @@ close_client(struct parser *p)
 			    "could never be recognised", cl->id);
 	if (cl->push[0] == '\0' && cl->npull == 0)
 		return perr(p, "client %s may neither push nor pull", cl->id);
+	if (shadowed(p, cl) < 0)
+		return -1;
 	p->line = line;
 	p->cl = NULL;
 	return 0;

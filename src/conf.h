@@ -57,6 +57,8 @@ struct serve_conf {
 	int grace_s;                  /* SIGTERM: time to finish sessions */
 	enum plane_mode mode;
 	char metrics[CONF_PATH_LEN];  /* Prometheus textfile, "" none */
+	/* where they were given (0: not, the default) */
+	int listen_line[CONF_MAX_LISTEN], user_line, metrics_line;
 	struct conf_client *clients;
 	int nclients;
 };

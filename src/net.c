@@ -203,23 +203,113 @@ format_sockaddr(const struct sockaddr *sa, socklen_t len, char *out,
 		snprintf(out, cap, "%s:%s", h, p);
 }
 
-int
-net_listen(const char *addrport)
+/* Where a listener on addrport binds (the first address it resolves to):
+ * 0 with *res (freeaddrinfo it), or a negative error. */
+static int
+listen_addr(const char *addrport, struct addrinfo **res)
 {
-	char host[256], port[16], shown[300];
+	char host[256], port[16];
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE };
+	int r;
+
+	*res = NULL;
+	if ((r = net_parse_addr(addrport, host, sizeof(host), port,
+				sizeof(port))) < 0)
+		return r;
+	if ((r = getaddrinfo(host[0] ? host : NULL, port, &hints, res)) != 0)
+		return zk_fail(ZK_EUSAGE, "cannot resolve listen address %s: %s",
+			       addrport, gai_strerror(r));
+	return 0;
+}
+
+/* The port of a listen address (IPv4 or IPv6), whether it is a wildcard,
+ * and whether a and b, of one family, are the same address. */
+static unsigned
+sa_port(const struct sockaddr *sa)
+{
+	return sa->sa_family == AF_INET6
+		       ? ntohs(((const struct sockaddr_in6 *)sa)->sin6_port)
+		       : ntohs(((const struct sockaddr_in *)sa)->sin_port);
+}
+
+static int
+sa_any(const struct sockaddr *sa)
+{
+	return sa->sa_family == AF_INET6
+		       ? IN6_IS_ADDR_UNSPECIFIED(
+				 &((const struct sockaddr_in6 *)sa)->sin6_addr)
+		       : ((const struct sockaddr_in *)sa)->sin_addr.s_addr ==
+				 htonl(INADDR_ANY);
+}
+
+static int
+sa_same(const struct sockaddr *a, const struct sockaddr *b)
+{
+	return a->sa_family == AF_INET6
+		       ? memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+				&((const struct sockaddr_in6 *)b)->sin6_addr,
+				sizeof(struct in6_addr)) == 0
+		       : ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+				 ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+}
+
+int
+net_listen_plan(const char *const *addrs, int n, int *v6only, int clash[2])
+{
+	struct addrinfo *res[64] = { NULL };
+
+	clash[0] = clash[1] = -1;
+	if (n > 64)
+		n = 64;
+	for (int i = 0; i < n; i++) {
+		v6only[i] = 0;
+		if (listen_addr(addrs[i], &res[i]) < 0) {
+			zk_clear();
+			res[i] = NULL;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		const struct sockaddr *a = res[i] ? res[i]->ai_addr : NULL;
+
+		if (a == NULL || (a->sa_family != AF_INET &&
+				  a->sa_family != AF_INET6) || sa_port(a) == 0)
+			continue;
+		for (int k = 0; k < n; k++) {
+			const struct sockaddr *b = res[k] ? res[k]->ai_addr
+							  : NULL;
+
+			if (k == i || b == NULL || sa_port(b) != sa_port(a) ||
+			    (b->sa_family != AF_INET &&
+			     b->sa_family != AF_INET6))
+				continue;
+			if (a->sa_family == AF_INET6 && b->sa_family == AF_INET)
+				v6only[i] = 1;
+			if (k < i && a->sa_family == b->sa_family &&
+			    (sa_any(a) || sa_any(b) || sa_same(a, b)) &&
+			    clash[0] < 0) {
+				clash[0] = k;
+				clash[1] = i;
+			}
+		}
+	}
+	for (int i = 0; i < n; i++)
+		if (res[i])
+			freeaddrinfo(res[i]);
+	return clash[0] < 0 ? 0 : -1;
+}
+
+int
+net_listen(const char *addrport, int v6only)
+{
+	char shown[300];
 	struct addrinfo *res = NULL;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	int fd = -1, one = 1, r;
 
-	if ((r = net_parse_addr(addrport, host, sizeof(host), port,
-				sizeof(port))) < 0)
+	if ((r = listen_addr(addrport, &res)) < 0)
 		return r;
-	if ((r = getaddrinfo(host[0] ? host : NULL, port, &hints, &res)) != 0)
-		return zk_fail(ZK_EUSAGE, "cannot resolve listen address %s: %s",
-			       addrport, gai_strerror(r));
 	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC,
 		    res->ai_protocol);
 	if (fd < 0) {
@@ -227,6 +317,11 @@ net_listen(const char *addrport)
 		goto out;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (res->ai_family == AF_INET6 && v6only &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) {
+		r = zk_fail_errno(ZK_ENET, "IPV6_V6ONLY on %s", addrport);
+		goto out;
+	}
 	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0) {
 		r = zk_fail_errno(ZK_ENET, "cannot listen on %s", addrport);
 		goto out;

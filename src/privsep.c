@@ -796,9 +796,8 @@ on_term(int sig)
 		kill(stop_net, SIGTERM);
 }
 
-/* The network process gives up root for good. */
-static int
-drop(const char *user)
+int
+privsep_user(const char *user, uid_t *uid, gid_t *gid)
 {
 	struct passwd *pw = getpwnam(user);
 
@@ -809,8 +808,23 @@ drop(const char *user)
 	if (pw->pw_uid == 0)
 		return zk_fail(ZK_EUSAGE, "user %s is root: the network-facing "
 			       "processes must not be", user);
-	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
-	    setuid(pw->pw_uid) < 0)
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 0;
+}
+
+/* The network process gives up root for good. */
+static int
+drop(const char *user)
+{
+	uid_t uid;
+	gid_t gid;
+	int r;
+
+	if ((r = privsep_user(user, &uid, &gid)) < 0)
+		return r;
+	if (setgroups(0, NULL) < 0 || setgid(gid) < 0 ||
+	    setuid(uid) < 0)
 		return zk_fail_errno(ZK_ESYS, "cannot become %s", user);
 	if (setuid(0) == 0)
 		return zk_fail(ZK_ESYS, "could become root again");

@@ -201,8 +201,17 @@ int net_parse_addr(const char *s, char *host, size_t hostlen, char *port,
 		   size_t portlen);
 /* Returns a connected, blocking, O_CLOEXEC TCP socket or negative. */
 int net_connect(const char *hostport, int timeout_s);
-/* Returns a listening socket; prints "zktls: listening on ADDR:PORT". */
-int net_listen(const char *addrport);
+/* Returns a listening socket; prints "zktls: listening on ADDR:PORT".
+ * v6only: an IPv6 one takes IPV6_V6ONLY (no IPv4 through it). */
+int net_listen(const char *addrport, int v6only);
+/* Listeners on these n (at most 64) addresses: v6only[i] set for the
+ * IPv6 ones whose port an IPv4 one also listens on (then [::]:P and
+ * 0.0.0.0:P both bind, each for its family; alone, [::]:P takes IPv4
+ * too).  0, or -1 when clash[1] could not be bound beside the earlier
+ * clash[0] (the same port, and the same address or a wildcard of its
+ * family).  Addresses that do not resolve are left to net_listen(). */
+int net_listen_plan(const char *const *addrs, int n, int *v6only,
+		    int clash[2]);
 /* Accepts one connection (blocking, O_CLOEXEC), closes nothing. */
 int net_accept(int lfd, char *peer, size_t peerlen);
 /* Keepalive, TCP_USER_TIMEOUT, nodelay off, large buffers. */
@@ -675,6 +684,9 @@ struct serve_conf;
  * Not root (tests as a user): nothing is split, 0. */
 int privsep_fork(const struct serve_conf *conf, int close_fd,
 		 int *monitor_side);
+/* The user the network processes become: it exists and is not root;
+ * 0 with its ids, or a negative ZK_EUSAGE. */
+int privsep_user(const char *user, uid_t *uid, gid_t *gid);
 /* In the network process: is zfs run by a monitor?  Then these are how. */
 int privsep_remote(void);
 int privsep_client(const char *client);

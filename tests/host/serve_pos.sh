@@ -196,7 +196,8 @@ sed -n '/^\.SH EXAMPLE/,/^\.fi/p' "$REPO/man/zktls.conf.5" | sed '1,2d;$d' |
 for ex in "$REPO/contrib/zktls.conf.example" "$T/man.conf"; do
 	sed -e "s|/etc/zktls/backup.pem|$PKI/beta.pem|" \
 		-e "s|/etc/zktls/backup.key|$PKI/beta.key|" \
-		-e "s|/etc/zktls/ca.pem|$PKI/ca.pem|" "$ex" >"$T/ex.conf"
+		-e "s|/etc/zktls/ca.pem|$PKI/ca.pem|" -e "s|^user .*|user nobody|" \
+		-e "s|/var/lib/prometheus/node-exporter/|$T/|" "$ex" >"$T/ex.conf"
 	"$ZK" serve --config "$T/ex.conf" --check-config >"$T/ex.out" 2>&1
 	assert_exit 0 "--check-config $(basename "$ex")" "$T/ex.out"
 	assert_grep "ex.conf: ok, 3 clients, 2 listen addresses" "$T/ex.out"

@@ -60,7 +60,8 @@ enum { XIT_OK, XIT_SYS, XIT_USAGE, XIT_AUTH, XIT_XFER };
 
 static const char usage_text[] =
 "usage: tlspeer (--connect HOST:PORT | --listen ADDR:PORT) --cert F --key F\n"
-"               --ca F [--peer-name NAME] --role send|recv [--snapshot NAME]\n"
+"               --ca F [--peer-name NAME] --role send|recv|list\n"
+"               [--snapshot NAME] [--token TEXT]\n"
 "               [--dataset NAME] [--timeout S] [--record-size N] [--tickets N]\n"
 "               [--empty N] [--pad N] [--empty-handshake N]\n"
 "               [--tickets-before-reply N] [--no-close-notify]\n"
@@ -68,7 +69,9 @@ static const char usage_text[] =
 "A TLS 1.3 peer of zktls (one connection) that seals and opens its records\n"
 "itself.  --role send: stdin is the stream, RESULT is printed as one line\n"
 "\"result status= exit= bytes= guid= message=\"; --role recv: the stream\n"
-"goes to stdout.  --listen prints \"tlspeer: listening on ADDR:PORT\" first.\n"
+"goes to stdout; --role list (--listen): a LIST is answered with no entries\n"
+"and --token TEXT as the resume token, whatever it holds.\n"
+"--listen prints \"tlspeer: listening on ADDR:PORT\" first.\n"
 "  --timeout S         bounds the handshake and every read (default 30)\n"
 "  --record-size N     stream bytes per record, 1..16384 (default 16384)\n"
 "Injected into what this peer sends:\n"
@@ -86,10 +89,10 @@ static const char usage_text[] =
 
 static struct {
 	const char *connect, *listen, *cert, *key, *ca, *peer_name, *role;
-	const char *snapshot, *dataset, *ciphersuites;
+	const char *snapshot, *dataset, *ciphersuites, *token;
 	unsigned long timeout_s, record_size, tickets, empty, pad, empty_hs;
 	unsigned long tickets_before_reply, no_close_notify, server_tickets;
-	int send, server;
+	int send, server, list;
 } o = { .timeout_s = 30, .record_size = MAX_PLAIN };
 
 /* Traffic secrets from the key log; wiped once the keys are derived. */
@@ -783,6 +786,27 @@ do_recv(void)
 	return XIT_OK;
 }
 
+/* A server that answers a LIST with --token, unchecked (a hostile one). */
+static int
+do_list(void)
+{
+	static struct proto_listing l;
+	uint32_t taken;
+	long n;
+
+	read_frame(PROTO_LIST, "LIST");
+	l.status = PROTO_ST_OK;
+	snprintf(l.token, sizeof(l.token), "%s", o.token ? o.token : "");
+	if ((n = proto_encode_listing(&l, 0, &taken, frame,
+				      sizeof(frame))) < 0)
+		die(XIT_SYS, "cannot encode LISTING");
+	send_msg(frame, (size_t)n);
+	if (c.app_len > 0 || next_app())
+		die(XIT_XFER, "peer sent data after LISTING");
+	send_close_notify();
+	return XIT_OK;
+}
+
 /* ----------------------------------------------------------------- main */
 
 /* REQUEST (client) or REPLY (server): the exchange before the stream. */
@@ -843,7 +867,7 @@ parse_args(int argc, char **argv)
 		{ "cert", &o.cert, 0, 0 }, { "key", &o.key, 0, 0 },
 		{ "ca", &o.ca, 0, 0 }, { "peer-name", &o.peer_name, 0, 0 },
 		{ "role", &o.role, 0, 0 }, { "snapshot", &o.snapshot, 0, 0 },
-		{ "dataset", &o.dataset, 0, 0 },
+		{ "dataset", &o.dataset, 0, 0 }, { "token", &o.token, 0, 0 },
 		{ "ciphersuites", &o.ciphersuites, 0, 0 },
 		{ "timeout", 0, &o.timeout_s, 86400 },
 		{ "record-size", 0, &o.record_size, MAX_PLAIN },
@@ -888,8 +912,11 @@ parse_args(int argc, char **argv)
 	}
 	o.server = o.listen != NULL;
 	o.send = strcmp(o.role, "send") == 0;
-	if (!o.send && strcmp(o.role, "recv") != 0)
-		die(XIT_USAGE, "--role: send or recv, not '%s'", o.role);
+	o.list = strcmp(o.role, "list") == 0;
+	if (!o.send && !o.list && strcmp(o.role, "recv") != 0)
+		die(XIT_USAGE, "--role: send, recv or list, not '%s'", o.role);
+	if (o.list && !o.server)
+		die(XIT_USAGE, "--role list needs --listen");
 	if (o.record_size == 0 || o.timeout_s == 0)
 		die(XIT_USAGE, "--record-size and --timeout must be > 0");
 	if (!o.server && (o.tickets_before_reply || o.server_tickets))
@@ -932,6 +959,8 @@ main(int argc, char **argv)
 	for (i = 0; i < o.tickets_before_reply; i++)
 		send_ticket();
 	flush();
+	if (o.list)
+		return do_list();
 	session_start();
 	return o.send ? do_send() : do_recv();
 }

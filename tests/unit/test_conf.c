@@ -101,6 +101,21 @@ main(void)
 	bad(HEAD "client a {\nname a\npush p/a\n}\nclient a {\nname b\npull p\n}\n",
 	    "line 9: client a is already defined at line 5");
 	bad(HEAD "client a {\nclient b {\n", "line 6: client blocks do not nest");
+	/* a client an earlier one always takes the place of */
+	bad(HEAD "client a {\nname x\npush p/a\n}\nclient b {\nname y\nname X\npull p\n}\n",
+	    "line 9: client b: name X is client a's (line 5), which takes its connections");
+	bad(HEAD "client a {\npin sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\npush p/a\n}\nclient b {\nname y\npin sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\npull p\n}\n",
+	    "line 9: client b: its pin is client a's (line 5), which takes its connections");
+	bad(HEAD "client a {\nname x\npush p/a\n}\nclient b {\nname x\npin sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\npull p\n}\n",
+	    "line 9: client b: name x is client a's (line 5), which takes its connections");
+	/* told apart by their pins, or the earlier one is the narrower
+	 * (pinned) rule: both stand */
+	{
+		CHECK(parse(HEAD "client a {\nname x\npin sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\npush p/a\n}\nclient b {\nname x\npin sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210\npull p\n}\n", &c) == 0);
+		conf_free(&c);
+		CHECK(parse(HEAD "client a {\nname x\npin sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\npush p/a\n}\nclient b {\nname x\npull p\n}\n", &c) == 0);
+		conf_free(&c);
+	}
 	bad(HEAD "}\n", "line 5: '}' without a client block");
 	bad(HEAD "client a b {\n", "line 5: want: client ID {");
 	bad(HEAD "client a/b {\n", "line 5: bad client id 'a/b' (letters, digits, '.', '-', '_', at most 63)");
