@@ -54,6 +54,9 @@ int ktls_rx_records(int fd, uint64_t *n);
  * the kernel holds of a record not yet whole.  0, or -1 where the OS does
  * not say. */
 int ktls_rx_balance(int fd, int64_t *bal);
+/* Receiving: does a whole record wait to be read (the reader is behind,
+ * not the peer)?  1 yes, 0 no or where the OS does not say. */
+int ktls_rx_record_ready(int fd);
 
 /* Send one control record (type 21 alert: close_notify = {1, 0}). */
 int ktls_send_control(int fd, uint8_t type, const void *data, size_t len);

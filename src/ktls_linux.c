@@ -25,6 +25,7 @@
 #include <linux/tcp.h> /* struct tcp_info with the byte counters */
 #include <linux/sockios.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -307,6 +308,20 @@ int ktls_rx_balance(int fd, int64_t *bal)
 	*bal = (int64_t)(ti.tcpi_bytes_received - (uint64_t)inq) -
 	       (int64_t)(recs * TLS13_FRAMING);
 	return 0;
+}
+
+/*
+ * Kernel TLS's poll (tls_sk_poll) says readable only when a whole record
+ * is ready: decrypted records waiting (rx_list) or the parser's record
+ * complete (tls_strp_msg_ready); part of a record, in TCP's queue or in
+ * the parser's copy, is not readable.  Asked with a zero timeout while
+ * another process (zfs) owns the reading.
+ */
+int ktls_rx_record_ready(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
 }
 
 int ktls_switch(int fd, const struct tls_keys *k)

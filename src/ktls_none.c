@@ -59,6 +59,12 @@ int ktls_rx_balance(int fd, int64_t *bal)
 	return -1;
 }
 
+int ktls_rx_record_ready(int fd)
+{
+	(void)fd;
+	return 0;
+}
+
 int ktls_send_control(int fd, uint8_t type, const void *data, size_t len)
 {
 	(void)fd;

@@ -65,12 +65,15 @@ static int stalled(struct chan *c, struct stall *st)
 	    os_proc_read(st->reader, &zread) == 0)
 		kplane_rx_sample(&c->rx, c->fd, zread);
 	/* Not stuck: the counter moved; a sender with nothing unacked (its
-	 * zfs is quiet); a receiver whose zfs is behind, or whose peer is
-	 * quiet between records (chan.quiet_ok: TCP keepalive watches it). */
+	 * zfs is quiet); a receiver whose zfs is behind (more queued than a
+	 * record, or a whole record ready to read: a busy zfs with the last
+	 * small record of a burst waiting), or whose peer is quiet between
+	 * records (chan.quiet_ok: TCP keepalive watches it). */
 	if (moved != st->moved || st->since == 0 ||
 	    (!closed &&
 	     (st->sending ? queued == 0
 			  : queued > TLS_RECORD_MAX ||
+				    ktls_rx_record_ready(c->fd) ||
 				    (c->quiet_ok && queued == 0 &&
 				     rx_between_records(c, st))))) {
 		st->moved = moved;
@@ -209,8 +212,11 @@ static int direct_run(struct chan *c, struct endpoint *e, int sending,
 		return 0;
 	if (stalled_out(c, &st))
 		return kplane_timeout_fail(c);
+	/* TCP gave up (its user timeout is ours, net_tune()): sending, the
+	 * peer took nothing for that long, alive (a zero window) or not */
 	if (lost_quiet(c, &st))
-		return ktls_sock_fail(ETIMEDOUT, "receive from the peer");
+		return sending ? kplane_timeout_fail(c)
+			       : ktls_sock_fail(ETIMEDOUT, "receive from the peer");
 	return 1;
 }
 

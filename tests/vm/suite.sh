@@ -58,6 +58,8 @@
 #   quiet-copy-rw, quiet-copy-splice, quiet-copy-direct
 #                     the same silence with the 8 KiB receive buffer: a
 #                     silent peer between records is still waited for
+#   busy-zfs-direct   a direct receiver (8 KiB receive buffer, --timeout 3)
+#                     whose zfs is stopped for 8 s: waited for, whole
 #   quiet-dead-splice, quiet-dead-direct
 #                     in a 25 s silence the sender's link goes down: the
 #                     receiver notices by TCP keepalive within 15 s
@@ -373,7 +375,8 @@ quiet_dead() {
         # through: the connection is established and has been for a
         # while; under load the start can take seconds)
         for ((i = 0; i < 600; i++)); do
-            ip netns exec "$ZKA" ss -Htn state established 2>/dev/null | grep -q . && break
+            # (the session's connection: not zktls's loopback probe)
+            ip netns exec "$ZKA" ss -Htn state established dst "$ZKB_IP" 2>/dev/null | grep -q . && break
             nap 0.1
         done
         nap 4
@@ -401,6 +404,40 @@ quiet_dead() {
     zfs destroy -r "$d" 2>/dev/null
 }
 
+# busy_case NAME: a direct receiver (8 KiB receive buffer, --timeout 3)
+# whose zfs is stopped for 8 s mid-stream: the records it has not read
+# wait in kernel TLS, the window closes, nothing moves.  zfs is behind,
+# not the peer: the session must wait for it and end whole.
+busy_case() {
+    local name=$1 t0=$SECONDS d=dstpool/$1 el zpid='' i rpid
+    xfer_reset
+    rmem_small
+    XFER_OPTS=(--timeout 3) SEND_ARGS=(srcpool/data@s1) RECV_ARGS=("$d")
+    (
+        # the receiver's zfs, once it runs: stopped 1 s in, for 8 s
+        for ((i = 0; i < 600; i++)); do
+            [[ -s $W/$name.r.pid ]] && read -r rpid <"$W/$name.r.pid" &&
+                zpid=$(pgrep -P "$rpid" -x zfs | head -n1) && [[ -n $zpid ]] && break
+            nap 0.1
+        done
+        [[ -n $zpid ]] || exit 1
+        nap 1
+        kill -STOP "$zpid" && nap 8 && kill -CONT "$zpid"
+    ) &
+    local stopper=$!
+    xfer "$name" splice direct
+    wait "$stopper"; local st=$?
+    el=$((SECONDS - t0))
+    rmem_restore
+    [[ $st == 0 ]] || err "the receiver's zfs was not found to stop"
+    expect_rc sender "$S_RC" 0
+    expect_rc receiver "$R_RC" 0
+    [[ $el -ge 8 ]] || err "took ${el} s; zfs was stopped for 8 s"
+    same_guid srcpool/data@s1 "$d@s1"
+    verdict "$name" "splice->direct, 8 KiB receive buffer, --timeout 3, the receiver's zfs stopped for 8 s: waited, guid equal (${el} s)" "$name"
+    zfs destroy -r "$d" 2>/dev/null
+}
+
 # ------------------------------------------------------------ waiting cases
 # The cases that mostly wait (a stalled relay, a silent source, a vanished
 # peer) run side by side in the background, BG_WORKERS at a time, while
@@ -413,6 +450,7 @@ quiet_dead() {
 BG_WORKERS=${ZK_BG_WORKERS:-4}
 BG_SPECS=(
     "quiet-dead-splice quiet_dead quiet-dead-splice splice"
+    "busy-zfs-direct busy_case busy-zfs-direct"
     "quiet-dead-direct quiet_dead quiet-dead-direct direct"
     "stall-splice stall_case stall-splice splice splice r"
     "stall-direct stall_case stall-direct splice direct r"
