@@ -620,7 +620,26 @@ query_allowed(struct sess *ss, struct tls *peer, const char *what,
 		       msg);
 }
 
-/* LIST: the dataset's snapshots and bookmarks, and its resume token. */
+/* Of a listing's n entries, drop zktls's marks that are not cl's (they
+ * name other clients); the count left. */
+static int
+own_marks_only(const struct conf_client *cl, struct proto_entry *e, int n)
+{
+	static unsigned char keep[PROTO_MAX_ENTRIES];
+	int k = 0;
+
+	for (int i = 0; i < n; i++)
+		keep[i] = e[i].kind != PROTO_KIND_BOOKMARK ||
+			  !zfs_mark_any(e[i].name + 1) ||
+			  zfs_mark_mine(e[i].name + 1, e[i].guid, cl->id, e, n);
+	for (int i = 0; i < n; i++)
+		if (keep[i])
+			e[k++] = e[i];
+	return k;
+}
+
+/* LIST: the dataset's snapshots and bookmarks (of zktls's marks, the
+ * client's own), and its resume token. */
 static int
 on_list(void *arg, struct tls *peer, const struct proto_list *q,
 	struct proto_listing *out)
@@ -662,6 +681,8 @@ on_list(void *arg, struct tls *peer, const struct proto_list *q,
 			 "exist", ds);
 		return 0;
 	}
+	if (q->how != PROTO_LIST_TREE)
+		n = own_marks_only(ss->client, out->e, n);
 	out->n = (uint32_t)n;
 	if (q->how != PROTO_LIST_TREE)
 		zfs_resume_token(ds, out->token, sizeof(out->token));
@@ -799,7 +820,7 @@ on_request(void *arg, struct tls *peer, const struct proto_request *q,
 
 /*
  * After a pull, keep what the client now has as the base of its next
- * one: a bookmark DS#zktls_CLIENT_SNAP (an incremental can start there
+ * one: a bookmark DS#zktls:LEN:CLIENT:SNAP (an incremental can start there
  * when the snapshot is pruned here), and the client's older one
  * destroyed.  A failure is a warning: the data arrived.
  */
@@ -808,15 +829,15 @@ keep_pull_base(struct sess *ss)
 {
 	static struct proto_entry e[PROTO_MAX_ENTRIES];
 	const char *snap = ss->dataset, *at = strchr(snap, '@');
-	char ds[256], tag[128], why[700];
+	char ds[256], why[700];
 	int n;
 
 	if (at == NULL)
 		return;
-	zfs_mark_tag(ss->client->id, tag, sizeof(tag));
 	snprintf(ds, sizeof(ds), "%.*s", (int)(at - snap), snap);
 	if ((n = zfs_listing(ds, e, PROTO_MAX_ENTRIES)) < 0 ||
-	    zfs_move_mark(ds, at, tag, e, n, why, sizeof(why)) < 0)
+	    zfs_move_mark(ds, at, ss->client->id, e, n, why,
+			  sizeof(why)) < 0)
 		log_warn("%s's next pull: %s", ss->client->id,
 			 n < 0 ? "cannot list its snapshots" : why);
 	zk_clear();

@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "proto.h"
 #include "zktls.h"
 
 #define MSG_MAX 8192
@@ -341,21 +342,35 @@ sets(const struct conf_client *cl, const char *prop)
 }
 
 /* Is bm (DS#NAME) one of client cl's pull-base bookmarks of a dataset it
- * may read: NAME starts with its tag and '_'? */
+ * may read (zfs_mark_mine: an exact parse of NAME; a previous-format
+ * name proven by the dataset's listing, read here)? */
 static int
 own_mark(const struct conf_client *cl, const char *bm)
 {
-	char tag[128];
+	static struct proto_entry e[PROTO_MAX_ENTRIES];
 	const char *hash = strchr(bm, '#');
-	size_t tl;
+	char ds[256];
+	uint64_t guid = 0;
+	int n = 0;
 
-	zfs_mark_tag(cl->id, tag, sizeof(tag));
-	tl = strlen(tag);
-	return hash != NULL && strchr(bm, '@') == NULL &&
-	       strchr(hash + 1, '#') == NULL && strchr(hash + 1, '/') == NULL &&
-	       strncmp(hash + 1, tag, tl) == 0 && hash[1 + tl] == '_' &&
-	       hash[2 + tl] != '\0' && strlen(bm) < 256 &&
-	       readable(cl, bm) && name_ok(bm);
+	if (hash == NULL || strchr(bm, '@') != NULL ||
+	    strchr(hash + 1, '#') != NULL || strchr(hash + 1, '/') != NULL ||
+	    strlen(bm) >= 256 || !readable(cl, bm) || !name_ok(bm) ||
+	    !zfs_mark_any(hash + 1))
+		return 0;
+	if (zfs_mark_mine(hash + 1, 0, cl->id, NULL, 0))
+		return 1;
+	/* a previous-format name that only the listing can prove */
+	if (strncmp(hash + 1, "zktls_", 6) == 0) {
+		snprintf(ds, sizeof(ds), "%.*s", (int)(hash - bm), bm);
+		if ((n = zfs_listing(ds, e, PROTO_MAX_ENTRIES)) < 0)
+			return 0;
+		for (int i = 0; i < n; i++)
+			if (e[i].kind == PROTO_KIND_BOOKMARK &&
+			    strcmp(e[i].name, hash) == 0)
+				guid = e[i].guid;
+	}
+	return zfs_mark_mine(hash + 1, guid, cl->id, e, n);
 }
 
 int
@@ -381,16 +396,17 @@ privsep_allowed(const struct conf_client *cl, const char *const *a, int n,
 		return snprintf(why, wl, "%s is not client %s's", a[7], cl->id),
 		       -1;
 	}
-	/* the base of a client's next pull: bookmark DS@SNAP as
-	 * DS#TAG_SNAP, destroy its older ones (nothing else) */
+	/* the base of a client's next pull: bookmark DS@SNAP as its
+	 * mark DS#zktls:LEN:ID:SNAP, destroy its older ones (nothing
+	 * else) */
 	if (n == 4 && strcmp(a[1], "bookmark") == 0) {
 		const char *at = strchr(a[2], '@');
-		char want[600], tag[128];
+		char want[600], name[300];
 
-		zfs_mark_tag(cl->id, tag, sizeof(tag));
 		if (at && zfs_name_valid(a[2], 's') && readable(cl, a[2]) &&
-		    (size_t)snprintf(want, sizeof(want), "%.*s#%s_%s",
-				     (int)(at - a[2]), a[2], tag, at + 1) <
+		    zfs_mark_name(cl->id, at + 1, name, sizeof(name)) == 0 &&
+		    (size_t)snprintf(want, sizeof(want), "%.*s#%s",
+				     (int)(at - a[2]), a[2], name) <
 			    sizeof(want) &&
 		    strcmp(a[3], want) == 0 && own_mark(cl, a[3]))
 			return 0;

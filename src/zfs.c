@@ -385,6 +385,17 @@ zfs_listing(const char *dataset, struct proto_entry *e, int max)
 	return entries(argv, dataset, 0, e, max);
 }
 
+/* who in the characters a bookmark or hold may have (valid_char); an id
+ * has only those, HOST:PORT all but an IPv6 address's brackets. */
+static void
+mark_who(const char *who, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s", who);
+	for (char *c = out; *c; c++)
+		if (!valid_char(*c) || *c == ' ')
+			*c = '_';
+}
+
 void
 zfs_mark_tag(const char *who, char *out, size_t cap)
 {
@@ -396,18 +407,93 @@ zfs_mark_tag(const char *who, char *out, size_t cap)
 }
 
 int
-zfs_move_mark(const char *ds, const char *snap, const char *tag,
+zfs_mark_name(const char *who, const char *snap, char *out, size_t cap)
+{
+	char w[300];
+	int r;
+
+	mark_who(who, w, sizeof(w));
+	r = snprintf(out, cap, "zktls:%zu:%s:%s", strlen(w), w, snap);
+	return r < 0 || (size_t)r >= cap ? -1 : 0;
+}
+
+int
+zfs_mark_any(const char *name)
+{
+	return strncmp(name, "zktls:", 6) == 0 || strncmp(name, "zktls_", 6) == 0;
+}
+
+/* A snapshot name's characters (after '@'), at least one. */
+static int
+snap_part(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s; s++)
+		if (!valid_char(*s))
+			return 0;
+	return 1;
+}
+
+int
+zfs_mark_mine(const char *name, uint64_t guid, const char *who,
+	      const struct proto_entry *e, int n)
+{
+	char w[300], old[128];
+	const char *s;
+	size_t wl, ol;
+	char *end;
+
+	mark_who(who, w, sizeof(w));
+	wl = strlen(w);
+	if (strncmp(name, "zktls:", 6) == 0) {
+		/* zktls:LEN:WHO:SNAP, LEN without leading zeros */
+		if (name[6] < '1' || name[6] > '9' ||
+		    strtoul(name + 6, &end, 10) != wl || *end != ':')
+			return 0;
+		s = end + 1;
+		return strncmp(s, w, wl) == 0 && s[wl] == ':' &&
+		       snap_part(s + wl + 1);
+	}
+	/* The previous format, zktls_TAG_SNAP, split at a '_' of TAG or
+	 * SNAP, also reads as the mark of another WHO: zktls_web_2_x is
+	 * web's mark of @2_x, and web_2's of @x. */
+	zfs_mark_tag(who, old, sizeof(old));
+	ol = strlen(old);
+	if (strncmp(name, old, ol) != 0 || name[ol] != '_' ||
+	    !snap_part(name + ol + 1))
+		return 0;
+	s = name + ol + 1;
+	/* It is who's when there is no other '_' to split at... */
+	if (strchr(old + 6, '_') == NULL && strchr(s, '_') == NULL)
+		return 1;
+	/* or the snapshot it names is there with its guid: the marks of
+	 * other tags name other snapshots (a dataset's snapshots have
+	 * distinct guids) */
+	for (int i = 0; guid != 0 && i < n; i++)
+		if (e[i].kind == PROTO_KIND_SNAPSHOT && e[i].guid == guid &&
+		    e[i].name[0] == '@' && strcmp(e[i].name + 1, s) == 0)
+			return 1;
+	return 0;
+}
+
+int
+zfs_move_mark(const char *ds, const char *snap, const char *who,
 	      const struct proto_entry *e, int n, char *why, size_t wl)
 {
-	char full[600], mark[600], old[600], msg[256];
+	char full[600], mark[600], old[600], msg[256], name[300];
 	const char *mk[] = { zfs_path(), "bookmark", full, mark, NULL };
 	const char *rm[] = { zfs_path(), "destroy", old, NULL };
 	const char *mine;
-	size_t tl = strlen(tag);
 	int have = 0, r = 0;
 
 	snprintf(full, sizeof(full), "%s%s", ds, snap);
-	snprintf(mark, sizeof(mark), "%s#%s_%s", ds, tag, snap + 1);
+	if (zfs_mark_name(who, snap + 1, name, sizeof(name)) < 0 ||
+	    (size_t)snprintf(mark, sizeof(mark), "%s#%s", ds, name) > 255) {
+		snprintf(why, wl, "the name of the bookmark of %s is too long",
+			 full);
+		return -1;
+	}
 	mine = strchr(mark, '#');
 	for (int i = 0; i < n; i++)
 		have |= e[i].kind == PROTO_KIND_BOOKMARK &&
@@ -418,8 +504,8 @@ zfs_move_mark(const char *ds, const char *snap, const char *tag,
 	}
 	for (int i = 0; i < n; i++) {
 		if (e[i].kind != PROTO_KIND_BOOKMARK ||
-		    strncmp(e[i].name + 1, tag, tl) != 0 ||
-		    e[i].name[1 + tl] != '_' || strcmp(e[i].name, mine) == 0)
+		    strcmp(e[i].name, mine) == 0 ||
+		    !zfs_mark_mine(e[i].name + 1, e[i].guid, who, e, n))
 			continue;
 		snprintf(old, sizeof(old), "%s%s", ds, e[i].name);
 		if (zfs_run(rm, msg, sizeof(msg)) != 0) {
