@@ -547,12 +547,62 @@ shape:
 	return -1;
 }
 
+#define ORIGIN_DEPTH 32
+
+/* The origin of dataset ds into out ("-": none): 0, or -1. */
+static int
+origin_of(const char *ds, char *out, size_t cap)
+{
+	const char *argv[] = { zfs_path(), "list", "-H", "-o", "name,origin",
+			       "-t", "filesystem,volume", ds, NULL };
+	char buf[1024], *tab;
+
+	if (zfs_capture(argv, buf, sizeof(buf)) != 0 ||
+	    (tab = strchr(buf, '\t')) == NULL)
+		return -1;
+	tab[1 + strcspn(tab + 1, "\n")] = '\0';
+	if (strlen(tab + 1) >= cap)
+		return -1;
+	memcpy(out, tab + 1, strlen(tab + 1) + 1);
+	return 0;
+}
+
+/* Does ds (whose origin is origin) and every origin before it lie in
+ * what cl may read?  0, or -1 with why, which names only ds (the client's
+ * own): naming an origin would tell the client what a GUID it pushed a
+ * clone stream of is called. */
+static int
+chain_ok(const struct conf_client *cl, const char *ds, const char *origin,
+	 char *why, size_t wl)
+{
+	char cur[256], next[256];
+
+	snprintf(cur, sizeof(cur), "%s", origin);
+	for (int depth = 0; strcmp(cur, "-") != 0; depth++) {
+		if (depth == ORIGIN_DEPTH)
+			return snprintf(why, wl, "%.200s is a clone more than %d "
+					"origins deep: refused", ds,
+					ORIGIN_DEPTH), -1;
+		if (!zfs_name_valid(cur, 's') || !readable(cl, cur))
+			return snprintf(why, wl, "%.200s is a clone whose origin "
+					"lies outside what client %s may read",
+					ds, cl->id), -1;
+		cur[strcspn(cur, "@")] = '\0';
+		if (origin_of(cur, next, sizeof(next)) < 0)
+			return snprintf(why, wl, "cannot read the origins of "
+					"%.200s", ds), -1;
+		memcpy(cur, next, sizeof(cur));
+	}
+	return 0;
+}
+
 /*
- * A send streams the blocks a clone shares with its origin, and a client
- * that can push can make a clone of any snapshot in the pool whose GUID
- * it knows (zfs receive finds a clone stream's origin by GUID, pool-wide).
- * So what a client is sent must not be, or hold (with -R), a clone of a
- * snapshot outside what it may read.  0, or -1 with why.
+ * A send streams the blocks a clone shares with its origin, and those its
+ * origin shares with its own, and a client that can push can make a clone
+ * of any snapshot in the pool whose GUID it knows (zfs receive finds a
+ * clone stream's origin by GUID, pool-wide).  So what a client is sent
+ * must not be, or hold (with -R), a clone of a snapshot outside what it
+ * may read, however many clones away.  0, or -1 with why.
  */
 static int
 origins_ok(const struct conf_client *cl, const char *const *a, int n,
@@ -595,10 +645,8 @@ origins_ok(const struct conf_client *cl, const char *const *a, int n,
 		if (tab == NULL)
 			continue;
 		*tab = '\0';
-		if (strcmp(tab + 1, "-") != 0 && !readable(cl, tab + 1))
-			return snprintf(why, wl, "%.200s is a clone of %.200s, "
-					"which is not client %s's", line, tab + 1,
-					cl->id), -1;
+		if (chain_ok(cl, line, tab + 1, why, wl) < 0)
+			return -1;
 	}
 	return 0;
 }
