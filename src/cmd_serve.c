@@ -21,7 +21,9 @@
  *
  * Each connection's process splits in two (privsep.c): the network-facing
  * part drops root and runs the session, the root part (monitor) runs the
- * zfs commands it asks for, if the client's policy allows them.
+ * zfs commands it asks for, if the client's policy allows them.  With
+ * "privsep no" one process does both, and checks each zfs command with
+ * the monitor's checks before it runs it.
  *
  * Master <-> session process, over a socketpair, one line each:
  *   session -> master  "ID CLIENT"            (authenticated as CLIENT)
@@ -155,6 +157,27 @@ check_datasets(const struct serve_conf *c)
 	}
 }
 
+/* Privilege separation is given up by "privsep no" only, never by
+ * starting as another user: 0, or an error naming the choice. */
+static int
+privsep_possible(const struct server *sv)
+{
+	if (sv->conf.privsep && getuid() != 0)
+		return zk_fail(ZK_EUSAGE, "serve separates privileges (a root "
+			       "monitor runs zfs): start it as root, or set "
+			       "'privsep no' in %s", sv->config);
+	return 0;
+}
+
+static void
+warn_no_privsep(const struct serve_conf *c)
+{
+	if (!c->privsep)
+		log_warn("privsep no: zfs runs as this user (uid %u), "
+			 "unconfined, in the process that talks to the network",
+			 (unsigned)getuid());
+}
+
 static int
 load(struct server *sv, struct serve_conf *conf, struct tls_ctx **ctx)
 {
@@ -182,6 +205,16 @@ reload(struct server *sv)
 		zk_clear();
 		return;
 	}
+	if (conf.privsep && getuid() != 0) {
+		log_error("reload failed, keeping the running configuration: "
+			  "%s: privsep yes needs root (serve started as uid %u)",
+			  sv->config, (unsigned)getuid());
+		conf_free(&conf);
+		tls_ctx_free(ctx);
+		return;
+	}
+	if (!conf.privsep && sv->conf.privsep)
+		warn_no_privsep(&conf);
 	if (conf.nlisten == sv->conf.nlisten) {
 		changed = 0;
 		for (int i = 0; i < conf.nlisten; i++)
@@ -563,7 +596,7 @@ identify(struct sess *ss, struct tls *peer, char *why, size_t wl, int *busy)
 			       "its certificate", tls_peer(peer));
 	}
 	tls_set_peer(peer, ss->label);
-	if (privsep_remote() && privsep_client(ss->client->id) < 0) {
+	if (privsep_client(ss->client->id) < 0) {
 		snprintf(why, wl, "internal error");
 		return -zk_errcode();
 	}
@@ -1179,6 +1212,8 @@ cmd_serve(int argc, char **argv)
 		r = 0;
 		goto out;
 	}
+	if ((r = privsep_possible(&sv)) < 0)
+		goto fail;
 	if ((r = zfs_init()) < 0)
 		goto fail;
 	if ((sv.kids = calloc(MAX_CHILDREN, sizeof(*sv.kids))) == NULL) {
@@ -1195,6 +1230,7 @@ cmd_serve(int argc, char **argv)
 	if (ktls_probe(why, sizeof(why)) < 0 && sv.conf.mode != MODE_USER)
 		log_info("%s; sessions use the user plane", why);
 	check_datasets(&sv.conf);
+	warn_no_privsep(&sv.conf);
 	r = run(&sv, json, verbose);
 	if (r == 0)
 		goto out;

@@ -13,6 +13,11 @@
  * (privsep_allowed()).  On the direct plane the socket itself is passed to the
  * monitor (SCM_RIGHTS) and handed to zfs.
  *
+ * With "privsep no" (zktls.conf) there is no monitor: the one process
+ * runs zfs itself, but checks each command first with the monitor's own
+ * checks (vet(): privsep_allowed() and the clone check), so that the
+ * policy decides the same in both modes; only the confinement is gone.
+ *
  * What the network process says about who the client is, the monitor
  * takes as said: a network process taken over during or after the
  * handshake could claim to be another configured client, and get what
@@ -127,6 +132,9 @@ recv_msg(int fd, void *buf, size_t cap, int *got_fd)
 /* ------------------------------------------------------------ client */
 
 static int monitor_fd = -1;
+/* privsep no: the configuration and client the checks run for here */
+static const struct serve_conf *local_conf;
+static const struct conf_client *local_cl;
 
 int
 privsep_remote(void)
@@ -180,13 +188,32 @@ call(uint8_t op, const char *const *argv, int pass_fd, char *out,
 	return status;
 }
 
+static const struct conf_client *
+find_client(const struct serve_conf *conf, const char *id)
+{
+	for (int i = 0; i < conf->nclients; i++)
+		if (strcmp(conf->clients[i].id, id) == 0)
+			return &conf->clients[i];
+	return NULL;
+}
+
 int
 privsep_client(const char *client)
 {
 	const char *argv[] = { client, NULL };
 	char why[512];
-	int r = call(OP_CLIENT, argv, -1, why, sizeof(why), NULL);
+	int r;
 
+	if (local_conf != NULL) {
+		if (local_cl != NULL)
+			return zk_fail(ZK_EDENIED, "the client is set once");
+		if ((local_cl = find_client(local_conf, client)) == NULL)
+			return zk_fail(ZK_EDENIED, "no such client");
+		return 0;
+	}
+	if (!privsep_remote())
+		return 0;
+	r = call(OP_CLIENT, argv, -1, why, sizeof(why), NULL);
 	return r == 0 ? 0 : zk_fail(ZK_EDENIED, "%s", why);
 }
 
@@ -651,6 +678,55 @@ origins_ok(const struct conf_client *cl, const char *const *a, int n,
 	return 0;
 }
 
+static int vetting; /* the checks' own zfs commands run unchecked */
+
+/* Every check a zfs command of client cl's session passes, in either
+ * mode: 0, or -1 with why. */
+static int
+vet(const struct conf_client *cl, const char *const *a, int n, char *why,
+    size_t wl)
+{
+	int r;
+
+	vetting++;
+	r = privsep_allowed(cl, a, n, why, wl);
+	if (r == 0 && strcmp(a[1], "send") == 0)
+		r = origins_ok(cl, a, n, why, wl);
+	vetting--;
+	return r;
+}
+
+/* Log a refusal: what was refused and why may hold what the peer sent. */
+static void
+log_refusal(const char *who, const char *verb, const char *client,
+	    const char *why)
+{
+	char sv[64], sw[600];
+
+	text_safe(verb, sv, sizeof(sv));
+	text_safe(why, sw, sizeof(sw));
+	log_error("%srefused to run zfs %s for %s: %s", who, sv,
+		  client ? client : "nobody", sw);
+}
+
+int
+privsep_check(const char *const *argv)
+{
+	char why[600];
+	int n = 0;
+
+	if (local_conf == NULL || vetting)
+		return 0;
+	while (argv[n] && n < MAX_ARGV)
+		n++;
+	if (argv[n] != NULL || n < 2)
+		return zk_fail(ZK_EDENIED, "a malformed zfs command");
+	if (vet(local_cl, argv, n, why, sizeof(why)) == 0)
+		return 0;
+	log_refusal("", argv[1], local_cl ? local_cl->id : NULL, why);
+	return zk_fail(ZK_EDENIED, "%s", why);
+}
+
 /* ------------------------------------------------------------ monitor */
 
 struct monitor {
@@ -726,34 +802,17 @@ handle(struct monitor *m, const char *buf, ssize_t len, int fd)
 			reply_text(m, -ZK_EDENIED, "the client is set once");
 			break;
 		}
-		for (int i = 0; i < m->conf->nclients; i++)
-			if (strcmp(m->conf->clients[i].id, buf + 1) == 0)
-				m->cl = &m->conf->clients[i];
+		m->cl = find_client(m->conf, buf + 1);
 		reply_text(m, m->cl ? 0 : -ZK_EDENIED, m->cl ? "" : "no such client");
 		break;
 	case OP_CAPTURE:
 	case OP_SPAWN:
 		if ((n = split(m, buf + 1, (size_t)len - 1)) < 0 ||
-		    privsep_allowed(m->cl, m->argv, n, why, sizeof(why)) < 0) {
-			char sv[64], sw[600];
-
+		    vet(m->cl, m->argv, n, why, sizeof(why)) < 0) {
 			if (n < 0)
 				snprintf(why, sizeof(why), "a malformed request");
-			/* both may hold what the network process sent */
-			text_safe(n > 1 ? m->argv[1] : "?", sv, sizeof(sv));
-			text_safe(why, sw, sizeof(sw));
-			log_error("monitor: refused to run zfs %s for %s: %s", sv,
-				  m->cl ? m->cl->id : "nobody", sw);
-			reply_text(m, -ZK_EDENIED, why);
-			break;
-		}
-		if (strcmp(m->argv[1], "send") == 0 &&
-		    origins_ok(m->cl, m->argv, n, why, sizeof(why)) < 0) {
-			char sw[600];
-
-			text_safe(why, sw, sizeof(sw));
-			log_error("monitor: refused to run zfs send for %s: %s",
-				  m->cl->id, sw);
+			log_refusal("monitor: ", n > 1 ? m->argv[1] : "?",
+				    m->cl ? m->cl->id : NULL, why);
 			reply_text(m, -ZK_EDENIED, why);
 			break;
 		}
@@ -890,8 +949,13 @@ privsep_fork(const struct serve_conf *conf, int close_fd, int *monitor_side)
 	pid_t pid;
 
 	*monitor_side = 0;
+	if (!conf->privsep) {
+		local_conf = conf; /* checks here, then zfs runs here */
+		return 0;
+	}
 	if (getuid() != 0)
-		return 0; /* nothing to separate (tests as a user): run on */
+		return zk_fail(ZK_EUSAGE, "privilege separation needs root "
+			       "(or 'privsep no' in the configuration)");
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return zk_fail_errno(ZK_ESYS, "socketpair");
 	if ((pid = fork()) < 0)

@@ -117,6 +117,8 @@ capture(const char *const *argv, char *out, size_t cap, int with_err)
 	out[0] = '\0';
 	if (privsep_remote())
 		return privsep_capture(argv, out, cap);
+	if ((r = privsep_check(argv)) < 0)
+		return r;
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return zk_fail_errno(ZK_ESYS, "pipe");
 	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {

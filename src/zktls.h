@@ -688,12 +688,17 @@ struct serve_conf;
  * while this process becomes its monitor: *monitor_side set, and the
  * network process's exit status returned when it is gone.  The monitor
  * closes close_fd (the connection: only the network process holds it).
- * Not root (tests as a user): nothing is split, 0. */
+ * With "privsep no" nothing is split (0): zfs runs here, each command
+ * checked by privsep_check() first.  Not root otherwise: an error. */
 int privsep_fork(const struct serve_conf *conf, int close_fd,
 		 int *monitor_side);
 /* In the network process: is zfs run by a monitor?  Then these are how. */
 int privsep_remote(void);
+/* The session's client, for the checks (the monitor's, or ours). */
 int privsep_client(const char *client);
+/* privsep no: may this session run zfs argv?  0 (and always 0 with a
+ * monitor, or outside serve), or ZK_EDENIED with why, logged. */
+int privsep_check(const char *const *argv);
 int privsep_capture(const char *const *argv, char *out, size_t cap);
 int privsep_spawn(const char *const *argv, int fd);
 int privsep_exited(int *status);
