@@ -437,13 +437,37 @@ snap_part(const char *s)
 	return 1;
 }
 
+/* Where SNAP starts if name reads as who's previous-format mark
+ * zktls_TAG_SNAP, else NULL.  Split at a '_' of TAG or SNAP, such a name
+ * also reads as another WHO's: zktls_web_2_x is web's mark of @2_x, and
+ * web_2's of @x. */
+static const char *
+old_mark_snap(const char *name, const char *who)
+{
+	char old[128];
+	size_t ol;
+
+	zfs_mark_tag(who, old, sizeof(old));
+	ol = strlen(old);
+	if (strncmp(name, old, ol) != 0 || name[ol] != '_' ||
+	    !snap_part(name + ol + 1))
+		return NULL;
+	return name + ol + 1;
+}
+
+int
+zfs_mark_old_reads(const char *name, const char *who)
+{
+	return old_mark_snap(name, who) != NULL;
+}
+
 int
 zfs_mark_mine(const char *name, uint64_t guid, const char *who,
 	      const struct proto_entry *e, int n)
 {
-	char w[300], old[128];
+	char w[300];
 	const char *s;
-	size_t wl, ol;
+	size_t wl;
 	char *end;
 
 	mark_who(who, w, sizeof(w));
@@ -457,17 +481,11 @@ zfs_mark_mine(const char *name, uint64_t guid, const char *who,
 		return strncmp(s, w, wl) == 0 && s[wl] == ':' &&
 		       snap_part(s + wl + 1);
 	}
-	/* The previous format, zktls_TAG_SNAP, split at a '_' of TAG or
-	 * SNAP, also reads as the mark of another WHO: zktls_web_2_x is
-	 * web's mark of @2_x, and web_2's of @x. */
-	zfs_mark_tag(who, old, sizeof(old));
-	ol = strlen(old);
-	if (strncmp(name, old, ol) != 0 || name[ol] != '_' ||
-	    !snap_part(name + ol + 1))
+	if ((s = old_mark_snap(name, who)) == NULL)
 		return 0;
-	s = name + ol + 1;
-	/* It is who's when there is no other '_' to split at... */
-	if (strchr(old + 6, '_') == NULL && strchr(s, '_') == NULL)
+	/* A previous-format name is who's when there is no other '_' to
+	 * split at... */
+	if (strchr(name + 6, '_') == s - 1 && strchr(s, '_') == NULL)
 		return 1;
 	/* or the snapshot it names is there with its guid: the marks of
 	 * other tags name other snapshots (a dataset's snapshots have

@@ -619,6 +619,9 @@ void zfs_mark_tag(const char *who, char *out, size_t cap);
 int zfs_mark_name(const char *who, const char *snap, char *out, size_t cap);
 /* Is name (a bookmark's, after '#') one of zktls's marks, anyone's? */
 int zfs_mark_any(const char *name);
+/* Does name (after '#') read as who's previous-format mark (and perhaps
+ * as others' too)? */
+int zfs_mark_old_reads(const char *name, const char *who);
 /* Is name (after '#', the bookmark's guid) who's mark?  A previous-format
  * name is when no other WHO can have made it, or when e (the dataset's n
  * snapshots and bookmarks) holds the snapshot it names, with its guid. */
