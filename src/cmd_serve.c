@@ -653,42 +653,6 @@ query_allowed(struct sess *ss, struct tls *peer, const char *what,
 		       msg);
 }
 
-/* Is a previous-format mark name cl's and nobody else's that the
- * configuration names (not provable, but no other client can claim it:
- * listed, so that a client that relied on it as a base still sees it)? */
-static int
-old_mark_only_of(const struct serve_conf *sc, const struct conf_client *cl,
-		 const char *name)
-{
-	if (!zfs_mark_old_reads(name, cl->id))
-		return 0;
-	for (int i = 0; i < sc->nclients; i++)
-		if (&sc->clients[i] != cl &&
-		    zfs_mark_old_reads(name, sc->clients[i].id))
-			return 0;
-	return 1;
-}
-
-/* Of a listing's n entries, drop zktls's marks that are not cl's (they
- * name other clients); the count left. */
-static int
-own_marks_only(const struct serve_conf *sc, const struct conf_client *cl,
-	       struct proto_entry *e, int n)
-{
-	static unsigned char keep[PROTO_MAX_ENTRIES];
-	int k = 0;
-
-	for (int i = 0; i < n; i++)
-		keep[i] = e[i].kind != PROTO_KIND_BOOKMARK ||
-			  !zfs_mark_any(e[i].name + 1) ||
-			  zfs_mark_mine(e[i].name + 1, e[i].guid, cl->id, e, n) ||
-			  old_mark_only_of(sc, cl, e[i].name + 1);
-	for (int i = 0; i < n; i++)
-		if (keep[i])
-			e[k++] = e[i];
-	return k;
-}
-
 /* LIST: the dataset's snapshots and bookmarks (of zktls's marks, the
  * client's own), and its resume token. */
 static int
@@ -733,7 +697,7 @@ on_list(void *arg, struct tls *peer, const struct proto_list *q,
 		return 0;
 	}
 	if (q->how != PROTO_LIST_TREE)
-		n = own_marks_only(ss->conf, ss->client, out->e, n);
+		n = policy_list_marks(ss->conf, ss->client, out->e, n);
 	out->n = (uint32_t)n;
 	if (q->how != PROTO_LIST_TREE)
 		zfs_resume_token(ds, out->token, sizeof(out->token));

@@ -531,6 +531,12 @@ int policy_serve_pull(const struct conf_client *cl, const char *snapshot,
  * --target (POOL/PATH -> PUSH/PATH, POOL -> PUSH): 0, or -1 with why. */
 int policy_push_landing(const struct conf_client *cl, const char *dataset,
 			char *out, size_t cap, char *why, size_t wl);
+/* serve: of a LIST's n snapshots and bookmarks e, drop zktls's marks that
+ * are not cl's (they would name other clients); the count left. */
+struct proto_entry;
+int policy_list_marks(const struct serve_conf *sc,
+		      const struct conf_client *cl, struct proto_entry *e,
+		      int n);
 
 /* ---------------------------------------------------------------- session.c */
 
