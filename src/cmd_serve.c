@@ -21,7 +21,9 @@
  *
  * Each connection's process splits in two (privsep.c): the network-facing
  * part drops root and runs the session, the root part (monitor) runs the
- * zfs commands it asks for, if the client's policy allows them.
+ * zfs commands it asks for, if the client's policy allows them.  With
+ * "privsep no" one process does both, and checks each zfs command with
+ * the monitor's checks before it runs it.
  *
  * Master <-> session process, over a socketpair, one line each:
  *   session -> master  "ID CLIENT"            (authenticated as CLIENT)
@@ -185,7 +187,8 @@ check_host(const char *config, const struct serve_conf *c)
 	uid_t uid;
 	gid_t gid;
 
-	if (privsep_user(c->user, &uid, &gid) < 0)
+	/* (the user the network processes become: with privsep only) */
+	if (c->privsep && privsep_user(c->user, &uid, &gid) < 0)
 		return at_line(config, c->user_line);
 	if (c->metrics[0]) {
 		if ((fd = metrics_dir(c->metrics, &base)) < 0)
@@ -200,6 +203,27 @@ check_host(const char *config, const struct serve_conf *c)
 			       c->listen_line[clash[1]], c->listen[clash[1]],
 			       c->listen[clash[0]], c->listen_line[clash[0]]);
 	return 0;
+}
+
+/* Privilege separation is given up by "privsep no" only, never by
+ * starting as another user: 0, or an error naming the choice. */
+static int
+privsep_possible(const struct server *sv)
+{
+	if (sv->conf.privsep && getuid() != 0)
+		return zk_fail(ZK_EUSAGE, "serve separates privileges (a root "
+			       "monitor runs zfs): start it as root, or set "
+			       "'privsep no' in %s", sv->config);
+	return 0;
+}
+
+static void
+warn_no_privsep(const struct serve_conf *c)
+{
+	if (!c->privsep)
+		log_warn("privsep no: zfs runs as this user (uid %u), "
+			 "unconfined, in the process that talks to the network",
+			 (unsigned)getuid());
 }
 
 static int
@@ -233,6 +257,16 @@ reload(struct server *sv)
 		zk_clear();
 		return;
 	}
+	if (conf.privsep && getuid() != 0) {
+		log_error("reload failed, keeping the running configuration: "
+			  "%s: privsep yes needs root (serve started as uid %u)",
+			  sv->config, (unsigned)getuid());
+		conf_free(&conf);
+		tls_ctx_free(ctx);
+		return;
+	}
+	if (!conf.privsep && sv->conf.privsep)
+		warn_no_privsep(&conf);
 	if (conf.nlisten == sv->conf.nlisten) {
 		changed = 0;
 		for (int i = 0; i < conf.nlisten; i++)
@@ -676,7 +710,7 @@ identify(struct sess *ss, struct tls *peer, char *why, size_t wl, int *busy)
 			       "its certificate", tls_peer(peer));
 	}
 	tls_set_peer(peer, ss->label);
-	if (privsep_remote() && privsep_client(ss->client->id) < 0) {
+	if (privsep_client(ss->client->id) < 0) {
 		snprintf(why, wl, "internal error");
 		return -zk_errcode();
 	}
@@ -733,7 +767,8 @@ query_allowed(struct sess *ss, struct tls *peer, const char *what,
 		       msg);
 }
 
-/* LIST: the dataset's snapshots and bookmarks, and its resume token. */
+/* LIST: the dataset's snapshots and bookmarks (of zktls's marks, the
+ * client's own), and its resume token. */
 static int
 on_list(void *arg, struct tls *peer, const struct proto_list *q,
 	struct proto_listing *out)
@@ -775,6 +810,8 @@ on_list(void *arg, struct tls *peer, const struct proto_list *q,
 			 "exist", ds);
 		return 0;
 	}
+	if (q->how != PROTO_LIST_TREE)
+		n = policy_list_marks(ss->conf, ss->client, out->e, n);
 	out->n = (uint32_t)n;
 	if (q->how != PROTO_LIST_TREE)
 		zfs_resume_token(ds, out->token, sizeof(out->token));
@@ -912,7 +949,7 @@ on_request(void *arg, struct tls *peer, const struct proto_request *q,
 
 /*
  * After a pull, keep what the client now has as the base of its next
- * one: a bookmark DS#zktls_CLIENT_SNAP (an incremental can start there
+ * one: a bookmark DS#zktls:LEN:CLIENT:SNAP (an incremental can start there
  * when the snapshot is pruned here), and the client's older one
  * destroyed.  A failure is a warning: the data arrived.
  */
@@ -921,15 +958,15 @@ keep_pull_base(struct sess *ss)
 {
 	static struct proto_entry e[PROTO_MAX_ENTRIES];
 	const char *snap = ss->dataset, *at = strchr(snap, '@');
-	char ds[256], tag[128], why[700];
+	char ds[256], why[700];
 	int n;
 
 	if (at == NULL)
 		return;
-	zfs_mark_tag(ss->client->id, tag, sizeof(tag));
 	snprintf(ds, sizeof(ds), "%.*s", (int)(at - snap), snap);
 	if ((n = zfs_listing(ds, e, PROTO_MAX_ENTRIES)) < 0 ||
-	    zfs_move_mark(ds, at, tag, e, n, why, sizeof(why)) < 0)
+	    zfs_move_mark(ds, at, ss->client->id, e, n, why,
+			  sizeof(why)) < 0)
 		log_warn("%s's next pull: %s", ss->client->id,
 			 n < 0 ? "cannot list its snapshots" : why);
 	zk_clear();
@@ -1273,6 +1310,8 @@ cmd_serve(int argc, char **argv)
 		r = 0;
 		goto out;
 	}
+	if ((r = privsep_possible(&sv)) < 0)
+		goto fail;
 	if ((r = zfs_init()) < 0)
 		goto fail;
 	if ((sv.kids = calloc(MAX_CHILDREN, sizeof(*sv.kids))) == NULL) {
@@ -1297,6 +1336,7 @@ cmd_serve(int argc, char **argv)
 	if (ktls_probe(why, sizeof(why)) < 0 && sv.conf.mode != MODE_USER)
 		log_info("%s; sessions use the user plane", why);
 	check_datasets(&sv.conf);
+	warn_no_privsep(&sv.conf);
 	r = run(&sv, json, verbose);
 	if (r == 0)
 		goto out;

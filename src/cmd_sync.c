@@ -312,8 +312,8 @@ parse(int argc, char **argv, struct sync *o)
 				   "policy paces pulls)");
 	if (o->cf.verbose && o->cf.quiet)
 		return usage_error("%s", "-v and -q exclude each other");
-	/* our marks name the server: zktls_HOST_PORT, in the characters a
-	 * bookmark or hold may have */
+	/* our holds name the server: zktls_HOST_PORT, in the characters a
+	 * hold may have (our bookmarks too: zfs_mark_name) */
 	zfs_mark_tag(o->addr, o->tag, sizeof(o->tag));
 	return 0;
 }
@@ -611,7 +611,8 @@ simulate(const struct proto_entry *src, int ns, struct proto_entry *dst,
 
 /*
  * After a push, keep the snapshot the other side now has (snap, "@name")
- * as the base of the next run: a bookmark local#TAG_name (a pruned
+ * as the base of the next run: a bookmark local#zktls:LEN:HOST:PORT:name
+ * (zfs_mark_name: a pruned
  * snapshot's bookmark still starts an incremental), or a hold TAG on it
  * (it cannot be destroyed); our marks on older snapshots are removed.
  * The marks name the server, so pushes to other servers keep theirs.
@@ -627,7 +628,7 @@ protect(const struct sync *o, const char *local,
 		return;
 	snprintf(full, sizeof(full), "%s%s", local, snap);
 	if (o->protect == PROTECT_BOOKMARK) {
-		if (zfs_move_mark(local, snap, o->tag, loc, nl, msg,
+		if (zfs_move_mark(local, snap, o->addr, loc, nl, msg,
 				  sizeof(msg)) < 0)
 			log_warn("sync %s: %s (the next run needs %s, or a "
 				 "bookmark of it)", local, msg, full);

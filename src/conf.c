@@ -137,6 +137,7 @@ static const struct directive directives[] = {
 	{ "user", 0, 1, 0 },         { "timeout", 0, 1, 0 },
 	{ "max-sessions", 0, 1, 0 }, { "grace", 0, 1, 0 },
 	{ "mode", 0, 1, 0 },         { "metrics", 0, 1, 0 },
+	{ "privsep", 0, 1, 0 },
 	{ "name", 1, 1, 1 },         { "pin", 1, 1, 0 },
 	{ "push", 1, 1, 0 },         { "pull", 1, 1, 1 },
 	{ "max-sessions", 1, 1, 0 }, { "rate", 1, 1, 0 },
@@ -197,6 +198,11 @@ server_directive(struct parser *p, const char *d, char **a)
 		if (parse_uint(a[0], 4096, &v) < 0 || v == 0)
 			return perr(p, "bad max-sessions '%s' (1 to 4096)", a[0]);
 		c->max_sessions = (int)v;
+		return 0;
+	}
+	if (strcmp(d, "privsep") == 0) {
+		if (parse_bool(a[0], &c->privsep) < 0)
+			return perr(p, "privsep wants yes or no, not '%s'", a[0]);
 		return 0;
 	}
 	/* mode */
@@ -473,6 +479,7 @@ conf_parse(const char *text, size_t len, struct serve_conf *out, char *err,
 	out->max_sessions = 16;
 	out->grace_s = 30;
 	out->mode = MODE_AUTO;
+	out->privsep = 1;
 	snprintf(out->user, sizeof(out->user), "zktls");
 	if (errlen)
 		err[0] = '\0';
@@ -581,9 +588,9 @@ conf_print(const struct serve_conf *c, char *out, size_t cap)
 	P("cert %s\nkey %s\n", c->cert, c->key);
 	if (c->ca[0])
 		P("ca %s\n", c->ca);
-	P("user %s\ntimeout %d\nmax-sessions %d\ngrace %d\nmode %s\n",
-	  c->user, c->timeout_s, c->max_sessions, c->grace_s,
-	  plane_mode_name(c->mode));
+	P("user %s\ntimeout %d\nmax-sessions %d\ngrace %d\nmode %s\n"
+	  "privsep %s\n", c->user, c->timeout_s, c->max_sessions, c->grace_s,
+	  plane_mode_name(c->mode), c->privsep ? "yes" : "no");
 	if (c->metrics[0])
 		P("metrics %s\n", c->metrics);
 	for (int i = 0; i < c->nclients; i++) {

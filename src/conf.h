@@ -52,6 +52,9 @@ struct serve_conf {
 	int nlisten;
 	char cert[CONF_PATH_LEN], key[CONF_PATH_LEN], ca[CONF_PATH_LEN];
 	char user[64];                /* network-facing processes run as it */
+	int privsep;                  /* a root monitor runs zfs (default
+					 yes); no: the network process runs
+					 it, the same checks first */
 	int timeout_s;                /* handshake and idle timeout */
 	int max_sessions;             /* at once, all clients */
 	int grace_s;                  /* SIGTERM: time to finish sessions */

@@ -139,6 +139,12 @@ zfs_start(struct endpoint *e, int child_fd)
 			e->remote = 1;
 		return r;
 	}
+	if ((r = privsep_check(argv)) < 0) {
+		close(null);
+		close(e->errfd);
+		e->errfd = -1;
+		return r;
+	}
 	r = child_spawn(argv, in, out, e->errfd, &e->pid);
 	close(null);
 	if (r == 0)

@@ -6,12 +6,14 @@
  * pushes into its own dataset and the datasets below it (--target).
  * serve's rules come from zktls.conf: a client is recognised by its
  * certificate (names, pin), then may push below its push dataset and pull
- * snapshots of its pull datasets.
+ * snapshots of its pull datasets; of zktls's marks it sees its own.
+ * (The monitor's check of each zfs command is privsep_allowed().)
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "conf.h"
+#include "proto.h"
 #include "zktls.h"
 
 void
@@ -161,4 +163,38 @@ policy_serve_pull(const struct conf_client *cl, const char *snapshot,
 		snprintf(why, wl, "%s is not authorised for client %s", snapshot,
 			 cl->id);
 	return -1;
+}
+
+/* Is a previous-format mark name cl's and nobody else's that the
+ * configuration names (not provable, but no other client can claim it:
+ * listed, so that a client that relied on it as a base still sees it)? */
+static int
+old_mark_only_of(const struct serve_conf *sc, const struct conf_client *cl,
+		 const char *name)
+{
+	if (!zfs_mark_old_reads(name, cl->id))
+		return 0;
+	for (int i = 0; i < sc->nclients; i++)
+		if (&sc->clients[i] != cl &&
+		    zfs_mark_old_reads(name, sc->clients[i].id))
+			return 0;
+	return 1;
+}
+
+int
+policy_list_marks(const struct serve_conf *sc, const struct conf_client *cl,
+		  struct proto_entry *e, int n)
+{
+	static unsigned char keep[PROTO_MAX_ENTRIES];
+	int k = 0;
+
+	for (int i = 0; i < n && i < PROTO_MAX_ENTRIES; i++)
+		keep[i] = e[i].kind != PROTO_KIND_BOOKMARK ||
+			  !zfs_mark_any(e[i].name + 1) ||
+			  zfs_mark_mine(e[i].name + 1, e[i].guid, cl->id, e, n) ||
+			  old_mark_only_of(sc, cl, e[i].name + 1);
+	for (int i = 0; i < n && i < PROTO_MAX_ENTRIES; i++)
+		if (keep[i])
+			e[k++] = e[i];
+	return k;
 }

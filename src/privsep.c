@@ -13,6 +13,11 @@
  * (privsep_allowed()).  On the direct plane the socket itself is passed to the
  * monitor (SCM_RIGHTS) and handed to zfs.
  *
+ * With "privsep no" (zktls.conf) there is no monitor: the one process
+ * runs zfs itself, but checks each command first with the monitor's own
+ * checks (vet(): privsep_allowed() and the clone check), so that the
+ * policy decides the same in both modes; only the confinement is gone.
+ *
  * What the network process says about who the client is, the monitor
  * takes as said: a network process taken over during or after the
  * handshake could claim to be another configured client, and get what
@@ -44,6 +49,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "proto.h"
 #include "zktls.h"
 
 #define MSG_MAX 8192
@@ -126,6 +132,9 @@ recv_msg(int fd, void *buf, size_t cap, int *got_fd)
 /* ------------------------------------------------------------ client */
 
 static int monitor_fd = -1;
+/* privsep no: the configuration and client the checks run for here */
+static const struct serve_conf *local_conf;
+static const struct conf_client *local_cl;
 
 int
 privsep_remote(void)
@@ -179,13 +188,32 @@ call(uint8_t op, const char *const *argv, int pass_fd, char *out,
 	return status;
 }
 
+static const struct conf_client *
+find_client(const struct serve_conf *conf, const char *id)
+{
+	for (int i = 0; i < conf->nclients; i++)
+		if (strcmp(conf->clients[i].id, id) == 0)
+			return &conf->clients[i];
+	return NULL;
+}
+
 int
 privsep_client(const char *client)
 {
 	const char *argv[] = { client, NULL };
 	char why[512];
-	int r = call(OP_CLIENT, argv, -1, why, sizeof(why), NULL);
+	int r;
 
+	if (local_conf != NULL) {
+		if (local_cl != NULL)
+			return zk_fail(ZK_EDENIED, "the client is set once");
+		if ((local_cl = find_client(local_conf, client)) == NULL)
+			return zk_fail(ZK_EDENIED, "no such client");
+		return 0;
+	}
+	if (!privsep_remote())
+		return 0;
+	r = call(OP_CLIENT, argv, -1, why, sizeof(why), NULL);
 	return r == 0 ? 0 : zk_fail(ZK_EDENIED, "%s", why);
 }
 
@@ -341,21 +369,35 @@ sets(const struct conf_client *cl, const char *prop)
 }
 
 /* Is bm (DS#NAME) one of client cl's pull-base bookmarks of a dataset it
- * may read: NAME starts with its tag and '_'? */
+ * may read (zfs_mark_mine: an exact parse of NAME; a previous-format
+ * name proven by the dataset's listing, read here)? */
 static int
 own_mark(const struct conf_client *cl, const char *bm)
 {
-	char tag[128];
+	static struct proto_entry e[PROTO_MAX_ENTRIES];
 	const char *hash = strchr(bm, '#');
-	size_t tl;
+	char ds[256];
+	uint64_t guid = 0;
+	int n = 0;
 
-	zfs_mark_tag(cl->id, tag, sizeof(tag));
-	tl = strlen(tag);
-	return hash != NULL && strchr(bm, '@') == NULL &&
-	       strchr(hash + 1, '#') == NULL && strchr(hash + 1, '/') == NULL &&
-	       strncmp(hash + 1, tag, tl) == 0 && hash[1 + tl] == '_' &&
-	       hash[2 + tl] != '\0' && strlen(bm) < 256 &&
-	       readable(cl, bm) && name_ok(bm);
+	if (hash == NULL || strchr(bm, '@') != NULL ||
+	    strchr(hash + 1, '#') != NULL || strchr(hash + 1, '/') != NULL ||
+	    strlen(bm) >= 256 || !readable(cl, bm) || !name_ok(bm) ||
+	    !zfs_mark_any(hash + 1))
+		return 0;
+	if (zfs_mark_mine(hash + 1, 0, cl->id, NULL, 0))
+		return 1;
+	/* a previous-format name that only the listing can prove */
+	if (strncmp(hash + 1, "zktls_", 6) == 0) {
+		snprintf(ds, sizeof(ds), "%.*s", (int)(hash - bm), bm);
+		if ((n = zfs_listing(ds, e, PROTO_MAX_ENTRIES)) < 0)
+			return 0;
+		for (int i = 0; i < n; i++)
+			if (e[i].kind == PROTO_KIND_BOOKMARK &&
+			    strcmp(e[i].name, hash) == 0)
+				guid = e[i].guid;
+	}
+	return zfs_mark_mine(hash + 1, guid, cl->id, e, n);
 }
 
 int
@@ -381,16 +423,17 @@ privsep_allowed(const struct conf_client *cl, const char *const *a, int n,
 		return snprintf(why, wl, "%s is not client %s's", a[7], cl->id),
 		       -1;
 	}
-	/* the base of a client's next pull: bookmark DS@SNAP as
-	 * DS#TAG_SNAP, destroy its older ones (nothing else) */
+	/* the base of a client's next pull: bookmark DS@SNAP as its
+	 * mark DS#zktls:LEN:ID:SNAP, destroy its older ones (nothing
+	 * else) */
 	if (n == 4 && strcmp(a[1], "bookmark") == 0) {
 		const char *at = strchr(a[2], '@');
-		char want[600], tag[128];
+		char want[600], name[300];
 
-		zfs_mark_tag(cl->id, tag, sizeof(tag));
 		if (at && zfs_name_valid(a[2], 's') && readable(cl, a[2]) &&
-		    (size_t)snprintf(want, sizeof(want), "%.*s#%s_%s",
-				     (int)(at - a[2]), a[2], tag, at + 1) <
+		    zfs_mark_name(cl->id, at + 1, name, sizeof(name)) == 0 &&
+		    (size_t)snprintf(want, sizeof(want), "%.*s#%s",
+				     (int)(at - a[2]), a[2], name) <
 			    sizeof(want) &&
 		    strcmp(a[3], want) == 0 && own_mark(cl, a[3]))
 			return 0;
@@ -531,12 +574,62 @@ shape:
 	return -1;
 }
 
+#define ORIGIN_DEPTH 32
+
+/* The origin of dataset ds into out ("-": none): 0, or -1. */
+static int
+origin_of(const char *ds, char *out, size_t cap)
+{
+	const char *argv[] = { zfs_path(), "list", "-H", "-o", "name,origin",
+			       "-t", "filesystem,volume", ds, NULL };
+	char buf[1024], *tab;
+
+	if (zfs_capture(argv, buf, sizeof(buf)) != 0 ||
+	    (tab = strchr(buf, '\t')) == NULL)
+		return -1;
+	tab[1 + strcspn(tab + 1, "\n")] = '\0';
+	if (strlen(tab + 1) >= cap)
+		return -1;
+	memcpy(out, tab + 1, strlen(tab + 1) + 1);
+	return 0;
+}
+
+/* Does ds (whose origin is origin) and every origin before it lie in
+ * what cl may read?  0, or -1 with why, which names only ds (the client's
+ * own): naming an origin would tell the client what a GUID it pushed a
+ * clone stream of is called. */
+static int
+chain_ok(const struct conf_client *cl, const char *ds, const char *origin,
+	 char *why, size_t wl)
+{
+	char cur[256], next[256];
+
+	snprintf(cur, sizeof(cur), "%s", origin);
+	for (int depth = 0; strcmp(cur, "-") != 0; depth++) {
+		if (depth == ORIGIN_DEPTH)
+			return snprintf(why, wl, "%.200s is a clone more than %d "
+					"origins deep: refused", ds,
+					ORIGIN_DEPTH), -1;
+		if (!zfs_name_valid(cur, 's') || !readable(cl, cur))
+			return snprintf(why, wl, "%.200s is a clone whose origin "
+					"lies outside what client %s may read",
+					ds, cl->id), -1;
+		cur[strcspn(cur, "@")] = '\0';
+		if (origin_of(cur, next, sizeof(next)) < 0)
+			return snprintf(why, wl, "cannot read the origins of "
+					"%.200s", ds), -1;
+		memcpy(cur, next, sizeof(cur));
+	}
+	return 0;
+}
+
 /*
- * A send streams the blocks a clone shares with its origin, and a client
- * that can push can make a clone of any snapshot in the pool whose GUID
- * it knows (zfs receive finds a clone stream's origin by GUID, pool-wide).
- * So what a client is sent must not be, or hold (with -R), a clone of a
- * snapshot outside what it may read.  0, or -1 with why.
+ * A send streams the blocks a clone shares with its origin, and those its
+ * origin shares with its own, and a client that can push can make a clone
+ * of any snapshot in the pool whose GUID it knows (zfs receive finds a
+ * clone stream's origin by GUID, pool-wide).  So what a client is sent
+ * must not be, or hold (with -R), a clone of a snapshot outside what it
+ * may read, however many clones away.  0, or -1 with why.
  */
 static int
 origins_ok(const struct conf_client *cl, const char *const *a, int n,
@@ -579,12 +672,59 @@ origins_ok(const struct conf_client *cl, const char *const *a, int n,
 		if (tab == NULL)
 			continue;
 		*tab = '\0';
-		if (strcmp(tab + 1, "-") != 0 && !readable(cl, tab + 1))
-			return snprintf(why, wl, "%.200s is a clone of %.200s, "
-					"which is not client %s's", line, tab + 1,
-					cl->id), -1;
+		if (chain_ok(cl, line, tab + 1, why, wl) < 0)
+			return -1;
 	}
 	return 0;
+}
+
+static int vetting; /* the checks' own zfs commands run unchecked */
+
+/* Every check a zfs command of client cl's session passes, in either
+ * mode: 0, or -1 with why. */
+static int
+vet(const struct conf_client *cl, const char *const *a, int n, char *why,
+    size_t wl)
+{
+	int r;
+
+	vetting++;
+	r = privsep_allowed(cl, a, n, why, wl);
+	if (r == 0 && strcmp(a[1], "send") == 0)
+		r = origins_ok(cl, a, n, why, wl);
+	vetting--;
+	return r;
+}
+
+/* Log a refusal: what was refused and why may hold what the peer sent. */
+static void
+log_refusal(const char *who, const char *verb, const char *client,
+	    const char *why)
+{
+	char sv[64], sw[600];
+
+	text_safe(verb, sv, sizeof(sv));
+	text_safe(why, sw, sizeof(sw));
+	log_error("%srefused to run zfs %s for %s: %s", who, sv,
+		  client ? client : "nobody", sw);
+}
+
+int
+privsep_check(const char *const *argv)
+{
+	char why[600];
+	int n = 0;
+
+	if (local_conf == NULL || vetting)
+		return 0;
+	while (argv[n] && n < MAX_ARGV)
+		n++;
+	if (argv[n] != NULL || n < 2)
+		return zk_fail(ZK_EDENIED, "a malformed zfs command");
+	if (vet(local_cl, argv, n, why, sizeof(why)) == 0)
+		return 0;
+	log_refusal("", argv[1], local_cl ? local_cl->id : NULL, why);
+	return zk_fail(ZK_EDENIED, "%s", why);
 }
 
 /* ------------------------------------------------------------ monitor */
@@ -662,34 +802,17 @@ handle(struct monitor *m, const char *buf, ssize_t len, int fd)
 			reply_text(m, -ZK_EDENIED, "the client is set once");
 			break;
 		}
-		for (int i = 0; i < m->conf->nclients; i++)
-			if (strcmp(m->conf->clients[i].id, buf + 1) == 0)
-				m->cl = &m->conf->clients[i];
+		m->cl = find_client(m->conf, buf + 1);
 		reply_text(m, m->cl ? 0 : -ZK_EDENIED, m->cl ? "" : "no such client");
 		break;
 	case OP_CAPTURE:
 	case OP_SPAWN:
 		if ((n = split(m, buf + 1, (size_t)len - 1)) < 0 ||
-		    privsep_allowed(m->cl, m->argv, n, why, sizeof(why)) < 0) {
-			char sv[64], sw[600];
-
+		    vet(m->cl, m->argv, n, why, sizeof(why)) < 0) {
 			if (n < 0)
 				snprintf(why, sizeof(why), "a malformed request");
-			/* both may hold what the network process sent */
-			text_safe(n > 1 ? m->argv[1] : "?", sv, sizeof(sv));
-			text_safe(why, sw, sizeof(sw));
-			log_error("monitor: refused to run zfs %s for %s: %s", sv,
-				  m->cl ? m->cl->id : "nobody", sw);
-			reply_text(m, -ZK_EDENIED, why);
-			break;
-		}
-		if (strcmp(m->argv[1], "send") == 0 &&
-		    origins_ok(m->cl, m->argv, n, why, sizeof(why)) < 0) {
-			char sw[600];
-
-			text_safe(why, sw, sizeof(sw));
-			log_error("monitor: refused to run zfs send for %s: %s",
-				  m->cl->id, sw);
+			log_refusal("monitor: ", n > 1 ? m->argv[1] : "?",
+				    m->cl ? m->cl->id : NULL, why);
 			reply_text(m, -ZK_EDENIED, why);
 			break;
 		}
@@ -840,8 +963,13 @@ privsep_fork(const struct serve_conf *conf, int close_fd, int *monitor_side)
 	pid_t pid;
 
 	*monitor_side = 0;
+	if (!conf->privsep) {
+		local_conf = conf; /* checks here, then zfs runs here */
+		return 0;
+	}
 	if (getuid() != 0)
-		return 0; /* nothing to separate (tests as a user): run on */
+		return zk_fail(ZK_EUSAGE, "privilege separation needs root "
+			       "(or 'privsep no' in the configuration)");
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return zk_fail_errno(ZK_ESYS, "socketpair");
 	if ((pid = fork()) < 0)

@@ -117,6 +117,8 @@ capture(const char *const *argv, char *out, size_t cap, int with_err)
 	out[0] = '\0';
 	if (privsep_remote())
 		return privsep_capture(argv, out, cap);
+	if ((r = privsep_check(argv)) < 0)
+		return r;
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return zk_fail_errno(ZK_ESYS, "pipe");
 	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
@@ -385,6 +387,17 @@ zfs_listing(const char *dataset, struct proto_entry *e, int max)
 	return entries(argv, dataset, 0, e, max);
 }
 
+/* who in the characters a bookmark or hold may have (valid_char); an id
+ * has only those, HOST:PORT all but an IPv6 address's brackets. */
+static void
+mark_who(const char *who, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s", who);
+	for (char *c = out; *c; c++)
+		if (!valid_char(*c) || *c == ' ')
+			*c = '_';
+}
+
 void
 zfs_mark_tag(const char *who, char *out, size_t cap)
 {
@@ -396,18 +409,111 @@ zfs_mark_tag(const char *who, char *out, size_t cap)
 }
 
 int
-zfs_move_mark(const char *ds, const char *snap, const char *tag,
+zfs_mark_name(const char *who, const char *snap, char *out, size_t cap)
+{
+	char w[300];
+	int r;
+
+	mark_who(who, w, sizeof(w));
+	r = snprintf(out, cap, "zktls:%zu:%s:%s", strlen(w), w, snap);
+	return r < 0 || (size_t)r >= cap ? -1 : 0;
+}
+
+int
+zfs_mark_any(const char *name)
+{
+	return strncmp(name, "zktls:", 6) == 0 || strncmp(name, "zktls_", 6) == 0;
+}
+
+/* A snapshot name's characters (after '@'), at least one. */
+static int
+snap_part(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s; s++)
+		if (!valid_char(*s))
+			return 0;
+	return 1;
+}
+
+/* Where SNAP starts if name reads as who's previous-format mark
+ * zktls_TAG_SNAP, else NULL.  Split at a '_' of TAG or SNAP, such a name
+ * also reads as another WHO's: zktls_web_2_x is web's mark of @2_x, and
+ * web_2's of @x. */
+static const char *
+old_mark_snap(const char *name, const char *who)
+{
+	char old[128];
+	size_t ol;
+
+	zfs_mark_tag(who, old, sizeof(old));
+	ol = strlen(old);
+	if (strncmp(name, old, ol) != 0 || name[ol] != '_' ||
+	    !snap_part(name + ol + 1))
+		return NULL;
+	return name + ol + 1;
+}
+
+int
+zfs_mark_old_reads(const char *name, const char *who)
+{
+	return old_mark_snap(name, who) != NULL;
+}
+
+int
+zfs_mark_mine(const char *name, uint64_t guid, const char *who,
+	      const struct proto_entry *e, int n)
+{
+	char w[300];
+	const char *s;
+	size_t wl;
+	char *end;
+
+	mark_who(who, w, sizeof(w));
+	wl = strlen(w);
+	if (strncmp(name, "zktls:", 6) == 0) {
+		/* zktls:LEN:WHO:SNAP, LEN without leading zeros */
+		if (name[6] < '1' || name[6] > '9' ||
+		    strtoul(name + 6, &end, 10) != wl || *end != ':')
+			return 0;
+		s = end + 1;
+		return strncmp(s, w, wl) == 0 && s[wl] == ':' &&
+		       snap_part(s + wl + 1);
+	}
+	if ((s = old_mark_snap(name, who)) == NULL)
+		return 0;
+	/* A previous-format name is who's when there is no other '_' to
+	 * split at... */
+	if (strchr(name + 6, '_') == s - 1 && strchr(s, '_') == NULL)
+		return 1;
+	/* or the snapshot it names is there with its guid: the marks of
+	 * other tags name other snapshots (a dataset's snapshots have
+	 * distinct guids) */
+	for (int i = 0; guid != 0 && i < n; i++)
+		if (e[i].kind == PROTO_KIND_SNAPSHOT && e[i].guid == guid &&
+		    e[i].name[0] == '@' && strcmp(e[i].name + 1, s) == 0)
+			return 1;
+	return 0;
+}
+
+int
+zfs_move_mark(const char *ds, const char *snap, const char *who,
 	      const struct proto_entry *e, int n, char *why, size_t wl)
 {
-	char full[600], mark[600], old[600], msg[256];
+	char full[600], mark[600], old[600], msg[256], name[300];
 	const char *mk[] = { zfs_path(), "bookmark", full, mark, NULL };
 	const char *rm[] = { zfs_path(), "destroy", old, NULL };
 	const char *mine;
-	size_t tl = strlen(tag);
 	int have = 0, r = 0;
 
 	snprintf(full, sizeof(full), "%s%s", ds, snap);
-	snprintf(mark, sizeof(mark), "%s#%s_%s", ds, tag, snap + 1);
+	if (zfs_mark_name(who, snap + 1, name, sizeof(name)) < 0 ||
+	    (size_t)snprintf(mark, sizeof(mark), "%s#%s", ds, name) > 255) {
+		snprintf(why, wl, "the name of the bookmark of %s is too long",
+			 full);
+		return -1;
+	}
 	mine = strchr(mark, '#');
 	for (int i = 0; i < n; i++)
 		have |= e[i].kind == PROTO_KIND_BOOKMARK &&
@@ -418,8 +524,8 @@ zfs_move_mark(const char *ds, const char *snap, const char *tag,
 	}
 	for (int i = 0; i < n; i++) {
 		if (e[i].kind != PROTO_KIND_BOOKMARK ||
-		    strncmp(e[i].name + 1, tag, tl) != 0 ||
-		    e[i].name[1 + tl] != '_' || strcmp(e[i].name, mine) == 0)
+		    strcmp(e[i].name, mine) == 0 ||
+		    !zfs_mark_mine(e[i].name + 1, e[i].guid, who, e, n))
 			continue;
 		snprintf(old, sizeof(old), "%s%s", ds, e[i].name);
 		if (zfs_run(rm, msg, sizeof(msg)) != 0) {

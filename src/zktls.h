@@ -540,6 +540,12 @@ int policy_serve_pull(const struct conf_client *cl, const char *snapshot,
  * --target (POOL/PATH -> PUSH/PATH, POOL -> PUSH): 0, or -1 with why. */
 int policy_push_landing(const struct conf_client *cl, const char *dataset,
 			char *out, size_t cap, char *why, size_t wl);
+/* serve: of a LIST's n snapshots and bookmarks e, drop zktls's marks that
+ * are not cl's (they would name other clients); the count left. */
+struct proto_entry;
+int policy_list_marks(const struct serve_conf *sc,
+		      const struct conf_client *cl, struct proto_entry *e,
+		      int n);
 
 /* ---------------------------------------------------------------- session.c */
 
@@ -613,15 +619,34 @@ int zfs_capture(const char *const *argv, char *out, size_t cap);
 /* Run zfs argv; 0 when it succeeded, else -1 with the first line of what
  * it said (stdout and stderr) in msg. */
 int zfs_run(const char *const *argv, char *msg, size_t cap);
-/* The tag of zktls's own marks (bookmarks, holds) for who (a server's
- * HOST:PORT, a client's id): zktls_WHO in the characters a bookmark or
- * hold may have. */
+/*
+ * zktls's own marks.  A bookmark that keeps the base of the next
+ * incremental is named "zktls:LEN:WHO:SNAP" (WHO: a serve client's id,
+ * or sync's HOST:PORT, in the characters a bookmark may have; LEN its
+ * length), read back by an exact parse: no WHO's marks can be taken for
+ * another's.  A hold's tag is zktls_WHO (zfs_mark_tag), compared whole.
+ * The previous version named bookmarks zktls_WHO_SNAP: such a name is
+ * WHO's only where it can be nobody else's (zfs_mark_mine).
+ */
 void zfs_mark_tag(const char *who, char *out, size_t cap);
-/* Keep ds@snap (snap "@name") as a base: the bookmark ds#TAG_name made
- * unless e (ds's n snapshots and bookmarks) has it, the other ds#TAG_*
- * destroyed.  0, or -1 with why (the last failure). */
+/* who's mark of snapshot snap (its name after '@'): 0, or -1 when it
+ * does not fit cap. */
+int zfs_mark_name(const char *who, const char *snap, char *out, size_t cap);
+/* Is name (a bookmark's, after '#') one of zktls's marks, anyone's? */
+int zfs_mark_any(const char *name);
+/* Does name (after '#') read as who's previous-format mark (and perhaps
+ * as others' too)? */
+int zfs_mark_old_reads(const char *name, const char *who);
+/* Is name (after '#', the bookmark's guid) who's mark?  A previous-format
+ * name is when no other WHO can have made it, or when e (the dataset's n
+ * snapshots and bookmarks) holds the snapshot it names, with its guid. */
 struct proto_entry;
-int zfs_move_mark(const char *ds, const char *snap, const char *tag,
+int zfs_mark_mine(const char *name, uint64_t guid, const char *who,
+		  const struct proto_entry *e, int n);
+/* Keep ds@snap (snap "@name") as who's base: its mark made unless e (ds's
+ * n snapshots and bookmarks) has it, who's other marks destroyed.  0, or
+ * -1 with why (the last failure). */
+int zfs_move_mark(const char *ds, const char *snap, const char *who,
 		  const struct proto_entry *e, int n, char *why, size_t wl);
 /* Find the zfs executable: an absolute $ZKTLS_ZFS, or zfs in a fixed list
  * of system directories (never the working directory or $PATH). */
@@ -681,7 +706,8 @@ struct serve_conf;
  * while this process becomes its monitor: *monitor_side set, and the
  * network process's exit status returned when it is gone.  The monitor
  * closes close_fd (the connection: only the network process holds it).
- * Not root (tests as a user): nothing is split, 0. */
+ * With "privsep no" nothing is split (0): zfs runs here, each command
+ * checked by privsep_check() first.  Not root otherwise: an error. */
 int privsep_fork(const struct serve_conf *conf, int close_fd,
 		 int *monitor_side);
 /* The user the network processes become: it exists and is not root;
@@ -689,7 +715,11 @@ int privsep_fork(const struct serve_conf *conf, int close_fd,
 int privsep_user(const char *user, uid_t *uid, gid_t *gid);
 /* In the network process: is zfs run by a monitor?  Then these are how. */
 int privsep_remote(void);
+/* The session's client, for the checks (the monitor's, or ours). */
 int privsep_client(const char *client);
+/* privsep no: may this session run zfs argv?  0 (and always 0 with a
+ * monitor, or outside serve), or ZK_EDENIED with why, logged. */
+int privsep_check(const char *const *argv);
 int privsep_capture(const char *const *argv, char *out, size_t cap);
 int privsep_spawn(const char *const *argv, int fd);
 int privsep_exited(int *status);

@@ -700,6 +700,8 @@ serve_conf() {
 		echo "timeout $((10 * SCALE))"
 		echo "metrics $T/metrics.prom"
 		echo "user nobody"
+		# not root: serve only starts without its monitor when told
+		[ "$(id -u)" = 0 ] || echo "privsep no"
 		printf '%s\n' "$@"
 	} >"$f"
 }

@@ -5,6 +5,7 @@
  */
 #include "t.h"
 #include "conf.h"
+#include "proto.h"
 
 static struct conf_client cl;
 
@@ -46,21 +47,33 @@ main(void)
 	OK("list -H -p -o name,guid -t snapshot,bookmark -d 1 tank/exp");
 	OK("list -H -p -o name,guid -t snapshot -s createtxg -d 1 tank/exp/a");
 	/* the base of alpha's next pull: its own bookmark, and only that */
-	OK("bookmark tank/exp/x@a tank/exp/x#zktls_alpha_a");
+	OK("bookmark tank/exp/x@a tank/exp/x#zktls:5:alpha:a");
+	OK("destroy tank/exp/x#zktls:5:alpha:a");
+	OK("destroy tank/exp/x#zktls:5:alpha:a:b_c");
+	NO("bookmark tank/exp/x@a tank/exp/x#zktls_alpha_a");  /* old format */
+	NO("bookmark tank/exp/x@a tank/exp/x#zktls:4:beta:a");
+	NO("bookmark tank/exp/x@a tank/exp/x#zktls:5:alpha:b");
+	NO("bookmark tank/exp/x@a tank/exp/y#zktls:5:alpha:a");
+	NO("bookmark other/x@a other/x#zktls:5:alpha:a");
+	NO("bookmark -r tank/exp/x@a tank/exp/x#zktls:5:alpha:a");
+	NO("destroy tank/exp/x#zktls:4:beta:a");
+	NO("destroy tank/exp/x#zktls:7:alpha_2:a");   /* another client's */
+	NO("destroy tank/exp/x#zktls:05:alpha:a");
+	NO("destroy tank/exp/x#zktls:5:alpha:");
+	NO("destroy tank/exp/x#zktls:5:alpha");
+	NO("destroy tank/exp/x#zktls:6:alpha:a");
+	NO("destroy tank/exp/x@zktls:5:alpha:a");
+	NO("destroy tank/exp/x");
+	NO("destroy tank/exp/x#bm");
+	NO("destroy -r tank/exp/x#zktls:5:alpha:a");
+	NO("destroy other/x#zktls:5:alpha:a");
+	NO("destroy tank/exp/x#zktls:5:alpha:a tank/exp/x#zktls:5:alpha:b");
+	/* the previous format: alpha's where nobody else's can read so */
 	OK("destroy tank/exp/x#zktls_alpha_a");
-	NO("bookmark tank/exp/x@a tank/exp/x#zktls_beta_a");
-	NO("bookmark tank/exp/x@a tank/exp/x#zktls_alpha_b");
-	NO("bookmark tank/exp/x@a tank/exp/y#zktls_alpha_a");
-	NO("bookmark other/x@a other/x#zktls_alpha_a");
-	NO("bookmark -r tank/exp/x@a tank/exp/x#zktls_alpha_a");
+	NO("destroy tank/exp/x#zktls_alpha_2_a");  /* no listing proves it */
 	NO("destroy tank/exp/x#zktls_beta_a");
 	NO("destroy tank/exp/x#zktls_alpha");
 	NO("destroy tank/exp/x#zktls_alpha_");
-	NO("destroy tank/exp/x@zktls_alpha_a");
-	NO("destroy tank/exp/x");
-	NO("destroy -r tank/exp/x#zktls_alpha_a");
-	NO("destroy other/x#zktls_alpha_a");
-	NO("destroy tank/exp/x#zktls_alpha_a tank/exp/x#zktls_alpha_b");
 	/* a dataset's tree (zktls list --tree, sync -r) */
 	OK("list -H -p -o name,guid,createtxg -t filesystem,volume -r tank/exp");
 	OK("send -nP tank/exp/a@b");
@@ -146,5 +159,49 @@ main(void)
 	OK("send -nP tank/exp/a@b");
 	NO("send tank/exp/a@b");
 	NO("send -c -i @a tank/exp/a@b");
+
+	/* marks: names, and whose they are (an exact parse) */
+	{
+		struct proto_entry e[3];
+		char name[300];
+
+		CHECK(zfs_mark_name("web", "daily_1", name, sizeof(name)) == 0);
+		CHECK_STR(name, "zktls:3:web:daily_1");
+		CHECK(zfs_mark_name("[::1]:9000", "a", name, sizeof(name)) == 0);
+		CHECK_STR(name, "zktls:10:_::1_:9000:a");
+		CHECK(zfs_mark_name("web", "a", name, 10) == -1);
+		CHECK(zfs_mark_mine("zktls:3:web:a", 0, "web", NULL, 0));
+		CHECK(zfs_mark_mine("zktls:3:web:a:b", 0, "web", NULL, 0));
+		CHECK(!zfs_mark_mine("zktls:5:web_2:a", 0, "web", NULL, 0));
+		CHECK(!zfs_mark_mine("zktls:3:web:a", 0, "web_2", NULL, 0));
+		CHECK(!zfs_mark_mine("zktls:3:web_2:a", 0, "web", NULL, 0));
+		CHECK(zfs_mark_mine("zktls:11:backup:9000:x", 0, "backup:9000",
+				    NULL, 0));
+		CHECK(!zfs_mark_mine("zktls:11:backup:9000:x", 0, "backup:900",
+				     NULL, 0));
+		CHECK(zfs_mark_any("zktls:3:web:a") && zfs_mark_any("zktls_web_a"));
+		CHECK(!zfs_mark_any("zktlsweb") && !zfs_mark_any("daily"));
+		/* the previous format: web_2's mark of @x is not web's (no
+		 * @2_x), web's own of @a_b is (@a_b holds its guid) */
+		memset(e, 0, sizeof(e));
+		snprintf(e[0].name, sizeof(e[0].name), "@x");
+		e[0].guid = 7;
+		e[0].kind = PROTO_KIND_SNAPSHOT;
+		snprintf(e[1].name, sizeof(e[1].name), "@a_b");
+		e[1].guid = 8;
+		e[1].kind = PROTO_KIND_SNAPSHOT;
+		snprintf(e[2].name, sizeof(e[2].name), "@2_x");
+		e[2].guid = 9;
+		e[2].kind = PROTO_KIND_SNAPSHOT;
+		CHECK(!zfs_mark_mine("zktls_web_2_x", 7, "web", e, 3));
+		CHECK(zfs_mark_mine("zktls_web_2_x", 7, "web_2", e, 3));
+		CHECK(zfs_mark_mine("zktls_web_2_x", 9, "web", e, 3));
+		CHECK(!zfs_mark_mine("zktls_web_2_x", 9, "web_2", e, 3));
+		CHECK(zfs_mark_mine("zktls_web_a_b", 8, "web", e, 3));
+		CHECK(!zfs_mark_mine("zktls_web_a_b", 8, "web_a", e, 3));
+		CHECK(!zfs_mark_mine("zktls_web_a_b", 0, "web", NULL, 0));
+		CHECK(zfs_mark_mine("zktls_web_a", 0, "web", NULL, 0));
+		CHECK(!zfs_mark_mine("zktls_web_2_x", 0, "web_2", NULL, 0));
+	}
 	T_DONE("test_privsep");
 }
