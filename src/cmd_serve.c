@@ -7,7 +7,8 @@
  * peer (concurrently with everything else: a silent client holds only its
  * own process, until its handshake deadline), finds the client rule its
  * certificate matches, asks the master for a slot (the global and the
- * per-client session limits: "busy" otherwise), and runs the session the
+ * per-client session limits: "busy" otherwise, which ends the
+ * connection), and runs the session the
  * policy allows: a push lands below the client's push dataset, a pull
  * sends a snapshot of one of its pull datasets, incremental from the
  * newest snapshot both sides have (by GUID).  It reports how the session
@@ -49,6 +50,12 @@
 
 #define MAX_CHILDREN 4096
 #define BUSY_SLACK 16   /* processes beyond max-sessions that say "busy" */
+/* A client's connections that have said who they are: its max-sessions
+ * and this many more (answered busy, and closed: they end at once, and
+ * are stopped BUSY_LINGER s after the answer if they do not).  Past
+ * that, a newcomer of the client is answered busy at once. */
+#define CLIENT_SLACK 4
+#define BUSY_LINGER 5.0
 /* Connections not authenticated yet: past MAX_PENDING, the oldest of the
  * address with the most is stopped for a newcomer, so that silent or
  * slow connections cannot hold the server up. */
@@ -66,6 +73,8 @@ struct child {
 	int evicted;             /* told to stop before it authenticated */
 	char source[64];         /* the peer's address, without its port */
 	double started;
+	double stop_at;          /* SIGTERM it then (answered busy), or 0 */
+	int stopped;             /* told to stop (SIGTERM sent) */
 	char line[512];          /* what it has said so far */
 	size_t len;
 };
@@ -167,6 +176,23 @@ load(struct server *sv, struct serve_conf *conf, struct tls_ctx **ctx)
 		return -zk_errcode();
 	}
 	return 0;
+}
+
+static const struct conf_client *
+rule_of(const struct serve_conf *c, const char *id)
+{
+	for (int i = 0; i < c->nclients; i++)
+		if (strcmp(c->clients[i].id, id) == 0)
+			return &c->clients[i];
+	return NULL;
+}
+
+static void
+stop_child(struct child *k)
+{
+	if (!k->stopped)
+		kill(k->pid, SIGTERM);
+	k->stopped = 1;
 }
 
 static void
@@ -322,13 +348,17 @@ slots(const struct server *sv, const char *client, int *mine)
 	return all;
 }
 
-static const struct conf_client *
-client_rule(const struct server *sv, const char *id)
+/* The client's connections that said who they are and run on: its
+ * sessions, and those answered busy that have not ended yet. */
+static int
+held(const struct server *sv, const char *client)
 {
-	for (int i = 0; i < sv->conf.nclients; i++)
-		if (strcmp(sv->conf.clients[i].id, id) == 0)
-			return &sv->conf.clients[i];
-	return NULL;
+	int n = 0;
+
+	for (int i = 0; i < sv->nkids; i++)
+		n += !sv->kids[i].stopped &&
+		     strcmp(sv->kids[i].client, client) == 0;
+	return n;
 }
 
 /* Say line to a session process; one that does not take it at once is
@@ -340,7 +370,7 @@ tell(struct child *k, const char *line)
 
 	if (send(k->fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL) !=
 	    (ssize_t)len) {
-		kill(k->pid, SIGTERM);
+		stop_child(k);
 		close(k->fd);
 		k->fd = -1;
 	}
@@ -365,18 +395,22 @@ static void
 heard(struct server *sv, struct child *k, char *line)
 {
 	if (strncmp(line, "ID ", 3) == 0 && !k->said_id) {
-		const struct conf_client *cl = client_rule(sv, line + 3);
-		int mine = 0, all = 0;
+		const struct conf_client *cl = rule_of(&sv->conf, line + 3);
+		int mine = 0, all = 0, conns = 0;
 		char reply[128];
 
 		k->said_id = 1;
 		if (cl != NULL) {
+			conns = held(sv, cl->id);
 			snprintf(k->client, sizeof(k->client), "%s", cl->id);
 			all = slots(sv, cl->id, &mine);
 		}
 		if (cl == NULL)
 			snprintf(reply, sizeof(reply), "BUSY the configuration "
 				 "changed");
+		else if (conns >= cl->max_sessions + CLIENT_SLACK)
+			snprintf(reply, sizeof(reply), "BUSY client %s holds %d "
+				 "connections, its limit", cl->id, conns);
 		else if (all >= sv->conf.max_sessions)
 			snprintf(reply, sizeof(reply), "BUSY the server runs "
 				 "%d sessions, its limit", all);
@@ -392,6 +426,8 @@ heard(struct server *sv, struct child *k, char *line)
 			if (st)
 				st->busy++;
 		}
+		if (!k->counted)
+			k->stop_at = now_s() + BUSY_LINGER;
 		strcat(reply, "\n");
 		tell(k, reply);
 		return;
@@ -552,10 +588,13 @@ identify(struct sess *ss, struct tls *peer, char *why, size_t wl, int *busy)
 	ssize_t n;
 
 	*busy = 0;
-	if (ss->client != NULL)
-		return ss->busy ? (*busy = 1, snprintf(why, wl, "%s", ss->busy_why),
-				   -ZK_EDENIED)
-				: 0;
+	if (ss->client != NULL && !ss->busy)
+		return 0;
+	if (ss->client != NULL) {
+		*busy = 1;
+		snprintf(why, wl, "%s", ss->busy_why);
+		return zk_fail(ZK_EDENIED, "refused %s: %s", ss->label, why);
+	}
 	if (policy_identify(ss->conf, peer, &ss->client, ss->label,
 			    sizeof(ss->label)) < 0) {
 		snprintf(why, wl, "not authorised");
@@ -907,7 +946,7 @@ make_room(struct server *sv)
 	if (victim < 0)
 		return 0;
 	sv->kids[victim].evicted = 1;
-	kill(sv->kids[victim].pid, SIGTERM);
+	stop_child(&sv->kids[victim]);
 	log_warn("refused %s: dropped for a newcomer (%d connections not "
 		 "authenticated yet)", sv->kids[victim].source, pending);
 	sv->refused++;
@@ -920,7 +959,7 @@ accept_one(struct server *sv, int lfd, int json, int verbose)
 	char addr[300], source[64];
 	sigset_t all, old;
 	struct child *k;
-	int fd, sp[2];
+	int fd, sp[2], live = 0;
 	pid_t pid;
 
 	if ((fd = net_accept(lfd, addr, sizeof(addr))) < 0) {
@@ -942,8 +981,12 @@ accept_one(struct server *sv, int lfd, int json, int verbose)
 		close(fd);
 		return;
 	}
+	/* those told to stop are ending: they count only against the
+	 * process table's own limit */
+	for (int i = 0; i < sv->nkids; i++)
+		live += !sv->kids[i].stopped;
 	if (sv->stopping ||
-	    sv->nkids >= sv->conf.max_sessions + BUSY_SLACK + MAX_PENDING ||
+	    live >= sv->conf.max_sessions + BUSY_SLACK + MAX_PENDING ||
 	    sv->nkids >= MAX_CHILDREN) {
 		log_warn("refused %s: %d processes already", addr, sv->nkids);
 		sv->refused++;
@@ -1045,6 +1088,20 @@ run(struct server *sv, int json, int verbose)
 		for (int i = 0; i < sv->nkids; i++)
 			pf[n++] = (struct pollfd){ .fd = sv->kids[i].fd,
 						   .events = POLLIN };
+		for (int i = 0; i < sv->nkids; i++) {
+			struct child *k = &sv->kids[i];
+			int left;
+
+			if (k->stopped || k->stop_at == 0)
+				continue;
+			left = (int)((k->stop_at - now_s()) * 1000);
+			if (left <= 0) {
+				stop_child(k);
+				continue;
+			}
+			if (ms < 0 || left < ms)
+				ms = left;
+		}
 		if (sv->stopping) {
 			if (sv->nkids == 0)
 				break;
