@@ -56,11 +56,10 @@
  * that, a newcomer of the client is answered busy at once. */
 #define CLIENT_SLACK 4
 #define BUSY_LINGER 5.0
-/* Connections not authenticated yet: past MAX_PENDING, the oldest of the
- * address with the most is stopped for a newcomer, so that silent or
- * slow connections cannot hold the server up. */
+/* Connections not authenticated yet (make_room()): at most MAX_PENDING,
+ * and at most PENDING_PER_SOURCE of one address. */
 #define MAX_PENDING 128
-#define PENDING_OLD 2.0
+#define PENDING_PER_SOURCE 32
 #define MAX_LASTOK 4096
 #define MAX_SNAPS 4096
 
@@ -914,43 +913,67 @@ serve_one(struct server *sv, int fd, const char *addr, int master, int json,
 	return r;
 }
 
-/* Room for a newcomer among the connections that have not authenticated
- * yet: past MAX_PENDING, the oldest of the address with the most that
- * has taken longer than a handshake takes (PENDING_OLD s) is stopped for
- * it; 0 when there is none (the newcomer is refused). */
-static int
-make_room(struct server *sv)
+/*
+ * Room for a newcomer from source among the connections that have not
+ * authenticated yet (silent or slow ones, a flood): one address holds at
+ * most PENDING_PER_SOURCE of them, all addresses MAX_PENDING.  Past its
+ * share, the oldest of the newcomer's own address is stopped for it;
+ * past MAX_PENDING, the oldest of the address with the most.  So a flood
+ * from a few addresses holds a few shares and never refuses a client from
+ * another address (how long it takes a handshake does not matter).
+ *
+ * A client on the same address as a flood is only sure of this: its
+ * connection is stopped once PENDING_PER_SOURCE newer ones of that
+ * address have come (or, past MAX_PENDING, once it is the oldest of the
+ * busiest address): it is served if its handshake and its first message
+ * take less time than the flood takes to open that many connections.
+ */
+static void
+make_room(struct server *sv, const char *source)
 {
-	int pending = 0, victim = -1, most = 0;
-	double now = now_s();
+	int pending = 0, mine = 0, victim = -1, most = 0;
 
-	for (int i = 0; i < sv->nkids; i++)
-		pending += !sv->kids[i].said_id && !sv->kids[i].evicted;
-	if (pending < MAX_PENDING)
-		return 1;
 	for (int i = 0; i < sv->nkids; i++) {
 		const struct child *k = &sv->kids[i];
-		int same = 0;
 
-		if (k->said_id || k->evicted || now - k->started < PENDING_OLD)
+		if (k->said_id || k->evicted)
 			continue;
-		for (int j = 0; j < sv->nkids; j++)
-			same += !sv->kids[j].said_id && !sv->kids[j].evicted &&
-				strcmp(sv->kids[j].source, k->source) == 0;
-		if (same > most || (same == most &&
-				    k->started < sv->kids[victim].started)) {
-			most = same;
-			victim = i;
+		pending++;
+		if (strcmp(k->source, source) == 0) {
+			mine++;
+			if (victim < 0 || k->started < sv->kids[victim].started)
+				victim = i;
+		}
+	}
+	if (mine < PENDING_PER_SOURCE && pending < MAX_PENDING)
+		return;
+	if (mine < PENDING_PER_SOURCE) {
+		victim = -1;
+		for (int i = 0; i < sv->nkids; i++) {
+			const struct child *k = &sv->kids[i];
+			int same = 0;
+
+			if (k->said_id || k->evicted)
+				continue;
+			for (int j = 0; j < sv->nkids; j++)
+				same += !sv->kids[j].said_id &&
+					!sv->kids[j].evicted &&
+					strcmp(sv->kids[j].source, k->source) == 0;
+			if (same > most || (same == most &&
+					    k->started < sv->kids[victim].started)) {
+				most = same;
+				victim = i;
+			}
 		}
 	}
 	if (victim < 0)
-		return 0;
+		return;
 	sv->kids[victim].evicted = 1;
 	stop_child(&sv->kids[victim]);
-	log_warn("refused %s: dropped for a newcomer (%d connections not "
-		 "authenticated yet)", sv->kids[victim].source, pending);
+	log_warn("refused %s: dropped for a newcomer (%d connections of it, "
+		 "%d in all, not authenticated yet)", sv->kids[victim].source,
+		 mine < PENDING_PER_SOURCE ? most : mine, pending);
 	sv->refused++;
-	return 1;
 }
 
 static void
@@ -974,13 +997,7 @@ accept_one(struct server *sv, int lfd, int json, int verbose)
 		 addr);
 	if (strrchr(source, ':'))
 		*strrchr(source, ':') = '\0';
-	if (!make_room(sv)) {
-		log_warn("refused %s: %d connections are authenticating", addr,
-			 MAX_PENDING);
-		sv->refused++;
-		close(fd);
-		return;
-	}
+	make_room(sv, source);
 	/* those told to stop are ending: they count only against the
 	 * process table's own limit */
 	for (int i = 0; i < sv->nkids; i++)
