@@ -457,12 +457,17 @@ heard(struct server *sv, struct child *k, char *line)
 	}
 }
 
+/* What a session process said; never waits (reap() calls it for one
+ * that has exited, and its socket may still be open elsewhere). */
 static void
 read_child(struct server *sv, struct child *k)
 {
-	ssize_t n = read(k->fd, k->line + k->len, sizeof(k->line) - 1 - k->len);
+	ssize_t n = recv(k->fd, k->line + k->len, sizeof(k->line) - 1 - k->len,
+			 MSG_DONTWAIT);
 	char *nl;
 
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
 	if (n <= 0) {
 		close(k->fd);
 		k->fd = -1;
