@@ -15,8 +15,10 @@
  * ended; the master keeps the counts for the metrics file.
  *
  *   SIGHUP   re-read the configuration and the certificate, key and CA
- *            files: new sessions use them, running ones finish as they
- *            are (a broken new configuration is reported and ignored)
+ *            files: new sessions use them; the connections of a client
+ *            whose rule changed or is gone are stopped (as SIGTERM after
+ *            the grace stops them), those of the other clients finish as
+ *            they are (a broken new configuration is reported and ignored)
  *   SIGTERM  stop accepting, let sessions finish for `grace` seconds,
  *            then stop them (zfs receive -s keeps what arrived, resumable)
  *
@@ -74,6 +76,7 @@ struct child {
 	double started;
 	double stop_at;          /* SIGTERM it then (answered busy), or 0 */
 	int stopped;             /* told to stop (SIGTERM sent) */
+	unsigned gen;            /* the configuration it was forked with */
 	char line[512];          /* what it has said so far */
 	size_t len;
 };
@@ -106,6 +109,7 @@ struct server {
 	int nlastok;
 	uint64_t refused;
 	double accept_after;     /* out of fds: listeners rest until then */
+	unsigned gen;            /* counts the reloads */
 };
 
 static int sigpipe_w = -1, sigpipe_r = -1;
@@ -194,12 +198,46 @@ stop_child(struct child *k)
 	k->stopped = 1;
 }
 
+/*
+ * A reload to conf: a connection's process was forked with the old
+ * configuration and judges its client's requests by it, so the
+ * connections of a client whose rule (identity or rights) is not the
+ * same in conf, or of every client when the CA changes, are stopped,
+ * as SIGTERM after the grace stops a session (zfs receive -s keeps what
+ * arrived).  Connections not identified yet are answered busy when they
+ * say who they are (heard(): forked with an older configuration).
+ * Returns how many were stopped.
+ */
+static int
+stop_changed(struct server *sv, const struct serve_conf *conf)
+{
+	int ca = strcmp(sv->conf.ca, conf->ca) != 0, n = 0;
+
+	for (int i = 0; i < sv->nkids; i++) {
+		struct child *k = &sv->kids[i];
+		const struct conf_client *was, *now;
+
+		if (k->client[0] == '\0' || k->stopped)
+			continue;
+		was = rule_of(&sv->conf, k->client);
+		now = rule_of(conf, k->client);
+		if (!ca && was && now && conf_client_same(was, now))
+			continue;
+		log_warn("stopping a connection of client %s: %s", k->client,
+			 ca ? "the CA changed" : now ? "its rule changed"
+						: "it is no longer configured");
+		stop_child(k);
+		n++;
+	}
+	return n;
+}
+
 static void
 reload(struct server *sv)
 {
 	struct serve_conf conf;
 	struct tls_ctx *ctx;
-	int changed = sv->conf.nlisten != 0;
+	int changed = sv->conf.nlisten != 0, stopped;
 
 	if (load(sv, &conf, &ctx) < 0) {
 		log_error("reload failed, keeping the running configuration: "
@@ -216,11 +254,14 @@ reload(struct server *sv)
 		log_warn("listen addresses change at the next restart");
 	memcpy(conf.listen, sv->conf.listen, sizeof(conf.listen));
 	conf.nlisten = sv->conf.nlisten;
+	stopped = stop_changed(sv, &conf);
 	conf_free(&sv->conf);
 	tls_ctx_free(sv->ctx);
 	sv->conf = conf;
 	sv->ctx = ctx;
-	log_info("reloaded %s: %d clients", sv->config, conf.nclients);
+	sv->gen++;
+	log_info("reloaded %s: %d clients%s", sv->config, conf.nclients,
+		 stopped ? "; stopped the connections of changed clients" : "");
 	check_datasets(&sv->conf);
 }
 
@@ -404,7 +445,9 @@ heard(struct server *sv, struct child *k, char *line)
 			snprintf(k->client, sizeof(k->client), "%s", cl->id);
 			all = slots(sv, cl->id, &mine);
 		}
-		if (cl == NULL)
+		/* Forked with an older configuration, it judged by that:
+		 * busy, it connects again. */
+		if (cl == NULL || k->gen != sv->gen)
 			snprintf(reply, sizeof(reply), "BUSY the configuration "
 				 "changed");
 		else if (conns >= cl->max_sessions + CLIENT_SLACK)
@@ -1070,6 +1113,7 @@ accept_one(struct server *sv, int lfd, int json, int verbose)
 	k->pid = pid;
 	k->fd = sp[0];
 	k->started = now_s();
+	k->gen = sv->gen;
 	snprintf(k->source, sizeof(k->source), "%s", source);
 }
 
