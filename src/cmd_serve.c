@@ -58,10 +58,8 @@
  * that, a newcomer of the client is answered busy at once. */
 #define CLIENT_SLACK 4
 #define BUSY_LINGER 5.0
-/* Connections not authenticated yet (make_room()): at most MAX_PENDING,
- * and at most PENDING_PER_SOURCE of one address. */
+/* Connections not authenticated yet (make_room()). */
 #define MAX_PENDING 128
-#define PENDING_PER_SOURCE 32
 #define MAX_LASTOK 4096
 #define MAX_SNAPS 4096
 
@@ -963,64 +961,48 @@ serve_one(struct server *sv, int fd, const char *addr, int master, int json,
 
 /*
  * Room for a newcomer from source among the connections that have not
- * authenticated yet (silent or slow ones, a flood): one address holds at
- * most PENDING_PER_SOURCE of them, all addresses MAX_PENDING.  Past its
- * share, the oldest of the newcomer's own address is stopped for it;
- * past MAX_PENDING, the oldest of the address with the most.  So a flood
- * from a few addresses holds a few shares and never refuses a client from
- * another address (how long it takes a handshake does not matter).
+ * authenticated yet (silent or slow ones, a flood): at most MAX_PENDING
+ * of them; past that, the oldest connection of the address that has the
+ * most (the newcomer counted with its own) is stopped for it.  So a flood
+ * from a few addresses stops its own connections, whatever its rate and
+ * however long a handshake takes, and a client from another address that
+ * has fewer connections waiting is never the one stopped; many clients
+ * of one address (NAT, parallel syncs) are not limited below MAX_PENDING.
  *
  * A client on the same address as a flood is only sure of this: its
- * connection is stopped once PENDING_PER_SOURCE newer ones of that
- * address have come (or, past MAX_PENDING, once it is the oldest of the
- * busiest address): it is served if its handshake and its first message
- * take less time than the flood takes to open that many connections.
+ * connection is stopped once it is the oldest of that address while
+ * MAX_PENDING wait, i.e. after about MAX_PENDING newer connections;
+ * it is served if its handshake and its first message take less time
+ * than the flood takes to open that many.  Nor is a flood spread over
+ * more addresses than MAX_PENDING held to a share.
  */
 static void
 make_room(struct server *sv, const char *source)
 {
-	int pending = 0, mine = 0, victim = -1, most = 0;
+	int pend[MAX_PENDING * 2], np = 0, victim = -1, most = 0;
 
-	for (int i = 0; i < sv->nkids; i++) {
-		const struct child *k = &sv->kids[i];
+	for (int i = 0; i < sv->nkids && np < MAX_PENDING * 2; i++)
+		if (!sv->kids[i].said_id && !sv->kids[i].evicted)
+			pend[np++] = i;
+	if (np < MAX_PENDING)
+		return;
+	for (int a = 0; a < np; a++) {
+		const struct child *k = &sv->kids[pend[a]];
+		int same = strcmp(k->source, source) == 0;
 
-		if (k->said_id || k->evicted)
-			continue;
-		pending++;
-		if (strcmp(k->source, source) == 0) {
-			mine++;
-			if (victim < 0 || k->started < sv->kids[victim].started)
-				victim = i;
+		for (int b = 0; b < np; b++)
+			same += strcmp(sv->kids[pend[b]].source, k->source) == 0;
+		if (same > most || (same == most &&
+				    k->started < sv->kids[victim].started)) {
+			most = same;
+			victim = pend[a];
 		}
 	}
-	if (mine < PENDING_PER_SOURCE && pending < MAX_PENDING)
-		return;
-	if (mine < PENDING_PER_SOURCE) {
-		victim = -1;
-		for (int i = 0; i < sv->nkids; i++) {
-			const struct child *k = &sv->kids[i];
-			int same = 0;
-
-			if (k->said_id || k->evicted)
-				continue;
-			for (int j = 0; j < sv->nkids; j++)
-				same += !sv->kids[j].said_id &&
-					!sv->kids[j].evicted &&
-					strcmp(sv->kids[j].source, k->source) == 0;
-			if (same > most || (same == most &&
-					    k->started < sv->kids[victim].started)) {
-				most = same;
-				victim = i;
-			}
-		}
-	}
-	if (victim < 0)
-		return;
 	sv->kids[victim].evicted = 1;
 	stop_child(&sv->kids[victim]);
-	log_warn("refused %s: dropped for a newcomer (%d connections of it, "
-		 "%d in all, not authenticated yet)", sv->kids[victim].source,
-		 mine < PENDING_PER_SOURCE ? most : mine, pending);
+	log_warn("refused %s: dropped for a newcomer (%d of the %d connections "
+		 "not authenticated yet are from there)",
+		 sv->kids[victim].source, most, np);
 	sv->refused++;
 }
 
