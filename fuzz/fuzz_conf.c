@@ -41,6 +41,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n2 = conf_print(&c2, out2, sizeof(out2));
 	if (n2 != n1 || memcmp(out1, out2, (size_t)n1) != 0)
 		abort();
+	/* the round trip keeps every client's rule (what a reload
+	 * compares) */
+	if (c2.nclients != c1.nclients)
+		abort();
+	for (int i = 0; i < c1.nclients; i++)
+		if (!conf_client_same(&c1.clients[i], &c2.clients[i]))
+			abort();
 	conf_free(&c1);
 	conf_free(&c2);
 	return 0;

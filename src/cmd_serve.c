@@ -7,15 +7,18 @@
  * peer (concurrently with everything else: a silent client holds only its
  * own process, until its handshake deadline), finds the client rule its
  * certificate matches, asks the master for a slot (the global and the
- * per-client session limits: "busy" otherwise), and runs the session the
+ * per-client session limits: "busy" otherwise, which ends the
+ * connection), and runs the session the
  * policy allows: a push lands below the client's push dataset, a pull
  * sends a snapshot of one of its pull datasets, incremental from the
  * newest snapshot both sides have (by GUID).  It reports how the session
  * ended; the master keeps the counts for the metrics file.
  *
  *   SIGHUP   re-read the configuration and the certificate, key and CA
- *            files: new sessions use them, running ones finish as they
- *            are (a broken new configuration is reported and ignored)
+ *            files: new sessions use them; the connections of a client
+ *            whose rule changed or is gone are stopped (as SIGTERM after
+ *            the grace stops them), those of the other clients finish as
+ *            they are (a broken new configuration is reported and ignored)
  *   SIGTERM  stop accepting, let sessions finish for `grace` seconds,
  *            then stop them (zfs receive -s keeps what arrived, resumable)
  *
@@ -52,11 +55,14 @@
 
 #define MAX_CHILDREN 4096
 #define BUSY_SLACK 16   /* processes beyond max-sessions that say "busy" */
-/* Connections not authenticated yet: past MAX_PENDING, the oldest of the
- * address with the most is stopped for a newcomer, so that silent or
- * slow connections cannot hold the server up. */
+/* A client's connections that have said who they are: its max-sessions
+ * and this many more (answered busy, and closed: they end at once, and
+ * are stopped BUSY_LINGER s after the answer if they do not).  Past
+ * that, a newcomer of the client is answered busy at once. */
+#define CLIENT_SLACK 4
+#define BUSY_LINGER 5.0
+/* Connections not authenticated yet (make_room()). */
 #define MAX_PENDING 128
-#define PENDING_OLD 2.0
 #define MAX_LASTOK 4096
 #define MAX_SNAPS 4096
 
@@ -69,6 +75,9 @@ struct child {
 	int evicted;             /* told to stop before it authenticated */
 	char source[64];         /* the peer's address, without its port */
 	double started;
+	double stop_at;          /* SIGTERM it then (answered busy), or 0 */
+	int stopped;             /* told to stop (SIGTERM sent) */
+	unsigned gen;            /* the configuration it was forked with */
 	char line[512];          /* what it has said so far */
 	size_t len;
 };
@@ -101,6 +110,7 @@ struct server {
 	int nlastok;
 	uint64_t refused;
 	double accept_after;     /* out of fds: listeners rest until then */
+	unsigned gen;            /* counts the reloads */
 };
 
 static int sigpipe_w = -1, sigpipe_r = -1;
@@ -244,12 +254,63 @@ load(struct server *sv, struct serve_conf *conf, struct tls_ctx **ctx)
 	return 0;
 }
 
+static const struct conf_client *
+rule_of(const struct serve_conf *c, const char *id)
+{
+	for (int i = 0; i < c->nclients; i++)
+		if (strcmp(c->clients[i].id, id) == 0)
+			return &c->clients[i];
+	return NULL;
+}
+
+static void
+stop_child(struct child *k)
+{
+	if (!k->stopped)
+		kill(k->pid, SIGTERM);
+	k->stopped = 1;
+}
+
+/*
+ * A reload to conf: a connection's process was forked with the old
+ * configuration and judges its client's requests by it, so the
+ * connections of a client whose rule (identity or rights) is not the
+ * same in conf, or of every client when the CA changes, are stopped,
+ * as SIGTERM after the grace stops a session (zfs receive -s keeps what
+ * arrived).  Connections not identified yet are answered busy when they
+ * say who they are (heard(): forked with an older configuration).
+ * Returns how many were stopped.
+ */
+static int
+stop_changed(struct server *sv, const struct serve_conf *conf)
+{
+	int ca = strcmp(sv->conf.ca, conf->ca) != 0, n = 0;
+
+	for (int i = 0; i < sv->nkids; i++) {
+		struct child *k = &sv->kids[i];
+		const struct conf_client *was, *now;
+
+		if (k->client[0] == '\0' || k->stopped)
+			continue;
+		was = rule_of(&sv->conf, k->client);
+		now = rule_of(conf, k->client);
+		if (!ca && was && now && conf_client_same(was, now))
+			continue;
+		log_warn("stopping a connection of client %s: %s", k->client,
+			 ca ? "the CA changed" : now ? "its rule changed"
+						: "it is no longer configured");
+		stop_child(k);
+		n++;
+	}
+	return n;
+}
+
 static void
 reload(struct server *sv)
 {
 	struct serve_conf conf;
 	struct tls_ctx *ctx;
-	int changed = sv->conf.nlisten != 0;
+	int changed = sv->conf.nlisten != 0, stopped;
 
 	if (load(sv, &conf, &ctx) < 0) {
 		log_error("reload failed, keeping the running configuration: "
@@ -276,11 +337,14 @@ reload(struct server *sv)
 		log_warn("listen addresses change at the next restart");
 	memcpy(conf.listen, sv->conf.listen, sizeof(conf.listen));
 	conf.nlisten = sv->conf.nlisten;
+	stopped = stop_changed(sv, &conf);
 	conf_free(&sv->conf);
 	tls_ctx_free(sv->ctx);
 	sv->conf = conf;
 	sv->ctx = ctx;
-	log_info("reloaded %s: %d clients", sv->config, conf.nclients);
+	sv->gen++;
+	log_info("reloaded %s: %d clients%s", sv->config, conf.nclients,
+		 stopped ? "; stopped the connections of changed clients" : "");
 	check_datasets(&sv->conf);
 }
 
@@ -464,13 +528,17 @@ slots(const struct server *sv, const char *client, int *mine)
 	return all;
 }
 
-static const struct conf_client *
-client_rule(const struct server *sv, const char *id)
+/* The client's connections that said who they are and run on: its
+ * sessions, and those answered busy that have not ended yet. */
+static int
+held(const struct server *sv, const char *client)
 {
-	for (int i = 0; i < sv->conf.nclients; i++)
-		if (strcmp(sv->conf.clients[i].id, id) == 0)
-			return &sv->conf.clients[i];
-	return NULL;
+	int n = 0;
+
+	for (int i = 0; i < sv->nkids; i++)
+		n += !sv->kids[i].stopped &&
+		     strcmp(sv->kids[i].client, client) == 0;
+	return n;
 }
 
 /* Say line to a session process; one that does not take it at once is
@@ -482,7 +550,7 @@ tell(struct child *k, const char *line)
 
 	if (send(k->fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL) !=
 	    (ssize_t)len) {
-		kill(k->pid, SIGTERM);
+		stop_child(k);
 		close(k->fd);
 		k->fd = -1;
 	}
@@ -507,18 +575,24 @@ static void
 heard(struct server *sv, struct child *k, char *line)
 {
 	if (strncmp(line, "ID ", 3) == 0 && !k->said_id) {
-		const struct conf_client *cl = client_rule(sv, line + 3);
-		int mine = 0, all = 0;
+		const struct conf_client *cl = rule_of(&sv->conf, line + 3);
+		int mine = 0, all = 0, conns = 0;
 		char reply[128];
 
 		k->said_id = 1;
 		if (cl != NULL) {
+			conns = held(sv, cl->id);
 			snprintf(k->client, sizeof(k->client), "%s", cl->id);
 			all = slots(sv, cl->id, &mine);
 		}
-		if (cl == NULL)
+		/* Forked with an older configuration, it judged by that:
+		 * busy, it connects again. */
+		if (cl == NULL || k->gen != sv->gen)
 			snprintf(reply, sizeof(reply), "BUSY the configuration "
 				 "changed");
+		else if (conns >= cl->max_sessions + CLIENT_SLACK)
+			snprintf(reply, sizeof(reply), "BUSY client %s holds %d "
+				 "connections, its limit", cl->id, conns);
 		else if (all >= sv->conf.max_sessions)
 			snprintf(reply, sizeof(reply), "BUSY the server runs "
 				 "%d sessions, its limit", all);
@@ -534,6 +608,8 @@ heard(struct server *sv, struct child *k, char *line)
 			if (st)
 				st->busy++;
 		}
+		if (!k->counted)
+			k->stop_at = now_s() + BUSY_LINGER;
 		strcat(reply, "\n");
 		tell(k, reply);
 		return;
@@ -569,12 +645,17 @@ heard(struct server *sv, struct child *k, char *line)
 	}
 }
 
+/* What a session process said; never waits (reap() calls it for one
+ * that has exited, and its socket may still be open elsewhere). */
 static void
 read_child(struct server *sv, struct child *k)
 {
-	ssize_t n = read(k->fd, k->line + k->len, sizeof(k->line) - 1 - k->len);
+	ssize_t n = recv(k->fd, k->line + k->len, sizeof(k->line) - 1 - k->len,
+			 MSG_DONTWAIT);
 	char *nl;
 
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
 	if (n <= 0) {
 		close(k->fd);
 		k->fd = -1;
@@ -699,10 +780,13 @@ identify(struct sess *ss, struct tls *peer, char *why, size_t wl, int *busy)
 	ssize_t n;
 
 	*busy = 0;
-	if (ss->client != NULL)
-		return ss->busy ? (*busy = 1, snprintf(why, wl, "%s", ss->busy_why),
-				   -ZK_EDENIED)
-				: 0;
+	if (ss->client != NULL && !ss->busy)
+		return 0;
+	if (ss->client != NULL) {
+		*busy = 1;
+		snprintf(why, wl, "%s", ss->busy_why);
+		return zk_fail(ZK_EDENIED, "refused %s: %s", ss->label, why);
+	}
 	if (policy_identify(ss->conf, peer, &ss->client, ss->label,
 			    sizeof(ss->label)) < 0) {
 		snprintf(why, wl, "not authorised");
@@ -1025,43 +1109,51 @@ serve_one(struct server *sv, int fd, const char *addr, int master, int json,
 	return r;
 }
 
-/* Room for a newcomer among the connections that have not authenticated
- * yet: past MAX_PENDING, the oldest of the address with the most that
- * has taken longer than a handshake takes (PENDING_OLD s) is stopped for
- * it; 0 when there is none (the newcomer is refused). */
-static int
-make_room(struct server *sv)
+/*
+ * Room for a newcomer from source among the connections that have not
+ * authenticated yet (silent or slow ones, a flood): at most MAX_PENDING
+ * of them; past that, the oldest connection of the address that has the
+ * most (the newcomer counted with its own) is stopped for it.  So a flood
+ * from a few addresses stops its own connections, whatever its rate and
+ * however long a handshake takes, and a client from another address that
+ * has fewer connections waiting is never the one stopped; many clients
+ * of one address (NAT, parallel syncs) are not limited below MAX_PENDING.
+ *
+ * A client on the same address as a flood is only sure of this: its
+ * connection is stopped once it is the oldest of that address while
+ * MAX_PENDING wait, i.e. after about MAX_PENDING newer connections;
+ * it is served if its handshake and its first message take less time
+ * than the flood takes to open that many.  Nor is a flood spread over
+ * more addresses than MAX_PENDING held to a share.
+ */
+static void
+make_room(struct server *sv, const char *source)
 {
-	int pending = 0, victim = -1, most = 0;
-	double now = now_s();
+	int pend[MAX_PENDING * 2], np = 0, victim = -1, most = 0;
 
-	for (int i = 0; i < sv->nkids; i++)
-		pending += !sv->kids[i].said_id && !sv->kids[i].evicted;
-	if (pending < MAX_PENDING)
-		return 1;
-	for (int i = 0; i < sv->nkids; i++) {
-		const struct child *k = &sv->kids[i];
-		int same = 0;
+	for (int i = 0; i < sv->nkids && np < MAX_PENDING * 2; i++)
+		if (!sv->kids[i].said_id && !sv->kids[i].evicted)
+			pend[np++] = i;
+	if (np < MAX_PENDING)
+		return;
+	for (int a = 0; a < np; a++) {
+		const struct child *k = &sv->kids[pend[a]];
+		int same = strcmp(k->source, source) == 0;
 
-		if (k->said_id || k->evicted || now - k->started < PENDING_OLD)
-			continue;
-		for (int j = 0; j < sv->nkids; j++)
-			same += !sv->kids[j].said_id && !sv->kids[j].evicted &&
-				strcmp(sv->kids[j].source, k->source) == 0;
+		for (int b = 0; b < np; b++)
+			same += strcmp(sv->kids[pend[b]].source, k->source) == 0;
 		if (same > most || (same == most &&
 				    k->started < sv->kids[victim].started)) {
 			most = same;
-			victim = i;
+			victim = pend[a];
 		}
 	}
-	if (victim < 0)
-		return 0;
 	sv->kids[victim].evicted = 1;
-	kill(sv->kids[victim].pid, SIGTERM);
-	log_warn("refused %s: dropped for a newcomer (%d connections not "
-		 "authenticated yet)", sv->kids[victim].source, pending);
+	stop_child(&sv->kids[victim]);
+	log_warn("refused %s: dropped for a newcomer (%d of the %d connections "
+		 "not authenticated yet are from there)",
+		 sv->kids[victim].source, most, np);
 	sv->refused++;
-	return 1;
 }
 
 static void
@@ -1070,7 +1162,7 @@ accept_one(struct server *sv, int lfd, int json, int verbose)
 	char addr[300], source[64];
 	sigset_t all, old;
 	struct child *k;
-	int fd, sp[2];
+	int fd, sp[2], live = 0;
 	pid_t pid;
 
 	if ((fd = net_accept(lfd, addr, sizeof(addr))) < 0) {
@@ -1085,15 +1177,13 @@ accept_one(struct server *sv, int lfd, int json, int verbose)
 		 addr);
 	if (strrchr(source, ':'))
 		*strrchr(source, ':') = '\0';
-	if (!make_room(sv)) {
-		log_warn("refused %s: %d connections are authenticating", addr,
-			 MAX_PENDING);
-		sv->refused++;
-		close(fd);
-		return;
-	}
+	make_room(sv, source);
+	/* those told to stop are ending: they count only against the
+	 * process table's own limit */
+	for (int i = 0; i < sv->nkids; i++)
+		live += !sv->kids[i].stopped;
 	if (sv->stopping ||
-	    sv->nkids >= sv->conf.max_sessions + BUSY_SLACK + MAX_PENDING ||
+	    live >= sv->conf.max_sessions + BUSY_SLACK + MAX_PENDING ||
 	    sv->nkids >= MAX_CHILDREN) {
 		log_warn("refused %s: %d processes already", addr, sv->nkids);
 		sv->refused++;
@@ -1157,6 +1247,7 @@ accept_one(struct server *sv, int lfd, int json, int verbose)
 	k->pid = pid;
 	k->fd = sp[0];
 	k->started = now_s();
+	k->gen = sv->gen;
 	snprintf(k->source, sizeof(k->source), "%s", source);
 }
 
@@ -1197,6 +1288,20 @@ run(struct server *sv, int json, int verbose)
 		for (int i = 0; i < sv->nkids; i++)
 			pf[n++] = (struct pollfd){ .fd = sv->kids[i].fd,
 						   .events = POLLIN };
+		for (int i = 0; i < sv->nkids; i++) {
+			struct child *k = &sv->kids[i];
+			int left;
+
+			if (k->stopped || k->stop_at == 0)
+				continue;
+			left = (int)((k->stop_at - now_s()) * 1000);
+			if (left <= 0) {
+				stop_child(k);
+				continue;
+			}
+			if (ms < 0 || left < ms)
+				ms = left;
+		}
 		if (sv->stopping) {
 			if (sv->nkids == 0)
 				break;

@@ -622,6 +622,34 @@ conf_print(const struct serve_conf *c, char *out, size_t cap)
 	return (int)o;
 }
 
+/* Field by field: padding and the block's line number do not count. */
+bool
+conf_client_same(const struct conf_client *a, const struct conf_client *b)
+{
+	if (strcmp(a->id, b->id) || a->nnames != b->nnames ||
+	    a->wildcards != b->wildcards || a->have_pin != b->have_pin ||
+	    (a->have_pin && memcmp(a->pin, b->pin, sizeof(a->pin))) ||
+	    strcmp(a->push, b->push) || a->npull != b->npull ||
+	    a->max_sessions != b->max_sessions || a->rate != b->rate ||
+	    a->resumable != b->resumable || a->rollback != b->rollback ||
+	    a->nset != b->nset || a->nexclude != b->nexclude ||
+	    a->raw != b->raw)
+		return false;
+	for (int i = 0; i < a->nnames; i++)
+		if (strcmp(a->names[i], b->names[i]))
+			return false;
+	for (int i = 0; i < a->npull; i++)
+		if (strcmp(a->pull[i], b->pull[i]))
+			return false;
+	for (int i = 0; i < a->nset; i++)
+		if (strcmp(a->set[i], b->set[i]))
+			return false;
+	for (int i = 0; i < a->nexclude; i++)
+		if (strcmp(a->exclude[i], b->exclude[i]))
+			return false;
+	return true;
+}
+
 void
 conf_free(struct serve_conf *c)
 {

@@ -6,6 +6,7 @@
 #ifndef ZKTLS_CONF_H
 #define ZKTLS_CONF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,6 +75,10 @@ int conf_parse(const char *text, size_t len, struct serve_conf *out,
 int conf_load(const char *path, struct serve_conf *out);
 /* Write *c as configuration text that parses back to the same. */
 int conf_print(const struct serve_conf *c, char *out, size_t cap);
+/* Do a and b give the same client the same identity and rights?  (A
+ * reload stops the connections of a client whose rule changed.) */
+bool conf_client_same(const struct conf_client *a,
+		      const struct conf_client *b);
 void conf_free(struct serve_conf *c);
 
 #endif

@@ -959,6 +959,7 @@ drop(const char *user)
 int
 privsep_fork(const struct serve_conf *conf, int close_fd, int *monitor_side)
 {
+	sigset_t term, old;
 	int sp[2], r;
 	pid_t pid;
 
@@ -972,9 +973,18 @@ privsep_fork(const struct serve_conf *conf, int close_fd, int *monitor_side)
 			       "(or 'privsep no' in the configuration)");
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return zk_fail_errno(ZK_ESYS, "socketpair");
-	if ((pid = fork()) < 0)
+	/* A SIGTERM (the master stopping this connection) waits until the
+	 * monitor can pass it on: killed between the fork and on_term, it
+	 * would leave the network process running on alone. */
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, &old);
+	if ((pid = fork()) < 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		return zk_fail_errno(ZK_ESYS, "fork");
+	}
 	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		close(sp[0]);
 		monitor_fd = sp[1];
 		return drop(conf->user);
@@ -984,6 +994,7 @@ privsep_fork(const struct serve_conf *conf, int close_fd, int *monitor_side)
 		close(close_fd);
 	stop_net = pid;
 	signal(SIGTERM, on_term);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	*monitor_side = 1;
 	r = monitor(sp[0], conf, pid);
 	close(sp[0]);

@@ -404,7 +404,9 @@ send_reply(struct session *s, uint8_t status, const char *msg)
 }
 
 /* A LIST or HAVE before the REQUEST (serve answers them; a one-shot
- * listener says it does not), then the next frame. */
+ * listener says it does not), then the next frame.  A "busy" answer ends
+ * the connection (the error stays set): a client over its limits must
+ * not keep a process of the server by asking again. */
 static int
 answer_query(struct session *s, size_t len)
 {
@@ -414,7 +416,7 @@ answer_query(struct session *s, size_t len)
 	struct proto_list ls;
 	const char *why = NULL;
 	const uint8_t *body = s->msgbuf + PROTO_HDR_LEN;
-	int r;
+	int r, busy = 0;
 
 	if (s->last_type == PROTO_LIST) {
 		if (proto_decode_list(body, len, &ls, &why) < 0)
@@ -426,7 +428,8 @@ answer_query(struct session *s, size_t len)
 			set_text(l.message, sizeof(l.message), "only zktls "
 				 "serve answers LIST");
 		} else if (s->serve->on_list(s->serve->arg, s->c.tls, &ls,
-					     &l) < 0) {
+					     &l) < 0 &&
+			   !(busy = l.status == PROTO_ST_BUSY)) {
 			log_warn("%s", zk_errmsg());
 			zk_clear();
 		}
@@ -456,7 +459,8 @@ answer_query(struct session *s, size_t len)
 			set_text(hg.message, sizeof(hg.message), "only zktls "
 				 "serve answers HAVE");
 		} else if (s->serve->on_have(s->serve->arg, s->c.tls, &hv,
-					     &hg) < 0) {
+					     &hg) < 0 &&
+			   !(busy = hg.status == PROTO_ST_BUSY)) {
 			log_warn("%s", zk_errmsg());
 			zk_clear();
 		}
@@ -465,37 +469,64 @@ answer_query(struct session *s, size_t len)
 			return r;
 	}
 	s->queries++;
+	if (busy) {
+		(void)s->c.plane->close_notify(&s->c);
+		return -ZK_EDENIED;
+	}
 	return 0;
 }
 
-/* 1: a REQUEST is in s->req; 0: the client closed after its queries. */
+#define SERVE_QUERIES 16
+
+/* 1: a REQUEST is in s->req; 0: the client closed after its queries.
+ * The queries before the REQUEST are bounded in number (SERVE_QUERIES)
+ * and, with the REQUEST, in time (the timeout, counted from the first):
+ * a connection cannot keep its process by asking again and again. */
 static int
 recv_request_or_queries(struct session *s)
 {
 	const char *why = NULL;
-	long n;
-	int r;
+	int keep_ms = s->c.timeout_ms, r = 0;
+	double t0 = now_s(), until = t0 + (keep_ms > 0 ? keep_ms / 1000.0 : 120);
+	long n = 0;
 
 	for (;;) {
+		double left = until - now_s();
+
+		if (left <= 0 || s->queries >= SERVE_QUERIES) {
+			r = zk_fail(ZK_EPROTO, "%s: %d queries in %.0f s and "
+				    "no REQUEST: connection closed",
+				    tls_peer(s->c.tls), s->queries, now_s() - t0);
+			break;
+		}
+		s->c.timeout_ms = (int)(left * 1000) + 1;
 		/* A client that only asked questions ends with close_notify
 		 * where the next frame would begin. */
 		if ((n = recv_frame(s, 0)) < 0) {
+			r = (int)n;
 			if (s->queries > 0 && s->c.peer_closed &&
 			    zk_errcode() == ZK_EPROTO) {
 				zk_clear();
-				return 0;
+				r = 0;
 			}
-			return (int)n;
-		}
-		if (s->last_type == PROTO_REQUEST)
 			break;
-		if (s->last_type != PROTO_LIST && s->last_type != PROTO_HAVE)
-			return zk_fail(ZK_EPROTO, "protocol violation by peer: "
-				       "message type %u where a REQUEST was "
-				       "expected", s->last_type);
+		}
+		if (s->last_type == PROTO_REQUEST) {
+			r = 1;
+			break;
+		}
+		if (s->last_type != PROTO_LIST && s->last_type != PROTO_HAVE) {
+			r = zk_fail(ZK_EPROTO, "protocol violation by peer: "
+				    "message type %u where a REQUEST was "
+				    "expected", s->last_type);
+			break;
+		}
 		if ((r = answer_query(s, (size_t)n)) < 0)
-			return r;
+			break;
 	}
+	s->c.timeout_ms = keep_ms;
+	if (r <= 0)
+		return r;
 	if (proto_decode_request(s->msgbuf + PROTO_HDR_LEN, (size_t)n, s->req,
 				 &why) < 0)
 		return zk_fail(ZK_EPROTO, "protocol violation by peer: bad "

@@ -4,8 +4,9 @@
 #	"zktls serve" denies by default: what the policy does not allow is
 #	refused with a clear answer and nothing runs; limits say "busy";
 #	SIGHUP changes the policy and the certificate for new sessions while
-#	running ones finish; scans and silent clients hold nobody up; a
-#	broken configuration names its line; SIGTERM lets sessions finish.
+#	running ones of unchanged clients finish; scans and silent clients
+#	hold nobody up; a broken configuration names its line; SIGTERM lets
+#	sessions finish.
 #
 # Strategy:
 #	Stand-in zfs; clients alpha (push backup/alpha, pull pool/exp,
@@ -27,8 +28,10 @@
 #	   push from that address goes through at once (the oldest silent
 #	   ones are dropped for newcomers).  A LIST held open by alpha takes
 #	   its one session slot: its push meanwhile is busy.
-#	4. SIGHUP with alpha's push removed while a slow push of alpha runs:
-#	   that one ends ok, the next is refused "client alpha may not push".
+#	4. SIGHUP with alpha's push removed while a slow push of beta2 runs
+#	   (its rule unchanged): that one ends ok; alpha's next push is
+#	   refused "client alpha may not push" (serve_revoke_neg: a changed
+#	   client's running sessions are stopped).
 #	5. SIGHUP with a renewed server certificate (new key): a client that
 #	   pins the new key fails before, succeeds after.
 #	6. A broken configuration: --check-config exits 2 naming the line;
@@ -188,7 +191,7 @@ reap "$query" _
 # 4. SIGHUP: policy
 PUSH_ENV=(ZKTLS_FAKE_SEND_DELAY=3)
 bounded 30 "${SENV[@]}" "${PUSH_ENV[@]}" "$ZK" send pool/home@b \
-	--connect "127.0.0.1:$SPORT" "${A[@]}" </dev/null >/dev/null \
+	--connect "127.0.0.1:$SPORT" "${B2[@]}" </dev/null >/dev/null \
 	2>"$T/old.err" &
 old=$!
 sleep 1.5

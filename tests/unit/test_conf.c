@@ -69,6 +69,37 @@ main(void)
 	CHECK_STR(c.clients[1].set[0], "compression=zstd");
 	conf_free(&c);
 
+	/* the same rule, or not (a reload stops a changed client's
+	 * connections): each field counts, the block's line does not */
+	{
+		static const char *const changed[] = {
+			"name b\n", "name a\nname b\n", "pin " PIN "\n",
+			"push p/b\n", "pull p/x\n", "max-sessions 3\n",
+			"rate 1M\n", "resumable no\n", "rollback yes\n",
+			"property compression=lz4\n", "exclude atime\n",
+			"raw yes\n",
+		};
+		struct serve_conf c1, c2;
+		char text[512];
+
+		CHECK(parse(HEAD "client a {\nname a\npush p/a\n}\n", &c1) == 0);
+		CHECK(parse(HEAD "\n\nclient a {\nname a\npush p/a\n}\n",
+			    &c2) == 0);
+		CHECK(conf_client_same(&c1.clients[0], &c2.clients[0]));
+		conf_free(&c2);
+		for (size_t i = 0; i < sizeof(changed) / sizeof(changed[0]);
+		     i++) {
+			snprintf(text, sizeof(text), HEAD "client a {\n%s%s%s}\n",
+				 strncmp(changed[i], "name", 4) ? "name a\n" : "",
+				 strncmp(changed[i], "push", 4) ? "push p/a\n" : "",
+				 changed[i]);
+			CHECK(parse(text, &c2) == 0);
+			CHECK(!conf_client_same(&c1.clients[0], &c2.clients[0]));
+			conf_free(&c2);
+		}
+		conf_free(&c1);
+	}
+
 	/* defaults */
 	CHECK(parse(HEAD "client a {\nname a\npush p/a\n}\n", &c) == 0);
 	CHECK(c.timeout_s == 120 && c.max_sessions == 16 && c.grace_s == 30 &&

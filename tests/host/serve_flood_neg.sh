@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+#
+# Description:
+#	A flood of connections that never authenticate, from another
+#	address, does not keep a real client out: serve bounds what one
+#	address may hold while it authenticates, whatever the rate.
+#
+# Strategy:
+#	Stand-in zfs; client alpha (pull pool/exp).  A Python flooder opens
+#	400 silent TCP connections a second from 127.0.0.2 for 8 s (and
+#	keeps them open: 3200 at most, all closed when it ends).  Meanwhile
+#	alpha, from 127.0.0.1, runs "zktls list" 10 times, 0.6 s apart:
+#	every one must succeed.  serve logs that it dropped flood
+#	connections for newcomers, and serves on after the flood.
+#
+. "$(dirname "$0")/lib.sh"
+
+serve_conf "$T/zktls.conf" "client alpha {" "name alpha" "pull pool/exp" "}"
+start_serve "$T/serve.err" "$T/zktls.conf" "ZKTLS_FAKE_SNAPS=pool/exp@a"
+read -r -a A <<<"$(as_client alpha)"
+
+bg flood 40 python3 - "$SPORT" <<'PY' >"$T/flood.out" 2>&1
+import errno, socket, sys, time
+port, rate, secs = int(sys.argv[1]), 400, 8
+socks, fails = [], 0
+t0 = time.monotonic()
+print("flooding", flush=True)
+for i in range(rate * secs):
+    delay = t0 + i / rate - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.2", 0))
+    s.setblocking(False)
+    e = s.connect_ex(("127.0.0.1", port))
+    if e in (0, errno.EINPROGRESS):
+        socks.append(s)
+    else:
+        s.close()
+        fails += 1
+took = time.monotonic() - t0
+print("opened %d in %.1f s (%.0f/s), %d failed" %
+      (len(socks), took, len(socks) / took, fails), flush=True)
+time.sleep(1)
+for s in socks:
+    s.close()
+PY
+wait_for_line "$T/flood.out" '^flooding' 10 || die "no flood" "$T/flood.out"
+sleep 1
+ok=0
+for i in $(seq 1 10); do
+	bounded 10 "$ZK" list --connect "127.0.0.1:$SPORT" "${A[@]}" pool/exp \
+		>"$T/l$i.out" 2>"$T/l$i.err" && ok=$((ok + 1))
+	sleep 0.6
+done
+reap "$flood" _
+note "$(cat "$T/flood.out"); real client: $ok of 10"
+echo "flood: $(sed -n 's/^opened //p' "$T/flood.out"); real client from another address: $ok of 10 served"
+[ "$ok" -eq 10 ] || fail "the real client was served $ok times of 10 during the flood" \
+	"$T/l1.err"
+assert_grep "refused 127.0.0.2: dropped for a newcomer" "$T/serve.err"
+bounded 10 "$ZK" list --connect "127.0.0.1:$SPORT" "${A[@]}" pool/exp \
+	>"$T/after.out" 2>"$T/after.err"
+assert_exit 0 "a list after the flood" "$T/after.err"
+
+finish "a real client served during a flood of silent connections from another address"
