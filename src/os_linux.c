@@ -108,6 +108,29 @@ os_pace(int fd, uint64_t bytes_per_s)
 	return 0;
 }
 
+int
+os_proc_busy(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	/* /proc/PID/stat: "PID (COMM) STATE ...", COMM may hold ')' */
+	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+		return 0;
+	/* R running, D uninterruptible (I/O, a full queue to its writer
+	 * thread), T/t stopped; S (a socket read among others) is not */
+	return strchr("RDTt", p[2]) != NULL && p[2] != '\0';
+}
+
 void
 os_close_from(int lo)
 {

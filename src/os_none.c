@@ -25,6 +25,13 @@ os_proc_read(pid_t pid, uint64_t *bytes)
 	return -1;
 }
 
+int
+os_proc_busy(pid_t pid)
+{
+	(void)pid;
+	return 0;
+}
+
 void
 os_close_from(int lo)
 {

@@ -66,14 +66,16 @@ static int stalled(struct chan *c, struct stall *st)
 		kplane_rx_sample(&c->rx, c->fd, zread);
 	/* Not stuck: the counter moved; a sender with nothing unacked (its
 	 * zfs is quiet); a receiver whose zfs is behind (more queued than a
-	 * record, or a whole record ready to read: a busy zfs with the last
-	 * small record of a burst waiting), or whose peer is quiet between
-	 * records (chan.quiet_ok: TCP keepalive watches it). */
+	 * record, a whole record ready to read, or zfs busy, not asleep on
+	 * the socket: a zfs waiting for its disk closes the window on the
+	 * rest of a record, which then looks stalled), or whose peer is
+	 * quiet between records (chan.quiet_ok: TCP keepalive watches it). */
 	if (moved != st->moved || st->since == 0 ||
 	    (!closed &&
 	     (st->sending ? queued == 0
 			  : queued > TLS_RECORD_MAX ||
 				    ktls_rx_record_ready(c->fd) ||
+				    (st->reader > 0 && os_proc_busy(st->reader)) ||
 				    (c->quiet_ok && queued == 0 &&
 				     rx_between_records(c, st))))) {
 		st->moved = moved;

@@ -697,6 +697,10 @@ int os_pace(int fd, uint64_t bytes_per_s);
 /* The bytes process pid (ours to watch) has read so far, from any file
  * and by the kernel on its behalf; 0, or -1 where the OS does not say. */
 int os_proc_read(pid_t pid, uint64_t *bytes);
+/* Is process pid busy rather than asleep waiting for an event (running,
+ * in an uninterruptible wait such as disk I/O or a full queue, stopped)?
+ * 1 yes, 0 no or where the OS does not say. */
+int os_proc_busy(pid_t pid);
 
 /* ---------------------------------------------------------------- privsep.c */
 

@@ -31,9 +31,17 @@ chmod 777 "$T/srv.out"
 : >"$T/srv.zfs.log"
 chmod 666 "$T/srv.zfs.log"
 BLOCK=("client alpha {" "name alpha" "push backup/alpha" "pull pool/exp" "}")
+# the metrics in a directory nobody may write and others may not ($T is
+# open to all for the test's files: serve refuses such a directory)
+mkdir -p "$T/m"
+chown 65534:65534 "$T/m"
+chmod 755 "$T/m"
+# own_metrics CONF: point CONF's metrics there
+own_metrics() { sed -i "s#^metrics .*#metrics $T/m/metrics.prom#" "$1"; }
 
 # 1. not root, privilege separation not given up: no start
 serve_conf "$T/sep.conf" "${BLOCK[@]}"
+own_metrics "$T/sep.conf"
 chmod a+r "$T/sep.conf"
 bounded 10 env ZKTLS_ZFS="$FAKEZFS" "${AS_NOBODY[@]}" "$ZK" serve \
 	--config "$T/sep.conf" \
@@ -43,6 +51,7 @@ expect_fail "serve as nobody" 2 $? "$T/sep.err" \
 
 # 2. privsep no: a warning at start
 serve_conf "$T/nosep.conf" "privsep no" "${BLOCK[@]}"
+own_metrics "$T/nosep.conf"
 chmod a+r "$T/nosep.conf"
 start_serve "$T/serve.err" "$T/nosep.conf" ZKTLS_FAKE_GUID=102 \
 	ZKTLS_FAKE_STREAM="$T/stream" \
