@@ -46,7 +46,7 @@ for i in 1 2 3 4 5 6 7 8; do
 	blocks+=("client c$i {" "name c$i" "push backup/c$i" "max-sessions 8" "}")
 done
 serve_conf "$T/zktls.conf" "max-sessions 64" "${blocks[@]}"
-SERVE_LIFE=280 start_serve "$T/serve.err" "$T/zktls.conf" \
+SERVE_LIFE=560 start_serve "$T/serve.err" "$T/zktls.conf" \
 	"ZKTLS_FAKE_GUIDS=pool/home@a=101 pool/home@b=102" \
 	ZKTLS_FAKE_STREAM="$T/stream" ZKTLS_FAKE_GUID=102 \
 	ZKTLS_FAKE_SNAPS="pool/home@a pool/home@b"

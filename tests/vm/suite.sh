@@ -61,6 +61,7 @@
 #                     silent peer between records is still waited for
 #   busy-zfs-direct   a direct receiver (8 KiB receive buffer, --timeout 5)
 #                     whose zfs is stopped for 8 s: waited for, whole
+#                     (the sender has --timeout 30)
 #   quiet-dead-splice, quiet-dead-direct
 #                     in a 25 s silence the sender's link goes down: the
 #                     receiver notices by TCP keepalive within 15 s
@@ -419,36 +420,40 @@ quiet_dead() {
 }
 
 # busy_case NAME: a direct receiver (8 KiB receive buffer, --timeout 5)
-# whose zfs is stopped for 8 s mid-stream: the records it has not read
-# wait in kernel TLS, the window closes, nothing moves.  zfs is behind,
-# not the peer: the session must wait for it and end whole.
+# whose zfs is stopped for 8 s as soon as it runs: the records it has not
+# read wait in kernel TLS, the window closes, nothing moves.  zfs is
+# behind, not the peer: the receiver must wait for it, and the session
+# end whole.  (The sender, --timeout 30, sees its peer take nothing for
+# 8 s; with its own idle timeout under that it would give up, by design.)
 busy_case() {
     local name=$1 t0=$SECONDS d=dstpool/$1 el zpid='' i rpid
     xfer_reset
     rmem_small
-    XFER_OPTS=(--timeout 5) SEND_ARGS=(srcpool/data@s1) RECV_ARGS=("$d")
+    S_XOPTS=(--timeout 30) R_XOPTS=(--timeout 5) SEND_ARGS=(srcpool/data@s1) RECV_ARGS=("$d")
     (
-        # the receiver's zfs, once it runs: stopped 1 s in, for 8 s
+        # the receiver's zfs, once it runs: stopped for 8 s
         for ((i = 0; i < 600; i++)); do
             [[ -s $W/$name.r.pid ]] && read -r rpid <"$W/$name.r.pid" &&
-                zpid=$(pgrep -P "$rpid" -x zfs | head -n1) && [[ -n $zpid ]] && break
+                zpid=$(pgrep -P "$rpid" -f '^[^ ]*zfs receive ' | head -n1) && [[ -n $zpid ]] && break
             nap 0.1
         done
         [[ -n $zpid ]] || exit 1
-        nap 1
-        kill -STOP "$zpid" && nap 8 && kill -CONT "$zpid"
+        kill -STOP "$zpid" || exit 2
+        nap 8
+        kill -CONT "$zpid"
+        exit 0
     ) &
     local stopper=$!
     xfer "$name" splice direct
     wait "$stopper"; local st=$?
     el=$((SECONDS - t0))
     rmem_restore
-    [[ $st == 0 ]] || err "the receiver's zfs was not found to stop"
+    [[ $st == 0 ]] || err "the receiver's zfs receive was not found ($st: 1) or could not be stopped (2)"
     expect_rc sender "$S_RC" 0
     expect_rc receiver "$R_RC" 0
     [[ $el -ge 8 ]] || err "took ${el} s; zfs was stopped for 8 s"
     same_guid srcpool/data@s1 "$d@s1"
-    verdict "$name" "splice->direct, 8 KiB receive buffer, --timeout 5, the receiver's zfs stopped for 8 s: waited, guid equal (${el} s)" "$name"
+    verdict "$name" "splice->direct, 8 KiB receive buffer, receiver --timeout 5, its zfs stopped for 8 s: waited, guid equal (${el} s)" "$name"
     zfs destroy -r "$d" 2>/dev/null
 }
 
