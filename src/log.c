@@ -2,6 +2,7 @@
  * log.c - stderr logging: "zktls: message" lines, or one JSON object per
  * line with --json.  -q keeps errors only, -v adds detail.
  */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -211,6 +212,27 @@ log_error(const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * The "listening on ADDR" notice scripts read the port from: always
+ * printed, even with -q.  As JSON it still carries the words "listening on
+ * ADDR" (in "message"), so a pattern written for the text form matches.
+ */
+void
+log_listening(const char *addr)
+{
+	char esc[700];
+
+	if (json) {
+		json_escape(addr, esc, sizeof(esc));
+		fprintf(stderr, "{\"event\":\"listening\",\"address\":\"%s\","
+			"\"message\":\"listening on %s\"}\n", esc, esc);
+	} else {
+		text_safe(addr, esc, sizeof(esc));
+		fprintf(stderr, "%s: listening on %s\n", prog, esc);
+	}
+	fflush(stderr);
+}
+
 /* A progress line (at most one a second unless final). */
 void
 xfer_progress(struct xfer *x, int final)
@@ -225,6 +247,17 @@ xfer_progress(struct xfer *x, int final)
 	human_bytes(x->bytes, b, sizeof(b));
 	human_bytes(dt > 0 ? (uint64_t)((double)x->bytes / dt) : 0, r,
 		    sizeof(r));
+	if (json) {
+		char lb[600];
+
+		json_escape(x->label ? x->label : "", lb, sizeof(lb));
+		fprintf(stderr, "{\"event\":\"progress\",\"what\":\"%s\","
+			"\"bytes\":%" PRIu64 ",\"seconds\":%.3f,"
+			"\"estimated\":%s,\"total\":%" PRIu64 "}\n", lb,
+			x->bytes, dt, x->estimated ? "true" : "false",
+			x->total_hint);
+		return;
+	}
 	if (x->total_hint > 0 && x->bytes > 0 && x->bytes < x->total_hint) {
 		double eta = dt * (double)(x->total_hint - x->bytes) /
 			     (double)x->bytes;

@@ -140,6 +140,7 @@ void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_listening(const char *addr);
 /* s as the body of a JSON string: quotes and backslashes escaped, and
  * what text_safe() escapes too; always valid UTF-8. */
 void json_escape(const char *s, char *out, size_t cap);
