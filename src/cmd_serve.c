@@ -1431,8 +1431,14 @@ cmd_serve(int argc, char **argv)
 			addrs[i] = sv.conf.listen[i];
 		(void)net_listen_plan(addrs, sv.conf.nlisten, v6only, clash);
 		for (int i = 0; i < sv.conf.nlisten; i++) {
-			if ((r = net_listen(sv.conf.listen[i], v6only[i])) < 0)
+			/* An address the configuration names that we cannot
+			 * have (in use, not ours) is the configuration's
+			 * error, exit 2, not a transfer's. */
+			if ((r = net_listen(sv.conf.listen[i], v6only[i])) < 0) {
+				if (r != -ZK_ESYS)
+					r = -ZK_EUSAGE;
 				goto fail;
+			}
 			sv.lfd[sv.nlfd++] = r;
 		}
 	}
