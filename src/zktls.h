@@ -60,7 +60,8 @@ int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The options every command that connects shares: TLS, --mode,
  * --timeout, --key-limit, --json, --progress, -v, -q.  COMMON_LONG_OPTS goes into a
  * getopt_long table; common_option() takes one: 1 when it was one of
- * them, 0 when not, -1 after a usage error was printed. */
+ * them, 0 when not, < 0 on a bad value (the error in zk_errmsg(), for
+ * the caller to print: usage_error()). */
 enum {
 	OPT_CERT = 0x1000, OPT_KEY, OPT_CA, OPT_PEER_NAME, OPT_PEER_PIN,
 	OPT_WILDCARDS, OPT_MODE, OPT_TIMEOUT, OPT_JSON, OPT_PROGRESS,
