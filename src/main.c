@@ -97,11 +97,11 @@ usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "zktls: error: ");
+	fprintf(stderr, "%szktls: error: ", log_pri(LOG_PRI_ERR));
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry 'zktls --help'.\n");
+	fprintf(stderr, "\n%sTry 'zktls --help'.\n", log_pri(LOG_PRI_ERR));
 	return EXIT_USAGE;
 }
 
@@ -153,7 +153,8 @@ cmd_pin(int argc, char **argv)
 	if (argc != 2)
 		return usage_error("%s", "zktls pin needs one CERT.pem");
 	if (tls_cert_pin(argv[1], pin, sizeof(pin)) < 0) {
-		fprintf(stderr, "zktls: error: %s\n", zk_errmsg());
+		fprintf(stderr, "%szktls: error: %s\n", log_pri(LOG_PRI_ERR),
+			zk_errmsg());
 		return zk_exit_code(-zk_errcode());
 	}
 	printf("%s\n", pin);
@@ -197,7 +198,8 @@ main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
 	if (os_harden() < 0) {
-		fprintf(stderr, "zktls: error: %s\n", zk_errmsg());
+		fprintf(stderr, "%szktls: error: %s\n", log_pri(LOG_PRI_ERR),
+			zk_errmsg());
 		return EXIT_SYS;
 	}
 	if (argc < 2)

@@ -1031,8 +1031,9 @@ log_session(struct session *s, int r, double secs)
 		else
 			snprintf(ku, sizeof(ku), ", %s",
 				 chan_key_strategy(&s->c, 0));
-		fprintf(stderr, "zktls: %s %s%s%s %s %s (%s): %s in %.2f s, %s, "
-			"plane %s, %s%s, %s\n", dir, sw, st[0] ? " into " : "",
+		fprintf(stderr, "%szktls: %s %s%s%s %s %s (%s): %s in %.2f s, %s, "
+			"plane %s, %s%s, %s\n",
+			log_pri(r == 0 ? LOG_PRI_INFO : LOG_PRI_ERR), dir, sw, st[0] ? " into " : "",
 			st, cf->role == ROLE_SENDER ? "to" : "from", sp,
 			s->addr, b, secs, rate,
 			s->c.plane ? s->c.plane->name : "none",

@@ -142,6 +142,11 @@ void log_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_listening(const char *addr);
+/* Syslog priorities, for log_pri(). */
+enum { LOG_PRI_ERR = 3, LOG_PRI_WARNING = 4, LOG_PRI_INFO = 6,
+       LOG_PRI_DEBUG = 7 };
+/* "<N>" when stderr is the journal and lines are text, else "". */
+const char *log_pri(int pri);
 /* s as the body of a JSON string: quotes and backslashes escaped, and
  * what text_safe() escapes too; always valid UTF-8. */
 void json_escape(const char *s, char *out, size_t cap);
