@@ -603,6 +603,7 @@ struct session_result {
 	uint64_t bytes;
 	double seconds;
 	char dataset[512];  /* where it landed, or the snapshot sent */
+	int denied;         /* queries only, and policy refused one */
 };
 const struct session_result *session_result(struct session *s);
 /* Did the server answer the request "busy" (try again later)? */
