@@ -164,8 +164,9 @@ parse_remote(const char *arg, char *addr, size_t al, char *ds, size_t dl,
  * users type them: "zktls sync pool/fs beta -r"); the operands, at most
  * two, into ops.  Everything after "--" is an operand.  RETURN_IN_ORDER
  * ('-'), not GNU permutation: it holds with POSIXLY_CORRECT set too, and
- * leaves argv in order; ':' after it: a missing value is told apart.  0, 1 after --help, or < 0 with the error in
- * zk_errmsg() (the caller says where it came from).
+ * leaves argv in order; the ':' after it tells a missing value apart.
+ * 0, 1 after --help, or < 0 with the error in zk_errmsg() (the caller
+ * says where it came from).
  */
 static int
 sync_options(int argc, char **argv, struct sync *o, char **ops, int *nops)

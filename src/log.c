@@ -298,15 +298,15 @@ xfer_progress(struct xfer *x, int final)
 	if (x->total_hint > 0 && x->bytes > 0 && x->bytes < x->total_hint) {
 		double eta = dt * (double)(x->total_hint - x->bytes) /
 			     (double)x->bytes;
-		fprintf(stderr, "%szktls: %s%s%s%s  %s/s  %3.0f%%  ETA %.0f s%s\n",
-			log_pri(LOG_PRI_INFO), x->label ? x->label : "", x->label ? ": " : "",
-			x->estimated ? "~" : "", b, r,
+		fprintf(stderr, "%szktls: %s%s%s%s  %s/s  %3.0f%%  ETA %.0f "
+			"s%s\n", log_pri(LOG_PRI_INFO), x->label ? x->label : "",
+			x->label ? ": " : "", x->estimated ? "~" : "", b, r,
 			100.0 * (double)x->bytes / (double)x->total_hint, eta,
 			x->estimated ? "  (estimated from TCP)" : "");
 	} else {
 		fprintf(stderr, "%szktls: %s%s%s%s  %s/s%s\n",
-			log_pri(LOG_PRI_INFO), x->label ? x->label : "", x->label ? ": " : "",
-			x->estimated ? "~" : "", b, r,
+			log_pri(LOG_PRI_INFO), x->label ? x->label : "",
+			x->label ? ": " : "", x->estimated ? "~" : "", b, r,
 			x->estimated ? "  (estimated from TCP)" : "");
 	}
 }

@@ -509,13 +509,13 @@ recv_request_or_queries(struct session *s)
 		 * where the next frame would begin. */
 		if ((n = recv_frame(s, 0)) < 0) {
 			r = (int)n;
-			/* A client whose query was refused goes away as it
-			 * likes (zktls list exits at once): its refusal, one
-			 * line already, is the whole story. */
+			/* A client whose query was refused may hang up
+			 * without close_notify (zktls list exits at once):
+			 * its refusal, one line already, is the whole story.
+			 * A frame it got wrong stays a violation. */
 			if ((s->queries > 0 && s->c.peer_closed &&
 			     zk_errcode() == ZK_EPROTO) ||
-			    (s->last_denied && (zk_errcode() == ZK_ENET ||
-						zk_errcode() == ZK_EPROTO))) {
+			    (s->last_denied && zk_errcode() == ZK_ENET)) {
 				zk_clear();
 				r = 0;
 			}
@@ -1043,11 +1043,11 @@ log_session(struct session *s, int r, double secs)
 		else
 			snprintf(ku, sizeof(ku), ", %s",
 				 chan_key_strategy(&s->c, 0));
-		fprintf(stderr, "%szktls: %s %s%s%s %s %s (%s): %s in %.2f s, %s, "
-			"plane %s, %s%s, %s\n",
-			log_pri(r == 0 ? LOG_PRI_INFO : LOG_PRI_ERR), dir, sw, st[0] ? " into " : "",
-			st, cf->role == ROLE_SENDER ? "to" : "from", sp,
-			s->addr, b, secs, rate,
+		fprintf(stderr, "%szktls: %s %s%s%s %s %s (%s): %s in %.2f s, "
+			"%s, plane %s, %s%s, %s\n",
+			log_pri(r == 0 ? LOG_PRI_INFO : LOG_PRI_ERR), dir, sw,
+			st[0] ? " into " : "", st,
+			cf->role == ROLE_SENDER ? "to" : "from", sp, s->addr, b, secs, rate,
 			s->c.plane ? s->c.plane->name : "none",
 			s->c.tls ? tls_cipher(s->c.tls) : "no TLS", ku,
 			r == 0 ? "ok" : "FAILED");
