@@ -61,7 +61,7 @@ cmd_list(int argc, char **argv)
 		int common = common_option(ch, optarg, &cf);
 
 		if (common < 0)
-			return EXIT_USAGE;
+			return usage_error("%s", zk_errmsg());
 		if (common > 0)
 			continue;
 		switch (ch) {

@@ -32,6 +32,8 @@
  *   session -> master  "ID CLIENT"            (authenticated as CLIENT)
  *   master -> session  "OK" | "BUSY REASON"
  *   session -> master  "END CLIENT RESULT PLANE BYTES SECONDS DATASET"
+ *                      (RESULT ok, failed, or denied: it only asked
+ *                      questions, and one was refused by its policy)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -86,7 +88,7 @@ struct child {
 struct stats {
 	char client[CONF_ID_LEN];
 	char plane[16];          /* "none": refused busy before any plane */
-	uint64_t ok, failed, busy, bytes;
+	uint64_t ok, failed, busy, denied, bytes;
 	double seconds;
 };
 struct last_ok {
@@ -469,7 +471,7 @@ write_metrics(struct server *sv)
 		const struct stats *st = &sv->stats[i];
 		const struct { const char *name; uint64_t n; } r[] = {
 			{ "ok", st->ok }, { "failed", st->failed },
-			{ "busy", st->busy },
+			{ "busy", st->busy }, { "denied", st->denied },
 		};
 		for (size_t k = 0; k < sizeof(r) / sizeof(r[0]); k++)
 			if (r[k].n)
@@ -635,6 +637,8 @@ heard(struct server *sv, struct child *k, char *line)
 			st->ok++;
 			if (zfs_name_valid(ds, strchr(ds, '@') ? 's' : 'f'))
 				note_success(sv, ds);
+		} else if (strcmp(result, "denied") == 0) {
+			st->denied++;
 		} else {
 			st->failed++;
 		}
@@ -1100,7 +1104,8 @@ serve_one(struct server *sv, int fd, const char *addr, int master, int json,
 	if (ss.client) {
 		const struct session_result *res = session_result(s);
 		dprintf(master, "END %s %s %s %llu %.3f %s\n", ss.client->id,
-			r == 0 ? "ok" : "failed", res->plane,
+			r != 0 ? "failed" : res->denied ? "denied" : "ok",
+			res->plane,
 			(unsigned long long)res->bytes, res->seconds,
 			res->dataset[0] ? res->dataset : "-");
 	}
@@ -1431,8 +1436,14 @@ cmd_serve(int argc, char **argv)
 			addrs[i] = sv.conf.listen[i];
 		(void)net_listen_plan(addrs, sv.conf.nlisten, v6only, clash);
 		for (int i = 0; i < sv.conf.nlisten; i++) {
-			if ((r = net_listen(sv.conf.listen[i], v6only[i])) < 0)
+			/* An address the configuration names that we cannot
+			 * have (in use, not ours) is the configuration's
+			 * error, exit 2, not a transfer's. */
+			if ((r = net_listen(sv.conf.listen[i], v6only[i])) < 0) {
+				if (r != -ZK_ESYS)
+					r = -ZK_EUSAGE;
 				goto fail;
+			}
 			sv.lfd[sv.nlfd++] = r;
 		}
 	}

@@ -2,8 +2,8 @@
  * cmd_sync.c - "zktls sync": bring a dataset (with -r, its tree) up to
  * date on the other side, a zktls serve.
  *
- *   push: zktls sync [OPTIONS] POOL/FS HOST:PORT[:DATASET]
- *   pull: zktls sync [OPTIONS] HOST:PORT:DATASET POOL/FS
+ *   push: zktls sync [OPTIONS] POOL/FS HOST[:PORT][:DATASET]
+ *   pull: zktls sync [OPTIONS] HOST[:PORT]:DATASET POOL/FS
  *
  * Per dataset: LIST what the other side holds (for a push without
  * DATASET, where the server lands it), continue a partial receive from
@@ -33,6 +33,9 @@
 #include "zktls.h"
 
 #define MAX_DATASETS 1024
+/* The server's port when HOST comes without one (the port the README's
+ * and the man page's examples serve on). */
+#define SYNC_PORT 4433
 
 enum { PROTECT_BOOKMARK, PROTECT_HOLD, PROTECT_NONE };
 /* A busy server (its session slots taken, by our other jobs too) is
@@ -55,8 +58,9 @@ busy_again(double *wait, double t0, const char *what)
 }
 
 static const char sync_usage[] =
-	"usage: zktls sync [OPTIONS] POOL/FS HOST:PORT[:DATASET]    (push)\n"
-	"       zktls sync [OPTIONS] HOST:PORT:DATASET POOL/FS      (pull)\n"
+	"usage: zktls sync [OPTIONS] POOL/FS HOST[:PORT][:DATASET]  (push)\n"
+	"       zktls sync [OPTIONS] HOST[:PORT]:DATASET POOL/FS    (pull)\n"
+	"  (PORT 4433 if left out; options before or after the operands)\n"
 	"  -r                 the dataset and every dataset below it\n"
 	"  -w -c -L -e -p     zfs send flags (raw, compressed, large blocks,\n"
 	"                     embedded, properties)\n"
@@ -113,27 +117,39 @@ struct outcome {
 /*
  * HOST:PORT, [V6]:PORT, or either with :DATASET: 1 with addr and ds (""
  * without), 0 when arg is a local dataset name.  A local name never has
- * a ':' before its first '/' followed by a port number.
+ * a ':' before its first '/' followed by a port number.  With loose, the
+ * port may be left out (HOST, HOST:DATASET: port SYNC_PORT), for the
+ * operand that can only be the server (the caller decides which).
  */
 static int
-parse_remote(const char *arg, char *addr, size_t al, char *ds, size_t dl)
+parse_remote(const char *arg, char *addr, size_t al, char *ds, size_t dl,
+	     int loose)
 {
 	const char *p = arg, *colon;
 	size_t digits;
 
 	if (*p == '[') {
 		const char *close = strchr(p, ']');
-		if (close == NULL || close[1] != ':')
+		if (close == NULL || (close[1] != ':' && close[1] != '\0') ||
+		    (close[1] == '\0' && !loose))
 			return 0;
 		colon = close + 1;
 	} else {
 		colon = strchr(p, ':');
+		if (colon == NULL && loose)
+			colon = p + strlen(p);
 		if (colon == NULL || colon == p ||
-		    memchr(p, '/', (size_t)(colon - p)) ||
-		    memchr(p, '@', (size_t)(colon - p)))
+		    strcspn(p, "/@# ") < (size_t)(colon - p))
 			return 0;
 	}
-	digits = strspn(colon + 1, "0123456789");
+	digits = *colon ? strspn(colon + 1, "0123456789") : 0;
+	if (digits == 0 && loose && (*colon == '\0' || colon[1] != '\0')) {
+		/* HOST or HOST:DATASET: the default port */
+		snprintf(addr, al, "%.*s:%d", (int)(colon - arg), arg,
+			 SYNC_PORT);
+		snprintf(ds, dl, "%s", *colon ? colon + 1 : "");
+		return 1;
+	}
 	if (digits == 0 || digits > 5 ||
 	    (colon[1 + digits] != '\0' && colon[1 + digits] != ':'))
 		return 0;
@@ -143,64 +159,17 @@ parse_remote(const char *arg, char *addr, size_t al, char *ds, size_t dl)
 	return 1;
 }
 
-/* The defaults file: "OPTION [VALUE]" lines (long options without the
- * dashes), '#' comments.  It names keys: it must belong to us or root and
- * be writable by nobody else.  Appends to *v (argv-like). */
+/*
+ * The options among argv[1..argc-1] into o, wherever they stand (as zfs
+ * users type them: "zktls sync pool/fs beta -r"); the operands, at most
+ * two, into ops.  Everything after "--" is an operand.  RETURN_IN_ORDER
+ * ('-'), not GNU permutation: it holds with POSIXLY_CORRECT set too, and
+ * leaves argv in order; the ':' after it tells a missing value apart.
+ * 0, 1 after --help, or < 0 with the error in zk_errmsg() (the caller
+ * says where it came from).
+ */
 static int
-read_defaults(const char *path, int must, char ***v, int *n)
-{
-	static char text[16384], names[16384];
-	static size_t used;
-	struct stat st;
-	FILE *f;
-	size_t len;
-	char *line, *save = NULL;
-	int lineno = 0;
-
-	if ((f = fopen(path, "re")) == NULL) {
-		if (!must && errno == ENOENT)
-			return 0;
-		return zk_fail_errno(ZK_EUSAGE, "cannot read %s", path);
-	}
-	if (fstat(fileno(f), &st) < 0 ||
-	    (st.st_uid != getuid() && st.st_uid != 0) ||
-	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
-		fclose(f);
-		return zk_fail(ZK_EUSAGE, "%s must belong to you or root and "
-			       "be writable by nobody else", path);
-	}
-	len = fread(text, 1, sizeof(text) - 1, f);
-	fclose(f);
-	if (len == sizeof(text) - 1)
-		return zk_fail(ZK_EUSAGE, "%s is too long", path);
-	text[len] = '\0';
-	for (line = strtok_r(text, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *name, *val, *s2 = NULL, *opt;
-
-		lineno++;
-		line[strcspn(line, "#")] = '\0';
-		if ((name = strtok_r(line, " \t", &s2)) == NULL)
-			continue;
-		val = strtok_r(NULL, " \t", &s2);
-		if (strtok_r(NULL, " \t", &s2) != NULL || name[0] == '-')
-			return zk_fail(ZK_EUSAGE, "%s: want OPTION [VALUE] "
-				       "(near '%s')", path, name);
-		if (used + strlen(name) + 3 > sizeof(names))
-			return zk_fail(ZK_EUSAGE, "%s is too long", path);
-		opt = names + used;
-		used += (size_t)sprintf(opt, "--%s", name) + 1;
-		if ((*v = realloc(*v, sizeof(**v) * (size_t)(*n + 3))) == NULL)
-			return zk_fail(ZK_ESYS, "out of memory");
-		(*v)[(*n)++] = opt;
-		if (val)
-			(*v)[(*n)++] = val;
-	}
-	return 0;
-}
-
-static int
-parse(int argc, char **argv, struct sync *o)
+sync_options(int argc, char **argv, struct sync *o, char **ops, int *nops)
 {
 	enum { O_JOBS = 256, O_RATE, O_ROLLBACK, O_EACH, O_DEFAULTS,
 	       O_PROTECT };
@@ -216,20 +185,25 @@ parse(int argc, char **argv, struct sync *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char addr[2][300], ds[2][256];
-	int remote[2], ch;
+	int ch;
 	char *end;
 
-	optind = 1;
+	optind = 0; /* a fresh scan (glibc and musl) */
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+rwcLepnvqh", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "-:rwcLepnvqh", opts, NULL)) != -1) {
 		int common = common_option(ch, optarg, &o->cf);
 
 		if (common < 0)
-			return EXIT_USAGE;
+			return common;
 		if (common > 0)
 			continue;
 		switch (ch) {
+		case 1:
+			if (*nops == 2)
+				return zk_fail(ZK_EUSAGE, "unexpected argument "
+					       "'%s'", optarg);
+			ops[(*nops)++] = optarg;
+			break;
 		case O_ROLLBACK: o->rollback = 1; break;
 		case O_EACH: o->each = 1; break;
 		case O_DEFAULTS: break; /* read before */
@@ -241,14 +215,15 @@ parse(int argc, char **argv, struct sync *o)
 			else if (strcmp(optarg, "none") == 0)
 				o->protect = PROTECT_NONE;
 			else
-				return usage_error("bad --protect '%s' (bookmark, "
-						   "hold or none)", optarg);
+				return zk_fail(ZK_EUSAGE, "bad --protect '%s' "
+					       "(bookmark, hold or none)",
+					       optarg);
 			break;
 		case 'r': o->recursive = 1; break;
 		case 'n': o->dry_run = 1; break;
 		case 'h':
 			fputs(sync_usage, stdout);
-			return -1;
+			return 1;
 		case 'w': o->zflags |= PROTO_ZF_RAW; break;
 		case 'c': o->zflags |= PROTO_ZF_COMPRESSED; break;
 		case 'L': o->zflags |= PROTO_ZF_LARGE; break;
@@ -257,8 +232,8 @@ parse(int argc, char **argv, struct sync *o)
 		case O_JOBS:
 			o->jobs = (int)strtol(optarg, &end, 10);
 			if (*end || end == optarg || o->jobs < 1 || o->jobs > 64)
-				return usage_error("bad --jobs '%s' (1 to 64)",
-						   optarg);
+				return zk_fail(ZK_EUSAGE, "bad --jobs '%s' (1 to "
+					       "64)", optarg);
 			break;
 		case O_RATE: {
 			unsigned long long v = strtoull(optarg, &end, 10);
@@ -268,42 +243,136 @@ parse(int argc, char **argv, struct sync *o)
 				end++;
 			if (*end || end == optarg || optarg[0] == '-' ||
 			    v == 0 || v > (1ull << 40) / mul)
-				return usage_error("bad --rate '%s' (bytes per "
-						   "second, with K, M or G)",
-						   optarg);
+				return zk_fail(ZK_EUSAGE, "bad --rate '%s' (bytes "
+					       "per second, with K, M or G)",
+					       optarg);
 			o->rate = v * mul;
 			break;
 		}
+		case ':':
+			return zk_fail(ZK_EUSAGE, "%s needs a value",
+				       argv[optind - 1]);
 		default:
-			if (optopt)
-				return usage_error("unknown option -%c for zktls "
-						   "sync", optopt);
-			return usage_error("unknown option '%s' for zktls sync",
-					   argv[optind - 1]);
+			if (optopt > 0 && optopt < 256)
+				return zk_fail(ZK_EUSAGE, "unknown option -%c "
+					       "for zktls sync", optopt);
+			return zk_fail(ZK_EUSAGE, "unknown option '%s' for "
+				       "zktls sync", argv[optind - 1]);
 		}
 	}
-	if (argc - optind != 2)
+	for (; optind < argc; optind++) {
+		if (*nops == 2)
+			return zk_fail(ZK_EUSAGE, "unexpected argument '%s'",
+				       argv[optind]);
+		ops[(*nops)++] = argv[optind];
+	}
+	return 0;
+}
+
+/* The defaults file: "OPTION [VALUE]" lines (long options without the
+ * dashes), '#' comments.  It names keys: it must belong to us or root and
+ * be writable by nobody else.  Each line is applied to o as it is read
+ * (the command line, applied after, wins); an error names the file and
+ * the line. */
+static int
+read_defaults(const char *path, char *argv0, struct sync *o)
+{
+	static char text[16384]; /* o keeps pointers to its values */
+	struct stat st;
+	FILE *f;
+	size_t len;
+	char *line, *next;
+	int lineno = 0;
+
+	if ((f = fopen(path, "re")) == NULL)
+		return zk_fail_errno(ZK_EUSAGE, "cannot read %s", path);
+	if (fstat(fileno(f), &st) < 0 ||
+	    (st.st_uid != getuid() && st.st_uid != 0) ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		fclose(f);
+		return zk_fail(ZK_EUSAGE, "%s must belong to you or root and "
+			       "be writable by nobody else", path);
+	}
+	len = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	if (len == sizeof(text) - 1)
+		return zk_fail(ZK_EUSAGE, "%s is too long", path);
+	text[len] = '\0';
+	for (line = text; line; line = next) {
+		char *name, *val, *s2 = NULL, opt[80], why[600];
+		char *mini[4] = { argv0, opt, NULL, NULL }, *ops[2];
+		int nops = 0, r;
+
+		lineno++;
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		line[strcspn(line, "#")] = '\0';
+		if ((name = strtok_r(line, " \t", &s2)) == NULL)
+			continue;
+		val = strtok_r(NULL, " \t", &s2);
+		if (strtok_r(NULL, " \t", &s2) != NULL || name[0] == '-' ||
+		    strlen(name) > sizeof(opt) - 3)
+			return zk_fail(ZK_EUSAGE, "%s: line %d: want OPTION "
+				       "[VALUE], the option without its dashes "
+				       "(near '%s')", path, lineno, name);
+		snprintf(opt, sizeof(opt), "--%s", name);
+		mini[2] = val;
+		r = sync_options(val ? 3 : 2, mini, o, ops, &nops);
+		if (r == 0 && nops > 0)
+			r = zk_fail(ZK_EUSAGE, "--%s takes no value", name);
+		if (r < 0) {
+			snprintf(why, sizeof(why), "%s", zk_errmsg());
+			zk_clear();
+			return zk_fail(ZK_EUSAGE, "%s: line %d: %s", path, lineno,
+				       why);
+		}
+	}
+	return 0;
+}
+
+static int
+parse(int argc, char **argv, struct sync *o)
+{
+	char addr[2][300], ds[2][256], *ops[2];
+	int remote[2], nops = 0, r;
+
+	if ((r = sync_options(argc, argv, o, ops, &nops)) != 0)
+		return r < 0 ? usage_error("%s", zk_errmsg()) : -1;
+	if (nops != 2)
 		return usage_error("%s", "zktls sync needs a SOURCE and a "
-				   "DESTINATION (one of them HOST:PORT)");
+				   "DESTINATION (one of them HOST[:PORT])");
 	for (int i = 0; i < 2; i++)
-		remote[i] = parse_remote(argv[optind + i], addr[i],
-					 sizeof(addr[i]), ds[i], sizeof(ds[i]));
+		remote[i] = parse_remote(ops[i], addr[i], sizeof(addr[i]),
+					 ds[i], sizeof(ds[i]), 0);
+	if (!remote[0] && !remote[1]) {
+		/* No port given: the server is the operand that can only be
+		 * one (a pull's SOURCE names a DATASET after it). */
+		remote[0] = parse_remote(ops[0], addr[0], sizeof(addr[0]),
+					 ds[0], sizeof(ds[0]), 1) &&
+			    ds[0][0] != '\0';
+		remote[1] = parse_remote(ops[1], addr[1], sizeof(addr[1]),
+					 ds[1], sizeof(ds[1]), 1);
+		if (remote[0] && remote[1])
+			return usage_error("either of '%s' and '%s' could be "
+					   "the server: give its port "
+					   "(HOST:PORT)", ops[0], ops[1]);
+	}
 	if (remote[0] == remote[1])
 		return usage_error("%s", remote[0]
 				   ? "both SOURCE and DESTINATION are remote"
 				   : "one of SOURCE and DESTINATION must be "
-				     "HOST:PORT[:DATASET]");
+				     "HOST[:PORT][:DATASET]");
 	o->push = remote[1];
 	snprintf(o->addr, sizeof(o->addr), "%s", addr[o->push]);
 	snprintf(o->remote, sizeof(o->remote), "%s", ds[o->push]);
-	snprintf(o->local, sizeof(o->local), "%s", argv[optind + !o->push]);
+	snprintf(o->local, sizeof(o->local), "%s", ops[!o->push]);
 	if (!zfs_name_valid(o->local, 'f'))
 		return usage_error("invalid dataset name '%s'", o->local);
 	if (o->remote[0] && !zfs_name_valid(o->remote, 'f'))
 		return usage_error("invalid dataset name '%s'", o->remote);
 	if (!o->push && o->remote[0] == '\0')
 		return usage_error("%s", "a pull names the server's dataset: "
-				   "HOST:PORT:DATASET");
+				   "HOST[:PORT]:DATASET");
 	if (o->rollback && o->push)
 		return usage_error("%s", "--rollback is for pulls (a server "
 				   "is rolled back by its operator)");
@@ -1146,14 +1215,14 @@ run_jobs(const struct sync *o, struct job *jobs, int n)
 	}
 }
 
-static int
-sync_main(int argc, char **argv, char ***vp)
+int
+cmd_sync(int argc, char **argv)
 {
 	static struct job jobs[MAX_DATASETS];
 	struct sync o;
-	char **v = NULL, path[600];
+	char path[600];
 	const char *home = getenv("HOME"), *defaults = NULL;
-	int n = 0, njobs = 0, worst = 0, r;
+	int njobs = 0, worst = 0, r;
 	unsigned counts[6] = { 0 };
 	static const char *const kinds[] = { "updated", "current", "empty",
 					     "planned", "failed", "skipped" };
@@ -1166,39 +1235,21 @@ sync_main(int argc, char **argv, char ***vp)
 	o.cf.progress = isatty(2);
 	o.jobs = 1;
 	/* the defaults file's options come first: the command line wins */
-	for (int i = 1; i < argc; i++)
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
 		if (strcmp(argv[i], "--defaults") == 0 && i + 1 < argc)
 			defaults = argv[i + 1];
 		else if (strncmp(argv[i], "--defaults=", 11) == 0)
 			defaults = argv[i] + 11;
-	if ((*vp = v = malloc(sizeof(*v))) == NULL)
-		return EXIT_SYS;
-	v[n++] = argv[0];
-	if (defaults)
-		r = read_defaults(defaults, 1, vp, &n);
-	else {
-		r = 0;
-		if (home && home[0] == '/') {
-			snprintf(path, sizeof(path), "%s/.config/zktls/sync.conf",
-				 home);
-			if (access(path, F_OK) == 0)
-				defaults = path;
-		}
-		if (defaults == NULL && access("/etc/zktls/sync.conf", F_OK) == 0)
-			defaults = "/etc/zktls/sync.conf";
-		if (defaults)
-			r = read_defaults(defaults, 1, vp, &n);
+	if (defaults == NULL && home && home[0] == '/') {
+		snprintf(path, sizeof(path), "%s/.config/zktls/sync.conf", home);
+		if (access(path, F_OK) == 0)
+			defaults = path;
 	}
-	v = *vp;
-	if (r < 0) {
-		fprintf(stderr, "zktls: error: %s\n", zk_errmsg());
-		return EXIT_USAGE;
-	}
-	if ((*vp = v = realloc(v, sizeof(*v) * (size_t)(n + argc))) == NULL)
-		return EXIT_SYS;
-	for (int i = 1; i < argc; i++)
-		v[n++] = argv[i];
-	if ((r = parse(n, v, &o)) != 0)
+	if (defaults == NULL && access("/etc/zktls/sync.conf", F_OK) == 0)
+		defaults = "/etc/zktls/sync.conf";
+	if (defaults && read_defaults(defaults, argv[0], &o) < 0)
+		return usage_error("%s", zk_errmsg());
+	if ((r = parse(argc, argv, &o)) != 0)
 		return r < 0 ? EXIT_OK : r;
 	log_init("zktls", o.cf.quiet ? LOG_QUIET : LOG_NORMAL + o.cf.verbose,
 		 o.cf.json);
@@ -1260,14 +1311,4 @@ sync_main(int argc, char **argv, char ***vp)
 			log_info("%s", line);
 	}
 	return worst;
-}
-
-int
-cmd_sync(int argc, char **argv)
-{
-	char **v = NULL;
-	int r = sync_main(argc, argv, &v);
-
-	free(v);
-	return r;
 }

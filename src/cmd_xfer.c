@@ -97,7 +97,7 @@ parse(int argc, char **argv, const struct zflag *zf, struct conf *cf)
 		int common = common_option(ch, optarg, cf);
 
 		if (common < 0)
-			return EXIT_USAGE;
+			return usage_error("%s", zk_errmsg());
 		if (common > 0)
 			continue;
 		switch (ch) {

@@ -1,11 +1,15 @@
 /*
  * log.c - stderr logging: "zktls: message" lines, or one JSON object per
- * line with --json.  -q keeps errors only, -v adds detail.
+ * line with --json.  -q keeps errors only, -v adds detail.  When stderr
+ * is the systemd journal, each text line starts with its priority.
  */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "zktls.h"
 
@@ -32,6 +36,34 @@ int
 log_json(void)
 {
 	return json;
+}
+
+/*
+ * Under systemd, JOURNAL_STREAM names the device and inode of the stream
+ * it connected stderr to (decimal "DEV:INO").  Only when stderr is that
+ * stream (not a file a script redirected it to) does a text line start
+ * with "<N>", its priority (sd-daemon(3)): "journalctl -p err" then finds
+ * the errors.  JSON lines stay pure JSON.
+ */
+const char *
+log_pri(int pri)
+{
+	static int journal = -1;
+	static const char *const tags[8] = { "<0>", "<1>", "<2>", "<3>",
+					     "<4>", "<5>", "<6>", "<7>" };
+
+	if (journal < 0) {
+		const char *e = getenv("JOURNAL_STREAM");
+		unsigned long long dev, ino;
+		struct stat st;
+		char end;
+
+		journal = e && sscanf(e, "%llu:%llu%c", &dev, &ino, &end) == 2 &&
+			  fstat(2, &st) == 0 &&
+			  (unsigned long long)st.st_dev == dev &&
+			  (unsigned long long)st.st_ino == ino;
+	}
+	return journal && !json && pri >= 0 && pri < 8 ? tags[pri] : "";
 }
 
 /*
@@ -158,11 +190,16 @@ vlog(const char *kind, const char *fmt, va_list ap)
 	}
 	text_safe(msg, esc, sizeof(esc));
 	if (strcmp(kind, "error") == 0)
-		fprintf(stderr, "%s: error: %s\n", prog, esc);
+		fprintf(stderr, "%s%s: error: %s\n", log_pri(LOG_PRI_ERR), prog,
+			esc);
 	else if (strcmp(kind, "warning") == 0)
-		fprintf(stderr, "%s: warning: %s\n", prog, esc);
+		fprintf(stderr, "%s%s: warning: %s\n", log_pri(LOG_PRI_WARNING),
+			prog, esc);
 	else
-		fprintf(stderr, "%s: %s\n", prog, esc);
+		fprintf(stderr, "%s%s: %s\n", log_pri(strcmp(kind, "debug") == 0
+						       ? LOG_PRI_DEBUG
+						       : LOG_PRI_INFO),
+			prog, esc);
 }
 
 void
@@ -211,6 +248,28 @@ log_error(const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * The "listening on ADDR" notice scripts read the port from: always
+ * printed, even with -q.  As JSON it still carries the words "listening on
+ * ADDR" (in "message"), so a pattern written for the text form matches.
+ */
+void
+log_listening(const char *addr)
+{
+	char esc[700];
+
+	if (json) {
+		json_escape(addr, esc, sizeof(esc));
+		fprintf(stderr, "{\"event\":\"listening\",\"address\":\"%s\","
+			"\"message\":\"listening on %s\"}\n", esc, esc);
+	} else {
+		text_safe(addr, esc, sizeof(esc));
+		fprintf(stderr, "%s%s: listening on %s\n", log_pri(LOG_PRI_INFO),
+			prog, esc);
+	}
+	fflush(stderr);
+}
+
 /* A progress line (at most one a second unless final). */
 void
 xfer_progress(struct xfer *x, int final)
@@ -225,18 +284,29 @@ xfer_progress(struct xfer *x, int final)
 	human_bytes(x->bytes, b, sizeof(b));
 	human_bytes(dt > 0 ? (uint64_t)((double)x->bytes / dt) : 0, r,
 		    sizeof(r));
+	if (json) {
+		char lb[600];
+
+		json_escape(x->label ? x->label : "", lb, sizeof(lb));
+		fprintf(stderr, "{\"event\":\"progress\",\"what\":\"%s\","
+			"\"bytes\":%" PRIu64 ",\"seconds\":%.3f,"
+			"\"estimated\":%s,\"total\":%" PRIu64 "}\n", lb,
+			x->bytes, dt, x->estimated ? "true" : "false",
+			x->total_hint);
+		return;
+	}
 	if (x->total_hint > 0 && x->bytes > 0 && x->bytes < x->total_hint) {
 		double eta = dt * (double)(x->total_hint - x->bytes) /
 			     (double)x->bytes;
-		fprintf(stderr, "zktls: %s%s%s%s  %s/s  %3.0f%%  ETA %.0f s%s\n",
-			x->label ? x->label : "", x->label ? ": " : "",
-			x->estimated ? "~" : "", b, r,
+		fprintf(stderr, "%szktls: %s%s%s%s  %s/s  %3.0f%%  ETA %.0f "
+			"s%s\n", log_pri(LOG_PRI_INFO), x->label ? x->label : "",
+			x->label ? ": " : "", x->estimated ? "~" : "", b, r,
 			100.0 * (double)x->bytes / (double)x->total_hint, eta,
 			x->estimated ? "  (estimated from TCP)" : "");
 	} else {
-		fprintf(stderr, "zktls: %s%s%s%s  %s/s%s\n",
-			x->label ? x->label : "", x->label ? ": " : "",
-			x->estimated ? "~" : "", b, r,
+		fprintf(stderr, "%szktls: %s%s%s%s  %s/s%s\n",
+			log_pri(LOG_PRI_INFO), x->label ? x->label : "",
+			x->label ? ": " : "", x->estimated ? "~" : "", b, r,
 			x->estimated ? "  (estimated from TCP)" : "");
 	}
 }

@@ -28,9 +28,9 @@ static const char usage_text[] =
 	"       zktls serve --config FILE [--check-config] [--json] [-v|-q]\n"
 	"       zktls list --connect HOST:PORT TLS-OPTIONS [--push | --tree]\n"
 	"                  [--have GUID]... [--json] DATASET\n"
-	"       zktls sync [OPTIONS] POOL/FS HOST:PORT[:DATASET]   (push; "
+	"       zktls sync [OPTIONS] POOL/FS HOST[:PORT][:DATASET] (push; "
 	"zktls sync --help)\n"
-	"       zktls sync [OPTIONS] HOST:PORT:DATASET POOL/FS     (pull)\n"
+	"       zktls sync [OPTIONS] HOST[:PORT]:DATASET POOL/FS   (pull)\n"
 	"       zktls pin CERT.pem\n"
 	"       zktls version\n"
 	"\n"
@@ -97,11 +97,11 @@ usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "zktls: error: ");
+	fprintf(stderr, "%szktls: error: ", log_pri(LOG_PRI_ERR));
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry 'zktls --help'.\n");
+	fprintf(stderr, "\n%sTry 'zktls --help'.\n", log_pri(LOG_PRI_ERR));
 	return EXIT_USAGE;
 }
 
@@ -123,24 +123,21 @@ common_option(int ch, const char *arg, struct conf *cf)
 	case 'v': cf->verbose++; return 1;
 	case 'q': cf->quiet = 1; return 1;
 	case OPT_MODE:
-		if (plane_mode_parse(arg, &cf->mode) < 0)
-			return usage_error("%s", zk_errmsg()), -1;
-		return 1;
+		return plane_mode_parse(arg, &cf->mode) < 0 ? -ZK_EUSAGE : 1;
 	case OPT_TIMEOUT:
 		cf->timeout_s = (int)strtol(arg, &end, 10);
 		if (*end || end == arg || cf->timeout_s <= 0 ||
 		    cf->timeout_s > 86400)
-			return usage_error("bad --timeout '%s'", arg), -1;
+			return zk_fail(ZK_EUSAGE, "bad --timeout '%s'", arg);
 		return 1;
 	case OPT_KEY_LIMIT: {
 		unsigned long long n = strtoull(arg, &end, 10);
 
 		if (*end || end == arg || arg[0] == '-' || n == 0 ||
 		    n > ZK_KEY_LIMIT)
-			return usage_error("bad --key-limit '%s' (1 to %llu "
-					   "records)", arg,
-					   (unsigned long long)ZK_KEY_LIMIT),
-			       -1;
+			return zk_fail(ZK_EUSAGE, "bad --key-limit '%s' (1 to "
+				       "%llu records)", arg,
+				       (unsigned long long)ZK_KEY_LIMIT);
 		cf->key_limit = n;
 		return 1;
 	}
@@ -156,7 +153,8 @@ cmd_pin(int argc, char **argv)
 	if (argc != 2)
 		return usage_error("%s", "zktls pin needs one CERT.pem");
 	if (tls_cert_pin(argv[1], pin, sizeof(pin)) < 0) {
-		fprintf(stderr, "zktls: error: %s\n", zk_errmsg());
+		fprintf(stderr, "%szktls: error: %s\n", log_pri(LOG_PRI_ERR),
+			zk_errmsg());
 		return zk_exit_code(-zk_errcode());
 	}
 	printf("%s\n", pin);
@@ -200,7 +198,8 @@ main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
 	if (os_harden() < 0) {
-		fprintf(stderr, "zktls: error: %s\n", zk_errmsg());
+		fprintf(stderr, "%szktls: error: %s\n", log_pri(LOG_PRI_ERR),
+			zk_errmsg());
 		return EXIT_SYS;
 	}
 	if (argc < 2)

@@ -333,8 +333,7 @@ net_listen(const char *addrport, int v6only)
 	}
 	format_sockaddr((struct sockaddr *)&ss, sl, shown, sizeof(shown));
 	/* Always printed, even with -q: scripts read the port from it. */
-	fprintf(stderr, "zktls: listening on %s\n", shown);
-	fflush(stderr);
+	log_listening(shown);
 	r = fd;
 	fd = -1;
 out:

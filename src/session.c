@@ -43,6 +43,8 @@ struct session {
 	uint8_t last_type;              /* of the frame recv_frame read */
 	int attached;                   /* the connection is switched */
 	int queries;                    /* LIST/HAVE answered (server) */
+	int denied;                     /* of them, refused by policy */
+	int last_denied;                /* the last one was refused */
 	int queries_only;               /* the client asked, then closed */
 	struct session_result result;
 };
@@ -433,6 +435,7 @@ answer_query(struct session *s, size_t len)
 			log_warn("%s", zk_errmsg());
 			zk_clear();
 		}
+		s->last_denied = l.status == PROTO_ST_DENIED;
 		for (uint32_t first = 0, taken = 0;; first += taken) {
 			long n;
 
@@ -464,11 +467,13 @@ answer_query(struct session *s, size_t len)
 			log_warn("%s", zk_errmsg());
 			zk_clear();
 		}
+		s->last_denied = hg.status == PROTO_ST_DENIED;
 		if ((r = send_frame(s, proto_encode_having(&hg, s->msgbuf,
 							   MSGBUF_LEN))) < 0)
 			return r;
 	}
 	s->queries++;
+	s->denied += s->last_denied;
 	if (busy) {
 		(void)s->c.plane->close_notify(&s->c);
 		return -ZK_EDENIED;
@@ -504,8 +509,13 @@ recv_request_or_queries(struct session *s)
 		 * where the next frame would begin. */
 		if ((n = recv_frame(s, 0)) < 0) {
 			r = (int)n;
-			if (s->queries > 0 && s->c.peer_closed &&
-			    zk_errcode() == ZK_EPROTO) {
+			/* A client whose query was refused may hang up
+			 * without close_notify (zktls list exits at once):
+			 * its refusal, one line already, is the whole story.
+			 * A frame it got wrong stays a violation. */
+			if ((s->queries > 0 && s->c.peer_closed &&
+			     zk_errcode() == ZK_EPROTO) ||
+			    (s->last_denied && zk_errcode() == ZK_ENET)) {
 				zk_clear();
 				r = 0;
 			}
@@ -976,6 +986,13 @@ log_session(struct session *s, int r, double secs)
 	else
 		human_bytes(s->x.bytes, b, sizeof(b));
 	snprintf(rate, sizeof(rate), "%.1f MiB/s", mibs);
+	if (s->queries_only && r == 0) {
+		/* no stream: not a session line (a refused query has had
+		 * its own) */
+		log_verbose("answered %d queries from %s (%s), %d refused",
+			    s->queries, peer, s->addr, s->denied);
+		return;
+	}
 	if (log_json()) {
 		char jp[700], ja[700], jw[700], jt[700], jb[24], jr[24];
 
@@ -1007,11 +1024,6 @@ log_session(struct session *s, int r, double secs)
 			zk_exit_code(r));
 		return;
 	}
-	if (s->queries_only && r == 0) {
-		log_verbose("answered %d queries from %s (%s)", s->queries, peer,
-			    s->addr);
-		return;
-	}
 	if (log_level() < LOG_NORMAL && r == 0)
 		return;
 	{
@@ -1031,10 +1043,11 @@ log_session(struct session *s, int r, double secs)
 		else
 			snprintf(ku, sizeof(ku), ", %s",
 				 chan_key_strategy(&s->c, 0));
-		fprintf(stderr, "zktls: %s %s%s%s %s %s (%s): %s in %.2f s, %s, "
-			"plane %s, %s%s, %s\n", dir, sw, st[0] ? " into " : "",
-			st, cf->role == ROLE_SENDER ? "to" : "from", sp,
-			s->addr, b, secs, rate,
+		fprintf(stderr, "%szktls: %s %s%s%s %s %s (%s): %s in %.2f s, "
+			"%s, plane %s, %s%s, %s\n",
+			log_pri(r == 0 ? LOG_PRI_INFO : LOG_PRI_ERR), dir, sw,
+			st[0] ? " into " : "", st,
+			cf->role == ROLE_SENDER ? "to" : "from", sp, s->addr, b, secs, rate,
 			s->c.plane ? s->c.plane->name : "none",
 			s->c.tls ? tls_cipher(s->c.tls) : "no TLS", ku,
 			r == 0 ? "ok" : "FAILED");
@@ -1123,7 +1136,7 @@ session_busy(const struct session *s)
 const struct session_result *
 session_result(struct session *s)
 {
-	static struct session_result none = { "none", 0, 0, "-" };
+	static struct session_result none = { "none", 0, 0, "-", 0 };
 
 	if (s == NULL)
 		return &none;
@@ -1135,6 +1148,7 @@ session_result(struct session *s)
 		snprintf(s->result.dataset, sizeof(s->result.dataset), "%s",
 			 s->cf->role == ROLE_SENDER ? s->snapname : s->target);
 	s->result.bytes = s->x.uncounted ? 0 : s->x.bytes;
+	s->result.denied = s->queries_only && s->denied > 0;
 	s->result.seconds = now_s() - (s->x.t_start > 0 ? s->x.t_start : s->t0);
 	return &s->result;
 }

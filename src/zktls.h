@@ -60,7 +60,8 @@ int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The options every command that connects shares: TLS, --mode,
  * --timeout, --key-limit, --json, --progress, -v, -q.  COMMON_LONG_OPTS goes into a
  * getopt_long table; common_option() takes one: 1 when it was one of
- * them, 0 when not, -1 after a usage error was printed. */
+ * them, 0 when not, < 0 on a bad value (the error in zk_errmsg(), for
+ * the caller to print: usage_error()). */
 enum {
 	OPT_CERT = 0x1000, OPT_KEY, OPT_CA, OPT_PEER_NAME, OPT_PEER_PIN,
 	OPT_WILDCARDS, OPT_MODE, OPT_TIMEOUT, OPT_JSON, OPT_PROGRESS,
@@ -140,6 +141,12 @@ void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_listening(const char *addr);
+/* Syslog priorities, for log_pri(). */
+enum { LOG_PRI_ERR = 3, LOG_PRI_WARNING = 4, LOG_PRI_INFO = 6,
+       LOG_PRI_DEBUG = 7 };
+/* "<N>" when stderr is the journal and lines are text, else "". */
+const char *log_pri(int pri);
 /* s as the body of a JSON string: quotes and backslashes escaped, and
  * what text_safe() escapes too; always valid UTF-8. */
 void json_escape(const char *s, char *out, size_t cap);
@@ -596,6 +603,7 @@ struct session_result {
 	uint64_t bytes;
 	double seconds;
 	char dataset[512];  /* where it landed, or the snapshot sent */
+	int denied;         /* queries only, and policy refused one */
 };
 const struct session_result *session_result(struct session *s);
 /* Did the server answer the request "busy" (try again later)? */

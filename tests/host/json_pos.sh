@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 #
 # Description:
-#	With --json every line zktls writes to stderr (but the "listening
-#	on" line scripts read the port from) is one JSON object, and each
-#	session ends with one {"event":"session", ...} object carrying the
+#	With --json every line zktls writes to stderr is one JSON object,
+#	from the first line on (the "listening on" notice too, still
+#	carrying the words "listening on ADDR:PORT"), and each session ends with one {"event":"session", ...} object carrying the
 #	byte count, data plane, result and exit code; this holds for
 #	successes, transfer failures, handshake failures, and peers whose
 #	certificate names contain JSON metacharacters.
@@ -19,6 +19,13 @@
 #	   error object carries the exact message.
 #	4. A pinned self-signed peer whose CN is  ev"il\x  : all lines still
 #	   parse and the receiver's event names peer  CN=ev"il\x .
+#	5. send --listen (a pull) with --progress: the first line is
+#	   {"event":"listening","address":"127.0.0.1:PORT","message":
+#	   "listening on 127.0.0.1:PORT"}, progress lines are
+#	   {"event":"progress"} objects, every line parses.
+#	6. serve --json, then sync --json and list --json against it: every
+#	   line of all three parses; serve's first line is the listening
+#	   event.
 #
 . "$(dirname "$0")/lib.sh"
 
@@ -33,8 +40,6 @@ path, role, peer, nbytes, result, code = sys.argv[1:7]
 objs, bad = [], []
 for line in open(path, encoding="utf-8", errors="replace"):
     line = line.rstrip("\n")
-    if line.startswith("zktls: listening on "):
-        continue
     try:
         o = json.loads(line)
         assert isinstance(o, dict)
@@ -76,12 +81,39 @@ errors_json() {
 	python3 - "$@" <<'PY' || fail "JSON error log $1 is wrong" "$1"
 import json, sys
 path, msg = sys.argv[1:3]
-objs = [json.loads(l) for l in open(path)
-        if not l.startswith("zktls: listening on ")]
+objs = [json.loads(l) for l in open(path)]
 errs = [o for o in objs if o.get("level") == "error"]
 if [o.get("message") for o in errs] != [msg]:
     sys.exit("error objects: %r, want one with %r" % (errs, msg))
 PY
+}
+
+# listening_json ERRFILE: the first line is the listening event, its
+# message what the VM suite's wait_listen pattern looks for.
+listening_json() {
+	python3 - "$1" <<'PY' || fail "no JSON listening event first in $1" "$1"
+import json, re, sys
+first = open(sys.argv[1]).readline()
+o = json.loads(first)
+a = o.get("address", "")
+if o.get("event") != "listening" or not re.fullmatch(r"127\.0\.0\.1:\d+", a):
+    sys.exit("first line: %r" % first)
+if o.get("message") != "listening on " + a:
+    sys.exit("message: %r" % o.get("message"))
+if not re.search(r"listening on [^ ]*:([0-9]+)", first):
+    sys.exit("wait_listen's pattern does not match %r" % first)
+PY
+}
+
+# all_json FILE...: every line of every FILE is a JSON object.
+all_json() {
+	local f
+	for f in "$@"; do
+		python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    assert isinstance(json.loads(l), dict), l' "$f" ||
+			fail "not all JSON: $f" "$f"
+	done
 }
 
 # 1. success
@@ -89,7 +121,7 @@ run_push ok "${TLS_B[@]}" --json -- "${TLS_A[@]}" --json
 assert_rc 0 "$SEND_RC" "success: sender" "$T/ok.send.err"
 assert_rc 0 "$RECV_RC" "success: receiver" "$T/ok.recv.err"
 assert_file_eq "$T/in" "$T/ok.out"
-assert_line "zktls: listening on 127.0.0.1:$(sed -n 's/^zktls: listening on 127\.0\.0\.1://p' "$T/ok.recv.err")" "$T/ok.recv.err"
+listening_json "$T/ok.recv.err"
 check_json "$T/ok.send.err" sender DNS:beta 1048576 ok 0
 check_json "$T/ok.recv.err" receiver DNS:alpha 1048576 ok 0
 
@@ -113,7 +145,7 @@ errors_json "$T/fail.send.err" "receiver: the consumer stopped reading the strea
 run_push hs "${TLS_B[@]}" --json -- "${TLS_A[@]}" --json --peer-name gamma
 assert_rc 3 "$SEND_RC" "handshake failure: sender" "$T/hs.send.err"
 errors_json "$T/hs.send.err" "server certificate does not match --peer-name gamma"
-python3 -c 'import json,sys; [json.loads(l) for l in sys.stdin if not l.startswith("zktls: listening on ")]' \
+python3 -c 'import json,sys; [json.loads(l) for l in sys.stdin]' \
 	<"$T/hs.recv.err" || fail "handshake failure: receiver's log is not JSON" "$T/hs.recv.err"
 
 # 4. JSON metacharacters in the peer's certificate name
@@ -130,4 +162,40 @@ assert_rc 0 "$SEND_RC" "evil CN: sender" "$T/evil.send.err"
 assert_rc 0 "$RECV_RC" "evil CN: receiver" "$T/evil.recv.err"
 check_json "$T/evil.recv.err" receiver 'CN=ev"il\x (pinned key)' 1048576 ok 0
 
-finish "JSON logs valid for success, failures and odd peer names"
+# 5. send --listen (a pull), with progress lines
+mkdata "$T/in5" 4M
+start_listener port "$T/pull.send.err" "$ZK" pipe send "${TLS_A[@]}" --json \
+	--progress <"$T/in5"
+bounded 20 "$ZK" pipe recv --connect "127.0.0.1:$port" "${TLS_B[@]}" --json \
+	--progress >"$T/pull.out" 2>"$T/pull.recv.err"
+assert_exit 0 "pull: receiver" "$T/pull.recv.err"
+reap_listener "$LPID" src
+assert_rc 0 "$src" "pull: sender" "$T/pull.send.err"
+assert_file_eq "$T/in5" "$T/pull.out"
+listening_json "$T/pull.send.err"
+all_json "$T/pull.send.err" "$T/pull.recv.err"
+assert_grep '{"event":"progress","what":"","bytes":4194304,' "$T/pull.recv.err"
+
+# 6. serve, sync and list
+read -r -a A <<<"$(as_client alpha)"
+serve_conf "$T/srv.conf" "client alpha {" "name alpha" "push backup/alpha" "}"
+SERVE_ARGS=(--json)
+start_serve "$T/srv.err" "$T/srv.conf" \
+	"ZKTLS_FAKE_GUIDS=backup/alpha/exp@a=101"
+SERVE_ARGS=()
+bounded 30 env ZKTLS_ZFS="$FAKEZFS" \
+	ZKTLS_FAKE_GUIDS="pool/exp@a=101 pool/exp@b=102" \
+	ZKTLS_FAKE_SNAPS="pool/exp@a pool/exp@b" \
+	"$ZK" sync --json --no-progress "${A[@]}" -n pool/exp "127.0.0.1:$SPORT" \
+	>"$T/sync.out" 2>"$T/sync.err"
+assert_exit 0 "sync --json -n" "$T/sync.err"
+assert_grep '"event":"sync-summary"' "$T/sync.err"
+bounded 20 "$ZK" list --json --connect "127.0.0.1:$SPORT" "${A[@]}" \
+	backup/alpha/exp >"$T/list.out" 2>"$T/list.err"
+assert_exit 0 "list --json" "$T/list.err"
+kill -TERM "$SERVE_PID"
+reap "$SPID" _
+listening_json "$T/srv.err"
+all_json "$T/srv.err" "$T/sync.err" "$T/list.err" "$T/list.out"
+
+finish "JSON logs valid from the first line for success, failures, odd peer names, pulls, serve, sync and list"

@@ -367,6 +367,9 @@ start_listener() {
 		__line=$(head -n 1 "$__err" 2>/dev/null)
 		__line=${__line#tlspeer: }   # tests/tools/tlspeer says so too
 		__line=${__line#zktls: }
+		# --json: {"event":"listening",...,"message":"listening on A:P"}
+		[[ $__line =~ ^\{\"event\":\"listening\".*\"message\":\"([^\"]*)\" ]] &&
+			__line=${BASH_REMATCH[1]}
 		case $__line in
 		"listening on ${LISTEN_SHOWN:-127.0.0.1}:"*)
 			__port=${__line#"listening on ${LISTEN_SHOWN:-127.0.0.1}:"}
@@ -720,7 +723,7 @@ time.sleep(30)' "$1" "$2" >"$T/silent.$2.out" 2>&1
 }
 
 # start_serve ERRFILE CONF [VAR=VALUE...]: run "zktls serve --config CONF"
-# in the background with the stand-in zfs (VAR=VALUE for it), its fake
+# (and the array SERVE_ARGS, if set) in the background with the stand-in zfs (VAR=VALUE for it), its fake
 # receives writing to $T/srv.out/, its log in $T/srv.zfs.log; wait for its
 # "listening on" line: the port in SPORT, the pid (of the timeout(1)
 # wrapper) in SPID, zktls's own pid in SERVE_PID.
@@ -733,10 +736,12 @@ start_serve() {
 	bg SPID "${SERVE_LIFE:-120}" env ZKTLS_ZFS="$FAKEZFS" \
 		ZKTLS_FAKE_OUTDIR="$T/srv.out" ZKTLS_FAKE_LOG="$T/srv.zfs.log" \
 		"$@" bash -c 'echo $$ >"$0"; exec "${@}"' "$T/serve.pid" \
-		"$ZK" serve --config "$conf" </dev/null >/dev/null 2>"$err"
+		"$ZK" serve --config "$conf" ${SERVE_ARGS[@]+"${SERVE_ARGS[@]}"} \
+		</dev/null >/dev/null 2>"$err"
 	for ((i = 0; i < 10 * SCALE * 20; i++)); do
 		line=$(head -n 1 "$err" 2>/dev/null)
-		if [[ $line =~ ^zktls:\ listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]]; then
+		if [[ $line =~ ^zktls:\ listening\ on\ 127\.0\.0\.1:([0-9]+)$ ||
+			$line =~ ^\{\"event\":\"listening\".*\"message\":\"listening\ on\ 127\.0\.0\.1:([0-9]+)\"\}$ ]]; then
 			SPORT=${BASH_REMATCH[1]}
 			SERVE_PID=$(cat "$T/serve.pid")
 			return 0

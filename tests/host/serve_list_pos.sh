@@ -15,7 +15,10 @@
 #	2. --have 101 --have 999: "101 yes", "999 no".
 #	3. list backup/beta (not alpha's): exit 3, "peer refused the request
 #	   (denied): backup/beta is not client alpha's"; the server's zfs
-#	   never ran for it.
+#	   never ran for it.  The server logs it as one refused query
+#	   ("refused LIST from alpha (DNS:alpha): ..."), not as a failed
+#	   stream, and counts it result="denied" in its metrics; the same
+#	   for list --have (its LIST is refused first).
 #	4. A listing of 3000 entries (more than one LISTING frame): all 3000
 #	   arrive, in order.
 #	5. A one-shot listener asked to list: "only zktls serve answers LIST".
@@ -55,6 +58,19 @@ expect_fail "list of another client's dataset" 3 $? "$T/d.err" \
 	"peer refused the request (denied): backup/beta is not client alpha's"
 assert_empty "$T/d.out"
 grep -q 'backup/beta' "$T/srv.zfs.log" && fail "zfs ran for backup/beta"
+bounded 20 "$ZK" list --connect "127.0.0.1:$SPORT" "${A[@]}" --have 101 \
+	backup/beta >"$T/dh.out" 2>"$T/dh.err"
+expect_fail "have of another client's dataset" 3 $? "$T/dh.err" \
+	"peer refused the request (denied): backup/beta is not client alpha's"
+wait_for_line "$T/metrics.prom" 'result="denied"} 2' 10 ||
+	fail "the denied queries are not counted" "$T/metrics.prom"
+n=$(grep -cxF 'zktls: warning: refused LIST from alpha (DNS:alpha): backup/beta is not client alpha'"'"'s' "$T/serve.err")
+assert_eq 2 "$n" "refused LIST lines"
+assert_no_grep "FAILED" "$T/serve.err"
+assert_no_grep "truncated" "$T/serve.err"
+assert_no_grep "error" "$T/serve.err"
+assert_no_grep 'result="failed"' "$T/metrics.prom"
+assert_grep 'zktls_sessions_total{client="alpha",plane="user",result="denied"} 2' "$T/metrics.prom"
 
 # 4. a long listing
 kill -TERM "$SERVE_PID"

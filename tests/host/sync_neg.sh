@@ -14,11 +14,16 @@
 #	(102), @c (103); the server's backup/alpha/exp has what each case
 #	says (ZKTLS_FAKE_GUIDS of its fake zfs).
 #	1. Usage: both sides remote, both local, --rollback on a push,
-#	   --rate on a pull, --protect maybe, --jobs 0: exit 2, the reason.
+#	   --rate on a pull, --protect maybe, --jobs 0, a third operand (also
+#	   an option after "--"), two operands either of which could be the
+#	   server, --jobs without its value: exit 2, the reason.
 #	2. Defaults file: group-writable: exit 2 "must belong to you or root
 #	   and be writable by nobody else"; mode 600 holding the TLS options:
-#	   used (the dry run of 3 needs them).
-#	3. Server has @a: the plan is "-I @a pool/exp@c (2 snapshots ...)";
+#	   used (the dry run of 3 needs them).  A bad value, an unknown
+#	   option: exit 2, "FILE: line N: ..." (the line of the first bad
+#	   one).  HOST without :PORT connects to port 4433.
+#	3. (Options after the operands, POSIXLY_CORRECT set.)
+#	   Server has @a: the plan is "-I @a pool/exp@c (2 snapshots ...)";
 #	   no session line, no zfs send on our side, exit 0.
 #	4. Server has @a and @x (999, newer): exit 2, "backup/alpha/exp has
 #	   diverged from pool/exp: it has backup/alpha/exp@x, newer than their
@@ -48,12 +53,16 @@ usage() {   # usage WANT-TEXT ARGS...
 	expect_fail "sync $*" 2 $? "$T/u$u.err" "$want"
 }
 usage "both SOURCE and DESTINATION are remote" h:1:pool/a h:2:pool/b
-usage "one of SOURCE and DESTINATION must be HOST:PORT[:DATASET]" pool/a pool/b
+usage "one of SOURCE and DESTINATION must be HOST[:PORT][:DATASET]" pool/a pool/b
 usage "--rollback is for pulls (a server is rolled back by its operator)" --rollback pool/a h:1
 usage "--rate paces pushes (the server's policy paces pulls)" --rate 1M h:1:pool/a pool/b
 usage "bad --protect 'maybe' (bookmark, hold or none)" --protect maybe pool/a h:1
 usage "bad --jobs '0' (1 to 64)" --jobs 0 pool/a h:1
-usage "a pull names the server's dataset: HOST:PORT:DATASET" h:1 pool/b
+usage "a pull names the server's dataset: HOST[:PORT]:DATASET" h:1 pool/b
+usage "unexpected argument '-r'" -- pool/a h:1 -r
+usage "unexpected argument 'pool/c'" pool/a h:1 pool/c
+usage "either of 'h:pool/a' and 'pool' could be the server: give its port (HOST:PORT)" h:pool/a pool
+usage "--jobs needs a value" pool/a h:1 --jobs
 bounded 10 "${SY[@]}" --help >"$T/help.out" 2>&1
 assert_exit 0 "sync --help" "$T/help.out"
 assert_grep "usage: zktls sync" "$T/help.out"
@@ -74,6 +83,36 @@ bounded 10 "${SY[@]}" --defaults "$T/sync.conf" -n pool/exp 127.0.0.1:1 \
 expect_fail "a group-writable defaults file" 2 $? "$T/d.err" \
 	"$T/sync.conf must belong to you or root and be writable by nobody else"
 chmod 600 "$T/sync.conf"
+# a bad line: the error names the file and the line
+cp "$T/sync.conf" "$T/bad.conf"
+printf 'jobs 0\n' >>"$T/bad.conf"
+badline=$(wc -l <"$T/bad.conf")
+bounded 10 "${SY[@]}" --defaults "$T/bad.conf" -n pool/exp 127.0.0.1:1 \
+	>"$T/bd.out" 2>"$T/bd.err"
+expect_fail "a bad value in the defaults file" 2 $? "$T/bd.err" \
+	"$T/bad.conf: line $badline: bad --jobs '0' (1 to 64)"
+printf 'rollback yes\n' >>"$T/bad.conf"
+bounded 10 "${SY[@]}" --defaults "$T/bad.conf" -n pool/exp 127.0.0.1:1 \
+	>"$T/bd2.out" 2>"$T/bd2.err"
+expect_fail "two bad lines in the defaults file: the first" 2 $? "$T/bd2.err" \
+	"$T/bad.conf: line $badline: bad --jobs '0' (1 to 64)"
+sed -i '$d' "$T/bad.conf"
+sed -i '$d' "$T/bad.conf"
+printf 'bogus\n' >>"$T/bad.conf"
+bounded 10 "${SY[@]}" --defaults "$T/bad.conf" -n pool/exp 127.0.0.1:1 \
+	>"$T/bd3.out" 2>"$T/bd3.err"
+expect_fail "an unknown option in the defaults file" 2 $? "$T/bd3.err" \
+	"$T/bad.conf: line $badline: unknown option '--bogus' for zktls sync"
+# HOST without a port: 4433 (refused here: nothing listens on it)
+if ! (exec 3<>/dev/tcp/127.0.0.1/4433) 2>/dev/null; then
+	bounded 20 env ZKTLS_ZFS="$FAKEZFS" ZKTLS_FAKE_GUIDS="$MINE" \
+		"${SY[@]}" --defaults "$T/sync.conf" -n pool/exp 127.0.0.1 \
+		>"$T/np.out" 2>"$T/np.err"
+	assert_rc 4 $? "HOST without a port" "$T/np.err"
+	assert_grep "127.0.0.1:4433" "$T/np.err"
+else
+	note "something listens on 127.0.0.1:4433: the default port is not checked"
+fi
 
 # sync_case TAG SERVER-GUIDS ARGS...: serve with the server's snapshots,
 # then zktls sync ARGS with ours; RC its exit status
@@ -96,8 +135,11 @@ sync_case() {
 head -c 100000 /dev/urandom >"$T/stream"
 CLIENT_ENV=() SERVER_ENV=()
 
-# 3. the plan
-sync_case plan "backup/alpha/exp@a=101" -n pool/exp SRV
+# 3. the plan; the options after the operands, as zfs users type them,
+#    also where POSIXLY_CORRECT would stop getopt at the first operand
+CLIENT_ENV=(POSIXLY_CORRECT=1)
+sync_case plan "backup/alpha/exp@a=101" pool/exp SRV -n
+CLIENT_ENV=()
 assert_rc 0 "$RC" "dry run" "$T/plan.err"
 assert_grep "sync pool/exp -> backup/alpha/exp: -I @a pool/exp@c (2 snapshots, about " "$T/plan.err"
 assert_grep "sync: 1 dataset: 1 planned" "$T/plan.err"
