@@ -756,6 +756,10 @@ start_serve() {
 # as $PKI/NAME.pem / .key (made once per PKI).
 client_pki() {
 	local n
+	# (under the PKI's lock: tests that share one, ZKTLS_TEST_PKI, run
+	# side by side and may want the same names)
+	exec 8>"$PKI.lock"
+	flock 8
 	for n in "$@"; do
 		[ -f "$PKI/$n.pem" ] && continue
 		(cd "$PKI" &&
@@ -766,8 +770,10 @@ client_pki() {
 			openssl x509 -req -in "$n.csr" -CA ca.pem -CAkey ca.key \
 				-CAcreateserial -out "$n.pem" -days 30 \
 				-extfile "$n.ext" 2>/dev/null &&
-			rm -f "$n.csr" "$n.ext") || die "cannot make a certificate for $n"
+			rm -f "$n.csr" "$n.ext") || { flock -u 8; die "cannot make a certificate for $n"; }
 	done
+	flock -u 8
+	exec 8>&-
 }
 
 # as_client NAME: TLS options of a client NAME talking to serve (beta).
