@@ -256,15 +256,6 @@ load(struct server *sv, struct serve_conf *conf, struct tls_ctx **ctx)
 	return 0;
 }
 
-static const struct conf_client *
-rule_of(const struct serve_conf *c, const char *id)
-{
-	for (int i = 0; i < c->nclients; i++)
-		if (strcmp(c->clients[i].id, id) == 0)
-			return &c->clients[i];
-	return NULL;
-}
-
 static void
 stop_child(struct child *k)
 {
@@ -294,8 +285,8 @@ stop_changed(struct server *sv, const struct serve_conf *conf)
 
 		if (k->client[0] == '\0' || k->stopped)
 			continue;
-		was = rule_of(&sv->conf, k->client);
-		now = rule_of(conf, k->client);
+		was = conf_client_by_id(&sv->conf, k->client);
+		now = conf_client_by_id(conf, k->client);
 		if (!ca && was && now && conf_client_same(was, now))
 			continue;
 		log_warn("stopping a connection of client %s: %s", k->client,
@@ -577,7 +568,8 @@ static void
 heard(struct server *sv, struct child *k, char *line)
 {
 	if (strncmp(line, "ID ", 3) == 0 && !k->said_id) {
-		const struct conf_client *cl = rule_of(&sv->conf, line + 3);
+		const struct conf_client *cl =
+			conf_client_by_id(&sv->conf, line + 3);
 		int mine = 0, all = 0, conns = 0;
 		char reply[128];
 

@@ -77,6 +77,9 @@ int conf_load(const char *path, struct serve_conf *out);
 int conf_print(const struct serve_conf *c, char *out, size_t cap);
 /* Do a and b give the same client the same identity and rights?  (A
  * reload stops the connections of a client whose rule changed.) */
+/* The client rule whose id is id, or NULL. */
+const struct conf_client *conf_client_by_id(const struct serve_conf *c,
+					    const char *id);
 bool conf_client_same(const struct conf_client *a,
 		      const struct conf_client *b);
 void conf_free(struct serve_conf *c);

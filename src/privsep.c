@@ -188,15 +188,6 @@ call(uint8_t op, const char *const *argv, int pass_fd, char *out,
 	return status;
 }
 
-static const struct conf_client *
-find_client(const struct serve_conf *conf, const char *id)
-{
-	for (int i = 0; i < conf->nclients; i++)
-		if (strcmp(conf->clients[i].id, id) == 0)
-			return &conf->clients[i];
-	return NULL;
-}
-
 int
 privsep_client(const char *client)
 {
@@ -207,7 +198,7 @@ privsep_client(const char *client)
 	if (local_conf != NULL) {
 		if (local_cl != NULL)
 			return zk_fail(ZK_EDENIED, "the client is set once");
-		if ((local_cl = find_client(local_conf, client)) == NULL)
+		if ((local_cl = conf_client_by_id(local_conf, client)) == NULL)
 			return zk_fail(ZK_EDENIED, "no such client");
 		return 0;
 	}
@@ -802,7 +793,7 @@ handle(struct monitor *m, const char *buf, ssize_t len, int fd)
 			reply_text(m, -ZK_EDENIED, "the client is set once");
 			break;
 		}
-		m->cl = find_client(m->conf, buf + 1);
+		m->cl = conf_client_by_id(m->conf, buf + 1);
 		reply_text(m, m->cl ? 0 : -ZK_EDENIED, m->cl ? "" : "no such client");
 		break;
 	case OP_CAPTURE:
