@@ -430,6 +430,12 @@ int ktls_sock_fail(int e, const char *what)
 		return zk_fail(ZK_ENET, "connection closed by peer");
 	case ETIMEDOUT:
 		return zk_fail(ZK_ENET, "connection timed out (peer unreachable)");
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+		/* (a keepalive probe found no route: the peer's host or link
+		 * went away) */
+		return zk_fail(ZK_ENET, "connection lost (peer unreachable: %s)",
+			       strerror(e));
 	case EMSGSIZE:
 		return zk_fail(ZK_EPROTO, "peer sent an oversized TLS record");
 	case EKEYEXPIRED:

@@ -52,16 +52,16 @@
 #                     tests/host/key_update_pos.sh on that kernel plane:
 #                     KeyUpdates with OpenSSL's s_server and s_client
 #   quiet-user, quiet-rw, quiet-splice, quiet-direct
-#                     the source's zfs send is silent for 10 s, both ends
-#                     have --timeout 5 (the handshake too must fit in
+#                     the source's zfs send is silent for 15 s, both ends
+#                     have --timeout 8 (the handshake too must fit in
 #                     it under load): the receiver waits (TCP finds the
 #                     peer alive), both exit 0, guids equal
 #   quiet-copy-rw, quiet-copy-splice, quiet-copy-direct
 #                     the same silence with the 8 KiB receive buffer: a
 #                     silent peer between records is still waited for
-#   busy-zfs-direct   a direct receiver (8 KiB receive buffer, --timeout 5)
-#                     whose zfs is stopped for 8 s: waited for, whole
-#                     (the sender has --timeout 30)
+#   busy-zfs-direct   a direct receiver (8 KiB receive buffer, --timeout 8)
+#                     whose zfs is stopped for 12 s: waited for, whole
+#                     (the sender has --timeout 40)
 #   quiet-dead-splice, quiet-dead-direct
 #                     in a 25 s silence the sender's link goes down: the
 #                     receiver notices by TCP keepalive within 15 s
@@ -350,23 +350,23 @@ EOF
     chmod 755 "$f"
     echo "$f"
 }
-# quiet_case NAME SEND-PLANE RECV-PLANE: the source is silent for 10 s, both
-# ends have --timeout 5; the receiver waits (TCP keepalive finds the peer
+# quiet_case NAME SEND-PLANE RECV-PLANE: the source is silent for 15 s, both
+# ends have --timeout 8; the receiver waits (TCP keepalive finds the peer
 # alive) and the snapshot arrives whole.
 quiet_case() {
     local name=$1 ms=$2 mr=$3 t0=$SECONDS d=dstpool/$1 el
     xfer_reset
     [[ ${4:-} == small ]] && rmem_small
-    S_ENV="ZKTLS_ZFS=$(quiet_zfs 10 "$name")"
-    XFER_OPTS=(--timeout 5) SEND_ARGS=(srcpool/data@s1) RECV_ARGS=("$d")
+    S_ENV="ZKTLS_ZFS=$(quiet_zfs 15 "$name")"
+    XFER_OPTS=(--timeout 8) SEND_ARGS=(srcpool/data@s1) RECV_ARGS=("$d")
     xfer "$name" "$ms" "$mr"
     el=$((SECONDS - t0))
     rmem_restore
     expect_rc sender "$S_RC" 0
     expect_rc receiver "$R_RC" 0
-    [[ $el -ge 10 ]] || err "took ${el} s; the source was silent for 10 s"
+    [[ $el -ge 15 ]] || err "took ${el} s; the source was silent for 15 s"
     same_guid srcpool/data@s1 "$d@s1"
-    verdict "$name" "$ms->$mr: 10 s of silence with --timeout 5${4:+ and an 8 KiB receive buffer}, guid equal (${el} s)" "$name"
+    verdict "$name" "$ms->$mr: 15 s of silence with --timeout 8${4:+ and an 8 KiB receive buffer}, guid equal (${el} s)" "$name"
     zfs destroy -r "$d" 2>/dev/null
 }
 
@@ -378,13 +378,13 @@ quiet_case() {
 
 # quiet_dead NAME RECV-PLANE: the source goes silent for 25 s and, 4 s into
 # the silence, the sender's host vanishes (its link goes down): the
-# receiver (--timeout 5) must notice through TCP keepalive long before the
+# receiver (--timeout 8) must notice through TCP keepalive long before the
 # silence ends, exit 4 with "timed out", nothing committed.
 quiet_dead() {
     local name=$1 mr=$2 t0=$SECONDS d=dstpool/$1 el rel
     xfer_reset
     S_ENV="ZKTLS_ZFS=$(quiet_zfs 25 "$name")"
-    XFER_OPTS=(--timeout 5) SEND_ARGS=(srcpool/data@s1) RECV_ARGS=("$d")
+    XFER_OPTS=(--timeout 8) SEND_ARGS=(srcpool/data@s1) RECV_ARGS=("$d")
     (
         # 4 s into the silence (the session is up, its first MiB
         # through: the connection is established and has been for a
@@ -419,19 +419,19 @@ quiet_dead() {
     zfs destroy -r "$d" 2>/dev/null
 }
 
-# busy_case NAME: a direct receiver (8 KiB receive buffer, --timeout 5)
-# whose zfs is stopped for 8 s as soon as it runs: the records it has not
+# busy_case NAME: a direct receiver (8 KiB receive buffer, --timeout 8)
+# whose zfs is stopped for 12 s as soon as it runs: the records it has not
 # read wait in kernel TLS, the window closes, nothing moves.  zfs is
 # behind, not the peer: the receiver must wait for it, and the session
-# end whole.  (The sender, --timeout 30, sees its peer take nothing for
-# 8 s; with its own idle timeout under that it would give up, by design.)
+# end whole.  (The sender, --timeout 40, sees its peer take nothing for
+# 12 s; with its own idle timeout under that it would give up, by design.)
 busy_case() {
     local name=$1 t0=$SECONDS d=dstpool/$1 el zpid='' i rpid
     xfer_reset
     rmem_small
-    S_XOPTS=(--timeout 30) R_XOPTS=(--timeout 5) SEND_ARGS=(srcpool/data@s1) RECV_ARGS=("$d")
+    S_XOPTS=(--timeout 40) R_XOPTS=(--timeout 8) SEND_ARGS=(srcpool/data@s1) RECV_ARGS=("$d")
     (
-        # the receiver's zfs, once it runs: stopped for 8 s
+        # the receiver's zfs, once it runs: stopped for 12 s
         for ((i = 0; i < 600; i++)); do
             [[ -s $W/$name.r.pid ]] && read -r rpid <"$W/$name.r.pid" &&
                 zpid=$(pgrep -P "$rpid" -f '^[^ ]*zfs receive ' | head -n1) && [[ -n $zpid ]] && break
@@ -439,7 +439,7 @@ busy_case() {
         done
         [[ -n $zpid ]] || exit 1
         kill -STOP "$zpid" || exit 2
-        nap 8
+        nap 12
         kill -CONT "$zpid"
         exit 0
     ) &
@@ -451,9 +451,9 @@ busy_case() {
     [[ $st == 0 ]] || err "the receiver's zfs receive was not found ($st: 1) or could not be stopped (2)"
     expect_rc sender "$S_RC" 0
     expect_rc receiver "$R_RC" 0
-    [[ $el -ge 8 ]] || err "took ${el} s; zfs was stopped for 8 s"
+    [[ $el -ge 12 ]] || err "took ${el} s; zfs was stopped for 12 s"
     same_guid srcpool/data@s1 "$d@s1"
-    verdict "$name" "splice->direct, 8 KiB receive buffer, receiver --timeout 5, its zfs stopped for 8 s: waited, guid equal (${el} s)" "$name"
+    verdict "$name" "splice->direct, 8 KiB receive buffer, receiver --timeout 8, its zfs stopped for 12 s: waited, guid equal (${el} s)" "$name"
     zfs destroy -r "$d" 2>/dev/null
 }
 
@@ -466,7 +466,7 @@ busy_case() {
 # tls_stat counters touch no other case.  Their VMTEST lines come out
 # when the group ends (bg_wait, before serve and sync: sync-rate times a
 # transfer).
-BG_WORKERS=${ZK_BG_WORKERS:-4}
+BG_WORKERS=${ZK_BG_WORKERS:-2}
 BG_SPECS=(
     "quiet-dead-splice quiet_dead quiet-dead-splice splice"
     "busy-zfs-direct busy_case busy-zfs-direct"
