@@ -623,15 +623,6 @@ conf_print(const struct serve_conf *c, char *out, size_t cap)
 }
 
 /* Field by field: padding and the block's line number do not count. */
-const struct conf_client *
-conf_client_by_id(const struct serve_conf *c, const char *id)
-{
-	for (int i = 0; i < c->nclients; i++)
-		if (strcmp(c->clients[i].id, id) == 0)
-			return &c->clients[i];
-	return NULL;
-}
-
 bool
 conf_client_same(const struct conf_client *a, const struct conf_client *b)
 {
