@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "proto.h"
+#include "sync_plan.h"
 #include "zktls.h"
 
 #define MAX_DATASETS 1024
@@ -500,67 +501,6 @@ transfer(const struct sync *o, const char *snap, const char *base,
 
 /* ------------------------------------------------------------ planning */
 
-static const struct proto_entry *
-find_guid(const struct proto_entry *e, int n, uint64_t guid, int snap_only)
-{
-	const struct proto_entry *found = NULL;
-
-	for (int i = 0; i < n; i++)
-		if (e[i].guid == guid &&
-		    (e[i].kind == PROTO_KIND_SNAPSHOT ||
-		     (!snap_only && e[i].kind == PROTO_KIND_BOOKMARK)) &&
-		    (found == NULL || e[i].kind == PROTO_KIND_SNAPSHOT))
-			found = &e[i];
-	return found;
-}
-
-/* The newest snapshot of e (n entries, oldest first), or NULL. */
-static const struct proto_entry *
-newest_snap(const struct proto_entry *e, int n)
-{
-	for (int i = n - 1; i >= 0; i--)
-		if (e[i].kind == PROTO_KIND_SNAPSHOT)
-			return &e[i];
-	return NULL;
-}
-
-static const struct proto_entry *
-oldest_snap(const struct proto_entry *e, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (e[i].kind == PROTO_KIND_SNAPSHOT)
-			return &e[i];
-	return NULL;
-}
-
-/*
- * The common point of src (the side that sends) and dst: the newest entry
- * of src (a snapshot, or a bookmark when its snapshot is gone: sends may
- * start from it) whose GUID is a snapshot of dst.  NULL when none.  When
- * dst has snapshots newer than that one, *diverged is the newest of them.
- */
-static const struct proto_entry *
-common_base(const struct proto_entry *src, int ns,
-	    const struct proto_entry *dst, int nd,
-	    const struct proto_entry **diverged)
-{
-	const struct proto_entry *base = NULL, *d = NULL;
-
-	*diverged = NULL;
-	for (int i = ns - 1; i >= 0 && base == NULL; i--)
-		if ((d = find_guid(dst, nd, src[i].guid, 1)) != NULL)
-			base = find_guid(src, ns, src[i].guid, 0);
-	if (base == NULL)
-		return NULL;
-	for (int i = nd - 1; i >= 0; i--)
-		if (dst[i].kind == PROTO_KIND_SNAPSHOT &&
-		    dst[i].createtxg > d->createtxg) {
-			*diverged = &dst[i];
-			break;
-		}
-	return base;
-}
-
 /* zfs send -nP of a push step: its estimated size, or 0. */
 static uint64_t
 estimate(const struct sync *o, const char *snap, const char *base,
@@ -590,90 +530,6 @@ estimate(const struct sync *o, const char *snap, const char *base,
 			return v;
 	}
 	return 0;
-}
-
-/* The next step of a plan: send snap, from base ("" full), -I when
- * incr_all; it brings count snapshots. */
-struct step {
-	char snap[2 * PROTO_NAME_LEN], base[2 * PROTO_NAME_LEN];
-	int incr_all;
-	unsigned count;
-	const struct proto_entry *from;   /* its base in src, NULL full */
-	const struct proto_entry *last;   /* the newest snapshot it sends */
-};
-
-enum { STEP_SEND, STEP_DONE, STEP_EMPTY, STEP_DIVERGED, STEP_UNRELATED };
-
-/*
- * What brings dst (nd entries, oldest first) closer to src's newest
- * snapshot: STEP_SEND with *st, STEP_DONE (dst has it), STEP_EMPTY (src
- * has no snapshot), STEP_DIVERGED (dst has *div, newer than the common
- * *basep), STEP_UNRELATED (dst has snapshots, none in common).
- */
-static int
-next_step(const struct sync *o, const char *src_ds,
-	  const struct proto_entry *src, int ns, const struct proto_entry *dst,
-	  int nd, struct step *st, const struct proto_entry **basep,
-	  const struct proto_entry **div)
-{
-	const struct proto_entry *newest = newest_snap(src, ns), *base;
-	int bookmark;
-
-	memset(st, 0, sizeof(*st));
-	if (newest == NULL)
-		return STEP_EMPTY;
-	if (find_guid(dst, nd, newest->guid, 1))
-		return STEP_DONE;
-	*basep = base = common_base(src, ns, dst, nd, div);
-	if (base == NULL && newest_snap(dst, nd) != NULL)
-		return STEP_UNRELATED;
-	if (*div != NULL)
-		return STEP_DIVERGED;
-	if (base == NULL) {
-		st->last = oldest_snap(src, ns);
-		snprintf(st->snap, sizeof(st->snap), "%s%s", src_ds,
-			 st->last->name);
-		st->count = 1;
-		return STEP_SEND;
-	}
-	/* -I cannot start at a bookmark: -i to the next snapshot first */
-	st->from = base;
-	bookmark = base->kind == PROTO_KIND_BOOKMARK;
-	snprintf(st->base, sizeof(st->base), "%s%s", bookmark ? src_ds : "",
-		 base->name);
-	for (int i = 0; i < ns; i++) {
-		if (src[i].kind != PROTO_KIND_SNAPSHOT ||
-		    src[i].createtxg <= base->createtxg)
-			continue;
-		st->count++;
-		st->last = &src[i];
-		if (bookmark || o->each)
-			break;
-	}
-	st->incr_all = !(bookmark || o->each);
-	snprintf(st->snap, sizeof(st->snap), "%s%s", src_ds, st->last->name);
-	return STEP_SEND;
-}
-
-/* The dry run's view of dst after st: the snapshots it sends appended,
- * newer than everything dst had. */
-static int
-simulate(const struct proto_entry *src, int ns, struct proto_entry *dst,
-	 int nd, const struct step *st)
-{
-	uint64_t txg = 0;
-
-	for (int i = 0; i < nd; i++)
-		txg = dst[i].createtxg > txg ? dst[i].createtxg : txg;
-	for (int i = 0; i < ns && nd < PROTO_MAX_ENTRIES; i++)
-		if (src[i].kind == PROTO_KIND_SNAPSHOT &&
-		    src[i].createtxg <= st->last->createtxg &&
-		    (st->from == NULL ? &src[i] == st->last
-				      : src[i].createtxg > st->from->createtxg)) {
-			dst[nd] = src[i];
-			dst[nd++].createtxg = ++txg;
-		}
-	return nd;
 }
 
 /* ------------------------------------------------------------ base marks */
@@ -850,7 +706,7 @@ sync_one(const struct sync *o, const char *local, const char *remote,
 	out->kind = "failed";
 	for (int round = 0;; round++) {
 		const struct proto_entry *s_e, *d_e, *base = NULL, *div = NULL;
-		struct step st;
+		struct sync_step st;
 		int nl, ns, nd, k;
 
 		if (round == 256)
@@ -898,22 +754,17 @@ sync_one(const struct sync *o, const char *local, const char *remote,
 			if (zfs_token_describe(token, &t) < 0)
 				return zk_fail(ZK_EZFS, "cannot read the resume "
 					       "token of %s", dst);
-			snprintf(snap, sizeof(snap), "%s", t.toname);
-			if (strncmp(snap, src, strlen(src)) != 0 ||
-			    snap[strlen(src)] != '@')
+			k = sync_resume_check(src, s_e, ns, &t, snap,
+					      sizeof(snap), basename,
+					      sizeof(basename), &from);
+			if (k == RESUME_NOT_OURS)
 				return zk_fail(ZK_EPROTO, "%s: its resume token "
 					       "continues %s, not a snapshot of "
 					       "%s", dst, snap, src);
-			if (t.fromguid &&
-			    (from = find_guid(s_e, ns, t.fromguid, 0)) == NULL)
+			if (k == RESUME_BASE_GONE)
 				return zk_fail(ZK_EPROTO, "%s: its resume token "
 					       "continues from a snapshot %s no "
 					       "longer has", dst, src);
-			if (from)
-				snprintf(basename, sizeof(basename), "%s%s",
-					 from->kind == PROTO_KIND_BOOKMARK ? src
-									   : "",
-					 from->name);
 			if (o->dry_run) {
 				snprintf(plan_text, sizeof(plan_text),
 					 "resume %s from its receive token%s%s, "
@@ -934,7 +785,8 @@ sync_one(const struct sync *o, const char *local, const char *remote,
 			continue;
 		}
 
-		k = next_step(o, src, s_e, ns, d_e, nd, &st, &base, &div);
+		k = sync_next_step(o->each, src, s_e, ns, d_e, nd, &st, &base,
+				   &div);
 		if (k == STEP_DIVERGED && !o->push && o->rollback &&
 		    !o->dry_run) {
 			char at[600];
@@ -942,7 +794,7 @@ sync_one(const struct sync *o, const char *local, const char *remote,
 					       NULL };
 			char msg[512];
 			const struct proto_entry *mine =
-				find_guid(d_e, nd, base->guid, 1);
+				sync_find_guid(d_e, nd, base->guid, 1);
 
 			snprintf(at, sizeof(at), "%s%s", local, mine->name);
 			log_info("sync %s: rolling back to %s (destroys %s%s and "
@@ -970,7 +822,7 @@ sync_one(const struct sync *o, const char *local, const char *remote,
 		if (k == STEP_DONE && !o->dry_run) {
 			if (o->push)
 				protect(o, local, loc, nl,
-					newest_snap(s_e, ns)->name);
+					sync_newest_snap(s_e, ns)->name);
 			out->kind = snaps ? "updated" : "current";
 			out->snaps = snaps;
 			out->bytes = bytes;
@@ -987,12 +839,12 @@ sync_one(const struct sync *o, const char *local, const char *remote,
 				/* --rollback: dst as it would be after it, up
 				 * to its copy of the common snapshot */
 				const struct proto_entry *kept =
-					find_guid(d_e, nd, base->guid, 1);
+					sync_find_guid(d_e, nd, base->guid, 1);
 				n = (int)(kept - d_e) + 1;
 				snprintf(plan_text, sizeof(plan_text),
 					 "roll back to %s%s; ", dst, base->name);
-				k = next_step(o, src, s_e, ns, sim, n, &st,
-					      &base, &div);
+				k = sync_next_step(o->each, src, s_e, ns, sim,
+						   n, &st, &base, &div);
 			}
 			while (k == STEP_SEND && steps < 64) {
 				addf(plan_text, sizeof(plan_text), "%s%s%s%s%s",
@@ -1004,10 +856,10 @@ sync_one(const struct sync *o, const char *local, const char *remote,
 					est += estimate(o, st.snap, st.base,
 							st.incr_all);
 				snaps += st.count;
-				n = simulate(s_e, ns, sim, n, &st);
+				n = sync_simulate(s_e, ns, sim, n, &st);
 				steps++;
-				k = next_step(o, src, s_e, ns, sim, n, &st, &base,
-					      &div);
+				k = sync_next_step(o->each, src, s_e, ns, sim,
+						   n, &st, &base, &div);
 			}
 			if (snaps == 0) {
 				addf(plan_text, sizeof(plan_text), "up to date");
@@ -1029,7 +881,7 @@ sync_one(const struct sync *o, const char *local, const char *remote,
 			return 0;
 		}
 		if (!o->push && st.from != NULL &&
-		    (r = changed_since(o, local, find_guid(d_e, nd,
+		    (r = changed_since(o, local, sync_find_guid(d_e, nd,
 							    st.from->guid,
 							    1))) < 0)
 			return r;

@@ -55,6 +55,12 @@ int kplane_early_fail(void);
  * cannot tell) */
 void kplane_rx_sample(struct rx_watch *w, int fd, uint64_t more);
 int kplane_rx_partial(struct rx_watch *w, int fd, uint64_t more);
+/* The same with the balance (ktls_rx_balance()) read by the caller: bal
+ * for a sample; bal1 and bal2 read one after the other for the question,
+ * which needs them equal. */
+void rx_watch_sample(struct rx_watch *w, int64_t bal, uint64_t more);
+int rx_watch_partial(struct rx_watch *w, int64_t bal1, int64_t bal2,
+		     uint64_t more);
 /* Wait up to c->timeout_ms for the socket to become readable (or fail): a
  * silent peer while receiving the stream is waited for as long as no part
  * of a record is here (chan.quiet_ok). */

@@ -47,39 +47,39 @@ int kplane_timeout_fail(const struct chan *c)
  * does not judge.
  */
 
-/* The balance less the plaintext read (more: read by zfs) and the base. */
-static int rx_held(const struct rx_watch *w, int fd, uint64_t more,
-		   int64_t *held)
+/* The balance bal less the plaintext read (more: read by zfs) and the
+ * base. */
+static int64_t rx_held(const struct rx_watch *w, int64_t bal, uint64_t more)
 {
-	int64_t b;
-
-	if (w->off || ktls_rx_balance(fd, &b) < 0)
-		return -1;
-	*held = b - (int64_t)(w->plain + more) - w->base;
-	return 0;
+	return bal - (int64_t)(w->plain + more) - w->base;
 }
 
-void kplane_rx_sample(struct rx_watch *w, int fd, uint64_t more)
+void rx_watch_sample(struct rx_watch *w, int64_t bal, uint64_t more)
 {
 	int64_t h;
 
 	/* (on direct the level also moves with zfs's reads of other files,
 	 * and rises while one of zfs's reads is still copying records) */
-	if (w->exact || rx_held(w, fd, more, &h) < 0)
+	if (w->exact || w->off)
 		return;
+	h = rx_held(w, bal, more);
 	if (!w->have || h < w->floor) {
 		w->floor = h;
 		w->have = 1;
 	}
 }
 
-int kplane_rx_partial(struct rx_watch *w, int fd, uint64_t more)
+int rx_watch_partial(struct rx_watch *w, int64_t bal1, int64_t bal2,
+		     uint64_t more)
 {
 	int64_t a, b, d;
 
+	if (w->off)
+		return 0;
+	a = rx_held(w, bal1, more);
+	b = rx_held(w, bal2, more);
 	/* twice, the same: nothing moved while we looked */
-	if (rx_held(w, fd, more, &a) < 0 || rx_held(w, fd, more, &b) < 0 ||
-	    a != b || (!w->exact && !w->have))
+	if (a != b || (!w->exact && !w->have))
 		return 0;
 	d = w->exact ? b : b - w->floor;
 	/* Part of one record is all the kernel can hold.  More, or less than
@@ -89,6 +89,25 @@ int kplane_rx_partial(struct rx_watch *w, int fd, uint64_t more)
 	if (w->exact && (d < 0 || d > TLS_RECORD_MAX))
 		w->off = 1;
 	return d > 0 && d <= TLS_RECORD_MAX && !w->off;
+}
+
+void kplane_rx_sample(struct rx_watch *w, int fd, uint64_t more)
+{
+	int64_t b;
+
+	if (w->exact || w->off || ktls_rx_balance(fd, &b) < 0)
+		return;
+	rx_watch_sample(w, b, more);
+}
+
+int kplane_rx_partial(struct rx_watch *w, int fd, uint64_t more)
+{
+	int64_t a, b;
+
+	if (w->off || ktls_rx_balance(fd, &a) < 0 ||
+	    ktls_rx_balance(fd, &b) < 0)
+		return 0;
+	return rx_watch_partial(w, a, b, more);
 }
 
 /* Wait up to c->timeout_ms for the socket to become readable (or fail). */

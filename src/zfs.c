@@ -241,10 +241,8 @@ zfs_token_valid(const char *t)
 }
 
 /*
- * What `zfs send -nv -t TOKEN` says the token continues.  It prints the
- * token's nvlist, one "\tname = value" line each (uint64 in hex, the
- * *ok flags as "= 1").  Some OpenZFS versions (2.3) exit non-zero after
- * printing it for a dry run: the contents decide, not the exit status.
+ * What `zfs send -nv -t TOKEN` printed (text): the token's nvlist, one
+ * "\tname = value" line each (uint64 in hex, the *ok flags as "= 1").
  *
  * A token is not authenticated, and zfs prints a nested list's lines
  * with more tabs and a string as it is (a newline in it starts another
@@ -252,18 +250,15 @@ zfs_token_valid(const char *t)
  * token's attempt to make us read other values than zfs uses (-2).
  */
 int
-zfs_token_describe(const char *token, struct zfs_token *t)
+zfs_token_parse(const char *text, struct zfs_token *t)
 {
 	static const char *const keys[] = { "toname", "toguid", "fromguid",
 					    "rawok" };
-	const char *argv[] = { zfs_path(), "send", "-nv", "-t", token, NULL };
 	char out[8192], *line, *save = NULL;
 	int have_name = 0, have_guid = 0, seen[4] = { 0 };
 
 	memset(t, 0, sizeof(*t));
-	if (!zfs_token_valid(token))
-		return -1;
-	(void)zfs_capture(argv, out, sizeof(out));
+	snprintf(out, sizeof(out), "%s", text);
 	if (strstr(out, "resume token contents:") == NULL)
 		return -1;
 	for (line = strtok_r(out, "\n", &save); line;
@@ -294,6 +289,20 @@ zfs_token_describe(const char *token, struct zfs_token *t)
 	return have_name && have_guid ? 0 : -1;
 }
 
+/* Some OpenZFS versions (2.3) exit non-zero after printing the contents
+ * for a dry run: the contents decide, not the exit status. */
+int
+zfs_token_describe(const char *token, struct zfs_token *t)
+{
+	const char *argv[] = { zfs_path(), "send", "-nv", "-t", token, NULL };
+	char out[8192];
+
+	memset(t, 0, sizeof(*t));
+	if (!zfs_token_valid(token))
+		return -1;
+	(void)zfs_capture(argv, out, sizeof(out));
+	return zfs_token_parse(out, t);
+}
 
 int
 zfs_snapshots(const char *dataset, char (*names)[256], uint64_t *guids,

@@ -678,6 +678,8 @@ struct zfs_token {
 /* 0, -1 (zfs cannot read it), or -2 (it is described ambiguously: a
  * forged token). */
 int zfs_token_describe(const char *token, struct zfs_token *t);
+/* Its pure part: what `zfs send -nv -t` printed (text) into t, as above. */
+int zfs_token_parse(const char *text, struct zfs_token *t);
 /* The snapshots and bookmarks directly in dataset, oldest first, as
  * LISTING entries: how many (at most max), or -1. */
 struct proto_entry;
