@@ -820,7 +820,12 @@ sync_one(const struct sync *o, const char *local, const char *remote,
 			return 0;
 		}
 		if (k == STEP_DONE && !o->dry_run) {
-			if (o->push)
+			/* (not where the target is at a bookmark of a newer
+			 * snapshot we destroyed: that mark is the base of the
+			 * next run) */
+			if (o->push &&
+			    sync_find_guid(d_e, nd,
+					   sync_newest_snap(s_e, ns)->guid, 1))
 				protect(o, local, loc, nl,
 					sync_newest_snap(s_e, ns)->name);
 			out->kind = snaps ? "updated" : "current";

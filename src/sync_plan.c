@@ -111,6 +111,13 @@ sync_next_step(int each, const char *src_ds, const struct proto_entry *src,
 		if (bookmark || each)
 			break;
 	}
+	/* No snapshot after the base: the base is a bookmark of a snapshot
+	 * the source destroyed (a rollback takes the bookmarks too), which
+	 * the target has: nothing newer to send. */
+	if (st->last == NULL) {
+		memset(st, 0, sizeof(*st));
+		return STEP_DONE;
+	}
 	st->incr_all = !(bookmark || each);
 	snprintf(st->snap, sizeof(st->snap), "%s%s", src_ds, st->last->name);
 	return STEP_SEND;

@@ -40,7 +40,8 @@ const struct proto_entry *sync_newest_snap(const struct proto_entry *e,
 
 /*
  * What brings dst (nd entries) closer to src's newest snapshot: STEP_SEND
- * with *st, STEP_DONE (dst has it), STEP_EMPTY (src has no snapshot),
+ * with *st, STEP_DONE (dst has it, or the bookmark of a newer one src
+ * destroyed), STEP_EMPTY (src has no snapshot),
  * STEP_DIVERGED (dst has *div, newer than the common *basep),
  * STEP_UNRELATED (dst has snapshots, none in common).  src_ds prefixes
  * the names in *st; each: one -i per snapshot instead of one -I.

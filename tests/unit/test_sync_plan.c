@@ -368,6 +368,36 @@ test_resume(void)
 	CHECK_STR(snap, "tank/fs@c");   /* for the error message */
 }
 
+/* The source's newest snapshot @b destroyed, sync's bookmark of it kept
+ * (zfs destroy fs@b; a rollback would have taken the bookmark too), and
+ * the target has @b: the source's data still descends from @b and has no
+ * newer snapshot, so the target is up to date.  (This crashed: no
+ * snapshot after the base to send.  A hostile server's listing on a pull
+ * reaches the same place.)  A new snapshot then goes -i from the
+ * bookmark. */
+static void
+test_newest_destroyed(void)
+{
+	struct side src = { .n = 0 }, dst = { .n = 0 };
+	int end;
+
+	SNAP(&src, "@a", 11, 10);
+	BOOK(&src, "#b", 12, 20);
+	SNAP(&dst, "@a", 11, 100);
+	SNAP(&dst, "@b", 12, 110);
+	CHECK(plan(0, DS, &src, &dst) == STEP_DONE);
+	dst.n = 0;
+	SNAP(&dst, "@b", 12, 110);
+	CHECK(plan(0, DS, &src, &dst) == STEP_DONE);
+	CHECK_STR(whole(0, &src, &dst, &end), "");
+	CHECK(end == STEP_DONE);
+	SNAP(&src, "@c", 13, 30);
+	CHECK(plan(0, DS, &src, &dst) == STEP_SEND);
+	CHECK_STR(st.base, DS "#b");
+	CHECK_STR(st.snap, DS "@c");
+	CHECK(!st.incr_all && st.count == 1);
+}
+
 int
 main(void)
 {
@@ -379,5 +409,6 @@ main(void)
 	test_pull();
 	test_whole_plan();
 	test_resume();
+	test_newest_destroyed();
 	T_DONE("test_sync_plan");
 }
