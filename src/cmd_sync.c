@@ -792,13 +792,19 @@ sync_one(const struct sync *o, const char *local, const char *remote,
 			char at[600];
 			const char *argv[] = { zfs_path(), "rollback", "-r", at,
 					       NULL };
-			char msg[512];
+			char msg[512], gone[1024] = "";
 			const struct proto_entry *mine =
 				sync_find_guid(d_e, nd, base->guid, 1);
 
 			snprintf(at, sizeof(at), "%s%s", local, mine->name);
-			log_info("sync %s: rolling back to %s (destroys %s%s and "
-				 "what is newer)", local, at, local, div->name);
+			/* what zfs rollback -r destroys: every snapshot and
+			 * bookmark newer than the one kept */
+			for (int i = 0; i < nd; i++)
+				if (d_e[i].createtxg > mine->createtxg)
+					addf(gone, sizeof(gone), "%s%s",
+					     gone[0] ? ", " : "", d_e[i].name);
+			log_info("sync %s: rolling back to %s (destroys %s)",
+				 local, at, gone);
 			if (zfs_run(argv, msg, sizeof(msg)) != 0)
 				return zk_fail(ZK_EZFS, "zfs rollback -r %s: %s",
 					       at, msg);

@@ -1509,12 +1509,16 @@ CONF
         expect_rc "pull" "$SY_RC" 0
         same_snaps srcpool/sy dstpool/pulled/sy
         zfs snapshot dstpool/pulled/sy@mine
+        zfs snapshot dstpool/pulled/sy@mine2
         head -c 64K /dev/urandom >"$W/src/sy/a8"; zfs snapshot srcpool/sy@a8
         sync_run sy11b "$SRV:srcpool/sy" dstpool/pulled/sy
         expect_rc "pull into a diverged target" "$SY_RC" 2
-        expect_log sy11b 'dstpool/pulled/sy has diverged from srcpool/sy: it has dstpool/pulled/sy@mine.*--rollback'
+        expect_log sy11b 'dstpool/pulled/sy has diverged from srcpool/sy: it has dstpool/pulled/sy@mine2.*--rollback'
         sync_run sy11c --rollback "$SRV:srcpool/sy" dstpool/pulled/sy
         expect_rc "pull --rollback" "$SY_RC" 0
+        # the log names every snapshot the rollback destroyed
+        expect_log sy11c 'rolling back to dstpool/pulled/sy@[^ ]* \(destroys @mine, @mine2\)'
+        [[ -z $(guid dstpool/pulled/sy@mine) && -z $(guid dstpool/pulled/sy@mine2) ]] || err "the rollback kept @mine or @mine2"
         same_snaps srcpool/sy dstpool/pulled/sy
         sync_run sy11d -r "$SRV:srcpool/sy" dstpool/pulled/sy
         expect_rc "pull -r" "$SY_RC" 0
