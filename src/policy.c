@@ -23,16 +23,6 @@ policy_oneshot(struct policy *p, const struct conf *cf)
 	p->recv_root = cf->zfs && cf->role == ROLE_RECEIVER ? cf->dataset : NULL;
 }
 
-/* Is name root itself or a dataset below it? */
-static int
-below(const char *name, const char *root)
-{
-	size_t rl = strlen(root);
-
-	return strcmp(name, root) == 0 ||
-	       (strncmp(name, root, rl) == 0 && name[rl] == '/');
-}
-
 int
 policy_push_target(const struct policy *p, const char *asked, char *target,
 		   size_t cap, char *why, size_t wl)
@@ -49,7 +39,7 @@ policy_push_target(const struct policy *p, const char *asked, char *target,
 		snprintf(why, wl, "invalid target dataset name '%s'", asked);
 		return -1;
 	}
-	if (!below(asked, p->recv_root)) {
+	if (!zfs_name_within(asked, p->recv_root, false)) {
 		snprintf(why, wl, "dataset %s is not authorised (this "
 			 "receiver accepts %s and below)", asked, p->recv_root);
 		return -1;
@@ -100,7 +90,8 @@ policy_serve_push(const struct conf_client *cl, const char *snapshot,
 		return -1;
 	}
 	if (asked[0] != '\0') {
-		if (!zfs_name_valid(asked, 'f') || !below(asked, cl->push)) {
+		if (!zfs_name_valid(asked, 'f') ||
+		    !zfs_name_within(asked, cl->push, false)) {
 			snprintf(why, wl, "dataset %s is not authorised (client "
 				 "%s pushes into %s and below)", asked, cl->id,
 				 cl->push);
@@ -155,7 +146,7 @@ policy_serve_pull(const struct conf_client *cl, const char *snapshot,
 	snprintf(ds, sizeof(ds), "%.*s", (int)strcspn(snapshot, "@"),
 		 snapshot);
 	for (int i = 0; i < cl->npull; i++)
-		if (below(ds, cl->pull[i]))
+		if (zfs_name_within(ds, cl->pull[i], false))
 			return 0;
 	if (cl->npull == 0)
 		snprintf(why, wl, "client %s may not pull", cl->id);

@@ -261,16 +261,6 @@ privsep_kill(void)
 
 /* ------------------------------------------------------------ checks */
 
-/* Is name (a dataset, snapshot or bookmark) in or below root? */
-static int
-under(const char *name, const char *root)
-{
-	size_t ds = strcspn(name, "@#"), rl = strlen(root);
-
-	return ds >= rl && strncmp(name, root, rl) == 0 &&
-	       (ds == rl || name[rl] == '/');
-}
-
 static int
 name_ok(const char *name)
 {
@@ -284,10 +274,10 @@ readable(const struct conf_client *cl, const char *name)
 {
 	if (!name_ok(name))
 		return 0;
-	if (cl->push[0] && under(name, cl->push))
+	if (cl->push[0] && zfs_name_within(name, cl->push, true))
 		return 1;
 	for (int i = 0; i < cl->npull; i++)
-		if (under(name, cl->pull[i]))
+		if (zfs_name_within(name, cl->pull[i], true))
 			return 1;
 	return 0;
 }
@@ -296,7 +286,8 @@ static int
 pullable(const struct conf_client *cl, const char *name)
 {
 	for (int i = 0; i < cl->npull; i++)
-		if (zfs_name_valid(name, 's') && under(name, cl->pull[i]))
+		if (zfs_name_valid(name, 's') &&
+		    zfs_name_within(name, cl->pull[i], true))
 			return 1;
 	return 0;
 }
@@ -555,7 +546,7 @@ privsep_allowed(const struct conf_client *cl, const char *const *a, int n,
 				return snprintf(why, wl, "zfs receive without -x "
 						"%s", cl->exclude[i]), -1;
 		if (cl->push[0] && zfs_name_valid(a[n - 1], 'f') &&
-		    under(a[n - 1], cl->push))
+		    zfs_name_within(a[n - 1], cl->push, true))
 			return 0;
 		return snprintf(why, wl, "%s is not client %s's to receive into",
 				a[n - 1], cl->id), -1;

@@ -434,6 +434,16 @@ zfs_mark_any(const char *name)
 	return strncmp(name, "zktls:", 6) == 0 || strncmp(name, "zktls_", 6) == 0;
 }
 
+bool
+zfs_name_within(const char *name, const char *root, bool snaps)
+{
+	size_t ds = snaps ? strcspn(name, "@#") : strlen(name);
+	size_t rl = strlen(root);
+
+	return rl > 0 && ds >= rl && strncmp(name, root, rl) == 0 &&
+	       (ds == rl || name[rl] == '/');
+}
+
 /* A snapshot name's characters (after '@'), at least one. */
 static int
 snap_part(const char *s)

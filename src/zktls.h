@@ -43,6 +43,7 @@
 
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -621,6 +622,10 @@ extern const struct zfs_flag zfs_send_flags[];
 
 /* ZFS naming rules: kind 'f' filesystem/volume, 's' snapshot. */
 int zfs_name_valid(const char *name, int kind);
+/* Is name root itself or below it?  A dataset name; with snaps, also a
+ * snapshot or bookmark (DS@S, DS#B) of root or of a dataset below it.
+ * The one answer to "is X at or below Y" (policy and monitor ask it). */
+bool zfs_name_within(const char *name, const char *root, bool snaps);
 /* Run argv, capture up to cap-1 bytes of stdout; 0 on exit 0, -1 on a
  * non-zero exit (not recorded: probes may fail), negative ZK_E* else. */
 int zfs_capture(const char *const *argv, char *out, size_t cap);

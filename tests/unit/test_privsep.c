@@ -32,6 +32,19 @@ run(const char *line)
 int
 main(void)
 {
+	/* the one "at or below" */
+	CHECK(zfs_name_within("backup/alpha", "backup/alpha", false));
+	CHECK(zfs_name_within("backup/alpha/x/y", "backup/alpha", false));
+	CHECK(!zfs_name_within("backup/alphabet", "backup/alpha", false));
+	CHECK(!zfs_name_within("backup", "backup/alpha", false));
+	CHECK(!zfs_name_within("backup/alpha@s", "backup/alpha", false));
+	CHECK(!zfs_name_within("backup/alpha#b", "backup/alpha", false));
+	CHECK(zfs_name_within("backup/alpha@s", "backup/alpha", true));
+	CHECK(zfs_name_within("backup/alpha/x#b", "backup/alpha", true));
+	CHECK(!zfs_name_within("backup/alphabet@s", "backup/alpha", true));
+	CHECK(!zfs_name_within("backup@alpha/x", "backup/alpha", true));
+	CHECK(!zfs_name_within("backup/alpha", "", true));
+
 	snprintf(cl.id, sizeof(cl.id), "alpha");
 	snprintf(cl.push, sizeof(cl.push), "backup/alpha");
 	snprintf(cl.pull[0], sizeof(cl.pull[0]), "tank/exp");
