@@ -776,6 +776,17 @@ client_pki() {
 	exec 8>&-
 }
 
+# slow_push: in the background ($! its PID), the client whose options
+# are in A pushes pool/home@a ($T/stream, guid 102) to serve on $SPORT,
+# its zfs send taking 3 s to start; stderr in $T/send.err.
+slow_push() {
+	bounded 30 env ZKTLS_ZFS="$FAKEZFS" ZKTLS_FAKE_STREAM="$T/stream" \
+		ZKTLS_FAKE_SNAPS=pool/home@a ZKTLS_FAKE_GUIDS=pool/home@a=102 \
+		ZKTLS_FAKE_SEND_DELAY=3 "$ZK" send pool/home@a \
+		--connect "127.0.0.1:$SPORT" "${A[@]}" </dev/null >/dev/null \
+		2>"$T/send.err" &
+}
+
 # as_client NAME: TLS options of a client NAME talking to serve (beta).
 as_client() {
 	echo --cert "$PKI/$1.pem" --key "$PKI/$1.key" --ca "$PKI/ca.pem" \

@@ -22,11 +22,7 @@ mkdata "$T/stream" 64K
 serve_conf "$T/zktls.conf" "client alpha {" "name alpha" "push backup/alpha" "}"
 start_serve "$T/serve.err" "$T/zktls.conf" ZKTLS_FAKE_GUID=102
 read -r -a A <<<"$(as_client alpha)"
-bounded 30 env ZKTLS_ZFS="$FAKEZFS" ZKTLS_FAKE_STREAM="$T/stream" \
-	ZKTLS_FAKE_SNAPS=pool/home@a ZKTLS_FAKE_GUIDS=pool/home@a=102 \
-	ZKTLS_FAKE_SEND_DELAY=3 "$ZK" send pool/home@a \
-	--connect "127.0.0.1:$SPORT" "${A[@]}" </dev/null >/dev/null \
-	2>"$T/send.err" &
+slow_push
 push=$!
 field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null; }
 mon='' net=''
