@@ -105,9 +105,21 @@ note() {
 	return 0
 }
 
+# _ours PID: is PID still a child of this shell (running, or ended and not
+# yet waited for)?  A pid that was waited for is free, and after the pid
+# numbers wrap it may be another test's process: never signal it.
+_ours() {
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	s=${s##*) }
+	set -- $s
+	[ "$2" = "$BASHPID" ]
+}
+
 _cleanup() {
 	local p
 	for p in "${BG_PIDS[@]}"; do
+		_ours "$p" || continue
 		# Each background job runs under timeout(1), which leads its
 		# own process group: take the whole group down.
 		kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null
@@ -308,9 +320,16 @@ bg() {
 # reap PID VAR: wait for a background job (bounded by its own timeout) and
 # put its exit code in VAR.
 reap() {
-	local __rc
+	local __rc __p __keep=()
 	wait "$1"
 	__rc=$?
+	# What the job left behind in its process group goes now, while the
+	# group number cannot have been reused; the pid leaves the list.
+	kill -TERM -- "-$1" 2>/dev/null
+	for __p in "${BG_PIDS[@]}"; do
+		[ "$__p" = "$1" ] || __keep+=("$__p")
+	done
+	BG_PIDS=("${__keep[@]}")
 	printf -v "$2" '%s' "$__rc"
 }
 
