@@ -29,7 +29,7 @@ KTLS_SRC := src/ktls_$(KTLS).c src/os_$(KTLS).c
 PLANES_linux := src/plane_kernel.c src/plane_rw.c src/plane_splice.c \
                 src/plane_direct.c
 LIB_SRC  := src/err.c src/log.c src/util.c src/net.c src/conn.c src/tls.c \
-            src/tlskeys.c src/tlsrec.c src/proto.c src/zfs.c src/endpoint.c src/session.c \
+            src/tlskeys.c src/tlsrec.c src/proto.c src/zfs.c src/child.c src/endpoint.c src/session.c \
             src/policy.c src/conf.c src/privsep.c src/plane.c src/plane_user.c $(PLANES_$(KTLS)) \
             src/sync_plan.c \
             $(KTLS_SRC)
@@ -86,7 +86,8 @@ asan:
 
 FUZZ_CC = clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc \
 	-fsanitize=fuzzer,address,undefined
-fuzz: build/fuzz/fuzz_proto build/fuzz/fuzz_tlsrec build/fuzz/fuzz_conf
+fuzz: build/fuzz/fuzz_proto build/fuzz/fuzz_tlsrec build/fuzz/fuzz_conf \
+	build/fuzz/fuzz_monitor
 
 build/fuzz/fuzz_proto: fuzz/fuzz_proto.c src/proto.c src/proto.h
 	@mkdir -p build/fuzz
@@ -98,12 +99,17 @@ build/fuzz/fuzz_tlsrec: fuzz/fuzz_tlsrec.c src/tlsrec.c src/tlsrec.h \
 	$(FUZZ_CC) $(shell $(PKG_CONFIG) --cflags openssl) $< src/tlsrec.c \
 		src/tlskeys.c src/err.c src/util.c -o $@ $(LIBS)
 
-CONF_FUZZ_SRC := src/conf.c src/err.c src/util.c src/net.c src/zfs.c \
+CONF_FUZZ_SRC := src/conf.c src/err.c src/util.c src/net.c src/zfs.c src/child.c src/policy.c \
                  src/privsep.c src/os_$(KTLS).c \
                  src/endpoint.c src/log.c src/plane.c src/plane_user.c \
                  src/tlsrec.c src/tlskeys.c src/tls.c src/ktls_$(KTLS).c \
                  $(PLANES_$(KTLS))
 build/fuzz/fuzz_conf: fuzz/fuzz_conf.c $(CONF_FUZZ_SRC) $(wildcard src/*.h)
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(shell $(PKG_CONFIG) --cflags openssl) $< \
+		$(CONF_FUZZ_SRC) -o $@ $(LIBS)
+
+build/fuzz/fuzz_monitor: fuzz/fuzz_monitor.c $(CONF_FUZZ_SRC) $(wildcard src/*.h)
 	@mkdir -p build/fuzz
 	$(FUZZ_CC) $(shell $(PKG_CONFIG) --cflags openssl) $< \
 		$(CONF_FUZZ_SRC) -o $@ $(LIBS)

@@ -704,8 +704,7 @@ struct sess {
 	char label[400];
 	struct conf cf;
 	struct policy pol;
-	char dataset[256], target[256], base[300];
-	const char *args[ZK_MAX_ZFS_ARGS];
+	char dataset[256], target[256], base[ZFS_NAME_LEN];
 	int json, verbose;
 	int busy;                /* the master said busy */
 	char busy_why[200];
@@ -932,7 +931,7 @@ on_request(void *arg, struct tls *peer, const struct proto_request *q,
 	struct sess *ss = arg;
 	struct conf *cf = &ss->cf;
 	uint32_t zflags;
-	int na = 0, r, busy, bookmark = 0;
+	int r, busy, bookmark = 0;
 
 	*status = PROTO_ST_DENIED;
 	if ((r = identify(ss, peer, why, wl, &busy)) < 0) {
@@ -961,22 +960,9 @@ on_request(void *arg, struct tls *peer, const struct proto_request *q,
 				      wl) < 0)
 			return zk_fail(ZK_EDENIED, "refused %s: %s", ss->label,
 				       why);
-		if (ss->client->resumable)
-			ss->args[na++] = "-s";
 		/* Without --target: zfs receive -d below the push dataset,
 		 * which also creates the parents (tank/a/b -> PUSH/a/b). */
-		if (q->dataset[0] == '\0')
-			ss->args[na++] = "-d";
-		if (ss->client->rollback)
-			ss->args[na++] = "-F";
-		for (int i = 0; i < ss->client->nset; i++) {
-			ss->args[na++] = "-o";
-			ss->args[na++] = ss->client->set[i];
-		}
-		for (int i = 0; i < ss->client->nexclude; i++) {
-			ss->args[na++] = "-x";
-			ss->args[na++] = ss->client->exclude[i];
-		}
+		policy_serve_recv(ss->client, q->dataset[0] == '\0', &cf->recv);
 		cf->dataset = ss->target;
 		ss->pol.recv_root = ss->target;
 	} else {
@@ -1001,13 +987,14 @@ on_request(void *arg, struct tls *peer, const struct proto_request *q,
 		zflags = q->zflags | (ss->client->raw ? PROTO_ZF_RAW : 0);
 		for (const struct zfs_flag *f = zfs_send_flags; f->flag; f++)
 			if (zflags & f->bit) {
-				ss->args[na++] = f->flag;
+				cf->send.flags |= f->bit;
 				cf->zflags |= f->bit;
 			}
 		if (ss->base[0]) {
-			ss->args[na++] = q->zflags & PROTO_ZF_INCR_ALL &&
-							 !bookmark ? "-I" : "-i";
-			ss->args[na++] = ss->base;
+			snprintf(cf->send.base, sizeof(cf->send.base), "%s",
+				 ss->base);
+			cf->send.incr_all = q->zflags & PROTO_ZF_INCR_ALL &&
+					    !bookmark;
 			cf->zflags |= PROTO_ZF_INCR;
 		}
 		snprintf(ss->dataset, sizeof(ss->dataset), "%s", q->snapshot);
@@ -1019,9 +1006,6 @@ on_request(void *arg, struct tls *peer, const struct proto_request *q,
 			return -zk_errcode();
 		}
 	}
-	ss->args[na] = NULL;
-	memcpy(cf->zfs_args, ss->args, sizeof(ss->args));
-	cf->nzfs_args = na;
 	*cfp = cf;
 	*polp = &ss->pol;
 	return 0;

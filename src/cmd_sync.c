@@ -440,14 +440,14 @@ transfer(const struct sync *o, const char *snap, const char *base,
 	 int incr_all, const char *target, const char *local,
 	 uint64_t *bytes)
 {
-	static const char *args[16];
-	struct conf cf = o->cf;
+	static struct conf cf;
 	struct policy pol;
 	struct session *s = NULL;
 	struct conn c = { .fd = -1 };
 	const char *note = "";
-	int n = 0, r;
+	int r;
 
+	cf = o->cf;
 	cf.cmd = "sync";
 	cf.zfs = 1;
 	if (o->push) {
@@ -455,12 +455,11 @@ transfer(const struct sync *o, const char *snap, const char *base,
 		cf.dataset = snap;
 		cf.target = target[0] ? target : NULL;
 		cf.zflags = o->zflags;
-		for (const struct zfs_flag *f = zfs_send_flags; f->flag; f++)
-			if (o->zflags & f->bit)
-				args[n++] = f->flag;
+		memset(&cf.send, 0, sizeof(cf.send));
+		cf.send.flags = o->zflags & ~(PROTO_ZF_INCR | PROTO_ZF_INCR_ALL);
 		if (base[0]) {
-			args[n++] = incr_all ? "-I" : "-i";
-			args[n++] = base;
+			snprintf(cf.send.base, sizeof(cf.send.base), "%s", base);
+			cf.send.incr_all = incr_all;
 			cf.zflags |= incr_all ? PROTO_ZF_INCR_ALL : PROTO_ZF_INCR;
 		}
 	} else {
@@ -468,11 +467,10 @@ transfer(const struct sync *o, const char *snap, const char *base,
 		cf.dataset = local;
 		cf.source = snap;
 		cf.source_zflags = o->zflags | (incr_all ? PROTO_ZF_INCR_ALL : 0);
-		args[n++] = "-s";
+		memset(&cf.recv, 0, sizeof(cf.recv));
+		cf.recv.resumable = true;
+		zfs_recv_safe(&cf.recv, cf.recv_mount, cf.recv_mount_props);
 	}
-	args[n] = NULL;
-	memcpy(cf.zfs_args, args, sizeof(args));
-	cf.nzfs_args = n;
 	cf.busy_quiet = 1;
 	cf.progress_label = local;
 	policy_oneshot(&pol, &cf);
@@ -506,30 +504,17 @@ static uint64_t
 estimate(const struct sync *o, const char *snap, const char *base,
 	 int incr_all)
 {
-	const char *argv[16];
-	char out[4096], *p;
-	int n = 0;
+	static struct zfs_send_req q;
+	char out[4096];
+	uint64_t size;
 
-	argv[n++] = zfs_path();
-	argv[n++] = "send";
-	argv[n++] = "-nP";
-	for (const struct zfs_flag *f = zfs_send_flags; f->flag; f++)
-		if (o->zflags & f->bit)
-			argv[n++] = f->flag;
-	if (base[0]) {
-		argv[n++] = incr_all ? "-I" : "-i";
-		argv[n++] = base;
-	}
-	argv[n++] = snap;
-	argv[n] = NULL;
-	if (zfs_capture(argv, out, sizeof(out)) != 0)
+	memset(&q, 0, sizeof(q));
+	q.flags = o->zflags;
+	q.incr_all = incr_all;
+	if (snprintf(q.base, sizeof(q.base), "%s", base) >= (int)sizeof(q.base) ||
+	    snprintf(q.snap, sizeof(q.snap), "%s", snap) >= (int)sizeof(q.snap))
 		return 0;
-	for (p = out; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-		unsigned long long v;
-		if (sscanf(p, "size\t%llu", &v) == 1)
-			return v;
-	}
-	return 0;
+	return zfs_estimate(&q, &size, out, sizeof(out)) == 0 ? size : 0;
 }
 
 /* ------------------------------------------------------------ base marks */
@@ -561,35 +546,30 @@ protect(const struct sync *o, const char *local,
 	}
 	{
 		static char out[1 << 20];
-		const char *hold[] = { zfs_path(), "hold", o->tag, full, NULL };
-		const char *argv[PROTO_MAX_ENTRIES + 4];
+		const char *names[PROTO_MAX_ENTRIES];
 		int k = 0;
 
 		/* which snapshots hold our tag (one zfs holds for all) */
-		argv[k++] = zfs_path();
-		argv[k++] = "holds";
-		argv[k++] = "-H";
-		for (int i = 0; i < nl && k < PROTO_MAX_ENTRIES + 2; i++)
+		for (int i = 0; i < nl && k < PROTO_MAX_ENTRIES; i++)
 			if (loc[i].kind == PROTO_KIND_SNAPSHOT) {
 				char *n = malloc(strlen(local) +
 						 strlen(loc[i].name) + 1);
 				if (n == NULL)
 					break;
 				sprintf(n, "%s%s", local, loc[i].name);
-				argv[k++] = n;
+				names[k++] = n;
 			}
-		argv[k] = NULL;
 		out[0] = '\0';
-		if (k > 3)
-			(void)zfs_capture(argv, out, sizeof(out));
-		for (int i = 3; i < k; i++)
-			free((void *)argv[i]);
+		if (k > 0)
+			(void)zfs_holds(names, k, out, sizeof(out));
+		for (int i = 0; i < k; i++)
+			free((void *)names[i]);
 		{
 			char needle[800];
 			snprintf(needle, sizeof(needle), "%s@%s\t%s\t", local,
 				 snap + 1, o->tag);
 			if (strstr(out, needle) == NULL &&
-			    zfs_run(hold, msg, sizeof(msg)) != 0) {
+			    zfs_hold(o->tag, full, true, msg, sizeof(msg)) != 0) {
 				log_warn("sync %s: cannot hold %s: %s", local, full,
 					 msg);
 				return;
@@ -598,13 +578,11 @@ protect(const struct sync *o, const char *local,
 		for (char *save = NULL, *line = strtok_r(out, "\n", &save);
 		     line; line = strtok_r(NULL, "\n", &save)) {
 			char name[300], t[200];
-			const char *rel[] = { zfs_path(), "release", o->tag, name,
-					      NULL };
 
 			if (sscanf(line, "%299[^\t]\t%199[^\t]", name, t) != 2 ||
 			    strcmp(t, o->tag) != 0 || strcmp(name, full) == 0)
 				continue;
-			if (zfs_run(rel, msg, sizeof(msg)) != 0)
+			if (zfs_hold(o->tag, name, false, msg, sizeof(msg)) != 0)
 				log_warn("sync %s: cannot release %s: %s", local,
 					 name, msg);
 		}
@@ -663,24 +641,20 @@ static int
 changed_since(const struct sync *o, const char *local,
 	      const struct proto_entry *base)
 {
-	const char *get[] = { zfs_path(), "get", "-H", "-p", "-o", "value",
-			      "written", local, NULL };
-	char out[64], at[600], msg[512];
-	const char *rb[] = { zfs_path(), "rollback", at, NULL };
-	unsigned long long w;
+	char at[600], msg[512];
+	uint64_t w;
 
-	if (base == NULL || zfs_capture(get, out, sizeof(out)) != 0 ||
-	    sscanf(out, "%llu", &w) != 1 || w == 0)
+	if (base == NULL || zfs_written(local, &w) != 0 || w == 0)
 		return 0;
 	snprintf(at, sizeof(at), "%s%s", local, base->name);
 	if (!o->rollback)
 		return zk_fail(ZK_EUSAGE, "%s has changed since its snapshot %s "
-			       "(%llu bytes written): refusing to receive over "
-			       "it (--rollback discards the changes)", local, at,
-			       w);
-	log_info("sync %s: rolling back to %s (discards %llu bytes written "
-		 "since)", local, at, w);
-	if (zfs_run(rb, msg, sizeof(msg)) != 0)
+			       "(%" PRIu64 " bytes written): refusing to receive "
+			       "over it (--rollback discards the changes)", local,
+			       at, w);
+	log_info("sync %s: rolling back to %s (discards %" PRIu64 " bytes "
+		 "written since)", local, at, w);
+	if (zfs_rollback(at, false, msg, sizeof(msg)) != 0)
 		return zk_fail(ZK_EZFS, "zfs rollback %s: %s", at, msg);
 	return 0;
 }
@@ -790,8 +764,6 @@ sync_one(const struct sync *o, const char *local, const char *remote,
 		if (k == STEP_DIVERGED && !o->push && o->rollback &&
 		    !o->dry_run) {
 			char at[600];
-			const char *argv[] = { zfs_path(), "rollback", "-r", at,
-					       NULL };
 			char msg[512], gone[1024] = "";
 			const struct proto_entry *mine =
 				sync_find_guid(d_e, nd, base->guid, 1);
@@ -805,7 +777,7 @@ sync_one(const struct sync *o, const char *local, const char *remote,
 					     gone[0] ? ", " : "", d_e[i].name);
 			log_info("sync %s: rolling back to %s (destroys %s)",
 				 local, at, gone);
-			if (zfs_run(argv, msg, sizeof(msg)) != 0)
+			if (zfs_rollback(at, true, msg, sizeof(msg)) != 0)
 				return zk_fail(ZK_EZFS, "zfs rollback -r %s: %s",
 					       at, msg);
 			continue;

@@ -76,12 +76,62 @@ zfs_arg_ok(int letter, const char *a)
 	return strchr(a, '\n') == NULL;
 }
 
+/* zfs option -ch (with its argument arg) into cf's typed request. */
+static int
+zflag_set(struct conf *cf, int ch, const char *arg)
+{
+	struct zfs_send_req *q = &cf->send;
+	struct zfs_recv_req *v = &cf->recv;
+
+	if (cf->role == ROLE_SENDER) {
+		switch (ch) {
+		case 'i':
+		case 'I':
+			if (q->base[0])
+				return usage_error("%s", "give one of -i and -I, "
+						   "once");
+			snprintf(q->base, sizeof(q->base), "%s", arg);
+			q->incr_all = ch == 'I';
+			return 0;
+		case 'b':
+			q->backup = true;
+			return 0;
+		}
+		for (const struct zfs_flag *f = zfs_send_flags; f->flag; f++)
+			if (f->flag[1] == ch)
+				q->flags |= f->bit;
+		return 0;
+	}
+	switch (ch) {
+	case 's': v->resumable = true; break;
+	case 'F': v->rollback = true; break;
+	case 'u': v->nomount = true; break;
+	case 'd': v->below = true; break;
+	case 'e': v->below_last = true; break;
+	case 'o':
+		if (strchr(arg, '=') == NULL)
+			return usage_error("-o wants PROPERTY=VALUE, not '%s'",
+					   arg);
+		if (v->nset == ZFS_MAX_PROPS)
+			return usage_error("more than %d -o", ZFS_MAX_PROPS);
+		snprintf(v->set[v->nset++], sizeof(v->set[0]), "%s", arg);
+		break;
+	case 'x':
+		if (v->nexclude == ZFS_MAX_PROPS)
+			return usage_error("more than %d -x", ZFS_MAX_PROPS);
+		snprintf(v->exclude[v->nexclude++], sizeof(v->exclude[0]), "%s",
+			 arg);
+		break;
+	}
+	return 0;
+}
+
 static int
 parse(int argc, char **argv, const struct zflag *zf, struct conf *cf)
 {
 	char optstr[64] = "vqh";
 	size_t o = strlen(optstr);
-	int ch;
+	int ch, r;
 
 	for (const struct zflag *z = zf; z && z->letter; z++) {
 		optstr[o++] = z->letter;
@@ -170,25 +220,17 @@ parse(int argc, char **argv, const struct zflag *zf, struct conf *cf)
 			z = zflag_find(zf, ch);
 			if (z == NULL)
 				return usage_error("%s", "bad option");
-			if (cf->nzfs_args + 3 >= ZK_MAX_ZFS_ARGS)
-				return usage_error("%s", "too many zfs options");
-			if (z->arg && !zfs_arg_ok(ch, optarg))
+			if (z->arg && (!zfs_arg_ok(ch, optarg) ||
+				       strlen(optarg) >= ZFS_NAME_LEN))
 				return usage_error("bad zfs option argument "
 						   "'%s'", optarg);
-			{
-				static char flags[ZK_MAX_ZFS_ARGS][3];
-				int i = cf->nzfs_args;
-				flags[i][0] = '-';
-				flags[i][1] = (char)ch;
-				flags[i][2] = '\0';
-				cf->zfs_args[cf->nzfs_args++] = flags[i];
-			}
-			if (z->arg)
-				cf->zfs_args[cf->nzfs_args++] = optarg;
+			if ((r = zflag_set(cf, ch, optarg)) != 0)
+				return r;
 			cf->zflags |= z->bit;
 		}
 	}
-	cf->zfs_args[cf->nzfs_args] = NULL;
+	if (cf->zfs && cf->role == ROLE_RECEIVER)
+		zfs_recv_safe(&cf->recv, cf->recv_mount, cf->recv_mount_props);
 	if (cf->zfs) {
 		if (optind != argc - 1)
 			return usage_error("%s", cf->role == ROLE_SENDER

@@ -5,9 +5,8 @@
  * an fd (endpoint_fd) or hand the child the socket itself (direct), and
  * judge its exit through endpoint_exited()/endpoint_ok().
  *
- * Children run from an argument vector (never a shell) with a fixed
- * minimal environment, default signals, "/" as their working directory
- * and an explicit fd map: stdin/stdout are the stream (or /dev/null),
+ * Children run as child.c starts them (zfs.c spells their argument
+ * vector): stdin/stdout are the stream (or /dev/null),
  * stderr goes to an unlinked temporary file so a chatty child can never
  * block on a full pipe while we move its stream.  The tail of that file
  * becomes the error text we report and send to the peer.
@@ -25,59 +24,6 @@
 #include "zktls.h"
 
 #define PIPE_SIZE (1 << 20)
-
-extern char **environ;
-
-/* The child's environment: a fixed PATH (never ours: see zfs.c), the
- * C locale, and the ZKTLS_* variables the host tests configure their
- * stand-in zfs with. */
-static char **
-child_env(void)
-{
-	static char *env[64];
-	size_t n = 0;
-
-	env[n++] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
-	env[n++] = "LC_ALL=C";
-	for (char **e = environ; *e && n < 63; e++)
-		if (strncmp(*e, "ZKTLS_", 6) == 0)
-			env[n++] = *e;
-	env[n] = NULL;
-	return env;
-}
-
-/* fork + exec argv with in/out as stdin/stdout and err as stderr. */
-int
-child_spawn(const char *const *argv, int in, int out, int err, pid_t *pid)
-{
-	pid_t p = fork();
-
-	if (p < 0)
-		return zk_fail_errno(ZK_ESYS, "fork");
-	if (p == 0) {
-		sigset_t none;
-
-		/* The child starts clean: default signal dispositions (ours
-		 * ignores SIGPIPE), nothing blocked, and the root directory as
-		 * its working directory.  argv[0] is absolute (zfs_path()). */
-		for (int sig = 1; sig < NSIG; sig++)
-			if (sig != SIGKILL && sig != SIGSTOP)
-				signal(sig, SIG_DFL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0 ||
-		    chdir("/") < 0)
-			_exit(127);
-		/* Every other fd of ours is O_CLOEXEC. */
-		if (argv[0][0] == '/')
-			execve(argv[0], (char *const *)argv, child_env());
-		dprintf(2, "cannot run %s: %s\n", argv[0],
-			argv[0][0] == '/' ? strerror(errno) : "not an absolute path");
-		_exit(127);
-	}
-	*pid = p;
-	return 0;
-}
 
 static int
 tmp_errfile(void)
@@ -118,10 +64,23 @@ read_tail(int fd, char *out, size_t cap)
 static int
 zfs_start(struct endpoint *e, int child_fd)
 {
-	const char *const *argv = e->arg;
+	const struct zfs_req *q = e->arg;
+	const struct zfs_runner *run = zfs_runner();
+	const char *argv[2 * ZFS_MAX_PROPS + 24];
 	int null = -1, r, in, out;
-	int sender = strcmp(argv[1], "send") == 0;
+	int sender = q->op != ZOP_RECV;
 
+	if ((q->op != ZOP_SEND && q->op != ZOP_RECV && q->op != ZOP_ESTIMATE) ||
+	    zfs_argv(q, argv, sizeof(argv) / sizeof(argv[0])) < 0)
+		return zk_fail(ZK_ESYS, "not a zfs send or receive");
+	if (run && run->spawn) {
+		/* serve's network process: the monitor runs zfs */
+		if ((r = run->spawn(q, child_fd)) == 0)
+			e->remote = 1;
+		return r;
+	}
+	if (run && run->check && (r = run->check(q)) < 0)
+		return r;
 	if ((e->errfd = tmp_errfile()) < 0)
 		return zk_fail_errno(ZK_ESYS, "temporary file");
 	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
@@ -130,21 +89,6 @@ zfs_start(struct endpoint *e, int child_fd)
 	 * (-v chatter) joins our stderr. */
 	in = sender ? null : child_fd;
 	out = sender ? child_fd : 2;
-	if (privsep_remote()) {
-		/* serve's network process: the monitor runs zfs */
-		close(null);
-		close(e->errfd);
-		e->errfd = -1;
-		if ((r = privsep_spawn(argv, child_fd)) == 0)
-			e->remote = 1;
-		return r;
-	}
-	if ((r = privsep_check(argv)) < 0) {
-		close(null);
-		close(e->errfd);
-		e->errfd = -1;
-		return r;
-	}
 	r = child_spawn(argv, in, out, e->errfd, &e->pid);
 	close(null);
 	if (r == 0)
@@ -153,26 +97,18 @@ zfs_start(struct endpoint *e, int child_fd)
 	return r;
 }
 
-int
-child_wait(pid_t pid, int *status)
-{
-	while (waitpid(pid, status, 0) < 0) {
-		if (errno != EINTR)
-			return zk_fail_errno(ZK_ESYS, "waitpid");
-	}
-	return 0;
-}
-
 static int
 zfs_finish(struct endpoint *e)
 {
-	const char *const *argv = e->arg;
+	const struct zfs_req *q = e->arg;
+	const struct zfs_runner *run = zfs_runner();
+	const char *verb = zfs_op_name(q->op);
 	int st = 0, r;
 
 	if (!endpoint_child(e))
 		return 0;
 	if (!e->finished && e->remote) {
-		if ((r = privsep_wait(&st, e->errtext, sizeof(e->errtext))) < 0)
+		if ((r = run->wait(&st, e->errtext, sizeof(e->errtext))) < 0)
 			return r;
 		e->finished = 1;
 		e->status = st;
@@ -193,9 +129,9 @@ zfs_finish(struct endpoint *e)
 		return 0;
 	if (WIFSIGNALED(st))
 		return zk_fail(ZK_EZFS, "zfs %s killed by signal %d%s%s",
-			       argv[1], WTERMSIG(st), e->errtext[0] ? ": " : "",
+			       verb, WTERMSIG(st), e->errtext[0] ? ": " : "",
 			       e->errtext);
-	return zk_fail(ZK_EZFS, "zfs %s failed (exit %d)%s%s", argv[1],
+	return zk_fail(ZK_EZFS, "zfs %s failed (exit %d)%s%s", verb,
 		       WEXITSTATUS(st), e->errtext[0] ? ": " : "", e->errtext);
 }
 
@@ -203,18 +139,18 @@ static void
 zfs_kill(struct endpoint *e)
 {
 	if (e->remote && !e->finished)
-		privsep_kill();
+		zfs_runner()->kill();
 	else if (e->pid > 0 && !e->finished)
 		kill(e->pid, SIGTERM);
 }
 
 void
-zfs_endpoint(struct endpoint *e, const char *const *argv)
+zfs_endpoint(struct endpoint *e, const struct zfs_req *r)
 {
 	memset(e, 0, sizeof(*e));
 	e->fd = -1;
 	e->errfd = -1;
-	e->arg = (void *)argv;
+	e->arg = (void *)r;
 	e->start = zfs_start;
 	e->finish = zfs_finish;
 	e->kill = zfs_kill;
@@ -296,7 +232,7 @@ int endpoint_exited(struct endpoint *e, siginfo_t *si)
 
 		if (e->finished || e->exit_known)
 			return 1;
-		if ((r = privsep_exited(&st)) == 1) {
+		if ((r = zfs_runner()->exited(&st)) == 1) {
 			e->status = st;
 			e->exit_known = 1;
 		}

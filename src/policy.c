@@ -7,9 +7,11 @@
  * serve's rules come from zktls.conf: a client is recognised by its
  * certificate (names, pin), then may push below its push dataset and pull
  * snapshots of its pull datasets; of zktls's marks it sees its own.
- * (The monitor's check of each zfs command is privsep_allowed().)
+ * What its session may ask of zfs, request by request, is policy_zfs()'s
+ * answer, in serve's monitor or (with "privsep no") in the session.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
@@ -188,4 +190,333 @@ policy_list_marks(const struct serve_conf *sc, const struct conf_client *cl,
 		if (keep[i])
 			e[k++] = e[i];
 	return k;
+}
+
+void
+policy_serve_recv(const struct conf_client *cl, bool below,
+		  struct zfs_recv_req *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->resumable = cl->resumable;
+	q->rollback = cl->rollback;
+	q->below = below;
+	for (int i = 0; i < cl->nset && i < ZFS_MAX_PROPS; i++)
+		snprintf(q->set[q->nset++], sizeof(q->set[0]), "%s", cl->set[i]);
+	for (int i = 0; i < cl->nexclude && i < ZFS_MAX_PROPS; i++)
+		snprintf(q->exclude[q->nexclude++], sizeof(q->exclude[0]), "%s",
+			 cl->exclude[i]);
+	zfs_recv_safe(q, false, false);
+}
+
+/* ------------------------------------------------------------ zfs requests */
+
+/* A name a session may ask about: a dataset, a snapshot, a bookmark. */
+static bool
+name_ok(const char *name)
+{
+	return zfs_name_valid(name, 's') || zfs_name_valid(name, 'f') ||
+	       (strchr(name, '#') != NULL && name[0] != '#' &&
+		strchr(name, '@') == NULL);
+}
+
+/* What cl may read: at or below its push dataset or a pull dataset. */
+static bool
+readable(const struct conf_client *cl, const char *name)
+{
+	if (!name_ok(name))
+		return false;
+	if (cl->push[0] && zfs_name_within(name, cl->push, true))
+		return true;
+	for (int i = 0; i < cl->npull; i++)
+		if (zfs_name_within(name, cl->pull[i], true))
+			return true;
+	return false;
+}
+
+/* A snapshot cl may be sent. */
+static bool
+pullable(const struct conf_client *cl, const char *name)
+{
+	for (int i = 0; i < cl->npull; i++)
+		if (zfs_name_valid(name, 's') &&
+		    zfs_name_within(name, cl->pull[i], true))
+			return true;
+	return false;
+}
+
+/* What a resume token continues, checked against the pull datasets, and
+ * zfs picks the snapshot by toguid: it must be toname's. */
+static bool
+token_ok(const struct conf_client *cl, const char *token)
+{
+	struct zfs_token t;
+
+	return zfs_token_valid(token) && zfs_token_describe(token, &t) == 0 &&
+	       pullable(cl, t.toname) && zfs_guid_of(t.toname) == t.toguid;
+}
+
+/* Is bm (DS#NAME) one of client cl's pull-base bookmarks of a dataset it
+ * may read (zfs_mark_mine: an exact parse of NAME; a previous-format
+ * name proven by the dataset's listing, read here)? */
+static bool
+own_mark(const struct conf_client *cl, const char *bm)
+{
+	static struct proto_entry e[PROTO_MAX_ENTRIES];
+	const char *hash = strchr(bm, '#');
+	char ds[256];
+	uint64_t guid = 0;
+	int n = 0;
+
+	if (hash == NULL || strchr(bm, '@') != NULL ||
+	    strchr(hash + 1, '#') != NULL || strchr(hash + 1, '/') != NULL ||
+	    strlen(bm) >= 256 || !readable(cl, bm) ||
+	    !zfs_mark_any(hash + 1))
+		return false;
+	if (zfs_mark_mine(hash + 1, 0, cl->id, NULL, 0))
+		return true;
+	/* a previous-format name that only the listing can prove */
+	if (strncmp(hash + 1, "zktls_", 6) == 0) {
+		snprintf(ds, sizeof(ds), "%.*s", (int)(hash - bm), bm);
+		if ((n = zfs_listing(ds, e, PROTO_MAX_ENTRIES)) < 0)
+			return false;
+		for (int i = 0; i < n; i++)
+			if (e[i].kind == PROTO_KIND_BOOKMARK &&
+			    strcmp(e[i].name, hash) == 0)
+				guid = e[i].guid;
+	}
+	return zfs_mark_mine(hash + 1, guid, cl->id, e, n);
+}
+
+#define ORIGIN_DEPTH 32
+
+/* Does ds (whose origin is origin) and every origin before it lie in
+ * what cl may read?  0, or -1 with why, which names only ds (the client's
+ * own): naming an origin would tell the client what a GUID it pushed a
+ * clone stream of is called. */
+static int
+chain_ok(const struct conf_client *cl, const char *ds, const char *origin,
+	 char *why, size_t wl)
+{
+	static char buf[1024];
+	char cur[256];
+
+	snprintf(cur, sizeof(cur), "%s", origin);
+	for (int depth = 0; strcmp(cur, "-") != 0; depth++) {
+		char *tab;
+
+		if (depth == ORIGIN_DEPTH)
+			return snprintf(why, wl, "%.200s is a clone more than %d "
+					"origins deep: refused", ds,
+					ORIGIN_DEPTH), -1;
+		if (!zfs_name_valid(cur, 's') || !readable(cl, cur))
+			return snprintf(why, wl, "%.200s is a clone whose origin "
+					"lies outside what client %s may read",
+					ds, cl->id), -1;
+		cur[strcspn(cur, "@")] = '\0';
+		if (zfs_origins(cur, false, buf, sizeof(buf)) != 0 ||
+		    (tab = strchr(buf, '\t')) == NULL ||
+		    strlen(tab + 1) >= sizeof(cur))
+			return snprintf(why, wl, "cannot read the origins of "
+					"%.200s", ds), -1;
+		tab[1 + strcspn(tab + 1, "\n")] = '\0';
+		memcpy(cur, tab + 1, strlen(tab + 1) + 1);
+	}
+	return 0;
+}
+
+/*
+ * A send streams the blocks a clone shares with its origin, and those its
+ * origin shares with its own, and a client that can push can make a clone
+ * of any snapshot in the pool whose GUID it knows (zfs receive finds a
+ * clone stream's origin by GUID, pool-wide).  So what a client is sent
+ * must not be, or hold (with -R), a clone of a snapshot outside what it
+ * may read, however many clones away.  0, or -1 with why.
+ */
+static int
+origins_ok(const struct conf_client *cl, const struct zfs_send_req *q,
+	   char *why, size_t wl)
+{
+	static char out[1 << 20];
+	char ds[256];
+	const char *snap = q->snap;
+	struct zfs_token t;
+
+	if (q->token[0] && zfs_token_describe(q->token, &t) == 0)
+		snap = t.toname;
+	snprintf(ds, sizeof(ds), "%.*s", (int)strcspn(snap, "@"), snap);
+	if (zfs_origins(ds, (q->flags & PROTO_ZF_RECURSIVE) != 0, out,
+			sizeof(out)) != 0)
+		return snprintf(why, wl, "cannot read the origin of %s", ds), -1;
+	for (char *save = NULL, *line = strtok_r(out, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *tab = strchr(line, '\t');
+
+		if (tab == NULL)
+			continue;
+		*tab = '\0';
+		if (chain_ok(cl, line, tab + 1, why, wl) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A send or its estimate: one snapshot (or a token) of cl's pull
+ * datasets, raw where cl's pulls are, from a base of the same dataset. */
+static int
+send_ok(const struct conf_client *cl, const struct zfs_send_req *q,
+	bool estimate, char *why, size_t wl)
+{
+	const uint32_t known = PROTO_ZF_RAW | PROTO_ZF_COMPRESSED |
+			       PROTO_ZF_LARGE | PROTO_ZF_EMBED |
+			       PROTO_ZF_PROPS | PROTO_ZF_RECURSIVE;
+	size_t dl = strcspn(q->snap, "@");
+
+	if ((q->flags & ~known) || q->backup ||
+	    (q->token[0] != '\0') == (q->snap[0] != '\0') ||
+	    (q->token[0] && q->base[0]))
+		return snprintf(why, wl, "not a send a session asks for"), -1;
+	if (cl->raw && !(q->flags & PROTO_ZF_RAW) && !estimate)
+		return snprintf(why, wl, "client %s's pulls are raw (zfs send "
+				"-w)", cl->id), -1;
+	if (q->token[0])
+		return token_ok(cl, q->token) ? 0
+		       : (snprintf(why, wl, "a resume token that is not for "
+				   "client %s's datasets", cl->id), -1);
+	if (!pullable(cl, q->snap))
+		return snprintf(why, wl, "%s is not client %s's to send",
+				q->snap, cl->id), -1;
+	if (q->base[0] && !(q->base[0] == '@' || q->base[0] == '#') &&
+	    !(readable(cl, q->base) && strncmp(q->base, q->snap, dl) == 0 &&
+	      (q->base[dl] == '@' || q->base[dl] == '#')))
+		return snprintf(why, wl, "incremental base %s", q->base), -1;
+	return 0;
+}
+
+/* A receive: into cl's push dataset or below, never mounted, the stream's
+ * mount and share properties ignored unless cl's policy sets them, with
+ * exactly cl's -o and at least its -x; -s and -F only where cl has them. */
+static int
+recv_ok(const struct conf_client *cl, const struct zfs_recv_req *q,
+	char *why, size_t wl)
+{
+	bool set_here;
+
+	if ((q->resumable && !cl->resumable) || (q->rollback && !cl->rollback) ||
+	    q->below_last)
+		return snprintf(why, wl, "not a receive client %s's policy "
+				"allows", cl->id), -1;
+	if (!q->nomount)
+		return snprintf(why, wl, "zfs receive without -u"), -1;
+	if (q->nset != cl->nset)
+		return snprintf(why, wl, "zfs receive with other -o than "
+				"client %s's", cl->id), -1;
+	for (int i = 0; i < q->nset; i++) {
+		set_here = false;
+		for (int k = 0; k < cl->nset; k++)
+			set_here |= strcmp(q->set[i], cl->set[k]) == 0;
+		if (!set_here)
+			return snprintf(why, wl, "zfs receive with -o %s",
+					q->set[i]), -1;
+	}
+	for (const char *const *p = zfs_mount_props; *p; p++) {
+		bool policy_sets = false, excluded = false;
+		size_t pl = strlen(*p);
+
+		for (int k = 0; k < cl->nset; k++)
+			policy_sets |= strncmp(cl->set[k], *p, pl) == 0 &&
+				       cl->set[k][pl] == '=';
+		for (int i = 0; i < q->nexclude; i++)
+			excluded |= strcmp(q->exclude[i], *p) == 0;
+		if (!policy_sets && !excluded)
+			return snprintf(why, wl, "zfs receive without -x %s",
+					*p), -1;
+	}
+	for (int i = 0; i < q->nexclude; i++) {
+		bool known = false;
+
+		for (const char *const *p = zfs_mount_props; *p; p++)
+			known |= strcmp(q->exclude[i], *p) == 0;
+		for (int k = 0; k < cl->nexclude; k++)
+			known |= strcmp(q->exclude[i], cl->exclude[k]) == 0;
+		if (!known)
+			return snprintf(why, wl, "zfs receive with -x %s",
+					q->exclude[i]), -1;
+	}
+	for (int k = 0; k < cl->nexclude; k++) {
+		bool excluded = false;
+
+		for (int i = 0; i < q->nexclude; i++)
+			excluded |= strcmp(q->exclude[i], cl->exclude[k]) == 0;
+		if (!excluded)
+			return snprintf(why, wl, "zfs receive without -x %s",
+					cl->exclude[k]), -1;
+	}
+	if (cl->push[0] && zfs_name_valid(q->target, 'f') &&
+	    zfs_name_within(q->target, cl->push, false))
+		return 0;
+	return snprintf(why, wl, "%s is not client %s's to receive into",
+			q->target, cl->id), -1;
+}
+
+int
+policy_zfs(const struct conf_client *cl, const struct zfs_req *r, char *why,
+	   size_t wl)
+{
+	char want[600], mark[300];
+	const char *at;
+
+	if (cl == NULL)
+		return snprintf(why, wl, "no client yet"), -1;
+	switch (r->op) {
+	case ZOP_GET:
+		if (r->what != ZP_GUID && r->what != ZP_RESUME_TOKEN)
+			break;
+		if (readable(cl, r->name))
+			return 0;
+		return snprintf(why, wl, "%s is not client %s's", r->name,
+				cl->id), -1;
+	case ZOP_LIST:
+		if (r->what <= 0 || r->what >= ZL_END)
+			break;
+		if (readable(cl, r->name) && zfs_name_valid(r->name, 'f'))
+			return 0;
+		return snprintf(why, wl, "%s is not client %s's", r->name,
+				cl->id), -1;
+	case ZOP_DESCRIBE:
+		if (token_ok(cl, r->send.token))
+			return 0;
+		return snprintf(why, wl, "a resume token that is not for "
+				"client %s's datasets", cl->id), -1;
+	case ZOP_ESTIMATE:
+	case ZOP_SEND:
+		/* the estimate too: a session estimates before it answers,
+		 * and a refusal then reaches the client as one */
+		if (send_ok(cl, &r->send, r->op == ZOP_ESTIMATE, why, wl) < 0)
+			return -1;
+		return origins_ok(cl, &r->send, why, wl);
+	case ZOP_RECV:
+		return recv_ok(cl, &r->recv, why, wl);
+	case ZOP_MARK:
+		/* the base of a client's next pull: DS@SNAP as its mark
+		 * DS#zktls:LEN:ID:SNAP, nothing else */
+		at = strchr(r->name, '@');
+		if (at && zfs_name_valid(r->name, 's') && readable(cl, r->name) &&
+		    zfs_mark_name(cl->id, at + 1, mark, sizeof(mark)) == 0 &&
+		    (size_t)snprintf(want, sizeof(want), "%.*s#%s",
+				     (int)(at - r->name), r->name, mark) <
+			    sizeof(want) &&
+		    strcmp(r->name2, want) == 0 && own_mark(cl, r->name2))
+			return 0;
+		return snprintf(why, wl, "bookmark %s as %s", r->name,
+				r->name2), -1;
+	case ZOP_DESTROY:
+		/* and its older marks, nothing else */
+		if (own_mark(cl, r->name))
+			return 0;
+		return snprintf(why, wl, "destroy %s", r->name), -1;
+	default:
+		break;
+	}
+	return snprintf(why, wl, "not a request a session makes: zfs %s",
+			zfs_op_name(r->op)), -1;
 }

@@ -6,34 +6,37 @@
  * configuration's unprivileged user, with no capabilities, no_new_privs
  * and a seccomp filter: a bug in the code that parses what the peer sends
  * gives no root and cannot run programs.  Its parent, the monitor, stays
- * root and is the only one that runs zfs: the network process asks it
- * over a socketpair to run an argument vector, and the monitor checks
- * that vector against a fixed set of shapes and against the client's
- * policy (which datasets it may write or read) before it runs anything
- * (privsep_allowed()).  On the direct plane the socket itself is passed to the
- * monitor (SCM_RIGHTS) and handed to zfs.
+ * root and is the only one that runs zfs.  The network process asks it
+ * over a socketpair for typed zfs requests (struct zfs_req, encoded by
+ * zfs_req_encode()), never for an argument vector: the monitor decodes
+ * each, asks policy_zfs() whether the client may make it, and only then
+ * has zfs.c spell and run it.  On the direct plane the socket itself is
+ * passed to the monitor (SCM_RIGHTS) and handed to zfs.
  *
  * With "privsep no" (zktls.conf) there is no monitor: the one process
- * runs zfs itself, but checks each command first with the monitor's own
- * checks (vet(): privsep_allowed() and the clone check), so that the
- * policy decides the same in both modes; only the confinement is gone.
+ * runs zfs itself, but each request is judged first by the same
+ * policy_zfs(), so that the policy decides the same in both modes; only
+ * the confinement is gone.
  *
  * What the network process says about who the client is, the monitor
  * takes as said: a network process taken over during or after the
  * handshake could claim to be another configured client, and get what
- * that client may do, but never more than the policy gives some client,
- * and never a command the shapes do not allow.
+ * that client may do, but never more than the policy gives some client.
  *
  * Requests (network -> monitor), each one message on a SOCK_SEQPACKET
- * socketpair: an op byte, then NUL-separated strings; SPAWN may carry an
- * fd.  Replies: an i32 status, a "more follows" byte, then text, in as
- * many messages as the text needs.
- *   CLIENT id            the client the session serves
- *   CAPTURE argv...      run, return its exit code and its stdout
- *   SPAWN fd argv...     start it with fd as stdin (receive) or stdout
- *   EXITED               has it exited?  (0/1, and its wait status)
- *   WAIT                 reap it: wait status, then its stderr's tail
- *   KILL                 SIGTERM it
+ * socketpair: an op byte, then its body; SPAWN carries an fd.  Replies:
+ * an i32 status, a "more follows" byte, then text, in as many messages
+ * as the text needs.  Which ops the monitor takes depends on the
+ * connection's state (the table perms[]):
+ *   CLIENT id          new: the client the session serves, once
+ *   ZFS e req          known client: run req (e: 1 for its stderr too),
+ *                      return its exit code and its output
+ *   SPAWN req + fd     known client, nothing running: start a send (or
+ *                      its estimate, for zfs's words) or a receive with
+ *                      fd as its stdout or stdin
+ *   EXITED             running: has it exited?  (0/1, its wait status)
+ *   WAIT               running: reap it: wait status, its stderr's tail
+ *   KILL               SIGTERM it (nothing, when nothing runs)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -52,10 +55,9 @@
 #include "proto.h"
 #include "zktls.h"
 
-#define MSG_MAX 8192
-#define MAX_ARGV 64
+#define MSG_MAX 16384
 
-enum { OP_CLIENT = 1, OP_CAPTURE, OP_SPAWN, OP_EXITED, OP_WAIT, OP_KILL };
+enum { OP_CLIENT = 1, OP_ZFS, OP_SPAWN, OP_EXITED, OP_WAIT, OP_KILL, OP_END };
 
 /* ------------------------------------------------------------ transport */
 
@@ -136,35 +138,27 @@ static int monitor_fd = -1;
 static const struct serve_conf *local_conf;
 static const struct conf_client *local_cl;
 
-int
-privsep_remote(void)
-{
-	return monitor_fd >= 0;
-}
-
-/* A request (op, strings) and its reply: status, text into out. */
+/* A request (op, body) and its reply: status, text into out. */
 static int
-call(uint8_t op, const char *const *argv, int pass_fd, char *out,
-     size_t cap, size_t *outlen)
+call(uint8_t op, const void *body, size_t blen, int pass_fd, char *out,
+     size_t cap)
 {
 	static char buf[MSG_MAX];
-	size_t n = 1;
+	size_t n = 0;
 	ssize_t got;
 	int32_t status;
 
+	if (1 + blen > sizeof(buf))
+		return zk_fail(ZK_ESYS, "privsep: request too long");
 	buf[0] = (char)op;
-	for (int i = 0; argv && argv[i]; i++) {
-		size_t l = strlen(argv[i]) + 1;
-		if (n + l > sizeof(buf))
-			return zk_fail(ZK_ESYS, "privsep: request too long");
-		memcpy(buf + n, argv[i], l);
-		n += l;
-	}
-	if (send_msg(monitor_fd, buf, n, pass_fd) < 0)
+	if (blen)
+		memcpy(buf + 1, body, blen);
+	if (send_msg(monitor_fd, buf, 1 + blen, pass_fd) < 0)
 		return zk_fail_errno(ZK_ESYS, "privsep: to the monitor");
 	/* The reply: chunks of [i32 status][u8 more][text], the text
 	 * concatenated (a zfs list can be longer than one message). */
-	n = 0;
+	if (out && cap > 0)
+		out[0] = '\0';
 	for (;;) {
 		size_t k;
 
@@ -183,15 +177,27 @@ call(uint8_t op, const char *const *argv, int pass_fd, char *out,
 		if (!buf[sizeof(status)])
 			break;
 	}
-	if (outlen)
-		*outlen = n;
 	return status;
+}
+
+/* A request with its encoded zfs request: [e] req. */
+static int
+call_req(uint8_t op, uint8_t e, const struct zfs_req *r, int pass_fd,
+	 char *out, size_t cap)
+{
+	static uint8_t body[MSG_MAX - 1];
+	int len;
+
+	body[0] = e;
+	if ((len = zfs_req_encode(r, body + 1, sizeof(body) - 1)) < 0)
+		return zk_fail(ZK_ESYS, "privsep: a request that does not "
+			       "encode");
+	return call(op, body, (size_t)len + 1, pass_fd, out, cap);
 }
 
 int
 privsep_client(const char *client)
 {
-	const char *argv[] = { client, NULL };
 	char why[512];
 	int r;
 
@@ -202,49 +208,51 @@ privsep_client(const char *client)
 			return zk_fail(ZK_EDENIED, "no such client");
 		return 0;
 	}
-	if (!privsep_remote())
+	if (monitor_fd < 0)
 		return 0;
-	r = call(OP_CLIENT, argv, -1, why, sizeof(why), NULL);
+	r = call(OP_CLIENT, client, strlen(client) + 1, -1, why, sizeof(why));
 	return r == 0 ? 0 : zk_fail(ZK_EDENIED, "%s", why);
 }
 
-int
-privsep_capture(const char *const *argv, char *out, size_t cap)
-{
-	int r = call(OP_CAPTURE, argv, -1, out, cap, NULL);
+/* ---------------------------------------------- the monitor's runner */
 
-	if (r == -ZK_EDENIED)
+static int
+remote_capture(const struct zfs_req *r, char *out, size_t cap, bool with_err)
+{
+	int rc = call_req(OP_ZFS, with_err, r, -1, out, cap);
+
+	if (rc == -ZK_EDENIED)
 		return zk_fail(ZK_EDENIED, "%s", out);
-	return r;
+	return rc;
 }
 
-int
-privsep_spawn(const char *const *argv, int fd)
+static int
+remote_spawn(const struct zfs_req *r, int fd)
 {
 	char why[512];
-	int r = call(OP_SPAWN, argv, fd, why, sizeof(why), NULL);
+	int rc = call_req(OP_SPAWN, 0, r, fd, why, sizeof(why));
 
-	return r == 0 ? 0 : zk_fail(r == -ZK_EDENIED ? ZK_EDENIED : ZK_EZFS,
-				    "%s", why);
+	return rc == 0 ? 0 : zk_fail(rc == -ZK_EDENIED ? ZK_EDENIED : ZK_EZFS,
+				     "%s", why);
 }
 
-int
-privsep_exited(int *status)
+static int
+remote_exited(int *status)
 {
 	char st[32];
-	int r = call(OP_EXITED, NULL, -1, st, sizeof(st), NULL);
+	int r = call(OP_EXITED, NULL, 0, -1, st, sizeof(st));
 
 	if (r == 1)
 		*status = atoi(st);
 	return r;
 }
 
-int
-privsep_wait(int *status, char *errtext, size_t cap)
+static int
+remote_wait(int *status, char *errtext, size_t cap)
 {
 	char buf[600];
 	char *sp;
-	int r = call(OP_WAIT, NULL, -1, buf, sizeof(buf), NULL);
+	int r = call(OP_WAIT, NULL, 0, -1, buf, sizeof(buf));
 
 	if (r < 0)
 		return r;
@@ -253,472 +261,76 @@ privsep_wait(int *status, char *errtext, size_t cap)
 	return 0;
 }
 
-void
-privsep_kill(void)
+static void
+remote_kill(void)
 {
-	(void)call(OP_KILL, NULL, -1, NULL, 0, NULL);
+	(void)call(OP_KILL, NULL, 0, -1, NULL, 0);
 }
 
-/* ------------------------------------------------------------ checks */
+static const struct zfs_runner monitor_runner = {
+	.capture = remote_capture,
+	.spawn = remote_spawn,
+	.exited = remote_exited,
+	.wait = remote_wait,
+	.kill = remote_kill,
+};
 
-static int
-name_ok(const char *name)
-{
-	return zfs_name_valid(name, 's') || zfs_name_valid(name, 'f') ||
-	       (strchr(name, '#') != NULL && name[0] != '#' &&
-		strchr(name, '@') == NULL);
-}
-
-static int
-readable(const struct conf_client *cl, const char *name)
-{
-	if (!name_ok(name))
-		return 0;
-	if (cl->push[0] && zfs_name_within(name, cl->push, true))
-		return 1;
-	for (int i = 0; i < cl->npull; i++)
-		if (zfs_name_within(name, cl->pull[i], true))
-			return 1;
-	return 0;
-}
-
-static int
-pullable(const struct conf_client *cl, const char *name)
-{
-	for (int i = 0; i < cl->npull; i++)
-		if (zfs_name_valid(name, 's') &&
-		    zfs_name_within(name, cl->pull[i], true))
-			return 1;
-	return 0;
-}
-
-static int
-arg_in(const char *a, const char *const *set)
-{
-	for (; *set; set++)
-		if (strcmp(a, *set) == 0)
-			return 1;
-	return 0;
-}
-
-/* What a resume token continues, checked against the pull datasets. */
-static int
-token_ok(const struct conf_client *cl, const char *token)
-{
-	struct zfs_token t;
-
-	/* and zfs picks the snapshot by toguid: it must be toname's */
-	return zfs_token_valid(token) && zfs_token_describe(token, &t) == 0 &&
-	       pullable(cl, t.toname) && zfs_guid_of(t.toname) == t.toguid;
-}
-
-/*
- * The shapes of every zfs command a session runs (session.c, zfs.c,
- * cmd_serve.c), each checked against the client's datasets.  argv[0] is
- * ignored (the monitor runs its own zfs).  0 ok, or -1 with why.
- */
-/* Is s one of the n strings of list (a policy's property or exclude)? */
-static int
-listed(const char (*list)[256], int n, const char *s)
-{
-	for (int i = 0; i < n; i++)
-		if (strcmp(list[i], s) == 0)
-			return 1;
-	return 0;
-}
-
-/* Does a[2..n) hold flag (followed by value, unless value is NULL)? */
-static int
-pair_in(const char *const *a, int n, const char *flag, const char *value)
-{
-	for (int k = 2; k < n; k++)
-		if (strcmp(a[k], flag) == 0 &&
-		    (value == NULL || (k + 1 < n && strcmp(a[k + 1], value) == 0)))
-			return 1;
-	return 0;
-}
-
-/* Does the client's policy set prop (property PROP=VALUE)? */
-static int
-sets(const struct conf_client *cl, const char *prop)
-{
-	size_t pl = strlen(prop);
-
-	for (int i = 0; i < cl->nset; i++)
-		if (strncmp(cl->set[i], prop, pl) == 0 && cl->set[i][pl] == '=')
-			return 1;
-	return 0;
-}
-
-/* Is bm (DS#NAME) one of client cl's pull-base bookmarks of a dataset it
- * may read (zfs_mark_mine: an exact parse of NAME; a previous-format
- * name proven by the dataset's listing, read here)? */
-static int
-own_mark(const struct conf_client *cl, const char *bm)
-{
-	static struct proto_entry e[PROTO_MAX_ENTRIES];
-	const char *hash = strchr(bm, '#');
-	char ds[256];
-	uint64_t guid = 0;
-	int n = 0;
-
-	if (hash == NULL || strchr(bm, '@') != NULL ||
-	    strchr(hash + 1, '#') != NULL || strchr(hash + 1, '/') != NULL ||
-	    strlen(bm) >= 256 || !readable(cl, bm) || !name_ok(bm) ||
-	    !zfs_mark_any(hash + 1))
-		return 0;
-	if (zfs_mark_mine(hash + 1, 0, cl->id, NULL, 0))
-		return 1;
-	/* a previous-format name that only the listing can prove */
-	if (strncmp(hash + 1, "zktls_", 6) == 0) {
-		snprintf(ds, sizeof(ds), "%.*s", (int)(hash - bm), bm);
-		if ((n = zfs_listing(ds, e, PROTO_MAX_ENTRIES)) < 0)
-			return 0;
-		for (int i = 0; i < n; i++)
-			if (e[i].kind == PROTO_KIND_BOOKMARK &&
-			    strcmp(e[i].name, hash) == 0)
-				guid = e[i].guid;
-	}
-	return zfs_mark_mine(hash + 1, guid, cl->id, e, n);
-}
-
-int
-privsep_allowed(const struct conf_client *cl, const char *const *a, int n,
-		char *why, size_t wl)
-{
-	static const char *const props[] = { "guid", "receive_resume_token",
-					     NULL };
-	static const char *const send_flags[] = { "-w", "-c", "-L", "-e",
-						  "-p", "-R", NULL };
-	static const char *const mount_props[] = { "mountpoint", "canmount",
-						   "sharenfs", "sharesmb",
-						   "overlay", NULL };
-
-	if (cl == NULL)
-		return snprintf(why, wl, "no client yet"), -1;
-	if (n >= 8 && strcmp(a[1], "get") == 0 && n == 8 &&
-	    strcmp(a[2], "-H") == 0 && strcmp(a[3], "-p") == 0 &&
-	    strcmp(a[4], "-o") == 0 && strcmp(a[5], "value") == 0 &&
-	    arg_in(a[6], props)) {
-		if (readable(cl, a[7]))
-			return 0;
-		return snprintf(why, wl, "%s is not client %s's", a[7], cl->id),
-		       -1;
-	}
-	/* the base of a client's next pull: bookmark DS@SNAP as its
-	 * mark DS#zktls:LEN:ID:SNAP, destroy its older ones (nothing
-	 * else) */
-	if (n == 4 && strcmp(a[1], "bookmark") == 0) {
-		const char *at = strchr(a[2], '@');
-		char want[600], name[300];
-
-		if (at && zfs_name_valid(a[2], 's') && readable(cl, a[2]) &&
-		    zfs_mark_name(cl->id, at + 1, name, sizeof(name)) == 0 &&
-		    (size_t)snprintf(want, sizeof(want), "%.*s#%s",
-				     (int)(at - a[2]), a[2], name) <
-			    sizeof(want) &&
-		    strcmp(a[3], want) == 0 && own_mark(cl, a[3]))
-			return 0;
-		return snprintf(why, wl, "bookmark %s as %s", a[2], a[3]), -1;
-	}
-	if (n == 3 && strcmp(a[1], "destroy") == 0) {
-		if (own_mark(cl, a[2]))
-			return 0;
-		return snprintf(why, wl, "destroy %s", a[2]), -1;
-	}
-	if (n >= 10 && strcmp(a[1], "list") == 0) {
-		int k = 2;
-		if (strcmp(a[k++], "-H") || strcmp(a[k++], "-p") ||
-		    strcmp(a[k++], "-o") ||
-		    (strcmp(a[k], "guid") && strcmp(a[k], "name,guid") &&
-		     strcmp(a[k], "name,guid,createtxg")))
-			goto shape;
-		k++;
-		if (strcmp(a[k++], "-t"))
-			goto shape;
-		/* a dataset's tree, or its snapshots (and bookmarks) */
-		if (strcmp(a[k], "filesystem,volume") == 0) {
-			if (k + 3 != n || strcmp(a[k + 1], "-r"))
-				goto shape;
-			k += 2;
-		} else {
-			if (strcmp(a[k], "snapshot") &&
-			    strcmp(a[k], "snapshot,bookmark"))
-				goto shape;
-			k++;
-			if (k + 1 < n && strcmp(a[k], "-s") == 0) {
-				if (strcmp(a[k + 1], "createtxg"))
-					goto shape;
-				k += 2;
-			}
-			if (k + 3 != n || strcmp(a[k], "-d") ||
-			    strcmp(a[k + 1], "1"))
-				goto shape;
-			k += 2;
-		}
-		if (readable(cl, a[k]) && zfs_name_valid(a[k], 'f'))
-			return 0;
-		return snprintf(why, wl, "%s is not client %s's", a[k],
-				cl->id), -1;
-	}
-	if (n >= 3 && strcmp(a[1], "send") == 0) {
-		const char *snap = NULL, *token = NULL, *base = NULL;
-		int raw = 0, dry = 0;
-
-		for (int k = 2; k < n; k++) {
-			if (strcmp(a[k], "-nP") == 0 || strcmp(a[k], "-nv") == 0) {
-				dry = 1;
-				continue;
-			}
-			if (arg_in(a[k], send_flags)) {
-				raw |= strcmp(a[k], "-w") == 0;
-				continue;
-			}
-			if ((strcmp(a[k], "-i") == 0 || strcmp(a[k], "-I") == 0) &&
-			    k + 1 < n && base == NULL) {
-				base = a[++k];
-				continue;
-			}
-			if (strcmp(a[k], "-t") == 0 && k + 1 < n && !token) {
-				token = a[++k];
-				continue;
-			}
-			if (k == n - 1 && a[k][0] != '-') {
-				snap = a[k];
-				continue;
-			}
-			goto shape;
-		}
-		if ((snap == NULL) == (token == NULL))
-			goto shape;
-		if (cl->raw && !raw && !dry)
-			return snprintf(why, wl, "client %s's pulls are raw "
-					"(zfs send -w)", cl->id), -1;
-		if (token)
-			return token_ok(cl, token) ? 0
-			       : (snprintf(why, wl, "a resume token that is not "
-					   "for client %s's datasets", cl->id), -1);
-		if (!pullable(cl, snap))
-			return snprintf(why, wl, "%s is not client %s's to send",
-					snap, cl->id), -1;
-		if (base && !(base[0] == '@' || base[0] == '#') &&
-		    !(readable(cl, base) &&
-		      strncmp(base, snap, strcspn(snap, "@")) == 0 &&
-		      (base[strcspn(snap, "@")] == '@' ||
-		       base[strcspn(snap, "@")] == '#')))
-			return snprintf(why, wl, "incremental base %s", base), -1;
-		return 0;
-	}
-	if (n >= 3 && strcmp(a[1], "receive") == 0) {
-		for (int k = 2; k < n - 1; k++) {
-			if (strcmp(a[k], "-u") == 0 || strcmp(a[k], "-d") == 0 ||
-			    (strcmp(a[k], "-s") == 0 && cl->resumable) ||
-			    (strcmp(a[k], "-F") == 0 && cl->rollback))
-				continue;
-			if (strcmp(a[k], "-x") == 0 && k + 1 < n - 1 &&
-			    (arg_in(a[k + 1], mount_props) ||
-			     listed(cl->exclude, cl->nexclude, a[k + 1]))) {
-				k++;
-				continue;
-			}
-			if (strcmp(a[k], "-o") == 0 && k + 1 < n - 1 &&
-			    listed(cl->set, cl->nset, a[k + 1])) {
-				k++;
-				continue;
-			}
-			goto shape;
-		}
-		/* and what the policy promises is all there: nothing mounted,
-		 * the stream's mount and share properties ignored unless the
-		 * policy sets them, its own -o and -x */
-		if (!pair_in(a, n - 1, "-u", NULL))
-			return snprintf(why, wl, "zfs receive without -u"), -1;
-		for (const char *const *p = mount_props; *p; p++)
-			if (!pair_in(a, n - 1, "-x", *p) && !sets(cl, *p))
-				return snprintf(why, wl, "zfs receive without -x "
-						"%s", *p), -1;
-		for (int i = 0; i < cl->nset; i++)
-			if (!pair_in(a, n - 1, "-o", cl->set[i]))
-				return snprintf(why, wl, "zfs receive without -o "
-						"%s", cl->set[i]), -1;
-		for (int i = 0; i < cl->nexclude; i++)
-			if (!pair_in(a, n - 1, "-x", cl->exclude[i]))
-				return snprintf(why, wl, "zfs receive without -x "
-						"%s", cl->exclude[i]), -1;
-		if (cl->push[0] && zfs_name_valid(a[n - 1], 'f') &&
-		    zfs_name_within(a[n - 1], cl->push, true))
-			return 0;
-		return snprintf(why, wl, "%s is not client %s's to receive into",
-				a[n - 1], cl->id), -1;
-	}
-shape:
-	snprintf(why, wl, "not a command a session runs: zfs %s", a[1]);
-	return -1;
-}
-
-#define ORIGIN_DEPTH 32
-
-/* The origin of dataset ds into out ("-": none): 0, or -1. */
-static int
-origin_of(const char *ds, char *out, size_t cap)
-{
-	const char *argv[] = { zfs_path(), "list", "-H", "-o", "name,origin",
-			       "-t", "filesystem,volume", ds, NULL };
-	char buf[1024], *tab;
-
-	if (zfs_capture(argv, buf, sizeof(buf)) != 0 ||
-	    (tab = strchr(buf, '\t')) == NULL)
-		return -1;
-	tab[1 + strcspn(tab + 1, "\n")] = '\0';
-	if (strlen(tab + 1) >= cap)
-		return -1;
-	memcpy(out, tab + 1, strlen(tab + 1) + 1);
-	return 0;
-}
-
-/* Does ds (whose origin is origin) and every origin before it lie in
- * what cl may read?  0, or -1 with why, which names only ds (the client's
- * own): naming an origin would tell the client what a GUID it pushed a
- * clone stream of is called. */
-static int
-chain_ok(const struct conf_client *cl, const char *ds, const char *origin,
-	 char *why, size_t wl)
-{
-	char cur[256], next[256];
-
-	snprintf(cur, sizeof(cur), "%s", origin);
-	for (int depth = 0; strcmp(cur, "-") != 0; depth++) {
-		if (depth == ORIGIN_DEPTH)
-			return snprintf(why, wl, "%.200s is a clone more than %d "
-					"origins deep: refused", ds,
-					ORIGIN_DEPTH), -1;
-		if (!zfs_name_valid(cur, 's') || !readable(cl, cur))
-			return snprintf(why, wl, "%.200s is a clone whose origin "
-					"lies outside what client %s may read",
-					ds, cl->id), -1;
-		cur[strcspn(cur, "@")] = '\0';
-		if (origin_of(cur, next, sizeof(next)) < 0)
-			return snprintf(why, wl, "cannot read the origins of "
-					"%.200s", ds), -1;
-		memcpy(cur, next, sizeof(cur));
-	}
-	return 0;
-}
-
-/*
- * A send streams the blocks a clone shares with its origin, and those its
- * origin shares with its own, and a client that can push can make a clone
- * of any snapshot in the pool whose GUID it knows (zfs receive finds a
- * clone stream's origin by GUID, pool-wide).  So what a client is sent
- * must not be, or hold (with -R), a clone of a snapshot outside what it
- * may read, however many clones away.  0, or -1 with why.
- */
-static int
-origins_ok(const struct conf_client *cl, const char *const *a, int n,
-	   char *why, size_t wl)
-{
-	static char out[1 << 20];
-	char ds[256];
-	const char *snap = NULL, *argv[12];
-	int recursive = 0, k = 0;
-	struct zfs_token t;
-
-	for (int i = 2; i < n; i++) {
-		if (strcmp(a[i], "-nv") == 0)
-			return 0; /* describes a token, sends nothing */
-		recursive |= strcmp(a[i], "-R") == 0;
-		if (strcmp(a[i], "-t") == 0 && i + 1 < n &&
-		    zfs_token_describe(a[i + 1], &t) == 0)
-			snap = t.toname;
-	}
-	if (snap == NULL)
-		snap = a[n - 1];
-	snprintf(ds, sizeof(ds), "%.*s", (int)strcspn(snap, "@"), snap);
-	argv[k++] = zfs_path();
-	argv[k++] = "list";
-	argv[k++] = "-H";
-	argv[k++] = "-o";
-	argv[k++] = "name,origin";
-	argv[k++] = "-t";
-	argv[k++] = "filesystem,volume";
-	if (recursive)
-		argv[k++] = "-r";
-	argv[k++] = ds;
-	argv[k] = NULL;
-	if (zfs_capture(argv, out, sizeof(out)) != 0)
-		return snprintf(why, wl, "cannot read the origin of %s", ds), -1;
-	for (char *save = NULL, *line = strtok_r(out, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *tab = strchr(line, '\t');
-
-		if (tab == NULL)
-			continue;
-		*tab = '\0';
-		if (chain_ok(cl, line, tab + 1, why, wl) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-static int vetting; /* the checks' own zfs commands run unchecked */
-
-/* Every check a zfs command of client cl's session passes, in either
- * mode: 0, or -1 with why. */
-static int
-vet(const struct conf_client *cl, const char *const *a, int n, char *why,
-    size_t wl)
-{
-	int r;
-
-	vetting++;
-	r = privsep_allowed(cl, a, n, why, wl);
-	if (r == 0 && strcmp(a[1], "send") == 0)
-		r = origins_ok(cl, a, n, why, wl);
-	vetting--;
-	return r;
-}
+/* ---------------------------------------------- privsep no */
 
 /* Log a refusal: what was refused and why may hold what the peer sent. */
 static void
-log_refusal(const char *who, const char *verb, const char *client,
+log_refusal(const char *who, enum zfs_op op, const char *client,
 	    const char *why)
 {
-	char sv[64], sw[600];
+	char sw[600];
 
-	text_safe(verb, sv, sizeof(sv));
 	text_safe(why, sw, sizeof(sw));
-	log_error("%srefused to run zfs %s for %s: %s", who, sv,
+	log_error("%srefused to run zfs %s for %s: %s", who, zfs_op_name(op),
 		  client ? client : "nobody", sw);
 }
 
-int
-privsep_check(const char *const *argv)
+static int vetting; /* the checks' own zfs requests run unchecked */
+
+static int
+local_check(const struct zfs_req *r)
 {
 	char why[600];
-	int n = 0;
+	int ok;
 
-	if (local_conf == NULL || vetting)
+	if (vetting)
 		return 0;
-	while (argv[n] && n < MAX_ARGV)
-		n++;
-	if (argv[n] != NULL || n < 2)
-		return zk_fail(ZK_EDENIED, "a malformed zfs command");
-	if (vet(local_cl, argv, n, why, sizeof(why)) == 0)
+	vetting++;
+	ok = policy_zfs(local_cl, r, why, sizeof(why)) == 0;
+	vetting--;
+	if (ok)
 		return 0;
-	log_refusal("", argv[1], local_cl ? local_cl->id : NULL, why);
+	log_refusal("", r->op, local_cl ? local_cl->id : NULL, why);
 	return zk_fail(ZK_EDENIED, "%s", why);
 }
 
+static const struct zfs_runner checked_runner = { .check = local_check };
+
 /* ------------------------------------------------------------ monitor */
+
+enum state { ST_NEW = 1, ST_CLIENT = 2, ST_RUNNING = 4 };
+
+/* Which op the monitor takes in which state; anything else is refused. */
+static const unsigned perms[OP_END] = {
+	[OP_CLIENT] = ST_NEW,
+	[OP_ZFS] = ST_CLIENT | ST_RUNNING,
+	[OP_SPAWN] = ST_CLIENT,
+	[OP_EXITED] = ST_RUNNING,
+	[OP_WAIT] = ST_RUNNING,
+	[OP_KILL] = ST_CLIENT | ST_RUNNING,
+};
 
 struct monitor {
 	int fd;
 	const struct serve_conf *conf;
 	const struct conf_client *cl;
+	enum state state;
 	struct endpoint ep;
-	const char *argv[MAX_ARGV + 1];
-	char store[MSG_MAX];
-	int running;
+	struct zfs_req req;        /* what ep runs */
 	pid_t net;
 };
 
@@ -747,82 +359,89 @@ reply_text(struct monitor *m, int32_t status, const char *text)
 	reply(m, status, text, strlen(text));
 }
 
-/* Split a request's strings into m->argv (argv[0] = our zfs). */
+/* Decode and judge a ZFS or SPAWN body ([e] req) into *r: 0, or -1 with
+ * the refusal logged and answered. */
 static int
-split(struct monitor *m, const char *buf, size_t len)
+judged(struct monitor *m, const uint8_t *body, size_t len, struct zfs_req *r,
+       bool *with_err)
 {
-	size_t o = 0;
-	int n = 0;
+	char why[600];
 
-	if (len > sizeof(m->store))
+	if (len < 1 || body[0] > 1 || zfs_req_decode(body + 1, len - 1, r) < 0) {
+		log_refusal("monitor: ", 0, m->cl ? m->cl->id : NULL,
+			    "a malformed request");
+		reply_text(m, -ZK_EDENIED, "a malformed request");
 		return -1;
-	memcpy(m->store, buf, len);
-	while (o < len && n < MAX_ARGV) {
-		size_t l = strnlen(m->store + o, len - o);
-		if (o + l == len)
-			return -1; /* not NUL-terminated */
-		m->argv[n++] = m->store + o;
-		o += l + 1;
 	}
-	if (o != len || n < 2)
+	*with_err = body[0] == 1;
+	if (policy_zfs(m->cl, r, why, sizeof(why)) < 0) {
+		log_refusal("monitor: ", r->op, m->cl->id, why);
+		reply_text(m, -ZK_EDENIED, why);
 		return -1;
-	m->argv[0] = zfs_path();
-	m->argv[n] = NULL;
-	return n;
+	}
+	return 0;
 }
 
 static void
-handle(struct monitor *m, const char *buf, ssize_t len, int fd)
+handle(struct monitor *m, const uint8_t *buf, ssize_t len, int fd)
 {
 	static char out[1 << 21];
-	char why[600];
-	int n, r, st;
+	static struct zfs_req r;
+	const uint8_t *body = buf + 1;
+	size_t blen = (size_t)len - 1;
+	bool with_err;
+	int rc, st;
 
+	if (buf[0] == 0 || buf[0] >= OP_END || !(perms[buf[0]] & m->state)) {
+		reply_text(m, -ZK_EDENIED, "not a request the monitor takes "
+			   "now");
+		goto done;
+	}
 	switch (buf[0]) {
 	case OP_CLIENT:
-		if (m->cl != NULL || len < 2 || buf[len - 1] != '\0') {
-			reply_text(m, -ZK_EDENIED, "the client is set once");
+		if (blen < 2 || body[blen - 1] != '\0' ||
+		    memchr(body, '\0', blen) != body + blen - 1 ||
+		    (m->cl = conf_client_by_id(m->conf, (const char *)body)) ==
+			    NULL) {
+			reply_text(m, -ZK_EDENIED, "no such client");
 			break;
 		}
-		m->cl = conf_client_by_id(m->conf, buf + 1);
-		reply_text(m, m->cl ? 0 : -ZK_EDENIED, m->cl ? "" : "no such client");
+		m->state = ST_CLIENT;
+		reply_text(m, 0, "");
 		break;
-	case OP_CAPTURE:
+	case OP_ZFS:
+		if (judged(m, body, blen, &r, &with_err) < 0)
+			break;
+		if (r.op == ZOP_SEND || r.op == ZOP_RECV) {
+			reply_text(m, -ZK_EDENIED, "a send or a receive is "
+				   "spawned");
+			break;
+		}
+		rc = zfs_do_local(&r, out, sizeof(out), with_err);
+		zk_clear();
+		reply(m, rc, out, strlen(out));
+		break;
 	case OP_SPAWN:
-		if ((n = split(m, buf + 1, (size_t)len - 1)) < 0 ||
-		    vet(m->cl, m->argv, n, why, sizeof(why)) < 0) {
-			if (n < 0)
-				snprintf(why, sizeof(why), "a malformed request");
-			log_refusal("monitor: ", n > 1 ? m->argv[1] : "?",
-				    m->cl ? m->cl->id : NULL, why);
-			reply_text(m, -ZK_EDENIED, why);
+		if (judged(m, body, blen, &m->req, &with_err) < 0)
+			break;
+		if (fd < 0 || (m->req.op != ZOP_SEND && m->req.op != ZOP_RECV &&
+				m->req.op != ZOP_ESTIMATE)) {
+			reply_text(m, -ZK_EDENIED, fd < 0 ? "no fd"
+				   : "only a send (or its estimate) or a receive "
+				     "is spawned");
 			break;
 		}
-		if (buf[0] == OP_CAPTURE) {
-			r = zfs_capture(m->argv, out, sizeof(out));
-			zk_clear();
-			reply(m, r, out, strlen(out));
-			break;
-		}
-		if (fd < 0 || m->running) {
-			reply_text(m, -ZK_ESYS, m->running ? "zfs runs already"
-							   : "no fd");
-			break;
-		}
-		zfs_endpoint(&m->ep, m->argv);
-		r = m->ep.start(&m->ep, fd);
-		m->running = r == 0;
-		reply_text(m, r, r == 0 ? "" : zk_errmsg());
+		zfs_endpoint(&m->ep, &m->req);
+		rc = m->ep.start(&m->ep, fd);
+		if (rc == 0)
+			m->state = ST_RUNNING;
+		reply_text(m, rc, rc == 0 ? "" : zk_errmsg());
 		zk_clear();
 		break;
 	case OP_EXITED: {
 		siginfo_t si;
 		char s[32];
 
-		if (!m->running) {
-			reply_text(m, -ZK_ESYS, "nothing runs");
-			break;
-		}
 		if (!endpoint_exited(&m->ep, &si)) {
 			reply_text(m, 0, "");
 			break;
@@ -835,25 +454,20 @@ handle(struct monitor *m, const char *buf, ssize_t len, int fd)
 		break;
 	}
 	case OP_WAIT:
-		if (!m->running) {
-			reply_text(m, -ZK_ESYS, "nothing runs");
-			break;
-		}
 		(void)m->ep.finish(&m->ep);
 		zk_clear();
 		snprintf(out, sizeof(out), "%d %s", m->ep.status,
 			 m->ep.errtext);
-		m->running = 0;
+		m->state = ST_CLIENT;
 		reply_text(m, 0, out);
 		break;
 	case OP_KILL:
-		if (m->running)
+		if (m->state == ST_RUNNING)
 			m->ep.kill(&m->ep);
 		reply_text(m, 0, "");
 		break;
-	default:
-		reply_text(m, -ZK_EDENIED, "unknown request");
 	}
+done:
 	if (fd >= 0)
 		close(fd);
 }
@@ -871,6 +485,8 @@ monitor(int fd, const struct serve_conf *conf, pid_t net)
 	m.fd = fd;
 	m.conf = conf;
 	m.net = net;
+	m.state = ST_NEW;
+	zfs_use_runner(NULL); /* zfs runs here */
 	for (;;) {
 		int passed;
 		ssize_t n = recv_msg(fd, buf, sizeof(buf), &passed);
@@ -880,9 +496,9 @@ monitor(int fd, const struct serve_conf *conf, pid_t net)
 				close(passed);
 			break;
 		}
-		handle(&m, buf, n, passed);
+		handle(&m, (const uint8_t *)buf, n, passed);
 	}
-	if (m.running) {
+	if (m.state == ST_RUNNING) {
 		m.ep.kill(&m.ep);
 		(void)m.ep.finish(&m.ep);
 	}
@@ -948,6 +564,7 @@ privsep_fork(const struct serve_conf *conf, int close_fd, int *monitor_side)
 	*monitor_side = 0;
 	if (!conf->privsep) {
 		local_conf = conf; /* checks here, then zfs runs here */
+		zfs_use_runner(&checked_runner);
 		return 0;
 	}
 	if (getuid() != 0)
@@ -969,6 +586,7 @@ privsep_fork(const struct serve_conf *conf, int close_fd, int *monitor_side)
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		close(sp[0]);
 		monitor_fd = sp[1];
+		zfs_use_runner(&monitor_runner);
 		return drop(conf->user);
 	}
 	close(sp[1]);

@@ -31,7 +31,7 @@ struct session {
 	struct proto_reply *rep;
 	struct proto_result res;
 	int have_result;
-	const char *argv[ZK_MAX_ZFS_ARGS + 24];
+	struct zfs_req zreq;       /* the zfs request the endpoint runs */
 	char target[PROTO_NAME_LEN];    /* receiver: where zfs receives */
 	char snapname[PROTO_NAME_LEN];  /* the source snapshot's full name */
 	char token[PROTO_TOKEN_LEN];    /* resume token in use, or "" */
@@ -158,34 +158,26 @@ linger_close(struct session *s)
 
 /* ------------------------------------------------------------ zfs facts */
 
+/* The send this session makes: the flags and base it was given, the
+ * snapshot, or (resuming) the token and the flags that go along with it. */
 static void
-argv_reset(struct session *s)
+send_req(struct session *s, enum zfs_op op)
 {
-	memset(s->argv, 0, sizeof(s->argv));
-}
+	struct zfs_req *r = &s->zreq;
 
-static size_t
-argv_push(struct session *s, size_t n, const char *a)
-{
-	if (n + 1 < sizeof(s->argv) / sizeof(s->argv[0]))
-		s->argv[n++] = a;
-	s->argv[n] = NULL;
-	return n;
-}
-
-/* The flags of ours that go along with -t: what zfs send ORs with the
- * token's own (raw, compressed, large blocks, embedded data). */
-static size_t
-push_resume_flags(struct session *s, size_t n)
-{
-	static const char *const keep[] = { "-w", "-c", "-L", "-e", NULL };
-
-	for (int i = 0; i < s->cf->nzfs_args; i++)
-		for (const char *const *k = keep; *k; k++)
-			if (strcmp(s->cf->zfs_args[i], *k) == 0)
-				n = argv_push(s, n, *k);
-	n = argv_push(s, n, "-t");
-	return argv_push(s, n, s->token);
+	zfs_req(r, op, 0, NULL);
+	r->send = s->cf->send;
+	if (s->token[0]) {
+		r->send.snap[0] = '\0';
+		r->send.base[0] = '\0';
+		r->send.incr_all = false;
+		r->send.backup = false;
+		r->send.flags &= PROTO_ZF_RAW | PROTO_ZF_COMPRESSED |
+				 PROTO_ZF_LARGE | PROTO_ZF_EMBED;
+		snprintf(r->send.token, sizeof(r->send.token), "%s", s->token);
+	} else {
+		snprintf(r->send.snap, sizeof(r->send.snap), "%s", s->snapname);
+	}
 }
 
 /* zfs send -nP: validates the snapshot and flags, gives the size. */
@@ -193,37 +185,22 @@ static int
 sender_dry_run(struct session *s)
 {
 	char out[8192];
-	const char *p;
-	size_t n = 0;
-	int ok, sized = 0;
+	uint64_t size;
+	int rc;
 
-	argv_reset(s);
-	n = argv_push(s, n, zfs_path());
-	n = argv_push(s, n, "send");
-	n = argv_push(s, n, "-nP");
-	if (s->token[0]) {
-		n = push_resume_flags(s, n);
-	} else {
-		for (int i = 0; i < s->cf->nzfs_args; i++)
-			n = argv_push(s, n, s->cf->zfs_args[i]);
-		n = argv_push(s, n, s->snapname);
-	}
-	ok = zfs_capture(s->argv, out, sizeof(out)) == 0;
-	for (p = out; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-		unsigned long long v;
-		if (sscanf(p, "size\t%llu", &v) == 1) {
-			s->x.total_hint = v;
-			sized = 1;
-		}
-	}
+	send_req(s, ZOP_ESTIMATE);
+	rc = zfs_estimate(&s->zreq.send, &size, out, sizeof(out));
+	if (rc < 0)
+		return rc;
+	s->x.total_hint = size;
 	/* OpenZFS 2.3 exits non-zero from a dry run with -t after printing
 	 * the estimate: the estimate decides there. */
-	if (!ok && !(s->token[0] && sized)) {
-		/* Run it for real to get zfs's own words on stderr. */
+	if (rc != 0 && !(s->token[0] && size)) {
+		/* Run it as a child of ours, for zfs's own words on stderr. */
 		struct endpoint e;
 		int fd, r;
 
-		zfs_endpoint(&e, s->argv);
+		zfs_endpoint(&e, &s->zreq);
 		r = endpoint_pipe(&e, 1, &fd);
 		if (r < 0)
 			return r;
@@ -234,22 +211,6 @@ sender_dry_run(struct session *s)
 	if (!s->token[0] && (s->guid = zfs_guid_of(s->snapname)) == 0)
 		return zk_fail(ZK_EZFS, "cannot read the guid of %s",
 			       s->snapname);
-	return 0;
-}
-
-/* zfs_args holds "-X" or "-X ARG": does it hold flag ch (and its arg)? */
-static int
-has_flag(const struct conf *cf, char ch, const char **arg)
-{
-	for (int i = 0; i < cf->nzfs_args; i++) {
-		const char *a = cf->zfs_args[i];
-		if (a[0] == '-' && a[1] == ch && a[2] == '\0') {
-			if (arg)
-				*arg = i + 1 < cf->nzfs_args ? cf->zfs_args[i + 1]
-							     : NULL;
-			return 1;
-		}
-	}
 	return 0;
 }
 
@@ -267,13 +228,13 @@ token_check(struct session *s, const char *token)
 {
 	const struct conf *cf = s->cf;
 	struct zfs_token t;
-	const char *base = NULL;
+	const char *base = cf->send.base;
 	char from[2 * PROTO_NAME_LEN] = "", ds[PROTO_NAME_LEN];
 	uint64_t want_from = 0;
 	int r;
 
-	if (has_flag(cf, 'R', NULL) || has_flag(cf, 'p', NULL) ||
-	    has_flag(cf, 'b', NULL) || has_flag(cf, 'I', NULL))
+	if ((cf->send.flags & (PROTO_ZF_RECURSIVE | PROTO_ZF_PROPS)) ||
+	    cf->send.backup || (cf->send.base[0] && cf->send.incr_all))
 		return zk_fail(ZK_EPROTO, "the receiver holds a partial receive "
 			       "that zfs cannot resume with -R, -p, -b or -I "
 			       "(zfs send -t continues one snapshot): finish it "
@@ -295,7 +256,7 @@ token_check(struct session *s, const char *token)
 			       PRIu64, t.toname, t.toguid, s->snapname, s->guid);
 	snprintf(ds, sizeof(ds), "%.*s", (int)strcspn(s->snapname, "@"),
 		 s->snapname);
-	if (has_flag(cf, 'i', &base) && base) {
+	if (base[0]) {
 		if (base[0] == '@' || base[0] == '#')
 			snprintf(from, sizeof(from), "%s%s", ds, base);
 		else
@@ -319,7 +280,7 @@ token_check(struct session *s, const char *token)
 			       "%s %s finishes it)", have, from[0] ? ", not " : "",
 			       from, have, s->snapname);
 	}
-	if (t.rawok != ((cf->zflags & PROTO_ZF_RAW) != 0))
+	if (t.rawok != ((cf->send.flags & PROTO_ZF_RAW) != 0))
 		return zk_fail(ZK_EPROTO, "resume token refused: it continues "
 			       "a %s send of %s, but %s was asked",
 			       t.rawok ? "raw (-w)" : "non-raw", s->snapname,
@@ -345,10 +306,10 @@ received_name(struct session *s, int with_snap, char *out, size_t cap)
 	for (const char *p = snap; p < snap + dl; p++)
 		if (*p == '/')
 			last = p + 1;
-	if (has_flag(s->cf, 'd', NULL) && slash)
+	if (s->cf->recv.below && slash)
 		snprintf(tail, sizeof(tail), "/%.*s", (int)(snap + dl - slash - 1),
 			 slash + 1);
-	else if (has_flag(s->cf, 'e', NULL))
+	else if (s->cf->recv.below_last)
 		snprintf(tail, sizeof(tail), "/%.*s", (int)(snap + dl - last),
 			 last);
 	snprintf(out, cap, "%s%s%s", s->target, tail,
@@ -361,9 +322,8 @@ static void
 receiver_facts(struct session *s, char *token, uint32_t *nguids,
 	       uint64_t *guids)
 {
-	char out[65536], *p, *end, ds[2 * PROTO_NAME_LEN];
-	const char *argv[] = { zfs_path(), "list", "-H", "-p", "-o", "guid",
-			       "-t", "snapshot", "-d", "1", ds, NULL };
+	char ds[2 * PROTO_NAME_LEN];
+	int n;
 
 	*nguids = 0;
 	token[0] = '\0';
@@ -374,16 +334,8 @@ receiver_facts(struct session *s, char *token, uint32_t *nguids,
 	else
 		snprintf(ds, sizeof(ds), "%s", s->target);
 	zfs_resume_token(ds, token, PROTO_TOKEN_LEN);
-	if (zfs_capture(argv, out, sizeof(out)) != 0)
-		return;
-	for (p = out; *p && *nguids < PROTO_MAX_GUIDS; p = end) {
-		uint64_t g = strtoull(p, &end, 10);
-		if (end == p)
-			break;
-		guids[(*nguids)++] = g;
-		while (*end == '\n')
-			end++;
-	}
+	if ((n = zfs_snap_guids(ds, guids, PROTO_MAX_GUIDS)) > 0)
+		*nguids = (uint32_t)n;
 }
 
 /* ------------------------------------------------------------ negotiate */
@@ -699,66 +651,15 @@ negotiate_client(struct session *s)
 
 /* ------------------------------------------------------------ stream */
 
+/* The receive this session makes: its flags, -o and -x as given (made
+ * safe when the command line was parsed), into its target. */
 static void
-build_send_argv(struct session *s)
+recv_req(struct session *s)
 {
-	size_t n = 0;
-
-	argv_reset(s);
-	n = argv_push(s, n, zfs_path());
-	n = argv_push(s, n, "send");
-	if (s->token[0]) {
-		push_resume_flags(s, n);
-		return;
-	}
-	for (int i = 0; i < s->cf->nzfs_args; i++)
-		n = argv_push(s, n, s->cf->zfs_args[i]);
-	n = argv_push(s, n, s->snapname);
-}
-
-/* Properties through which a stream could mount a dataset over a path of
- * the receiving host's choosing, mount it at all, or export it: unless the
- * operator allows it, the stream's values are ignored (-x), so received
- * datasets inherit them from the receiver's own dataset. */
-static const char *const mount_props[] = {
-	"mountpoint", "canmount", "sharenfs", "sharesmb", "overlay", NULL,
-};
-
-/* Does the operator set or exclude prop with -o/-x already?  (zfs refuses
- * a property named twice.) */
-static int
-operator_sets(const struct conf *cf, const char *prop)
-{
-	size_t pl = strlen(prop);
-
-	for (int i = 0; i + 1 < cf->nzfs_args; i++) {
-		const char *f = cf->zfs_args[i], *v = cf->zfs_args[i + 1];
-		if ((strcmp(f, "-o") == 0 || strcmp(f, "-x") == 0) &&
-		    strncmp(v, prop, pl) == 0 && (v[pl] == '\0' || v[pl] == '='))
-			return 1;
-	}
-	return 0;
-}
-
-static void
-build_recv_argv(struct session *s)
-{
-	size_t n = 0;
-
-	argv_reset(s);
-	n = argv_push(s, n, zfs_path());
-	n = argv_push(s, n, "receive");
-	for (int i = 0; i < s->cf->nzfs_args; i++)
-		n = argv_push(s, n, s->cf->zfs_args[i]);
-	if (!s->cf->recv_mount && !has_flag(s->cf, 'u', NULL))
-		n = argv_push(s, n, "-u");
-	for (const char *const *p = mount_props;
-	     !s->cf->recv_mount_props && *p; p++)
-		if (!operator_sets(s->cf, *p)) {
-			n = argv_push(s, n, "-x");
-			n = argv_push(s, n, *p);
-		}
-	n = argv_push(s, n, s->target);
+	zfs_req(&s->zreq, ZOP_RECV, 0, NULL);
+	s->zreq.recv = s->cf->recv;
+	snprintf(s->zreq.recv.target, sizeof(s->zreq.recv.target), "%s",
+		 s->target);
 }
 
 static int
@@ -768,8 +669,8 @@ do_send(struct session *s)
 	int r, fr;
 
 	if (s->cf->zfs) {
-		build_send_argv(s);
-		zfs_endpoint(&s->ep, s->argv);
+		send_req(s, ZOP_SEND);
+		zfs_endpoint(&s->ep, &s->zreq);
 		if (s->token[0])
 			log_info("resuming an interrupted transfer of %s",
 				 s->snapname);
@@ -856,8 +757,8 @@ do_recv(struct session *s)
 	int r, fr;
 
 	if (s->cf->zfs) {
-		build_recv_argv(s);
-		zfs_endpoint(&s->ep, s->argv);
+		recv_req(s);
+		zfs_endpoint(&s->ep, &s->zreq);
 	} else {
 		fd_endpoint(&s->ep, 1);
 	}

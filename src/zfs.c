@@ -70,7 +70,7 @@ valid_char(char c)
 	       c == ':' || c == ' ';
 }
 
-int
+bool
 zfs_name_valid(const char *name, int kind)
 {
 	size_t len = strlen(name), comp = 0;
@@ -106,8 +106,395 @@ zfs_name_valid(const char *name, int kind)
 	return kind == 's' ? seen_at : !seen_at;
 }
 
+/* ------------------------------------------------------------ requests */
+
+const struct zfs_flag zfs_send_flags[] = {
+	{ PROTO_ZF_RAW, "-w" },   { PROTO_ZF_COMPRESSED, "-c" },
+	{ PROTO_ZF_LARGE, "-L" }, { PROTO_ZF_EMBED, "-e" },
+	{ PROTO_ZF_PROPS, "-p" }, { PROTO_ZF_RECURSIVE, "-R" },
+	{ 0, NULL },
+};
+
+/* The flags that go along with -t: what zfs send ORs with the token's
+ * own (raw, compressed, large blocks, embedded data). */
+#define RESUME_FLAGS \
+	(PROTO_ZF_RAW | PROTO_ZF_COMPRESSED | PROTO_ZF_LARGE | PROTO_ZF_EMBED)
+
+struct words {
+	const char **v;
+	size_t n, cap;
+	bool over;
+};
+
+static void
+word(struct words *w, const char *a)
+{
+	if (w->n + 1 < w->cap)
+		w->v[w->n++] = a;
+	else
+		w->over = true;
+}
+
+static void
+send_words(struct words *w, const struct zfs_send_req *q)
+{
+	uint32_t flags = q->token[0] ? q->flags & RESUME_FLAGS : q->flags;
+
+	for (const struct zfs_flag *f = zfs_send_flags; f->flag; f++)
+		if (flags & f->bit)
+			word(w, f->flag);
+	if (q->token[0]) {
+		word(w, "-t");
+		word(w, q->token);
+		return;
+	}
+	if (q->backup)
+		word(w, "-b");
+	if (q->base[0]) {
+		word(w, q->incr_all ? "-I" : "-i");
+		word(w, q->base);
+	}
+	word(w, q->snap);
+}
+
+static void
+recv_words(struct words *w, const struct zfs_recv_req *q)
+{
+	if (q->resumable)
+		word(w, "-s");
+	if (q->rollback)
+		word(w, "-F");
+	if (q->below)
+		word(w, "-d");
+	if (q->below_last)
+		word(w, "-e");
+	if (q->nomount)
+		word(w, "-u");
+	for (int i = 0; i < q->nset && i < ZFS_MAX_PROPS; i++) {
+		word(w, "-o");
+		word(w, q->set[i]);
+	}
+	for (int i = 0; i < q->nexclude && i < ZFS_MAX_PROPS; i++) {
+		word(w, "-x");
+		word(w, q->exclude[i]);
+	}
+	word(w, q->target);
+}
+
+static const char *const prop_names[ZP_END] = {
+	[ZP_GUID] = "guid",
+	[ZP_RESUME_TOKEN] = "receive_resume_token",
+	[ZP_WRITTEN] = "written",
+};
+
+int
+zfs_argv(const struct zfs_req *r, const char **argv, size_t cap)
+{
+	struct words w = { argv, 0, cap, false };
+
+	if (cap == 0)
+		return -1;
+	word(&w, zfs_path());
+	switch (r->op) {
+	case ZOP_GET:
+		if (r->what <= 0 || r->what >= ZP_END)
+			return -1;
+		word(&w, "get");
+		word(&w, "-H");
+		word(&w, "-p");
+		word(&w, "-o");
+		word(&w, "value");
+		word(&w, prop_names[r->what]);
+		break;
+	case ZOP_LIST:
+		word(&w, "list");
+		word(&w, "-H");
+		word(&w, "-p");
+		word(&w, "-o");
+		switch (r->what) {
+		case ZL_TREE:
+			word(&w, "name,guid,createtxg");
+			word(&w, "-t");
+			word(&w, "filesystem,volume");
+			word(&w, "-r");
+			break;
+		case ZL_ENTRIES:
+			word(&w, "name,guid,createtxg");
+			word(&w, "-t");
+			word(&w, "snapshot,bookmark");
+			word(&w, "-s");
+			word(&w, "createtxg");
+			word(&w, "-d");
+			word(&w, "1");
+			break;
+		case ZL_SNAPS:
+			word(&w, "name,guid");
+			word(&w, "-t");
+			word(&w, "snapshot");
+			word(&w, "-s");
+			word(&w, "createtxg");
+			word(&w, "-d");
+			word(&w, "1");
+			break;
+		case ZL_GUIDS:
+			word(&w, "name,guid");
+			word(&w, "-t");
+			word(&w, "snapshot,bookmark");
+			word(&w, "-d");
+			word(&w, "1");
+			break;
+		case ZL_SNAP_GUIDS:
+			word(&w, "guid");
+			word(&w, "-t");
+			word(&w, "snapshot");
+			word(&w, "-d");
+			word(&w, "1");
+			break;
+		default:
+			return -1;
+		}
+		break;
+	case ZOP_ORIGINS:
+		word(&w, "list");
+		word(&w, "-H");
+		word(&w, "-o");
+		word(&w, "name,origin");
+		word(&w, "-t");
+		word(&w, "filesystem,volume");
+		if (r->what)
+			word(&w, "-r");
+		break;
+	case ZOP_DESCRIBE:
+		word(&w, "send");
+		word(&w, "-nv");
+		word(&w, "-t");
+		word(&w, r->send.token);
+		break;
+	case ZOP_ESTIMATE:
+	case ZOP_SEND:
+		word(&w, "send");
+		if (r->op == ZOP_ESTIMATE)
+			word(&w, "-nP");
+		send_words(&w, &r->send);
+		break;
+	case ZOP_RECV:
+		word(&w, "receive");
+		recv_words(&w, &r->recv);
+		break;
+	case ZOP_MARK:
+		word(&w, "bookmark");
+		word(&w, r->name);
+		word(&w, r->name2);
+		break;
+	case ZOP_DESTROY:
+		word(&w, "destroy");
+		break;
+	case ZOP_HOLD:
+	case ZOP_RELEASE:
+		word(&w, r->op == ZOP_HOLD ? "hold" : "release");
+		word(&w, r->name2);
+		break;
+	case ZOP_ROLLBACK:
+		word(&w, "rollback");
+		if (r->what)
+			word(&w, "-r");
+		break;
+	default:
+		return -1;
+	}
+	/* The one the request is about comes last. */
+	if (r->op == ZOP_GET || r->op == ZOP_LIST || r->op == ZOP_ORIGINS ||
+	    r->op == ZOP_DESTROY || r->op == ZOP_HOLD ||
+	    r->op == ZOP_RELEASE || r->op == ZOP_ROLLBACK)
+		word(&w, r->name);
+	if (w.over)
+		return -1;
+	argv[w.n] = NULL;
+	return (int)w.n;
+}
+
+const char *
+zfs_op_name(enum zfs_op op)
+{
+	static const char *const names[ZOP_END] = {
+		[ZOP_GET] = "get",          [ZOP_LIST] = "list",
+		[ZOP_ORIGINS] = "list",     [ZOP_DESCRIBE] = "send",
+		[ZOP_ESTIMATE] = "send",    [ZOP_SEND] = "send",
+		[ZOP_RECV] = "receive",     [ZOP_MARK] = "bookmark",
+		[ZOP_DESTROY] = "destroy",  [ZOP_HOLD] = "hold",
+		[ZOP_RELEASE] = "release",  [ZOP_ROLLBACK] = "rollback",
+	};
+
+	return op > 0 && op < ZOP_END ? names[op] : "?";
+}
+
+/* ------------------------------------------------------------ the codec */
+
+/*
+ * A request as serve's network process sends it to its monitor: a
+ * version byte, op, what, a flag byte, the send flags (u32), the counts
+ * of -o and -x, then each string as a u16 length and its bytes (no NUL):
+ * name, name2, send.snap, send.base, send.token, recv.target, the -o
+ * values, the -x values.  Decoding is strict: every length in its
+ * field, no NUL inside a string, nothing left over.
+ */
+#define CODEC_VERSION 1
+enum {
+	QB_INCR_ALL = 1, QB_BACKUP = 2, QB_RESUMABLE = 4, QB_ROLLBACK = 8,
+	QB_NOMOUNT = 16, QB_BELOW = 32, QB_BELOW_LAST = 64,
+};
+
+struct cursor {
+	uint8_t *p;
+	size_t n, cap;
+	bool bad;
+};
+
+static void
+put(struct cursor *c, const void *b, size_t l)
+{
+	if (c->bad || c->n + l > c->cap) {
+		c->bad = true;
+		return;
+	}
+	memcpy(c->p + c->n, b, l);
+	c->n += l;
+}
+
+static void
+put_str(struct cursor *c, const char *s, size_t field)
+{
+	size_t l = strnlen(s, field);
+	uint8_t h[2] = { (uint8_t)(l >> 8), (uint8_t)l };
+
+	if (l == field)
+		c->bad = true;
+	put(c, h, 2);
+	put(c, s, l);
+}
+
+int
+zfs_req_encode(const struct zfs_req *r, uint8_t *buf, size_t cap)
+{
+	struct cursor c = { buf, 0, cap, false };
+	uint8_t h[10];
+	uint8_t bits = (r->send.incr_all ? QB_INCR_ALL : 0) |
+		       (r->send.backup ? QB_BACKUP : 0) |
+		       (r->recv.resumable ? QB_RESUMABLE : 0) |
+		       (r->recv.rollback ? QB_ROLLBACK : 0) |
+		       (r->recv.nomount ? QB_NOMOUNT : 0) |
+		       (r->recv.below ? QB_BELOW : 0) |
+		       (r->recv.below_last ? QB_BELOW_LAST : 0);
+
+	if (r->op <= 0 || r->op >= ZOP_END || r->what < 0 || r->what > 255 ||
+	    r->recv.nset < 0 || r->recv.nset > ZFS_MAX_PROPS ||
+	    r->recv.nexclude < 0 || r->recv.nexclude > ZFS_MAX_PROPS)
+		return -1;
+	h[0] = CODEC_VERSION;
+	h[1] = (uint8_t)r->op;
+	h[2] = (uint8_t)r->what;
+	h[3] = bits;
+	h[4] = (uint8_t)(r->send.flags >> 24);
+	h[5] = (uint8_t)(r->send.flags >> 16);
+	h[6] = (uint8_t)(r->send.flags >> 8);
+	h[7] = (uint8_t)r->send.flags;
+	h[8] = (uint8_t)r->recv.nset;
+	h[9] = (uint8_t)r->recv.nexclude;
+	put(&c, h, sizeof(h));
+	put_str(&c, r->name, sizeof(r->name));
+	put_str(&c, r->name2, sizeof(r->name2));
+	put_str(&c, r->send.snap, sizeof(r->send.snap));
+	put_str(&c, r->send.base, sizeof(r->send.base));
+	put_str(&c, r->send.token, sizeof(r->send.token));
+	put_str(&c, r->recv.target, sizeof(r->recv.target));
+	for (int i = 0; i < r->recv.nset; i++)
+		put_str(&c, r->recv.set[i], sizeof(r->recv.set[i]));
+	for (int i = 0; i < r->recv.nexclude; i++)
+		put_str(&c, r->recv.exclude[i], sizeof(r->recv.exclude[i]));
+	return c.bad ? -1 : (int)c.n;
+}
+
+static void
+get_str(struct cursor *c, char *out, size_t field)
+{
+	size_t l;
+
+	if (c->bad || c->n + 2 > c->cap) {
+		c->bad = true;
+		return;
+	}
+	l = (size_t)c->p[c->n] << 8 | c->p[c->n + 1];
+	c->n += 2;
+	if (l >= field || c->n + l > c->cap ||
+	    memchr(c->p + c->n, '\0', l) != NULL) {
+		c->bad = true;
+		return;
+	}
+	memcpy(out, c->p + c->n, l);
+	out[l] = '\0';
+	c->n += l;
+}
+
+int
+zfs_req_decode(const uint8_t *buf, size_t len, struct zfs_req *r)
+{
+	struct cursor c = { (uint8_t *)buf, 10, len, false };
+	uint8_t bits;
+
+	memset(r, 0, sizeof(*r));
+	if (len < 10 || buf[0] != CODEC_VERSION || buf[1] == 0 ||
+	    buf[1] >= ZOP_END || buf[3] > 127 || buf[8] > ZFS_MAX_PROPS ||
+	    buf[9] > ZFS_MAX_PROPS)
+		return -1;
+	r->op = (enum zfs_op)buf[1];
+	r->what = buf[2];
+	bits = buf[3];
+	r->send.incr_all = bits & QB_INCR_ALL;
+	r->send.backup = bits & QB_BACKUP;
+	r->recv.resumable = bits & QB_RESUMABLE;
+	r->recv.rollback = bits & QB_ROLLBACK;
+	r->recv.nomount = bits & QB_NOMOUNT;
+	r->recv.below = bits & QB_BELOW;
+	r->recv.below_last = bits & QB_BELOW_LAST;
+	r->send.flags = (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 |
+			(uint32_t)buf[6] << 8 | buf[7];
+	r->recv.nset = buf[8];
+	r->recv.nexclude = buf[9];
+	get_str(&c, r->name, sizeof(r->name));
+	get_str(&c, r->name2, sizeof(r->name2));
+	get_str(&c, r->send.snap, sizeof(r->send.snap));
+	get_str(&c, r->send.base, sizeof(r->send.base));
+	get_str(&c, r->send.token, sizeof(r->send.token));
+	get_str(&c, r->recv.target, sizeof(r->recv.target));
+	for (int i = 0; i < r->recv.nset; i++)
+		get_str(&c, r->recv.set[i], sizeof(r->recv.set[i]));
+	for (int i = 0; i < r->recv.nexclude; i++)
+		get_str(&c, r->recv.exclude[i], sizeof(r->recv.exclude[i]));
+	if (c.bad || c.n != len) {
+		memset(r, 0, sizeof(*r));
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ running */
+
+static const struct zfs_runner *runner;
+
+void
+zfs_use_runner(const struct zfs_runner *r)
+{
+	runner = r;
+}
+
+const struct zfs_runner *
+zfs_runner(void)
+{
+	return runner;
+}
+
 static int
-capture(const char *const *argv, char *out, size_t cap, int with_err)
+capture(const char *const *argv, char *out, size_t cap, bool with_err)
 {
 	int p[2], null = -1, r;
 	size_t got = 0;
@@ -115,10 +502,6 @@ capture(const char *const *argv, char *out, size_t cap, int with_err)
 	int st;
 
 	out[0] = '\0';
-	if (privsep_remote())
-		return privsep_capture(argv, out, cap);
-	if ((r = privsep_check(argv)) < 0)
-		return r;
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return zk_fail_errno(ZK_ESYS, "pipe");
 	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
@@ -149,35 +532,88 @@ capture(const char *const *argv, char *out, size_t cap, int with_err)
 		return r;
 	/* Not recorded with zk_fail: callers probe things that may
 	 * legitimately be absent (a target that does not exist yet). */
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : ZFS_FAILED;
 }
 
 int
-zfs_capture(const char *const *argv, char *out, size_t cap)
+zfs_do_local(const struct zfs_req *r, char *out, size_t cap, bool with_err)
 {
-	return capture(argv, out, cap, 0);
+	const char *argv[2 * ZFS_MAX_PROPS + 24];
+
+	out[0] = '\0';
+	if (r->op == ZOP_SEND || r->op == ZOP_RECV ||
+	    zfs_argv(r, argv, sizeof(argv) / sizeof(argv[0])) < 0)
+		return zk_fail(ZK_ESYS, "not a zfs request to capture");
+	return capture(argv, out, cap, with_err);
 }
 
 int
-zfs_run(const char *const *argv, char *msg, size_t cap)
+zfs_do(const struct zfs_req *r, char *out, size_t cap)
 {
-	int r = capture(argv, msg, cap, 1);
+	int rc;
 
+	out[0] = '\0';
+	if (runner && runner->capture)
+		return runner->capture(r, out, cap, false);
+	if (runner && runner->check && (rc = runner->check(r)) < 0)
+		return rc;
+	return zfs_do_local(r, out, cap, false);
+}
+
+int
+zfs_do_msg(const struct zfs_req *r, char *msg, size_t cap)
+{
+	int rc;
+
+	msg[0] = '\0';
+	if (runner && runner->capture)
+		rc = runner->capture(r, msg, cap, true);
+	else if (runner && runner->check && (rc = runner->check(r)) < 0)
+		snprintf(msg, cap, "%s", zk_errmsg());
+	else
+		rc = zfs_do_local(r, msg, cap, true);
+	if (rc < 0 && msg[0] == '\0')
+		snprintf(msg, cap, "%s", zk_errmsg());
 	msg[strcspn(msg, "\n")] = '\0';
-	return r;
+	return rc == 0 ? 0 : ZFS_FAILED;
 }
 
 /* ------------------------------------------------------------ zfs facts */
 
+int
+zfs_req(struct zfs_req *r, enum zfs_op op, int what, const char *name)
+{
+	memset(r, 0, sizeof(*r));
+	r->op = op;
+	r->what = what;
+	if (name == NULL)
+		return 0;
+	if (strlen(name) >= sizeof(r->name))
+		return -1;
+	memcpy(r->name, name, strlen(name) + 1);
+	return 0;
+}
+
+/* Request op about name, its output into out: 0, or -1 (also for a name
+ * too long to be one). */
+static int
+ask(enum zfs_op op, int what, const char *name, char *out, size_t cap)
+{
+	static struct zfs_req r;
+
+	out[0] = '\0';
+	if (zfs_req(&r, op, what, name) < 0)
+		return ZFS_FAILED;
+	return zfs_do(&r, out, cap);
+}
+
 uint64_t
 zfs_guid_of(const char *name)
 {
-	const char *argv[] = { zfs_path(), "get", "-H", "-p", "-o", "value",
-			       "guid", name, NULL };
 	char out[64], *end;
 	unsigned long long g;
 
-	if (zfs_capture(argv, out, sizeof(out)) != 0)
+	if (ask(ZOP_GET, ZP_GUID, name, out, sizeof(out)) != 0)
 		return 0;
 	g = strtoull(out, &end, 10);
 	return end != out && (*end == '\n' || *end == '\0') ? g : 0;
@@ -186,13 +622,10 @@ zfs_guid_of(const char *name)
 int
 zfs_guid_name(const char *dataset, uint64_t guid, char *out, size_t cap)
 {
-	const char *argv[] = { zfs_path(), "list", "-H", "-p", "-o",
-			       "name,guid", "-t", "snapshot,bookmark", "-d",
-			       "1", dataset, NULL };
 	static char list[1 << 20];
 	char *line, *save = NULL;
 
-	if (zfs_capture(argv, list, sizeof(list)) != 0)
+	if (ask(ZOP_LIST, ZL_GUIDS, dataset, list, sizeof(list)) != 0)
 		return -1;
 	for (line = strtok_r(list, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
@@ -209,12 +642,10 @@ zfs_guid_name(const char *dataset, uint64_t guid, char *out, size_t cap)
 void
 zfs_resume_token(const char *dataset, char *out, size_t cap)
 {
-	const char *argv[] = { zfs_path(), "get", "-H", "-p", "-o", "value",
-			       "receive_resume_token", dataset, NULL };
 	char buf[4096];
 
 	out[0] = '\0';
-	if (zfs_capture(argv, buf, sizeof(buf)) != 0)
+	if (ask(ZOP_GET, ZP_RESUME_TOKEN, dataset, buf, sizeof(buf)) != 0)
 		return;
 	buf[strcspn(buf, "\n")] = '\0';
 	if (strcmp(buf, "-") != 0 && zfs_token_valid(buf) &&
@@ -224,7 +655,7 @@ zfs_resume_token(const char *dataset, char *out, size_t cap)
 
 /* A resume token is "1-" and three hex fields joined by '-' (zfs's
  * format): anything else never reaches a zfs command line. */
-int
+bool
 zfs_token_valid(const char *t)
 {
 	int fields = 0;
@@ -294,13 +725,15 @@ zfs_token_parse(const char *text, struct zfs_token *t)
 int
 zfs_token_describe(const char *token, struct zfs_token *t)
 {
-	const char *argv[] = { zfs_path(), "send", "-nv", "-t", token, NULL };
+	static struct zfs_req r;
 	char out[8192];
 
 	memset(t, 0, sizeof(*t));
-	if (!zfs_token_valid(token))
+	if (!zfs_token_valid(token) || strlen(token) >= sizeof(r.send.token))
 		return -1;
-	(void)zfs_capture(argv, out, sizeof(out));
+	zfs_req(&r, ZOP_DESCRIBE, 0, NULL);
+	memcpy(r.send.token, token, strlen(token) + 1);
+	(void)zfs_do(&r, out, sizeof(out));
 	return zfs_token_parse(out, t);
 }
 
@@ -308,14 +741,11 @@ int
 zfs_snapshots(const char *dataset, char (*names)[256], uint64_t *guids,
 	      int max)
 {
-	const char *argv[] = { zfs_path(), "list", "-H", "-p", "-o",
-			       "name,guid", "-t", "snapshot", "-s",
-			       "createtxg", "-d", "1", dataset, NULL };
 	static char list[1 << 20];
 	char *line, *save = NULL;
 	int n = 0;
 
-	if (zfs_capture(argv, list, sizeof(list)) != 0)
+	if (ask(ZOP_LIST, ZL_SNAPS, dataset, list, sizeof(list)) != 0)
 		return -1;
 	for (line = strtok_r(list, "\n", &save); line && n < max;
 	     line = strtok_r(NULL, "\n", &save)) {
@@ -329,28 +759,21 @@ zfs_snapshots(const char *dataset, char (*names)[256], uint64_t *guids,
 	return n;
 }
 
-const struct zfs_flag zfs_send_flags[] = {
-	{ PROTO_ZF_RAW, "-w" },   { PROTO_ZF_COMPRESSED, "-c" },
-	{ PROTO_ZF_LARGE, "-L" }, { PROTO_ZF_EMBED, "-e" },
-	{ PROTO_ZF_PROPS, "-p" }, { PROTO_ZF_RECURSIVE, "-R" },
-	{ 0, NULL },
-};
-
 /*
  * "NAME GUID CREATETXG" lines of zfs list argv about dataset into e (at
  * most max): with tree, the datasets below it ("/a/b"), else its
  * snapshots ("@s") and bookmarks ("#b").  The count, or -1.
  */
 static int
-entries(const char *const *argv, const char *dataset, int tree,
-	struct proto_entry *e, int max)
+entries(const char *dataset, int tree, struct proto_entry *e, int max)
 {
 	static char list[1 << 21];
 	char *line, *save = NULL;
 	size_t dl = strlen(dataset);
 	int n = 0;
 
-	if (zfs_capture(argv, list, sizeof(list)) != 0)
+	if (ask(ZOP_LIST, tree ? ZL_TREE : ZL_ENTRIES, dataset, list,
+		sizeof(list)) != 0)
 		return -1;
 	/* zfs lists a tree by name: a parent before its children */
 	for (line = strtok_r(list, "\n", &save); line && n < max;
@@ -379,21 +802,13 @@ entries(const char *const *argv, const char *dataset, int tree,
 int
 zfs_tree(const char *dataset, struct proto_entry *e, int max)
 {
-	const char *argv[] = { zfs_path(), "list", "-H", "-p", "-o",
-			       "name,guid,createtxg", "-t",
-			       "filesystem,volume", "-r", dataset, NULL };
-
-	return entries(argv, dataset, 1, e, max);
+	return entries(dataset, 1, e, max);
 }
 
 int
 zfs_listing(const char *dataset, struct proto_entry *e, int max)
 {
-	const char *argv[] = { zfs_path(), "list", "-H", "-p", "-o",
-			       "name,guid,createtxg", "-t", "snapshot,bookmark",
-			       "-s", "createtxg", "-d", "1", dataset, NULL };
-
-	return entries(argv, dataset, 0, e, max);
+	return entries(dataset, 0, e, max);
 }
 
 /* who in the characters a bookmark or hold may have (valid_char); an id
@@ -428,7 +843,7 @@ zfs_mark_name(const char *who, const char *snap, char *out, size_t cap)
 	return r < 0 || (size_t)r >= cap ? -1 : 0;
 }
 
-int
+bool
 zfs_mark_any(const char *name)
 {
 	return strncmp(name, "zktls:", 6) == 0 || strncmp(name, "zktls_", 6) == 0;
@@ -474,13 +889,13 @@ old_mark_snap(const char *name, const char *who)
 	return name + ol + 1;
 }
 
-int
+bool
 zfs_mark_old_reads(const char *name, const char *who)
 {
 	return old_mark_snap(name, who) != NULL;
 }
 
-int
+bool
 zfs_mark_mine(const char *name, uint64_t guid, const char *who,
 	      const struct proto_entry *e, int n)
 {
@@ -521,8 +936,7 @@ zfs_move_mark(const char *ds, const char *snap, const char *who,
 	      const struct proto_entry *e, int n, char *why, size_t wl)
 {
 	char full[600], mark[600], old[600], msg[256], name[300];
-	const char *mk[] = { zfs_path(), "bookmark", full, mark, NULL };
-	const char *rm[] = { zfs_path(), "destroy", old, NULL };
+	static struct zfs_req mk, rm;
 	const char *mine;
 	int have = 0, r = 0;
 
@@ -537,7 +951,9 @@ zfs_move_mark(const char *ds, const char *snap, const char *who,
 	for (int i = 0; i < n; i++)
 		have |= e[i].kind == PROTO_KIND_BOOKMARK &&
 			strcmp(e[i].name, mine) == 0;
-	if (!have && zfs_run(mk, msg, sizeof(msg)) != 0) {
+	if (!have && (zfs_req(&mk, ZOP_MARK, 0, full) < 0 ||
+		      snprintf(mk.name2, sizeof(mk.name2), "%s", mark) < 0 ||
+		      zfs_do_msg(&mk, msg, sizeof(msg)) != 0)) {
 		snprintf(why, wl, "cannot bookmark %s: %s", full, msg);
 		return -1;
 	}
@@ -547,11 +963,154 @@ zfs_move_mark(const char *ds, const char *snap, const char *who,
 		    !zfs_mark_mine(e[i].name + 1, e[i].guid, who, e, n))
 			continue;
 		snprintf(old, sizeof(old), "%s%s", ds, e[i].name);
-		if (zfs_run(rm, msg, sizeof(msg)) != 0) {
+		if (zfs_req(&rm, ZOP_DESTROY, 0, old) < 0 ||
+		    zfs_do_msg(&rm, msg, sizeof(msg)) != 0) {
 			snprintf(why, wl, "cannot destroy the old bookmark %s: "
 				 "%s", old, msg);
 			r = -1;
 		}
 	}
 	return r;
+}
+
+/* ------------------------------------------------------------ sync's own */
+
+int
+zfs_snap_guids(const char *dataset, uint64_t *guids, int max)
+{
+	static char out[1 << 20];
+	char *p, *end;
+	int n = 0;
+
+	if (ask(ZOP_LIST, ZL_SNAP_GUIDS, dataset, out, sizeof(out)) != 0)
+		return -1;
+	for (p = out; *p && n < max; p = end) {
+		uint64_t g = strtoull(p, &end, 10);
+		if (end == p)
+			break;
+		guids[n++] = g;
+		while (*end == '\n')
+			end++;
+	}
+	return n;
+}
+
+int
+zfs_estimate(const struct zfs_send_req *q, uint64_t *size, char *out,
+	     size_t cap)
+{
+	static struct zfs_req r;
+	int rc;
+
+	*size = 0;
+	zfs_req(&r, ZOP_ESTIMATE, 0, NULL);
+	r.send = *q;
+	rc = zfs_do(&r, out, cap);
+	for (const char *p = out; p && *p;
+	     p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		unsigned long long v;
+		if (sscanf(p, "size\t%llu", &v) == 1)
+			*size = v;
+	}
+	return rc;
+}
+
+int
+zfs_written(const char *dataset, uint64_t *bytes)
+{
+	char out[64];
+	unsigned long long w;
+
+	*bytes = 0;
+	if (ask(ZOP_GET, ZP_WRITTEN, dataset, out, sizeof(out)) != 0 ||
+	    sscanf(out, "%llu", &w) != 1)
+		return -1;
+	*bytes = w;
+	return 0;
+}
+
+int
+zfs_rollback(const char *snap, bool recursive, char *msg, size_t cap)
+{
+	static struct zfs_req r;
+
+	msg[0] = '\0';
+	if (zfs_req(&r, ZOP_ROLLBACK, recursive, snap) < 0)
+		return snprintf(msg, cap, "name too long"), ZFS_FAILED;
+	return zfs_do_msg(&r, msg, cap);
+}
+
+int
+zfs_hold(const char *tag, const char *snap, bool hold, char *msg,
+	 size_t cap)
+{
+	static struct zfs_req r;
+
+	msg[0] = '\0';
+	if (zfs_req(&r, hold ? ZOP_HOLD : ZOP_RELEASE, 0, snap) < 0 ||
+	    strlen(tag) >= sizeof(r.name2))
+		return snprintf(msg, cap, "name too long"), ZFS_FAILED;
+	memcpy(r.name2, tag, strlen(tag) + 1);
+	return zfs_do_msg(&r, msg, cap);
+}
+
+int
+zfs_holds(const char *const *snaps, int n, char *out, size_t cap)
+{
+	const char **argv = calloc((size_t)n + 4, sizeof(*argv));
+	int k = 0, r;
+
+	out[0] = '\0';
+	if (argv == NULL)
+		return zk_fail_errno(ZK_ESYS, "calloc");
+	argv[k++] = zfs_path();
+	argv[k++] = "holds";
+	argv[k++] = "-H";
+	for (int i = 0; i < n; i++)
+		argv[k++] = snaps[i];
+	argv[k] = NULL;
+	/* sync's own question, never a session's: not through a runner */
+	r = runner ? zk_fail(ZK_EDENIED, "zfs holds: not a session's request")
+		   : capture(argv, out, cap, false);
+	free(argv);
+	return r;
+}
+
+int
+zfs_origins(const char *dataset, bool recursive, char *out, size_t cap)
+{
+	return ask(ZOP_ORIGINS, recursive, dataset, out, cap);
+}
+
+/* Properties through which a stream could mount a dataset over a path of
+ * the receiving host's choosing, mount it at all, or export it: unless the
+ * operator allows it, the stream's values are ignored (-x), so received
+ * datasets inherit them from the receiver's own dataset. */
+const char *const zfs_mount_props[] = {
+	"mountpoint", "canmount", "sharenfs", "sharesmb", "overlay", NULL,
+};
+
+void
+zfs_recv_safe(struct zfs_recv_req *q, bool mount, bool mount_props)
+{
+	if (!mount)
+		q->nomount = true;
+	for (const char *const *p = zfs_mount_props; !mount_props && *p; p++)
+		if (!zfs_recv_names(q, *p) && q->nexclude < ZFS_MAX_PROPS)
+			snprintf(q->exclude[q->nexclude++],
+				 sizeof(q->exclude[0]), "%s", *p);
+}
+
+bool
+zfs_recv_names(const struct zfs_recv_req *q, const char *prop)
+{
+	size_t pl = strlen(prop);
+
+	for (int i = 0; i < q->nset; i++)
+		if (strncmp(q->set[i], prop, pl) == 0 && q->set[i][pl] == '=')
+			return true;
+	for (int i = 0; i < q->nexclude; i++)
+		if (strcmp(q->exclude[i], prop) == 0)
+			return true;
+	return false;
 }

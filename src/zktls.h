@@ -91,7 +91,20 @@ int cmd_serve(int argc, char **argv); /* serve */
 int cmd_list(int argc, char **argv);  /* list: LIST/HAVE a serve */
 int cmd_sync(int argc, char **argv);  /* sync: bring a dataset up to date */
 
-/* ---------------------------------------------------------------- errors */
+/* ---------------------------------------------------------------- errors
+ *
+ * One convention, everywhere:
+ *  - a call that can fail returns int: 0, or a negative ZK_E* with its
+ *    text recorded by zk_fail() (the first failure's text is kept until
+ *    zk_clear(); a caller that goes on after a failure clears it);
+ *  - a predicate ("is it valid", "is it mine") returns bool and records
+ *    nothing;
+ *  - where there are three outcomes a named value says which (zfs_do():
+ *    0, ZFS_FAILED when zfs said no, a negative ZK_E* when it could not
+ *    be asked; policy answers: 0, or -1 with why in the caller's buffer,
+ *    text meant for the peer, nothing recorded);
+ *  - counts are returned as int >= 0, or -1 where nothing was counted.
+ */
 
 enum zk_err {
 	ZK_OK = 0,
@@ -168,7 +181,73 @@ enum plane_mode {
 	MODE_DIRECT,
 };
 
-#define ZK_MAX_ZFS_ARGS 64
+/*
+ * What zktls asks of zfs, typed.  zfs.c alone turns a request into an
+ * argument vector (zfs_argv()), and serve's monitor judges requests by
+ * their fields (policy_zfs()), never an argument vector.
+ */
+#define ZFS_NAME_LEN 256
+#define ZFS_TOKEN_LEN 1024
+#define ZFS_MAX_PROPS 16
+
+/* zfs send FLAGS [-i|-I BASE] SNAP, or zfs send FLAGS -t TOKEN */
+struct zfs_send_req {
+	char snap[ZFS_NAME_LEN];   /* POOL/FS@SNAP; "" with a token */
+	char base[ZFS_NAME_LEN];   /* "@s", "#b" or a whole name; "" full */
+	bool incr_all;             /* -I BASE (else -i) */
+	bool backup;               /* -b */
+	uint32_t flags;            /* PROTO_ZF_RAW COMPRESSED LARGE EMBED
+				      PROPS RECURSIVE: -w -c -L -e -p -R */
+	char token[ZFS_TOKEN_LEN]; /* resume: -t TOKEN (and of the flags
+				      only -w -c -L -e) */
+};
+
+/* zfs receive FLAGS [-o P=V]... [-x P]... TARGET */
+struct zfs_recv_req {
+	char target[ZFS_NAME_LEN];
+	bool resumable;            /* -s */
+	bool rollback;             /* -F */
+	bool nomount;              /* -u */
+	bool below;                /* -d */
+	bool below_last;           /* -e */
+	int nset, nexclude;
+	char set[ZFS_MAX_PROPS][ZFS_NAME_LEN];     /* -o PROP=VALUE */
+	char exclude[ZFS_MAX_PROPS][ZFS_NAME_LEN]; /* -x PROP */
+};
+
+enum zfs_op {
+	ZOP_GET = 1,    /* zfs get -H -p -o value PROP(what) NAME */
+	ZOP_LIST,       /* zfs list -H -p ... NAME (what: enum zfs_list) */
+	ZOP_ORIGINS,    /* zfs list -H -o name,origin [-r if what] NAME */
+	ZOP_DESCRIBE,   /* zfs send -nv -t send.token */
+	ZOP_ESTIMATE,   /* zfs send -nP (send) */
+	ZOP_SEND,       /* zfs send (send), the stream on an fd */
+	ZOP_RECV,       /* zfs receive (recv), the stream from an fd */
+	ZOP_MARK,       /* zfs bookmark NAME NAME2 */
+	ZOP_DESTROY,    /* zfs destroy NAME */
+	ZOP_HOLD,       /* zfs hold NAME2(tag) NAME */
+	ZOP_RELEASE,    /* zfs release NAME2(tag) NAME */
+	ZOP_ROLLBACK,   /* zfs rollback [-r if what] NAME */
+	ZOP_END
+};
+enum zfs_prop { ZP_GUID = 1, ZP_RESUME_TOKEN, ZP_WRITTEN, ZP_END };
+enum zfs_list {
+	ZL_TREE = 1,    /* name,guid,createtxg of NAME's datasets (-r) */
+	ZL_ENTRIES,     /* name,guid,createtxg of its snapshots, bookmarks */
+	ZL_SNAPS,       /* name,guid of its snapshots, oldest first */
+	ZL_GUIDS,       /* name,guid of its snapshots and bookmarks */
+	ZL_SNAP_GUIDS,  /* guid of its snapshots */
+	ZL_END
+};
+struct zfs_req {
+	enum zfs_op op;
+	int what;                  /* GET: enum zfs_prop; LIST: enum
+				      zfs_list; ORIGINS, ROLLBACK: -r */
+	char name[ZFS_NAME_LEN];
+	char name2[ZFS_NAME_LEN];
+	struct zfs_send_req send;  /* DESCRIBE, ESTIMATE, SEND */
+	struct zfs_recv_req recv;  /* RECV */
+};
 
 /* Everything the command line says; immutable once parsed. */
 struct conf {
@@ -197,9 +276,11 @@ struct conf {
 	uint32_t source_zflags; /* recv: --source-flags (PROTO_ZF_*) */
 	int recv_mount;       /* recv --mount: no -u */
 	int recv_mount_props; /* recv --sender-mount-props: no -x for them */
-	const char *zfs_args[ZK_MAX_ZFS_ARGS]; /* pass-through flags, NULL-terminated */
-	int nzfs_args;
-	uint32_t zflags;      /* PROTO_ZF_* summary of zfs_args */
+	struct zfs_send_req send; /* send: the flags and base (snap and
+				     token are the session's) */
+	struct zfs_recv_req recv; /* recv: the flags, -o and -x (target is
+				     the session's) */
+	uint32_t zflags;      /* PROTO_ZF_*: what send says to the peer */
 };
 
 /* ---------------------------------------------------------------- net.c */
@@ -478,12 +559,13 @@ int endpoint_exited(struct endpoint *e, siginfo_t *si);
 int endpoint_ok(struct endpoint *e);
 /* Is there a child (here, or run by serve's monitor)? */
 int endpoint_child(const struct endpoint *e);
-/* Endpoint that runs `zfs send ARGS` / `zfs receive ARGS` (argv kept
- * alive by the caller), and one over an existing fd (pipe mode). */
-void zfs_endpoint(struct endpoint *e, const char *const *argv);
+/* Endpoint that runs request r (ZOP_SEND, ZOP_RECV, or ZOP_ESTIMATE for
+ * zfs's own words; kept alive by the caller), and one over an existing fd
+ * (pipe mode). */
+void zfs_endpoint(struct endpoint *e, const struct zfs_req *r);
 void fd_endpoint(struct endpoint *e, int fd);
-/* fork + exec argv (absolute path) with in/out/err as fds 0/1/2, in /,
- * default signals, a minimal environment; child_wait reaps it. */
+/* child.c: fork + exec argv (absolute path) with in/out/err as fds 0/1/2,
+ * in /, default signals, a minimal environment; child_wait reaps it. */
 int child_spawn(const char *const *argv, int in, int out, int err,
 		pid_t *pid);
 int child_wait(pid_t pid, int *status);
@@ -554,6 +636,18 @@ struct proto_entry;
 int policy_list_marks(const struct serve_conf *sc,
 		      const struct conf_client *cl, struct proto_entry *e,
 		      int n);
+/* serve: the receive of a push of client cl's (below: -d into its push
+ * dataset): its policy's -s, -F, -o and -x, never mounted, the stream's
+ * mount properties ignored unless the policy sets them. */
+void policy_serve_recv(const struct conf_client *cl, bool below,
+		       struct zfs_recv_req *q);
+/* serve: may client cl's session make zfs request r?  Each op has its
+ * rule (datasets, flags, marks, and for a send every origin of what is
+ * sent); the one judge of a session's zfs requests, in the monitor and
+ * with "privsep no" alike.  0, or -1 with why (naming nothing that is
+ * not cl's). */
+int policy_zfs(const struct conf_client *cl, const struct zfs_req *r,
+	       char *why, size_t wl);
 
 /* ---------------------------------------------------------------- session.c */
 
@@ -621,17 +715,78 @@ struct zfs_flag {
 extern const struct zfs_flag zfs_send_flags[];
 
 /* ZFS naming rules: kind 'f' filesystem/volume, 's' snapshot. */
-int zfs_name_valid(const char *name, int kind);
+bool zfs_name_valid(const char *name, int kind);
 /* Is name root itself or below it?  A dataset name; with snaps, also a
  * snapshot or bookmark (DS@S, DS#B) of root or of a dataset below it.
  * The one answer to "is X at or below Y" (policy and monitor ask it). */
 bool zfs_name_within(const char *name, const char *root, bool snaps);
-/* Run argv, capture up to cap-1 bytes of stdout; 0 on exit 0, -1 on a
- * non-zero exit (not recorded: probes may fail), negative ZK_E* else. */
-int zfs_capture(const char *const *argv, char *out, size_t cap);
-/* Run zfs argv; 0 when it succeeded, else -1 with the first line of what
- * it said (stdout and stderr) in msg. */
-int zfs_run(const char *const *argv, char *msg, size_t cap);
+/* Request r's argument vector into argv (cap words and the NULL): the
+ * one place zktls spells a zfs command.  The word count, or -1 (it does
+ * not fit, or r is not a request). */
+int zfs_argv(const struct zfs_req *r, const char **argv, size_t cap);
+/* The zfs subcommand an op runs ("send", "receive", ...), for messages. */
+const char *zfs_op_name(enum zfs_op op);
+/* A request of op about name (NULL: none): 0, or -1 when name is too
+ * long to be one. */
+int zfs_req(struct zfs_req *r, enum zfs_op op, int what, const char *name);
+/* r for serve's monitor (its length, or -1), and back: 0, or -1 for
+ * anything but exactly what zfs_req_encode() makes. */
+int zfs_req_encode(const struct zfs_req *r, uint8_t *buf, size_t cap);
+int zfs_req_decode(const uint8_t *buf, size_t len, struct zfs_req *r);
+/*
+ * Who runs zfs.  Outside serve, nobody is registered: zfs runs here.
+ * serve's network process registers its monitor (capture, spawn and the
+ * rest run there); with "privsep no" only check is set: it judges each
+ * request, then zfs runs here.  check: 0, or a negative ZK_E* recorded.
+ */
+struct zfs_runner {
+	int (*check)(const struct zfs_req *r);
+	int (*capture)(const struct zfs_req *r, char *out, size_t cap,
+		       bool with_err);
+	int (*spawn)(const struct zfs_req *r, int fd);
+	int (*exited)(int *status);
+	int (*wait)(int *status, char *errtext, size_t cap);
+	void (*kill)(void);
+};
+void zfs_use_runner(const struct zfs_runner *r);
+const struct zfs_runner *zfs_runner(void);
+/* Run request r (not SEND or RECV: zfs_endpoint() does those), up to
+ * cap-1 bytes of its stdout into out: 0 on exit 0, ZFS_FAILED on a
+ * non-zero exit (not recorded: probes may fail), a negative ZK_E* (and
+ * recorded) when it could not be run or was refused. */
+#define ZFS_FAILED 1
+int zfs_do(const struct zfs_req *r, char *out, size_t cap);
+/* The same, 0, or ZFS_FAILED with the first line of what zfs said (or
+ * why it did not run) in msg. */
+int zfs_do_msg(const struct zfs_req *r, char *msg, size_t cap);
+/* Here, whoever is registered: the monitor's own, and the checks'. */
+int zfs_do_local(const struct zfs_req *r, char *out, size_t cap,
+		 bool with_err);
+/* The stream's properties a receive ignores unless the operator allows
+ * them (NULL-ended). */
+extern const char *const zfs_mount_props[];
+/* A receive made safe: -u unless mount, -x for each of zfs_mount_props
+ * that -o or -x do not name already, unless mount_props. */
+void zfs_recv_safe(struct zfs_recv_req *q, bool mount, bool mount_props);
+/* Does q name prop with -o PROP=... or -x PROP? */
+bool zfs_recv_names(const struct zfs_recv_req *q, const char *prop);
+/* zfs send -nP of q: 0 (size in *size, 0 where zfs gave none), or as
+ * zfs_do(); what zfs printed in out. */
+int zfs_estimate(const struct zfs_send_req *q, uint64_t *size, char *out,
+		 size_t cap);
+/* The guids of dataset's snapshots: how many (at most max), or -1. */
+int zfs_snap_guids(const char *dataset, uint64_t *guids, int max);
+/* Bytes written to dataset since its newest snapshot: 0, or -1. */
+int zfs_written(const char *dataset, uint64_t *bytes);
+/* zfs rollback [-r] snap; zfs hold/release tag snap: 0, or ZFS_FAILED
+ * with what zfs said in msg. */
+int zfs_rollback(const char *snap, bool recursive, char *msg, size_t cap);
+int zfs_hold(const char *tag, const char *snap, bool hold, char *msg,
+	     size_t cap);
+/* zfs holds -H of the n snapshots (sync's, never a session's). */
+int zfs_holds(const char *const *snaps, int n, char *out, size_t cap);
+/* "NAME\tORIGIN" lines of dataset (and, recursive, those below it). */
+int zfs_origins(const char *dataset, bool recursive, char *out, size_t cap);
 /*
  * zktls's own marks.  A bookmark that keeps the base of the next
  * incremental is named "zktls:LEN:WHO:SNAP" (WHO: a serve client's id,
@@ -646,15 +801,15 @@ void zfs_mark_tag(const char *who, char *out, size_t cap);
  * does not fit cap. */
 int zfs_mark_name(const char *who, const char *snap, char *out, size_t cap);
 /* Is name (a bookmark's, after '#') one of zktls's marks, anyone's? */
-int zfs_mark_any(const char *name);
+bool zfs_mark_any(const char *name);
 /* Does name (after '#') read as who's previous-format mark (and perhaps
  * as others' too)? */
-int zfs_mark_old_reads(const char *name, const char *who);
+bool zfs_mark_old_reads(const char *name, const char *who);
 /* Is name (after '#', the bookmark's guid) who's mark?  A previous-format
  * name is when no other WHO can have made it, or when e (the dataset's n
  * snapshots and bookmarks) holds the snapshot it names, with its guid. */
 struct proto_entry;
-int zfs_mark_mine(const char *name, uint64_t guid, const char *who,
+bool zfs_mark_mine(const char *name, uint64_t guid, const char *who,
 		  const struct proto_entry *e, int n);
 /* Keep ds@snap (snap "@name") as who's base: its mark made unless e (ds's
  * n snapshots and bookmarks) has it, who's other marks destroyed.  0, or
@@ -673,7 +828,7 @@ int zfs_guid_name(const char *dataset, uint64_t guid, char *out, size_t cap);
 /* dataset's receive_resume_token, or "" (also for a malformed one). */
 void zfs_resume_token(const char *dataset, char *out, size_t cap);
 /* Is t shaped like a zfs resume token ("1-hex-hex-hex")? */
-int zfs_token_valid(const char *t);
+bool zfs_token_valid(const char *t);
 /* What a resume token continues, as `zfs send -nv -t` describes it. */
 struct zfs_token {
 	char toname[256];
@@ -725,31 +880,16 @@ struct serve_conf;
  * while this process becomes its monitor: *monitor_side set, and the
  * network process's exit status returned when it is gone.  The monitor
  * closes close_fd (the connection: only the network process holds it).
- * With "privsep no" nothing is split (0): zfs runs here, each command
- * checked by privsep_check() first.  Not root otherwise: an error. */
+ * With "privsep no" nothing is split (0): zfs runs here, each request
+ * judged by policy_zfs() first.  Not root otherwise: an error.  Either
+ * way the process's zfs runner (zfs_use_runner()) is set. */
 int privsep_fork(const struct serve_conf *conf, int close_fd,
 		 int *monitor_side);
 /* The user the network processes become: it exists and is not root;
  * 0 with its ids, or a negative ZK_EUSAGE. */
 int privsep_user(const char *user, uid_t *uid, gid_t *gid);
-/* In the network process: is zfs run by a monitor?  Then these are how. */
-int privsep_remote(void);
 /* The session's client, for the checks (the monitor's, or ours). */
 int privsep_client(const char *client);
-/* privsep no: may this session run zfs argv?  0 (and always 0 with a
- * monitor, or outside serve), or ZK_EDENIED with why, logged. */
-int privsep_check(const char *const *argv);
-int privsep_capture(const char *const *argv, char *out, size_t cap);
-int privsep_spawn(const char *const *argv, int fd);
-int privsep_exited(int *status);
-int privsep_wait(int *status, char *errtext, size_t cap);
-void privsep_kill(void);
-/* The monitor's check of an argument vector (n words, argv[0] ignored)
- * against the shapes sessions use and the client's datasets: 0, or -1
- * with why. */
-struct conf_client;
-int privsep_allowed(const struct conf_client *cl, const char *const *argv,
-		    int n, char *why, size_t wl);
 
 /* ---------------------------------------------------------------- util */
 

@@ -37,7 +37,7 @@ one() { # TAG WANT-ARGV... -- RECV-ARGS...
 one defaults -u "${X[@]}" backup -- backup
 one mount "${X[@]}" backup -- --mount backup
 one props -u backup -- --sender-mount-props backup
-one own -o mountpoint=/srv/b -x sharenfs -u -x canmount -x sharesmb -x overlay backup \
+one own -u -o mountpoint=/srv/b -x sharenfs -x canmount -x sharesmb -x overlay backup \
 	-- -o mountpoint=/srv/b -x sharenfs -u backup
 
 bounded 10 "$ZK" send --mount pool/fs@b --connect 127.0.0.1:9 "${TLS_A[@]}" \

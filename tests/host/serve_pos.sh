@@ -19,7 +19,7 @@
 #	   pool/home@a (guid 101) on the client: "zfs send -i @a pool/home@b";
 #	   with --source-flags w: "zfs send -w -i @a pool/home@b".
 #	   Client f1's policy (rollback, property, exclude, raw): its push
-#	   runs "zfs receive -s -d -F -o ... -x atime -u ..." and its pull
+#	   runs "zfs receive -s -F -d -u -o ... -x atime ..." and its pull
 #	   "zfs send -w ..." though it did not ask for -w.
 #	3. 64 sessions at once, 8 from each of c1..c8 (max-sessions 64, 8 per
 #	   client, each to its own --target): all exit 0, every target's bytes
@@ -103,8 +103,8 @@ bounded 30 "${SENV[@]}" "$ZK" send pool/home@b --connect "127.0.0.1:$SPORT" \
 	"${F[@]}" </dev/null >/dev/null 2>"$T/f1.err"
 assert_exit 0 "push: f1" "$T/f1.err"
 assert_file_eq "$T/stream" "$T/srv.out/backup_f1"
-assert_calls "$T/srv.zfs.log" receive "$(argv_line receive -s -d -F \
-	-o compression=zstd -o org.example:src=f1 -x atime -u -x mountpoint \
+assert_calls "$T/srv.zfs.log" receive "$(argv_line receive -s -F -d -u \
+	-o compression=zstd -o org.example:src=f1 -x atime -x mountpoint \
 	-x canmount -x sharenfs -x sharesmb -x overlay backup/f1)"
 : >"$T/srv.zfs.log"
 A_SAVED=("${A[@]}") A=("${F[@]}")

@@ -2,8 +2,9 @@
 #
 # Description:
 #	"zktls send" and "zktls recv" run zfs from exact argument vectors:
-#	the sender's zfs flags reach "zfs send -nP" and "zfs send" verbatim,
-#	the receiver's flags and the --target reach "zfs receive", the
+#	the sender's zfs flags reach "zfs send -nP" and "zfs send" (in one
+#	order: -w -c -L -e -p -R, then -i/-I), the receiver's flags and the
+#	--target reach "zfs receive" (-s -F -d -e -u, then -o and -x), the
 #	stream arrives intact, push and pull alike, and a resume token from
 #	the receiver is honoured only when zfs says it continues the
 #	snapshot being sent.
@@ -17,12 +18,12 @@
 #	   "recv -s -F -u -o compression=lz4 backup --listen ...": exit 0,
 #	   the bytes arrive.
 #	2. The same transfer with the options first: the sender ran exactly
-#	   "send -nP -R -w -c -i @a pool/fs@b" then "send -R -w -c -i @a
+#	   "send -nP -w -c -R -i @a pool/fs@b" then "send -w -c -R -i @a
 #	   pool/fs@b", the receiver exactly "receive -s -F -u -o
 #	   compression=lz4 backup/fs"; the bytes arrived; both exit 0; equal
 #	   snapshot GUIDs on both sides pass; the session lines name the
 #	   snapshot, target and peer.
-#	3. Pull: the sender listens ("send -I @a -p -L -e pool/fs@b"), the
+#	3. Pull: the sender listens ("send -L -e -p -I @a pool/fs@b"), the
 #	   receiver connects ("recv -d -x mountpoint backup"): the argv of
 #	   each, the bytes, exit 0.
 #	4. Resume: the receiver's dataset has a receive_resume_token that zfs
@@ -60,8 +61,8 @@ assert_rc 0 "$SEND_RC" "push: sender" "$T/push.send.err"
 assert_rc 0 "$RECV_RC" "push: receiver" "$T/push.recv.err"
 assert_file_eq "$T/stream" "$T/push.zout"
 assert_calls "$T/push.send.log" send \
-	"$(argv_line send -nP -R -w -c -i @a pool/fs@b)" \
-	"$(argv_line send -R -w -c -i @a pool/fs@b)"
+	"$(argv_line send -nP -w -c -R -i @a pool/fs@b)" \
+	"$(argv_line send -w -c -R -i @a pool/fs@b)"
 assert_calls "$T/push.recv.log" receive \
 	"$(argv_line receive -s -F -u -o compression=lz4 -x mountpoint -x canmount -x sharenfs -x sharesmb -x overlay backup/fs)"
 assert_calls "$T/push.recv.log" send
@@ -80,10 +81,10 @@ assert_rc 0 "$SEND_RC" "pull: sender" "$T/pull.send.err"
 assert_rc 0 "$RECV_RC" "pull: receiver" "$T/pull.recv.err"
 assert_file_eq "$T/stream" "$T/pull.zout"
 assert_calls "$T/pull.send.log" send \
-	"$(argv_line send -nP -I @a -p -L -e pool/fs@b)" \
-	"$(argv_line send -I @a -p -L -e pool/fs@b)"
+	"$(argv_line send -nP -L -e -p -I @a pool/fs@b)" \
+	"$(argv_line send -L -e -p -I @a pool/fs@b)"
 assert_calls "$T/pull.recv.log" receive \
-	"$(argv_line receive -d -x mountpoint -u -x canmount -x sharenfs -x sharesmb -x overlay backup)"
+	"$(argv_line receive -d -u -x mountpoint -x canmount -x sharenfs -x sharesmb -x overlay backup)"
 
 # 4. resume with a token that continues pool/fs@b
 ZS_ARGS=(send "${TLS_A[@]}" @CONNECT@ pool/fs@b)
