@@ -71,7 +71,7 @@ units: $(addprefix $(B)/,$(UNIT)) $(B)/tlspeer
 # The kernel TLS selftest, run inside the test VM (static: the guest has
 # no compiler; no OpenSSL: it brings stand-ins for what it does not test).
 SELFTEST_SRC := tests/vm/ktls_selftest.c src/ktls_linux.c src/err.c \
-                src/util.c src/log.c src/endpoint.c src/privsep.c \
+                src/util.c src/log.c src/endpoint.c src/child.c \
                 src/zfs.c src/net.c src/os_linux.c $(PLANES_linux)
 build/vm/ktls_selftest: $(SELFTEST_SRC) $(wildcard src/*.h) tests/unit/t.h
 	@mkdir -p build/vm
