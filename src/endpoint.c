@@ -66,7 +66,7 @@ zfs_start(struct endpoint *e, int child_fd)
 {
 	const struct zfs_req *q = e->arg;
 	const struct zfs_runner *run = zfs_runner();
-	const char *argv[2 * ZFS_MAX_PROPS + 24];
+	const char *argv[ZFS_ARGV_MAX];
 	int null = -1, r, in, out;
 	int sender = q->op != ZOP_RECV;
 

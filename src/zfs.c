@@ -538,7 +538,7 @@ capture(const char *const *argv, char *out, size_t cap, bool with_err)
 int
 zfs_do_local(const struct zfs_req *r, char *out, size_t cap, bool with_err)
 {
-	const char *argv[2 * ZFS_MAX_PROPS + 24];
+	const char *argv[ZFS_ARGV_MAX];
 
 	out[0] = '\0';
 	if (r->op == ZOP_SEND || r->op == ZOP_RECV ||

@@ -189,6 +189,8 @@ enum plane_mode {
 #define ZFS_NAME_LEN 256
 #define ZFS_TOKEN_LEN 1024
 #define ZFS_MAX_PROPS 16
+/* The most words a request's argument vector has, its NULL included. */
+#define ZFS_ARGV_MAX (4 * ZFS_MAX_PROPS + 16)
 
 /* zfs send FLAGS [-i|-I BASE] SNAP, or zfs send FLAGS -t TOKEN */
 struct zfs_send_req {

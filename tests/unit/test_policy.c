@@ -31,8 +31,8 @@ static const char *
 spelled(void)
 {
 	static char line[4096];
-	const char *argv[64];
-	int n = zfs_argv(&q, argv, 64);
+	const char *argv[ZFS_ARGV_MAX];
+	int n = zfs_argv(&q, argv, ZFS_ARGV_MAX);
 
 	line[0] = '\0';
 	if (n < 0)
@@ -227,6 +227,24 @@ main(void)
 	SPELLED("(none)");
 	zfs_req(&q, ZOP_GET, ZP_END, "x");
 	SPELLED("(none)");
+
+	/* the largest receive there can be fits ZFS_ARGV_MAX */
+	zfs_req(&q, ZOP_RECV, 0, NULL);
+	q.recv.resumable = q.recv.rollback = q.recv.nomount = true;
+	q.recv.below = q.recv.below_last = true;
+	for (int i = 0; i < ZFS_MAX_PROPS; i++) {
+		snprintf(q.recv.set[i], sizeof(q.recv.set[i]), "p%d=v", i);
+		snprintf(q.recv.exclude[i], sizeof(q.recv.exclude[i]), "x%d", i);
+	}
+	q.recv.nset = q.recv.nexclude = ZFS_MAX_PROPS;
+	snprintf(q.recv.target, sizeof(q.recv.target), "backup/alpha");
+	{
+		const char *argv[ZFS_ARGV_MAX];
+
+		CHECK(zfs_argv(&q, argv, ZFS_ARGV_MAX) == 2 + 5 +
+		      4 * ZFS_MAX_PROPS + 1);
+		CHECK(zfs_argv(&q, argv, 20) == -1);
+	}
 
 	codec();
 
