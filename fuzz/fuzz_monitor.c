@@ -7,7 +7,8 @@
  * back to the very same bytes (one encoding per request); a decoded
  * request is spelled by zfs_argv() (or refused) and judged by
  * policy_zfs() for a fixed client.  zfs itself is a runner that answers
- * every read with a failure: the judge must fail closed then.
+ * every read with a failure: the judge must fail closed then.  A receive
+ * it lets through carries everything the client's policy promises.
  *
  *   make fuzz && build/fuzz/fuzz_monitor -max_total_time=60 CORPUS_DIR
  */
@@ -38,7 +39,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct zfs_req r;
-	const char *argv[64];
+	const char *argv[ZFS_ARGV_MAX];
 	char why[600];
 	int n, verdict;
 
@@ -48,6 +49,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		snprintf(cl.pull[0], sizeof(cl.pull[0]), "tank/exp");
 		cl.npull = 1;
 		cl.resumable = 1;
+		snprintf(cl.set[0], sizeof(cl.set[0]), "mountpoint=/srv/alpha");
+		snprintf(cl.set[1], sizeof(cl.set[1]), "readonly=on");
+		cl.nset = 2;
+		snprintf(cl.exclude[0], sizeof(cl.exclude[0]), "atime");
+		cl.nexclude = 1;
 		zfs_use_runner(&runner);
 	}
 	if (zfs_req_decode(data, size, &r) < 0)
@@ -55,7 +61,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n = zfs_req_encode(&r, again, sizeof(again));
 	if (n < 0 || (size_t)n != size || memcmp(again, data, size) != 0)
 		abort();
-	(void)zfs_argv(&r, argv, 64);
+	n = zfs_argv(&r, argv, ZFS_ARGV_MAX);
 	why[0] = '\0';
 	verdict = policy_zfs(&cl, &r, why, sizeof(why));
 	if ((verdict != 0 && verdict != -1) || (verdict == -1 && !why[0]))
@@ -64,6 +70,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (verdict == 0 && (r.op == ZOP_SEND || r.op == ZOP_ESTIMATE ||
 			     r.op == ZOP_DESCRIBE))
 		abort();
+	/* a receive that passes carries all the policy promises: -u, each
+	 * of its -o and -x, and -x for the mount properties it does not set */
+	if (verdict == 0 && r.op == ZOP_RECV) {
+		static const char *const need[] = {
+			"-u", "mountpoint=/srv/alpha", "readonly=on", "atime",
+			"canmount", "sharenfs", "sharesmb", "overlay", NULL,
+		};
+
+		if (n < 0)
+			abort();
+		for (const char *const *w = need; *w; w++) {
+			bool found = false;
+
+			for (int i = 0; i < n && !found; i++)
+				found = strcmp(argv[i], *w) == 0;
+			if (!found)
+				abort();
+		}
+	}
 	zk_clear();
 	return 0;
 }

@@ -34,8 +34,10 @@ seeds = {
     "estimate": req("ESTIMATE", flags=3, snap="tank/exp/a@b", base="@a"),
     "send-incr-all": req("SEND", bits=1, flags=1, snap="tank/exp/a@b",
                          base="@a"),
+    # as policy_serve_recv() makes it for fuzz_monitor.c's client
     "recv": req("RECV", bits=4 | 16 | 32, target="backup/alpha",
-                sets=("compression=zstd",), excl=("atime",) + MOUNT),
+                sets=("mountpoint=/srv/alpha", "readonly=on"),
+                excl=("atime",) + MOUNT[1:]),
     "mark": req("MARK", name="tank/exp/x@a",
                 name2="tank/exp/x#zktls:5:alpha:a"),
     "destroy": req("DESTROY", name="tank/exp/x#zktls:5:alpha:a"),

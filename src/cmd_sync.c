@@ -469,7 +469,8 @@ transfer(const struct sync *o, const char *snap, const char *base,
 		cf.source_zflags = o->zflags | (incr_all ? PROTO_ZF_INCR_ALL : 0);
 		memset(&cf.recv, 0, sizeof(cf.recv));
 		cf.recv.resumable = true;
-		zfs_recv_safe(&cf.recv, cf.recv_mount, cf.recv_mount_props);
+		(void)zfs_recv_safe(&cf.recv, cf.recv_mount,
+				    cf.recv_mount_props); /* room: it is empty */
 	}
 	cf.busy_quiet = 1;
 	cf.progress_label = local;

@@ -229,8 +229,12 @@ parse(int argc, char **argv, const struct zflag *zf, struct conf *cf)
 			cf->zflags |= z->bit;
 		}
 	}
-	if (cf->zfs && cf->role == ROLE_RECEIVER)
-		zfs_recv_safe(&cf->recv, cf->recv_mount, cf->recv_mount_props);
+	if (cf->zfs && cf->role == ROLE_RECEIVER &&
+	    zfs_recv_safe(&cf->recv, cf->recv_mount, cf->recv_mount_props) < 0)
+		return usage_error("too many -x: with the %d mount and share "
+				   "properties zktls excludes, at most %d "
+				   "(--sender-mount-props takes those)",
+				   ZFS_MOUNT_PROPS, ZFS_MAX_PROPS);
 	if (cf->zfs) {
 		if (optind != argc - 1)
 			return usage_error("%s", cf->role == ROLE_SENDER

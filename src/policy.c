@@ -192,6 +192,10 @@ policy_list_marks(const struct serve_conf *sc, const struct conf_client *cl,
 	return k;
 }
 
+/* A client's -x and the mount properties always fit one receive. */
+_Static_assert(CONF_MAX_PROPS + ZFS_MOUNT_PROPS <= ZFS_MAX_PROPS,
+	       "a serve receive's -x fit");
+
 void
 policy_serve_recv(const struct conf_client *cl, bool below,
 		  struct zfs_recv_req *q)
@@ -205,7 +209,7 @@ policy_serve_recv(const struct conf_client *cl, bool below,
 	for (int i = 0; i < cl->nexclude && i < ZFS_MAX_PROPS; i++)
 		snprintf(q->exclude[q->nexclude++], sizeof(q->exclude[0]), "%s",
 			 cl->exclude[i]);
-	zfs_recv_safe(q, false, false);
+	(void)zfs_recv_safe(q, false, false); /* room: the assertion */
 }
 
 /* ------------------------------------------------------------ zfs requests */
@@ -407,16 +411,22 @@ recv_ok(const struct conf_client *cl, const struct zfs_recv_req *q,
 				"allows", cl->id), -1;
 	if (!q->nomount)
 		return snprintf(why, wl, "zfs receive without -u"), -1;
+	/* exactly the policy's -o, in its order (policy_serve_recv()):
+	 * none left out, none twice in its place */
 	if (q->nset != cl->nset)
 		return snprintf(why, wl, "zfs receive with other -o than "
 				"client %s's", cl->id), -1;
-	for (int i = 0; i < q->nset; i++) {
-		set_here = false;
-		for (int k = 0; k < cl->nset; k++)
-			set_here |= strcmp(q->set[i], cl->set[k]) == 0;
-		if (!set_here)
+	for (int i = 0; i < q->nset; i++)
+		if (strcmp(q->set[i], cl->set[i]) != 0)
 			return snprintf(why, wl, "zfs receive with -o %s",
 					q->set[i]), -1;
+	for (int i = 0; i < q->nexclude; i++) {
+		set_here = false;
+		for (int k = 0; k < i; k++)
+			set_here |= strcmp(q->exclude[i], q->exclude[k]) == 0;
+		if (set_here)
+			return snprintf(why, wl, "zfs receive with -x %s twice",
+					q->exclude[i]), -1;
 	}
 	for (const char *const *p = zfs_mount_props; *p; p++) {
 		bool policy_sets = false, excluded = false;

@@ -1086,19 +1086,24 @@ zfs_origins(const char *dataset, bool recursive, char *out, size_t cap)
  * the receiving host's choosing, mount it at all, or export it: unless the
  * operator allows it, the stream's values are ignored (-x), so received
  * datasets inherit them from the receiver's own dataset. */
-const char *const zfs_mount_props[] = {
+const char *const zfs_mount_props[ZFS_MOUNT_PROPS + 1] = {
 	"mountpoint", "canmount", "sharenfs", "sharesmb", "overlay", NULL,
 };
 
-void
+int
 zfs_recv_safe(struct zfs_recv_req *q, bool mount, bool mount_props)
 {
 	if (!mount)
 		q->nomount = true;
-	for (const char *const *p = zfs_mount_props; !mount_props && *p; p++)
-		if (!zfs_recv_names(q, *p) && q->nexclude < ZFS_MAX_PROPS)
-			snprintf(q->exclude[q->nexclude++],
-				 sizeof(q->exclude[0]), "%s", *p);
+	for (const char *const *p = zfs_mount_props; !mount_props && *p; p++) {
+		if (zfs_recv_names(q, *p))
+			continue;
+		if (q->nexclude == ZFS_MAX_PROPS)
+			return -1;
+		snprintf(q->exclude[q->nexclude++], sizeof(q->exclude[0]), "%s",
+			 *p);
+	}
+	return 0;
 }
 
 bool

@@ -766,10 +766,12 @@ int zfs_do_local(const struct zfs_req *r, char *out, size_t cap,
 		 bool with_err);
 /* The stream's properties a receive ignores unless the operator allows
  * them (NULL-ended). */
-extern const char *const zfs_mount_props[];
+extern const char *const zfs_mount_props[];  /* ZFS_MOUNT_PROPS of them */
 /* A receive made safe: -u unless mount, -x for each of zfs_mount_props
- * that -o or -x do not name already, unless mount_props. */
-void zfs_recv_safe(struct zfs_recv_req *q, bool mount, bool mount_props);
+ * that -o or -x do not name already, unless mount_props.  0, or -1 when
+ * the -x do not fit (ZFS_MAX_PROPS). */
+#define ZFS_MOUNT_PROPS 5
+int zfs_recv_safe(struct zfs_recv_req *q, bool mount, bool mount_props);
 /* Does q name prop with -o PROP=... or -x PROP? */
 bool zfs_recv_names(const struct zfs_recv_req *q, const char *prop);
 /* zfs send -nP of q: 0 (size in *size, 0 where zfs gave none), or as

@@ -134,6 +134,13 @@ done
 u "zktls recv needs one POOL/FS" recv "${L[@]}" "${ID[@]}"
 u "bad zfs option argument '-x'" recv "${L[@]}" "${ID[@]}" -o -x backup
 u "unknown option -z for zktls recv" recv "${L[@]}" "${ID[@]}" -z backup
+# the mount and share properties need room among the -x: never left out
+X=()
+for i in $(seq 1 12); do X+=(-x "org.example:p$i"); done
+u "too many -x: with the 5 mount and share properties zktls excludes, at most 16 (--sender-mount-props takes those)" \
+	recv "${L[@]}" "${ID[@]}" "${X[@]}" backup
+u "-o wants PROPERTY=VALUE, not 'readonly'" recv "${L[@]}" "${ID[@]}" -o readonly backup
+u "give one of -i and -I, once" send --connect 127.0.0.1:9 "${ID[@]}" -i @a -I @b pool/fs@c
 
 # --- zktls pin
 u "zktls pin needs one CERT.pem" pin

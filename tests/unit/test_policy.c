@@ -246,6 +246,21 @@ main(void)
 		CHECK(zfs_argv(&q, argv, 20) == -1);
 	}
 
+	/* a receive made safe: the mount properties need room */
+	{
+		struct zfs_recv_req v;
+
+		memset(&v, 0, sizeof(v));
+		CHECK(zfs_recv_safe(&v, false, false) == 0);
+		CHECK(v.nomount && v.nexclude == ZFS_MOUNT_PROPS);
+		memset(&v, 0, sizeof(v));
+		v.nexclude = ZFS_MAX_PROPS - 1;
+		CHECK(zfs_recv_safe(&v, false, false) == -1);
+		memset(&v, 0, sizeof(v));
+		v.nexclude = ZFS_MAX_PROPS;
+		CHECK(zfs_recv_safe(&v, true, true) == 0 && !v.nomount);
+	}
+
 	codec();
 
 	/* what sessions ask, about the client's datasets */
@@ -397,6 +412,27 @@ main(void)
 	recv(false, "backup/alpha/home");
 	memcpy(q.recv.exclude[0], q.recv.exclude[1], sizeof(q.recv.exclude[0]));
 	NO();                                           /* no -x atime */
+	/* one -o twice in the place of another: readonly=on left out */
+	recv(false, "backup/alpha/home");
+	memcpy(q.recv.set[1], q.recv.set[0], sizeof(q.recv.set[0]));
+	NO();
+	/* the policy's -o in another order */
+	recv(false, "backup/alpha/home");
+	memcpy(q.recv.set[1], q.recv.set[0], sizeof(q.recv.set[0]));
+	snprintf(q.recv.set[0], sizeof(q.recv.set[0]), "readonly=on");
+	NO();
+	/* one -x twice in the place of another */
+	recv(false, "backup/alpha/home");
+	memcpy(q.recv.exclude[1], q.recv.exclude[0], sizeof(q.recv.exclude[0]));
+	NO();
+	/* the policy's mountpoint left out: the stream's would apply */
+	snprintf(cl.set[2], sizeof(cl.set[2]), "mountpoint=/srv/alpha");
+	cl.nset = 3;
+	recv(false, "backup/alpha/home");
+	OK();
+	memcpy(q.recv.set[2], q.recv.set[0], sizeof(q.recv.set[0]));
+	NO();
+	cl.nset = 2;
 	cl.rollback = 0;
 	recv(false, "backup/alpha/home");
 	OK();
