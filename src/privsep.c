@@ -393,6 +393,9 @@ handle(struct monitor *m, const uint8_t *buf, ssize_t len, int fd)
 	int rc, st;
 
 	if (buf[0] == 0 || buf[0] >= OP_END || !(perms[buf[0]] & m->state)) {
+		log_error("monitor: refused request %u in state %u for %s: not "
+			  "a request it takes then", buf[0], (unsigned)m->state,
+			  m->cl ? m->cl->id : "nobody");
 		reply_text(m, -ZK_EDENIED, "not a request the monitor takes "
 			   "now");
 		goto done;
