@@ -23,6 +23,7 @@
 #                      cases build on each other: selecting one runs all)
 #   # Limit: SECONDS   the most one of its cases may take: the driver stops
 #                      the file after Limit x its selected cases
+#                      (ZK_CASE_LIMIT=SECONDS: the same for every file)
 #   # Order: N         where it runs among the files (ascending)
 #   # Needs: FILE      a file whose results it judges: run in full first
 #                      when none of its cases is selected
@@ -141,12 +142,13 @@ chosen1() { local -a ARGS=("$1"); chosen "$2" "$3"; }
 # end with 0).  Sets RF_PASS/RF_FAIL from its VMTEST lines; every NAME
 # without one is reported FAIL here (and counted).
 run_file() {
-    local b=$1 stream=$2 out lim pid tpid='' end i rc stopped=0 c
+    local b=$1 stream=$2 out per lim pid tpid='' end i rc stopped=0 c
     shift 2
     local -a names=("$@")
     out=$W/cases/${b%.sh}.out
     [[ $stream == 1 ]] || out=$W/cases/${b%.sh}.$1.out
-    lim=$((${F_LIMIT[$b]} * ${#names[@]}))
+    per=${ZK_CASE_LIMIT:-${F_LIMIT[$b]}}
+    lim=$((per * ${#names[@]}))
     mkdir -p "$W/cases"
     : >"$out"
     (
@@ -169,6 +171,7 @@ run_file() {
             for ((i = 0; i < 150; i++)); do kill -0 "$pid" 2>/dev/null || break; nap 0.1; done
             pkill -KILL -P "$pid" 2>/dev/null
             kill -KILL "$pid" 2>/dev/null
+            echo "suite: cases/$b stopped at its limit of $lim s (ended $((SECONDS - end)) s later)"
             break
         fi
         nap 1
@@ -179,7 +182,7 @@ run_file() {
     for c in "${names[@]}"; do
         grep -Eq "^VMTEST (PASS|FAIL) $c( |\$)" "$out" && continue
         if [[ $stopped == 1 ]]; then
-            echo "VMTEST FAIL $c cases/$b stopped at its limit ($lim s: ${F_LIMIT[$b]} s a case) before this verdict"
+            echo "VMTEST FAIL $c cases/$b stopped at its limit ($lim s: $per s a case) before this verdict"
         else
             echo "VMTEST FAIL $c cases/$b ended (status $rc) without this verdict"
         fi
