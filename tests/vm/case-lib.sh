@@ -134,6 +134,9 @@ TLSPEER=$SL_REPO/build/release/tlspeer
 records_case() {   # records_case NAME PLANE TLSPEER-OPTION...
     local name=$1 pl=$2 port t0=$SECONDS d=dstpool/$1
     shift 2
+    P_RC=127 R_RC=127
+    # (without it the receiver would wait for a peer until ZK_TO)
+    [[ -x $TLSPEER ]] || { err "no $TLSPEER (make units)"; return; }
     [[ -s $W/s1.zs ]] || zfs send srcpool/data@s1 >"$W/s1.zs"
     rm -f "$W/$name.peer.out" "$W/$name.peer.err"
     zk_start "$name.r" "$ZKB" recv --mode "$pl" --json --timeout 60 "${TLS_B[@]}" \
