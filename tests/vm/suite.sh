@@ -19,7 +19,8 @@
 #                      cases mostly wait: they run in background workers,
 #                      one case at a time, each worker on a host pair of
 #                      its own); alone (runs only after the background
-#                      group has ended: it times something); chain (its
+#                      group has ended: nothing beside it, as sync-rate
+#                      times a transfer); chain (its
 #                      cases build on each other: selecting one runs all)
 #   # Limit: SECONDS   the most one of its cases may take: the driver stops
 #                      the file after Limit x its selected cases
