@@ -10,7 +10,9 @@
 #	400 silent TCP connections a second from 127.0.0.2 for 8 s (and
 #	keeps them open: 3200 at most, all closed when it ends).  Meanwhile
 #	alpha, from 127.0.0.1, runs "zktls list" 10 times, 0.6 s apart:
-#	every one must succeed.  serve logs that it dropped flood
+#	every one must succeed (each bounded by 30 s, the slowest reported:
+#	on a loaded machine a SYN may wait in, or be retried into, the full
+#	listen queue).  serve logs that it dropped flood
 #	connections for newcomers, and serves on after the flood.
 #
 . "$(dirname "$0")/lib.sh"
@@ -47,15 +49,25 @@ for s in socks:
 PY
 wait_for_line "$T/flood.out" '^flooding' 10 || die "no flood" "$T/flood.out"
 sleep 1
-ok=0
+ok=0 slow=0
 for i in $(seq 1 10); do
-	bounded 10 "$ZK" list --connect "127.0.0.1:$SPORT" "${A[@]}" pool/exp \
-		>"$T/l$i.out" 2>"$T/l$i.err" && ok=$((ok + 1))
+	# Each is bounded, not timed: on a machine whose CPUs are taken
+	# (make check runs two qemu beside this), serve may fork slower than
+	# the flood arrives and the listen queue fills; the client's SYN is
+	# then retried (1, 2, 4, 8 s) and served late, never refused.
+	t1=$(date +%s%N)
+	bounded 30 "$ZK" list --connect "127.0.0.1:$SPORT" "${A[@]}" pool/exp \
+		>"$T/l$i.out" 2>"$T/l$i.err"
+	rc=$?
+	[ "$rc" -eq 0 ] && ok=$((ok + 1))
+	[ "$rc" -eq 0 ] || echo "list $i: exit $rc" >>"$T/l$i.err"
+	t1=$((($(date +%s%N) - t1) / 1000000))
+	[ "$t1" -gt "$slow" ] && slow=$t1
 	sleep 0.6
 done
 reap "$flood" _
 note "$(cat "$T/flood.out"); real client: $ok of 10"
-echo "flood: $(sed -n 's/^opened //p' "$T/flood.out"); real client from another address: $ok of 10 served"
+echo "flood: $(sed -n 's/^opened //p' "$T/flood.out"); real client from another address: $ok of 10 served, the slowest in $slow ms"
 [ "$ok" -eq 10 ] || fail "the real client was served $ok times of 10 during the flood" \
 	"$T/l1.err"
 assert_grep "refused 127.0.0.2: dropped for a newcomer" "$T/serve.err"
