@@ -225,10 +225,11 @@ fle() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "nan" && a + 0 <= b + 0) }'
 #   RELAY_OPTS=(...)       put tests/host/relay.py (in zka) between them
 #   S_IN / R_OUT           the sender's stdin / the receiver's stdout
 #   XFER_OPTS / S_XOPTS / R_XOPTS  more zktls options: both / sender / receiver
-#   S_ENV                  NAME=VALUE words added to the sender's environment
+#   S_ENV / R_ENV          NAME=VALUE words added to the sender's / the
+#                          receiver's environment
 xfer_reset() {
     SEND_CMD=(send) RECV_CMD=(recv) SEND_ARGS=() RECV_ARGS=() PULL=0 RELAY_OPTS=()
-    XFER_OPTS=() S_XOPTS=() R_XOPTS=() S_IN=/dev/null R_OUT=/dev/null S_ENV=''
+    XFER_OPTS=() S_XOPTS=() R_XOPTS=() S_IN=/dev/null R_OUT=/dev/null S_ENV='' R_ENV=''
     S_RC='' R_RC='' RELAY_RC=''
 }
 xfer_reset
@@ -249,7 +250,7 @@ xfer() {
         ZK_ENV=$S_ENV ZK_IN=$S_IN ZK_OUT=/dev/null zk_start "$tag.s" "$ZKA" "${s_side[@]}" --listen "$ZKA_IP:0" "${SEND_ARGS[@]}"
     else
         lt=$tag.r lip=$ZKB_IP
-        ZK_IN=/dev/null ZK_OUT=$R_OUT zk_start "$tag.r" "$ZKB" "${r_side[@]}" --listen "$ZKB_IP:0" "${RECV_ARGS[@]}"
+        ZK_ENV=$R_ENV ZK_IN=/dev/null ZK_OUT=$R_OUT zk_start "$tag.r" "$ZKB" "${r_side[@]}" --listen "$ZKB_IP:0" "${RECV_ARGS[@]}"
     fi
     if ! port=$(wait_listen "$lt" 60); then
         zk_stop "$lt"
@@ -274,7 +275,7 @@ xfer() {
         host=127.0.0.1 port=$rport
     fi
     if [[ $PULL == 1 ]]; then
-        ZK_IN=/dev/null ZK_OUT=$R_OUT zk_start "$tag.r" "$ZKB" "${r_side[@]}" --connect "$host:$port" "${RECV_ARGS[@]}"
+        ZK_ENV=$R_ENV ZK_IN=/dev/null ZK_OUT=$R_OUT zk_start "$tag.r" "$ZKB" "${r_side[@]}" --connect "$host:$port" "${RECV_ARGS[@]}"
     else
         ZK_ENV=$S_ENV ZK_IN=$S_IN ZK_OUT=/dev/null zk_start "$tag.s" "$ZKA" "${s_side[@]}" --connect "$host:$port" "${SEND_ARGS[@]}"
     fi

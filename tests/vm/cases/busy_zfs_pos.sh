@@ -4,7 +4,7 @@
 #
 # Description:
 #	A direct receiver (8 KiB receive buffer, --timeout 8) whose zfs
-#	receive is stopped (SIGSTOP) for 12 s as soon as it runs: the
+#	receive is stopped (SIGSTOP) for 12 s as it starts: the
 #	records it has not read wait in kernel TLS, the window closes,
 #	nothing moves.  zfs is behind, not the peer: the receiver must wait
 #	for it, and the session end whole (both exit 0, guid equal).  The
@@ -12,8 +12,14 @@
 #	with its own idle timeout under that it would give up, by design).
 #
 # Strategy:
-#	A watcher finds the receiver's zfs receive among its children and
-#	stops it for 12 s.  Runs in a background worker (it mostly waits).
+#	The receiver's zfs is a wrapper that, for "receive", writes its pid
+#	and stops itself (SIGSTOP) before it becomes zfs (exec: the same
+#	pid); a watcher sees it stopped and lets it go on (SIGCONT) 12 s
+#	later.  (Stopping zfs receive once it is in its receive ioctl would
+#	test zfs, not zktls: a stop signal makes the ioctl's socket wait
+#	return ERESTARTSYS, the kernel restarts the ioctl after SIGCONT, and
+#	zfs aborts with "Bad file descriptor", as seen once under load.)
+#	Runs in a background worker (it mostly waits).
 #
 # Cases: busy-zfs-direct
 # Tags: kernels=all zfs bg
@@ -31,17 +37,25 @@ busy_case() {
     xfer_reset
     rmem_small
     S_XOPTS=(--timeout 40) R_XOPTS=(--timeout 8) SEND_ARGS=(srcpool/data@s1) RECV_ARGS=("$d")
+    local real wrap=$W/stopzfs-$name
+    real=$(command -v zfs)
+    rm -f "$W/$name.zpid"
+    printf '%s\n' '#!/bin/bash' 'if [[ $1 == receive ]]; then' \
+        "    echo \$\$ >'$W/$name.zpid'" '    kill -STOP $$' 'fi' \
+        "exec '$real' \"\$@\"" >"$wrap"
+    chmod 755 "$wrap"
+    R_ENV="ZKTLS_ZFS=$wrap"
     (
-        # the receiver's zfs, once it runs: stopped for 12 s
+        # the receiver's zfs, as it starts: stopped for 12 s
         for ((i = 0; i < 600; i++)); do
-            [[ -s $W/$name.r.pid ]] && read -r rpid <"$W/$name.r.pid" &&
-                zpid=$(pgrep -P "$rpid" -f '^[^ ]*zfs receive ' | head -n1) && [[ -n $zpid ]] && break
+            [[ -s $W/$name.zpid ]] && read -r zpid <"$W/$name.zpid" &&
+                [[ $(awk '{ print $3 }' "/proc/$zpid/stat" 2>/dev/null) == T ]] && break
+            zpid=''
             nap 0.1
         done
         [[ -n $zpid ]] || exit 1
-        kill -STOP "$zpid" || exit 2
         nap 12
-        kill -CONT "$zpid"
+        kill -CONT "$zpid" || exit 2
         exit 0
     ) &
     local stopper=$!
@@ -49,7 +63,7 @@ busy_case() {
     wait "$stopper"; local st=$?
     el=$((SECONDS - t0))
     rmem_restore
-    [[ $st == 0 ]] || err "the receiver's zfs receive was not found ($st: 1) or could not be stopped (2)"
+    [[ $st == 0 ]] || err "the receiver's zfs receive was not seen stopped ($st: 1) or could not be continued (2)"
     expect_rc sender "$S_RC" 0
     expect_rc receiver "$R_RC" 0
     [[ $el -ge 12 ]] || err "took ${el} s; zfs was stopped for 12 s"
