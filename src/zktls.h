@@ -48,6 +48,7 @@
 #include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define ZKTLS_VERSION "0.1.0"
 #define ZKTLS_ALPN "zktls/1"
@@ -436,6 +437,16 @@ int tls13_key_update_parse(const uint8_t *m, size_t len);
  * sequence numbers would wrap first (RFC 8446 5.5). */
 uint64_t tls_key_limit(uint16_t suite, uint64_t configured);
 void zk_wipe(void *p, size_t n);
+
+/* ---------------------------------------------------------------- certinfo.c */
+
+/* The earliest notAfter of the PEM certificates in path (a chain or a CA
+ * bundle) and how many there are (count may be NULL): 0, or a negative
+ * ZK_E* recorded (unreadable file, no certificate, a bad date). */
+int cert_file_expiry(const char *path, time_t *earliest, int *count);
+/* Whole days from now to not_after, rounded towards the past (so -1
+ * once it has expired by any amount). */
+int cert_days_left(time_t not_after, time_t now);
 
 /* ---------------------------------------------------------------- planes */
 
