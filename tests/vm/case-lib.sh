@@ -59,7 +59,7 @@ is_kernel() { [[ $1 != user ]]; }
 # EBUSY); direct never (zfs owns the socket).  The test's own oracle is the
 # kernel version, not zktls's probe.
 rekeys() { [[ $1 == user ]] || [[ $1 != direct && $KREKEY == 1 ]]; }
-# key_checks TAG SEND-PLANE RECV-PLANE: after a session with --key-limit 50
+# key_checks TAG SEND-PLANE RECV-PLANE: after a session with --key-limit 16
 # on the sender and 1 on the receiver (the stream is ~850 records).  Where
 # both planes can change keys: KeyUpdates both ways, counted on both sides
 # (key_strategy key_update).  Where one cannot, both sides pick
@@ -124,6 +124,27 @@ exec $real "\$@"
 EOF
     chmod 755 "$f"
     echo "$f"
+}
+
+# ------------------------------------------------------------ serve
+# client_cert NAME: a client certificate $CERTS/NAME.pem (SAN DNS:NAME,
+# clientAuth) and its key NAME.key, signed by the suite's CA; made once.
+client_cert() {
+    ( cd "$CERTS" && [[ -s $1.pem ]] || {
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+            -keyout "$1.key" -out "$1.csr" -subj "/CN=$1" 2>/dev/null &&
+        printf 'subjectAltName=DNS:%s\nextendedKeyUsage=clientAuth\n' "$1" >"$1.ext" &&
+        openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial \
+            -out "$1.pem" -days 30 -extfile "$1.ext" 2>/dev/null; } ) ||
+        err "cannot make $1's certificate"
+}
+# serve_conf_head [LINE...]: the server settings of a zktls.conf for a
+# serve in zkb (any free port on zkb's address, beta's certificate, the
+# suite's CA, network processes as nobody, the splice plane), then the
+# LINEs; the caller appends its client blocks.
+serve_conf_head() {
+    printf '%s\n' "listen $ZKB_IP:0" "cert $CERTS/beta.pem" "key $CERTS/beta.key" \
+        "ca $CERTS/ca.pem" "user nobody" "mode splice" "$@"
 }
 
 # ------------------------------------------------------------ tlspeer

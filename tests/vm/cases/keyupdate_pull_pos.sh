@@ -22,7 +22,7 @@
 # Order: 32
 
 # keyupdate_case NAME SEND-PLANE RECV-PLANE [pull]: the sender with
-# --key-limit 50 (the stream is ~850 records), the receiver with 1.  Where
+# --key-limit 16 (the stream is ~850 records), the receiver with 1.  Where
 # both planes can change keys: KeyUpdates both ways, counted on both sides
 # (key_strategy key_update).  Where one cannot, both sides pick
 # ChaCha20-Poly1305 at the handshake (no key limit), no KeyUpdate, no

@@ -31,21 +31,9 @@
 
 if want serve-clone-push; then
     t0=$SECONDS
-    ( cd "$CERTS" && [[ -s victim.pem ]] || {
-        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-            -keyout victim.key -out victim.csr -subj /CN=victim 2>/dev/null &&
-        printf 'subjectAltName=DNS:victim\nextendedKeyUsage=clientAuth\n' >victim.ext &&
-        openssl x509 -req -in victim.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
-            -out victim.pem -days 30 -extfile victim.ext 2>/dev/null; } ) ||
-        err "cannot make victim's certificate"
+    client_cert victim
     zfs create dstpool/cp && zfs create dstpool/cp/alpha && zfs create dstpool/cp/victim
-    cat >"$W/cp.conf" <<CONF
-listen $ZKB_IP:0
-cert $CERTS/beta.pem
-key $CERTS/beta.key
-ca $CERTS/ca.pem
-user nobody
-mode splice
+    { serve_conf_head; cat <<CONF; } >"$W/cp.conf"
 client alpha {
 	name alpha
 	push dstpool/cp/alpha

@@ -25,22 +25,9 @@
 
 if want serve; then
     t0=$SECONDS
-    for n in delta; do
-        ( cd "$CERTS" && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-            -keyout $n.key -out $n.csr -subj /CN=$n 2>/dev/null &&
-          printf 'subjectAltName=DNS:%s\nextendedKeyUsage=clientAuth\n' $n >$n.ext &&
-          openssl x509 -req -in $n.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
-            -out $n.pem -days 30 -extfile $n.ext 2>/dev/null ) || err "cannot make $n's certificate"
-    done
+    client_cert delta
     zfs create dstpool/srv && zfs create dstpool/srv/alpha && zfs create dstpool/srv/delta
-    cat >"$W/zktls.conf" <<CONF
-listen $ZKB_IP:0
-cert $CERTS/beta.pem
-key $CERTS/beta.key
-ca $CERTS/ca.pem
-user nobody
-mode splice
-metrics $W/zktls.prom
+    { serve_conf_head "metrics $W/zktls.prom"; cat <<CONF; } >"$W/zktls.conf"
 client alpha {
 	name alpha
 	push dstpool/srv/alpha
