@@ -103,6 +103,7 @@ net_tune(int fd, int timeout_s)
 	 * also ends a send blocked on a peer that stopped reading (splice,
 	 * and zfs's own writes on the direct plane). */
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	net_nodelay(fd, true);
 #ifdef TCP_KEEPIDLE
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
@@ -115,6 +116,15 @@ net_tune(int fd, int timeout_s)
 	(void)idle;
 	(void)intvl;
 	(void)cnt;
+}
+
+void
+net_nodelay(int fd, bool off)
+{
+	int v = off;
+
+	/* best effort: a socket that refuses is only slower */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v));
 }
 
 /* connect() with a deadline, leaving the socket blocking. */

@@ -678,7 +678,9 @@ do_send(struct session *s)
 		fd_endpoint(&s->ep, 0);
 	}
 	s->x.t_start = now_s();
+	net_nodelay(s->c.fd, false);
 	r = p->send_stream(&s->c, &s->ep, &s->x);
+	net_nodelay(s->c.fd, true);
 	if (r == -ZK_EEARLY) {
 		/* The receiver gave up: its RESULT says why. */
 		s->ep.kill(&s->ep);
