@@ -106,6 +106,7 @@ cmd_list(int argc, char **argv)
 		r = -zk_errcode();
 		goto out;
 	}
+	session_cipher(s, ctx, false, true);
 	if ((r = conn_connect(cf.connect, ctx, cf.timeout_s, &c)) < 0 ||
 	    (r = session_attach(s, &c)) < 0 ||
 	    (r = session_list(s, how, dataset, &l)) < 0)

@@ -147,11 +147,20 @@ make_ctx(const struct serve_conf *c)
 			memcpy(pins[n++], c->clients[i].pin, 32);
 	ctx = tls_ctx_new_serve(&f, (const uint8_t (*)[32])pins, n);
 	free(pins);
-	/* Sessions that cannot change keys take ChaCha20 (no key limit). */
-	if (ctx != NULL && !plane_mode_rekeys(c->mode) &&
-	    tls_ctx_prefer_chacha(ctx) < 0) {
-		tls_ctx_free(ctx);
-		return NULL;
+	/* What is sent is known only from the REQUEST: where sessions
+	 * cannot change keys, ChaCha20 unless the client offers only AES-GCM
+	 * (a pusher whose stream fits; a puller is checked then, cipher.c) */
+	if (ctx != NULL) {
+		struct cipher_facts cf = {
+			.server = true,
+			.can_rekey = plane_mode_rekeys(c->mode),
+			.aes_hw = os_cpu_aes(),
+		};
+		enum tls_want want, fallback;
+		const char *why;
+
+		want = cipher_want(&cf, &fallback, &why);
+		tls_ctx_want(ctx, want, fallback, why);
 	}
 	return ctx;
 }
@@ -1073,14 +1082,17 @@ serve_one(struct server *sv, int fd, const char *addr, int master, int json,
 		session_set_serve(s, &hook);
 		r = session_run(s, &c, 1);
 	}
-	if (r < 0)
+	if (r < 0 && session_sent_away(s))
+		log_info("%s", zk_errmsg());   /* it connects again */
+	else if (r < 0)
 		log_error("%s", zk_errmsg());
 	if (r == 0 && ss.client && ss.cf.zfs && ss.cf.role == ROLE_SENDER)
 		keep_pull_base(&ss);
 	if (ss.client) {
 		const struct session_result *res = session_result(s);
 		dprintf(master, "END %s %s %s %llu %.3f %s\n", ss.client->id,
-			r != 0 ? "failed" : res->denied ? "denied" : "ok",
+			r != 0 && !session_sent_away(s) ? "failed"
+			: r != 0 || res->denied ? "denied" : "ok",
 			res->plane,
 			(unsigned long long)res->bytes, res->seconds,
 			res->dataset[0] ? res->dataset : "-");

@@ -412,7 +412,8 @@ query(const struct sync *o, uint8_t how, const char *ds,
 		s = NULL;
 		out->status = PROTO_ST_OK;
 		if ((r = session_new(&cf, &pol, &s, &note)) == 0 &&
-		    (r = conn_connect(o->addr, o->ctx, cf.timeout_s, &c)) == 0 &&
+		    (session_cipher(s, o->ctx, false, true),
+		     r = conn_connect(o->addr, o->ctx, cf.timeout_s, &c)) == 0 &&
 		    (r = session_attach(s, &c)) == 0) {
 			r = session_list(s, how, ds, out);
 			if (r < 0 && out->status == PROTO_ST_NOTFOUND) {
@@ -445,7 +446,7 @@ transfer(const struct sync *o, const char *snap, const char *base,
 	struct session *s = NULL;
 	struct conn c = { .fd = -1 };
 	const char *note = "";
-	int r;
+	int r, fell_back = 0;
 
 	cf = o->cf;
 	cf.cmd = "sync";
@@ -476,11 +477,12 @@ transfer(const struct sync *o, const char *snap, const char *base,
 	cf.progress_label = local;
 	policy_oneshot(&pol, &cf);
 	for (double wait = 1, t0 = now_s();;) {
-		int busy = 0;
+		int busy = 0, again = 0;
 
 		c = (struct conn){ .fd = -1 };
 		s = NULL;
 		if ((r = session_new(&cf, &pol, &s, &note)) == 0 &&
+		    (fell_back || (session_cipher(s, o->ctx, false, false), 1)) &&
 		    (r = conn_connect(o->addr, o->ctx, cf.timeout_s, &c)) == 0) {
 			if (o->rate && os_pace(c.fd, o->rate) < 0)
 				log_warn("cannot pace the connection: %s",
@@ -490,9 +492,17 @@ transfer(const struct sync *o, const char *snap, const char *base,
 			if (r == 0)
 				*bytes += session_result(s)->bytes;
 			busy = r < 0 && session_busy(s);
+			/* sent away for ChaCha20: at once, offering it */
+			again = r < 0 && !fell_back && session_cipher_retry(s) &&
+				tls_ctx_fall_back(o->ctx);
 		}
 		conn_close(&c);
 		session_free(s);
+		if (again) {
+			fell_back = 1;
+			zk_clear();
+			continue;
+		}
 		if (!busy || !busy_again(&wait, t0, snap))
 			return r;
 	}
@@ -1093,9 +1103,7 @@ cmd_sync(int argc, char **argv)
 		log_error("%s", zk_errmsg());
 		return zk_exit_code(r);
 	}
-	if ((o.ctx = tls_ctx_new(&o.cf, 0)) == NULL ||
-	    (!plane_mode_rekeys(o.cf.mode) &&
-	     tls_ctx_prefer_chacha(o.ctx) < 0)) {
+	if ((o.ctx = tls_ctx_new(&o.cf, 0)) == NULL) {
 		log_error("%s", zk_errmsg());
 		tls_ctx_free(o.ctx);
 		return zk_exit_code(-zk_errcode());

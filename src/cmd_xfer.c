@@ -277,25 +277,49 @@ run(const struct conf *cf)
 	policy_oneshot(&pol, cf);
 	if ((r = session_new(cf, &pol, &s, &note)) < 0)
 		goto out;
-	if ((ctx = tls_ctx_new(cf, cf->listen != NULL)) == NULL ||
-	    (!plane_mode_rekeys(cf->mode) && tls_ctx_prefer_chacha(ctx) < 0)) {
+	if ((ctx = tls_ctx_new(cf, cf->listen != NULL)) == NULL) {
 		r = -zk_errcode();
 		goto out;
 	}
+	session_cipher(s, ctx, cf->listen != NULL, false);
 	if (cf->connect) {
 		if (note[0])
 			log_info("%s", note);
 		r = conn_connect(cf->connect, ctx, cf->timeout_s, &c);
+		if (r == 0 && (r = session_run(s, &c, 0)) < 0 &&
+		    session_cipher_retry(s) && tls_ctx_fall_back(ctx)) {
+			/* serve sent us away for ChaCha20: once more */
+			conn_close(&c);
+			session_free(s);
+			s = NULL;
+			zk_clear();
+			if ((r = session_new(cf, &pol, &s, &note)) == 0 &&
+			    (r = conn_connect(cf->connect, ctx, cf->timeout_s,
+					      &c)) == 0)
+				r = session_run(s, &c, 0);
+		}
 	} else if ((r = lfd = net_listen(cf->listen, 0)) >= 0) {
 		/* After "listening on", which scripts read first. */
 		if (note[0])
 			log_info("%s", note);
 		r = conn_accept(lfd, ctx, cf->timeout_s, cf->listen_timeout_s,
 				&c);
+		if (r == 0 && (r = session_run(s, &c, 1)) < 0 &&
+		    session_sent_away(s)) {
+			/* we sent the client away to offer ChaCha20: the
+			 * next one that authenticates gets the stream */
+			log_verbose("%s", zk_errmsg());
+			conn_close(&c);
+			session_free(s);
+			s = NULL;
+			zk_clear();
+			if ((r = session_new(cf, &pol, &s, &note)) == 0 &&
+			    (r = conn_accept(lfd, ctx, cf->timeout_s,
+					     cf->listen_timeout_s, &c)) == 0)
+				r = session_run(s, &c, 1);
+		}
 		close(lfd);
 	}
-	if (r == 0)
-		r = session_run(s, &c, cf->listen != NULL);
 out:
 	conn_close(&c);
 	session_free(s);

@@ -35,13 +35,20 @@ int
 conn_connect(const char *hostport, struct tls_ctx *ctx, int timeout_s,
 	     struct conn *c)
 {
-	memset(c, 0, sizeof(*c));
-	snprintf(c->addr, sizeof(c->addr), "%s", hostport);
-	if ((c->fd = net_connect(hostport, timeout_s)) < 0)
-		return c->fd;
-	if ((c->tls = tls_handshake(ctx, c->fd, timeout_s)) == NULL)
-		return -zk_errcode();
-	return 0;
+	for (;;) {
+		memset(c, 0, sizeof(*c));
+		snprintf(c->addr, sizeof(c->addr), "%s", hostport);
+		if ((c->fd = net_connect(hostport, timeout_s)) < 0)
+			return c->fd;
+		if ((c->tls = tls_handshake(ctx, c->fd, timeout_s)) != NULL)
+			return 0;
+		/* the server needs ChaCha20 where we offered only AES-GCM:
+		 * once more, with what we fall back to */
+		if (!tls_ctx_refused_cipher(ctx) || !tls_ctx_fall_back(ctx))
+			return -zk_errcode();
+		close(c->fd);
+		zk_clear();
+	}
 }
 
 void
@@ -193,7 +200,15 @@ conn_accept(int lfd, struct tls_ctx *ctx, int timeout_s, int wait_s,
 				p->tls = NULL;
 				r = 0;
 			} else if (r < 0) {
-				refused(p);
+				if (tls_sent_away(p->tls)) {
+					/* a step of the cipher choice, not
+					 * a refusal: it connects again */
+					log_verbose("%s: %s", p->addr,
+						    zk_errmsg());
+					zk_clear();
+				} else {
+					refused(p);
+				}
 				start_drain(p);
 				r = 0;
 			}

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -329,4 +330,17 @@ os_confine(void)
 		return zk_fail_errno(ZK_ESYS, "seccomp");
 #endif
 	return 0;
+}
+
+bool
+os_cpu_aes(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("aes");
+#elif defined(__aarch64__) && defined(HWCAP_AES)
+	return (getauxval(AT_HWCAP) & HWCAP_AES) != 0;
+#else
+	return true;
+#endif
 }

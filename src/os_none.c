@@ -54,3 +54,14 @@ os_pace(int fd, uint64_t bytes_per_s)
 	(void)bytes_per_s;
 	return zk_fail(ZK_EUSAGE, "pacing is not supported on this OS");
 }
+
+bool
+os_cpu_aes(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("aes");
+#else
+	return true;
+#endif
+}

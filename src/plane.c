@@ -176,6 +176,12 @@ plane_mode_rekeys(enum plane_mode mode)
 	}
 }
 
+bool
+plane_rekeys(const struct plane *p)
+{
+	return p == &plane_user || (p != plane_direct && ktls_can_rekey() == 1);
+}
+
 unsigned
 chan_caps(const struct chan *c)
 {

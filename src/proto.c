@@ -286,6 +286,13 @@ valid_zflags(uint32_t zflags)
 static int
 valid_status(uint8_t status)
 {
+	return status <= PROTO_ST_ERROR;
+}
+
+/* A REPLY may also send the client away (PROTO_ST_CIPHER). */
+static int
+valid_reply_status(uint8_t status)
+{
 	return status <= PROTO_ST_MAX;
 }
 
@@ -343,7 +350,7 @@ proto_encode_reply(const struct proto_reply *m, uint8_t *buf, size_t cap)
 	struct wr w = { buf, cap, 0, 0 };
 	uint32_t i;
 
-	if (!valid_status(m->status) || !valid_caps(m->caps) ||
+	if (!valid_reply_status(m->status) || !valid_caps(m->caps) ||
 	    m->nguids > PROTO_MAX_GUIDS)
 		return -1;
 	wr_header(&w, PROTO_REPLY, proto_reply_size(m) - PROTO_HDR_LEN);
@@ -461,7 +468,7 @@ proto_decode_reply(const uint8_t *body, size_t len, struct proto_reply *m,
 	memset(m, 0, sizeof(*m));
 	if (rd_u8(&r, &m->status) == -1)
 		return -1;
-	if (!valid_status(m->status))
+	if (!valid_reply_status(m->status))
 		return fail(why, "unknown status");
 	if (rd_u8(&r, &m->caps) == -1)
 		return -1;
@@ -761,6 +768,8 @@ proto_status_name(uint8_t status)
 		return "busy";
 	case PROTO_ST_ERROR:
 		return "error";
+	case PROTO_ST_CIPHER:
+		return "needs ChaCha20-Poly1305";
 	default:
 		return "unknown";
 	}

@@ -111,7 +111,10 @@ enum proto_status {
 	PROTO_ST_NOTFOUND = 2,
 	PROTO_ST_BUSY = 3,
 	PROTO_ST_ERROR = 4,
-	PROTO_ST_MAX = 4,
+	/* the sender's stream may exceed one AES-GCM key and the client
+	 * offered only AES-GCM: connect again offering ChaCha20-Poly1305 */
+	PROTO_ST_CIPHER = 5,
+	PROTO_ST_MAX = 5,
 };
 
 /* What a side can do on this connection.  KEY_UPDATE: it follows the

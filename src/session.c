@@ -46,6 +46,8 @@ struct session {
 	int denied;                     /* of them, refused by policy */
 	int last_denied;                /* the last one was refused */
 	int queries_only;               /* the client asked, then closed */
+	int cipher_retry;               /* REPLY said PROTO_ST_CIPHER */
+	int sent_away;                  /* we answered PROTO_ST_CIPHER */
 	struct session_result result;
 };
 
@@ -497,6 +499,48 @@ recv_request_or_queries(struct session *s)
 	return 1;
 }
 
+/* Both sides can change keys on this connection. */
+static bool
+both_rekey(const struct session *s)
+{
+	return (chan_caps(&s->c) & s->c.peer_caps & PROTO_CAP_KEY_UPDATE) != 0;
+}
+
+/* A sender that learnt its stream only from the REQUEST (serve) and got
+ * AES-GCM from a client that offered nothing else: may it send under one
+ * key?  (The stream's estimate fits, or both sides change keys.) */
+static bool
+cipher_ok(const struct session *s)
+{
+	return tls_is_chacha(s->c.tls) || both_rekey(s) ||
+	       (s->x.total_hint > 0 &&
+		cipher_fits(s->x.total_hint, s->c.key_limit));
+}
+
+/* Why the session runs the cipher it does, for the session line. */
+static const char *
+cipher_why(const struct session *s, bool json)
+{
+	const char *mine = tls_ctx_why(tls_ctx_of(s->c.tls));
+
+	if (tls_is_chacha(s->c.tls)) {
+		if (strcmp(mine, "no AES instructions") == 0)
+			return json ? "no_aes_instructions" : mine;
+		if (strcmp(mine, "may exceed the key limit") == 0)
+			return json ? "may_exceed_key_limit" : mine;
+		return json ? "peer_choice" : "the peer's choice";
+	}
+	if (both_rekey(s))
+		return json ? "key_update" : "KeyUpdate at the key limit";
+	if (s->cf->role == ROLE_SENDER && s->x.total_hint > 0 &&
+	    cipher_fits(s->x.total_hint, s->c.key_limit))
+		return json ? "fits_one_key" : "fits one key";
+	if (s->cf->role == ROLE_RECEIVER && s->cf->zfs)
+		return json ? "fits_one_key" : "fits one key (the sender's "
+					       "estimate)";
+	return json ? "peer_choice" : "the peer's choice";
+}
+
 static int
 negotiate_server(struct session *s)
 {
@@ -586,6 +630,18 @@ negotiate_server(struct session *s)
 		(void)send_reply(s, PROTO_ST_ERROR, zk_errmsg());
 		return r;
 	}
+	if (!cipher_ok(s)) {
+		/* AES-GCM, from an offer of it alone or first; now we know
+		 * the client cannot change keys, or it can but we cannot */
+		s->sent_away = 1;
+		(void)send_reply(s, PROTO_ST_CIPHER, "this stream may exceed "
+				 "one AES-GCM key: connect again offering "
+				 "ChaCha20-Poly1305");
+		return zk_fail(ZK_EDENIED, "sent %s away: %s may exceed one "
+			       "AES-GCM key, and not both sides can change "
+			       "keys", tls_peer(s->c.tls),
+			       s->snapname[0] ? s->snapname : "stream");
+	}
 	snprintf(s->rep->dataset, sizeof(s->rep->dataset), "%s", s->snapname);
 	return send_reply(s, PROTO_ST_OK, NULL);
 }
@@ -619,6 +675,8 @@ negotiate_client(struct session *s)
 		return r;
 	if ((r = recv_reply(s)) < 0)
 		return r;
+	if (s->rep->status == PROTO_ST_CIPHER)
+		s->cipher_retry = 1;
 	if (s->rep->status != PROTO_ST_OK) {
 		int code = s->rep->status == PROTO_ST_DENIED ? ZK_EDENIED
 							      : ZK_EPEER;
@@ -917,12 +975,14 @@ log_session(struct session *s, int r, double secs)
 			"\"mib_per_s\":%s,\"plane\":\"%s\",\"cipher\":\"%s\","
 			"\"user_bytes\":%" PRIu64 ",\"guid\":\"%" PRIu64 "\","
 			"\"key_updates_sent\":%u,\"key_updates_received\":%u,"
-			"\"key_strategy\":\"%s\",\"result\":\"%s\",\"exit\":%d}\n",
+			"\"key_strategy\":\"%s\",\"cipher_why\":\"%s\","
+			"\"result\":\"%s\",\"exit\":%d}\n",
 			cf->role == ROLE_SENDER ? "sender" : "receiver", jp, ja,
 			jw, jt, jb, secs, jr,
 			s->c.plane ? s->c.plane->name : "none",
 			s->c.tls ? tls_cipher(s->c.tls) : "none", s->x.user_bytes,
 			s->guid, ku_sent, ku_recv, chan_key_strategy(&s->c, 1),
+			s->c.tls ? cipher_why(s, true) : "none",
 			r == 0 ? "ok" : "failed",
 			zk_exit_code(r));
 		return;
@@ -937,12 +997,20 @@ log_session(struct session *s, int r, double secs)
 		text_safe(peer, sp, sizeof(sp));
 		text_safe(what, sw, sizeof(sw));
 		text_safe(landed, st, sizeof(st));
-		char ku[96];
+		char ku[160];
+		const char *ks = chan_key_strategy(&s->c, 1);
 
-		/* How the session keeps within the key limit, named. */
+		/* How the session keeps within the key limit, and why its
+		 * cipher, named. */
 		if (ku_sent || ku_recv)
 			snprintf(ku, sizeof(ku), ", KeyUpdates %u sent %u "
 				 "received", ku_sent, ku_recv);
+		else if (s->c.tls && strcmp(ks, "chacha20") == 0)
+			snprintf(ku, sizeof(ku), ", no key limit (ChaCha20: "
+				 "%s)", cipher_why(s, false));
+		else if (s->c.tls && strcmp(ks, "one_key") == 0)
+			snprintf(ku, sizeof(ku), ", one key per direction (%s)",
+				 cipher_why(s, false));
 		else
 			snprintf(ku, sizeof(ku), ", %s",
 				 chan_key_strategy(&s->c, 0));
@@ -1024,10 +1092,47 @@ session_run(struct session *s, struct conn *c, int server)
 	}
 	r = s->cf->role == ROLE_SENDER ? do_send(s) : do_recv(s);
 out:
-	if (!(r < 0 && s->cf->busy_quiet && session_busy(s)))
+	/* sent away to offer ChaCha20: a step of the choice, not a session */
+	if (!(r < 0 && s->cf->busy_quiet && session_busy(s)) && !s->sent_away &&
+	    !(r < 0 && s->cipher_retry))
 		log_session(s, r,
 			    now_s() - (s->x.t_start > 0 ? s->x.t_start : s->t0));
 	return r;
+}
+
+bool
+session_cipher_retry(const struct session *s)
+{
+	return s->cipher_retry != 0;
+}
+
+bool
+session_sent_away(const struct session *s)
+{
+	return s->sent_away != 0;
+}
+
+void
+session_cipher(const struct session *s, struct tls_ctx *ctx, bool server,
+	       bool queries)
+{
+	const struct plane *p = s->c.plane;
+	struct cipher_facts f = {
+		.server = server,
+		.sender = s->cf->role == ROLE_SENDER,
+		.queries = queries,
+		.size_known = s->cf->zfs && s->cf->role == ROLE_SENDER &&
+			      s->x.total_hint > 0,
+		.size = s->x.total_hint,
+		.key_limit = s->c.key_limit,
+		.can_rekey = plane_rekeys(p),
+		.aes_hw = os_cpu_aes(),
+	};
+	enum tls_want want, fallback;
+	const char *why;
+
+	want = cipher_want(&f, &fallback, &why);
+	tls_ctx_want(ctx, want, fallback, why);
 }
 
 int

@@ -38,11 +38,16 @@
 #define CIPHERSUITES                                                        \
 	"TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:"             \
 	"TLS_AES_128_GCM_SHA256"
-/* For a side that cannot change keys (tls_ctx_prefer_chacha). */
+/* For a side that may exceed a key and cannot change keys (cipher.c). */
 #define CIPHERSUITES_CHACHA_FIRST                                           \
 	"TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384:"             \
 	"TLS_AES_128_GCM_SHA256"
 #define MAX_SECRET 48
+/* A stream that fits one key's limit (cipher.c). */
+#define CIPHERSUITES_AES_ONLY "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"
+#define CIPHERSUITES_AES_FIRST                                              \
+	"TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256:"                   \
+	"TLS_CHACHA20_POLY1305_SHA256"
 
 struct tls_ctx {
 	SSL_CTX *ssl_ctx;
@@ -54,6 +59,9 @@ struct tls_ctx {
 	char peer_name[256];
 	int name_is_ip;               /* --peer-name is an address */
 	int wildcards;                /* --peer-name-wildcards */
+	enum tls_want want, fallback; /* cipher suites (cipher.c) */
+	const char *why;
+	bool refused_cipher;          /* last handshake: insufficient_security */
 };
 
 struct tls {
@@ -66,6 +74,7 @@ struct tls {
 	int pin_failed;
 	int wild_would;               /* a wildcard SAN would have matched */
 	int alert_recv;               /* last alert received, -1 none */
+	bool sent_away;               /* refused its offer of AES-GCM only */
 	char peer[300];
 };
 
@@ -389,6 +398,49 @@ set_peer_name(struct tls_ctx *ctx, const char *name)
 
 /* The SSL_CTX every connection shares: TLS 1.3 only, the kernel's
  * ciphers, no tickets, mutual authentication, our certificate and key. */
+/* A server's choice, made when the client's offer is known (see enum
+ * tls_want).  A TLS 1.3 server follows the client's order unless told to
+ * use its own. */
+static int
+hello_cb(SSL *ssl, int *al, void *arg)
+{
+	const struct tls_ctx *ctx = arg;
+	const unsigned char *p = NULL;
+	size_t n = SSL_client_hello_get0_ciphers(ssl, &p);
+	const char *order = NULL;
+	bool chacha = false;
+
+	for (size_t i = 0; i + 1 < n; i += 2)
+		if (((unsigned)p[i] << 8 | p[i + 1]) == SUITE_CHACHA20_POLY1305)
+			chacha = true;
+	switch (ctx->want) {
+	case TLS_WANT_AES:
+		order = CIPHERSUITES_AES_FIRST;
+		break;
+	case TLS_WANT_CHACHA:
+		if (!chacha) {
+			*al = SSL_AD_INSUFFICIENT_SECURITY;
+			return SSL_CLIENT_HELLO_ERROR;
+		}
+		order = CIPHERSUITES_CHACHA_FIRST;
+		break;
+	case TLS_WANT_LATER:
+		if (chacha)
+			order = CIPHERSUITES_CHACHA_FIRST;
+		break;
+	default:
+		break;
+	}
+	if (order != NULL) {
+		if (SSL_set_ciphersuites(ssl, order) != 1) {
+			*al = SSL_AD_INTERNAL_ERROR;
+			return SSL_CLIENT_HELLO_ERROR;
+		}
+		SSL_set_options(ssl, SSL_OP_CIPHER_SERVER_PREFERENCE);
+	}
+	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
 static int
 ctx_build(struct tls_ctx *ctx, const struct tls_files *files)
 {
@@ -413,8 +465,10 @@ ctx_build(struct tls_ctx *ctx, const struct tls_files *files)
 			   verify_cb);
 	SSL_CTX_set_keylog_callback(c, keylog_cb);
 	SSL_CTX_set_info_callback(c, info_cb);
-	if (ctx->server)
+	if (ctx->server) {
 		SSL_CTX_set_alpn_select_cb(c, alpn_select_cb, NULL);
+		SSL_CTX_set_client_hello_cb(c, hello_cb, ctx);
+	}
 	else if (SSL_CTX_set_alpn_protos(c, alpn, sizeof(alpn) - 1) != 0)
 		return ossl_fail(ZK_ESYS, "ALPN");
 	return load_files(c, files);
@@ -499,18 +553,54 @@ fail:
 	return NULL;
 }
 
-int
-tls_ctx_prefer_chacha(struct tls_ctx *ctx)
+void
+tls_ctx_want(struct tls_ctx *ctx, enum tls_want want, enum tls_want fallback,
+	     const char *why)
 {
-	if (SSL_CTX_set_ciphersuites(ctx->ssl_ctx,
-				     CIPHERSUITES_CHACHA_FIRST) != 1)
-		return ossl_fail(ZK_ESYS, "cannot order the TLS cipher suites");
-	/* A TLS 1.3 server follows the client's order unless told to use its
-	 * own: only a server that itself needs ChaCha20 insists on it. */
-	if (ctx->server)
-		SSL_CTX_set_options(ctx->ssl_ctx,
-				    SSL_OP_CIPHER_SERVER_PREFERENCE);
-	return 0;
+	ctx->want = want;
+	ctx->fallback = fallback;
+	ctx->why = why;
+}
+
+bool
+tls_ctx_refused_cipher(const struct tls_ctx *ctx)
+{
+	return ctx->refused_cipher;
+}
+
+bool
+tls_ctx_fall_back(struct tls_ctx *ctx)
+{
+	if (ctx->server || ctx->want != TLS_WANT_AES ||
+	    ctx->fallback == TLS_WANT_AES)
+		return false;
+	log_verbose("the server needs more than AES-GCM under one key for "
+		    "this stream: connecting again offering %s",
+		    cipher_want_name(ctx->fallback));
+	ctx->want = ctx->fallback;
+	ctx->why = ctx->want == TLS_WANT_CHACHA ? "may exceed the key limit"
+						: "KeyUpdate at the key limit";
+	ctx->refused_cipher = false;
+	return true;
+}
+
+const char *
+tls_ctx_why(const struct tls_ctx *ctx)
+{
+	return ctx->why ? ctx->why : "";
+}
+
+
+bool
+tls_sent_away(const struct tls *t)
+{
+	return t != NULL && t->sent_away;
+}
+
+struct tls_ctx *
+tls_ctx_of(const struct tls *t)
+{
+	return t->ctx;
 }
 
 int
@@ -587,6 +677,12 @@ handshake_fail(struct tls *t, int ret)
 		}
 	} else if (reason == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
 		r = zk_fail(ZK_ETLS, "client did not present a certificate");
+	} else if (t->alert_recv == SSL_AD_INSUFFICIENT_SECURITY &&
+		   !t->ctx->server && t->ctx->want == TLS_WANT_AES) {
+		t->ctx->refused_cipher = true;
+		r = zk_fail(ZK_ETLS, "server needs ChaCha20-Poly1305 for this "
+			    "stream (may exceed one AES-GCM key), and we "
+			    "offered only AES-GCM");
 	} else if (t->alert_recv >= 0) {
 		r = zk_fail(ZK_ETLS, "%s rejected the handshake: TLS alert %s",
 			    who, tls_alert_name(t->alert_recv));
@@ -596,6 +692,13 @@ handshake_fail(struct tls *t, int ret)
 		   reason == SSL_R_UNSUPPORTED_PROTOCOL) {
 		r = zk_fail(ZK_ETLS, "%s is not speaking TLS 1.3 (wrong port or "
 			    "not a zktls peer)", who);
+	} else if (t->ctx->server && reason == SSL_R_CALLBACK_FAILED &&
+		   t->ctx->want == TLS_WANT_CHACHA) {
+		t->sent_away = true;
+		r = zk_fail(ZK_ETLS, "client offered only AES-GCM, and this "
+			    "stream needs ChaCha20-Poly1305 (%s); it may "
+			    "connect again offering it", t->ctx->why ?
+			    t->ctx->why : "may exceed the key limit");
 	} else if (reason == SSL_R_NO_APPLICATION_PROTOCOL) {
 		r = zk_fail(ZK_ETLS, "%s does not speak the zktls protocol "
 			    "(ALPN %s)", who, ZKTLS_ALPN);
@@ -637,6 +740,16 @@ tls_start(struct tls_ctx *ctx, int fd)
 	 * no DNS names. */
 	if (ctx->peer_name[0] != '\0' && !ctx->name_is_ip && !ctx->server)
 		SSL_set_tlsext_host_name(t->ssl, ctx->peer_name);
+	if (!ctx->server &&
+	    SSL_set_ciphersuites(t->ssl, ctx->want == TLS_WANT_AES
+				 ? CIPHERSUITES_AES_ONLY
+				 : ctx->want == TLS_WANT_CHACHA
+				 ? CIPHERSUITES_CHACHA_FIRST
+				 : CIPHERSUITES) != 1) {
+		ossl_fail(ZK_ESYS, "cannot order the TLS cipher suites");
+		goto fail;
+	}
+	ctx->refused_cipher = false;
 	if (fd_set_nonblock(fd, 1) < 0) {
 		zk_fail_errno(ZK_ESYS, "fcntl");
 		goto fail;

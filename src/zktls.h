@@ -360,10 +360,40 @@ struct tls_files {
 struct tls_ctx *tls_ctx_new_serve(const struct tls_files *files,
 				  const uint8_t (*pins)[32], int npins);
 void tls_ctx_free(struct tls_ctx *ctx);
-/* This side cannot change keys mid-session: offer (client) or choose
- * (server) ChaCha20-Poly1305 first, whose key limit is out of reach (RFC
- * 8446 5.5).  A server that can change keys keeps the client's order. */
-int tls_ctx_prefer_chacha(struct tls_ctx *ctx);
+/*
+ * The cipher suites a side asks for (cipher.c says which and why):
+ *   ANY    AES-GCM first, ChaCha20-Poly1305 offered; a server keeps the
+ *          client's order (both sides can change keys, or queries only)
+ *   AES    a client offers AES-GCM only; a server insists on AES-GCM (its
+ *          stream fits one key)
+ *   CHACHA ChaCha20-Poly1305 first; a server refuses a client that offers
+ *          only AES-GCM (TLS alert insufficient_security)
+ *   LATER  a server: ChaCha20-Poly1305 first, unless the client offers
+ *          only AES-GCM (it says its stream fits; serve's sender checks
+ *          its own after the REQUEST)
+ * A server that sends checks after the REQUEST, when both sides' key
+ * changing is known (PROTO_ST_CIPHER).
+ */
+enum tls_want { TLS_WANT_ANY = 0, TLS_WANT_AES, TLS_WANT_CHACHA,
+		TLS_WANT_LATER };
+/* What this side asks for on its next handshakes, the fallback for a
+ * client that the server sent away for it, and why (a static string, for
+ * the session line). */
+void tls_ctx_want(struct tls_ctx *ctx, enum tls_want want,
+		  enum tls_want fallback, const char *why);
+/* A client's last handshake failed on the server's insufficient_security
+ * alert, or its REPLY said PROTO_ST_CIPHER: switch to the fallback.
+ * true: connect again; false: there is nothing else to offer. */
+bool tls_ctx_fall_back(struct tls_ctx *ctx);
+/* Did the last handshake on ctx fail on an insufficient_security alert? */
+bool tls_ctx_refused_cipher(const struct tls_ctx *ctx);
+/* Why this side asked for what it did (tls_ctx_want's why). */
+const char *tls_ctx_why(const struct tls_ctx *ctx);
+/* A server's failed handshake: did it refuse the client's offer of
+ * AES-GCM only (the client connects again offering ChaCha20)? */
+bool tls_sent_away(const struct tls *t);
+/* The context a connection was made with. */
+struct tls_ctx *tls_ctx_of(const struct tls *t);
 /* Is the session's cipher ChaCha20-Poly1305? */
 int tls_is_chacha(const struct tls *t);
 
@@ -454,6 +484,26 @@ int cert_file_expiry(const char *path, time_t *earliest, int *count);
 /* Whole days from now to not_after, rounded towards the past (so -1
  * once it has expired by any amount). */
 int cert_days_left(time_t not_after, time_t now);
+
+/* ---------------------------------------------------------------- cipher.c */
+
+struct cipher_facts {
+	bool server;          /* this side accepted the connection */
+	bool sender;          /* this side sends the stream */
+	bool queries;         /* no stream: LIST and HAVE only */
+	bool size_known;      /* size is zfs send -nP's estimate */
+	uint64_t size;
+	uint64_t key_limit;   /* records per AES-GCM key (0: ZK_KEY_LIMIT) */
+	bool can_rekey;       /* this side's plane can change keys */
+	bool aes_hw;          /* the CPU has AES instructions */
+};
+/* Does a stream of size bytes stay within half of one AES-GCM key's
+ * limit (full records)? */
+bool cipher_fits(uint64_t size, uint64_t key_limit);
+/* What a side asks for (see enum tls_want), its fallback, and why. */
+enum tls_want cipher_want(const struct cipher_facts *f,
+			  enum tls_want *fallback, const char **why);
+const char *cipher_want_name(enum tls_want w);
 
 /* ---------------------------------------------------------------- planes */
 
@@ -605,8 +655,10 @@ unsigned chan_caps(const struct chan *c);
 void chan_peer_caps(struct chan *c, unsigned caps);
 /* Can a session on this --mode change its keys (user plane; rw/splice on a
  * kernel that can rekey)?  Where it cannot, zktls prefers
- * ChaCha20-Poly1305 at the handshake (tls_ctx_prefer_chacha). */
+ * ChaCha20-Poly1305 at the handshake unless its stream fits (cipher.c). */
 int plane_mode_rekeys(enum plane_mode mode);
+/* Can a session on plane p change keys (the plane picked)? */
+bool plane_rekeys(const struct plane *p);
 /* KeyUpdates sent and received on c, and how c keeps within the key
  * limit: text for the session line, a token for JSON. */
 void chan_key_updates(const struct chan *c, unsigned *sent,
@@ -723,6 +775,16 @@ struct session_result {
 const struct session_result *session_result(struct session *s);
 /* Did the server answer the request "busy" (try again later)? */
 int session_busy(const struct session *s);
+/* Before connecting or accepting: which cipher suites to ask for on ctx
+ * (cipher.c), from what this session knows (its role, the size of what it
+ * sends, whether its plane can change keys); queries: LIST/HAVE only. */
+void session_cipher(const struct session *s, struct tls_ctx *ctx, bool server,
+		    bool queries);
+/* Did the server send us away to connect again offering ChaCha20
+ * (PROTO_ST_CIPHER)?  Then tls_ctx_fall_back() and a new session. */
+bool session_cipher_retry(const struct session *s);
+/* Did we (a server) send the client away so (it connects again)? */
+bool session_sent_away(const struct session *s);
 
 /* ---------------------------------------------------------------- zfs.c */
 
@@ -893,6 +955,9 @@ int os_proc_read(pid_t pid, uint64_t *bytes);
  * in an uninterruptible wait such as disk I/O or a full queue, stopped)?
  * 1 yes, 0 no or where the OS does not say. */
 int os_proc_busy(pid_t pid);
+/* Does the CPU have AES instructions (AES-GCM then beats ChaCha20)?
+ * true where it cannot tell. */
+bool os_cpu_aes(void);
 
 /* ---------------------------------------------------------------- privsep.c */
 

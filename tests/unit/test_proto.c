@@ -815,10 +815,14 @@ test_result_roundtrip(void)
 		CHECK(be32(b + RS_EXIT) == (uint32_t)exits[i]);
 	}
 
-	for (st = 0; st <= PROTO_ST_MAX; st++) {
+	/* a RESULT never sends anyone away (PROTO_ST_CIPHER: REPLY only) */
+	for (st = 0; st <= PROTO_ST_ERROR; st++) {
 		rs.status = st;
 		roundtrip_result();
 	}
+	rs.status = PROTO_ST_CIPHER;
+	CHECK(proto_encode_result(&rs, frame, sizeof(frame)) < 0);
+	rs.status = PROTO_ST_OK;
 
 	fill_str(rs.message, sizeof(rs.message), 'e',
 	    PROTO_RESULT_MSG_LEN - 1);
