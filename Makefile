@@ -54,7 +54,7 @@ $(B)/libzk.a: $(patsubst src/%.c,$(B)/%.o,$(LIB_SRC))
 	ar rcs $@ $^
 
 $(B)/zktls: $(B)/main.o $(B)/cli.o $(B)/cmd_xfer.o $(B)/cmd_serve.o $(B)/cmd_list.o \
-		$(B)/cmd_sync.o \
+		$(B)/cmd_sync.o $(B)/cmd_cert.o \
 		$(B)/libzk.a
 	$(CC) $(ZK_CFLAGS) $^ -o $@ $(LIBS)
 

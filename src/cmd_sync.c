@@ -1089,6 +1089,7 @@ cmd_sync(int argc, char **argv)
 		return r < 0 ? EXIT_OK : r;
 	log_init("zktls", o.cf.quiet ? LOG_QUIET : LOG_NORMAL + o.cf.verbose,
 		 o.cf.json);
+	cert_warn_expiry("our certificate", o.cf.cert);
 	if ((r = zfs_init()) < 0) {
 		log_error("%s", zk_errmsg());
 		return zk_exit_code(r);

@@ -329,6 +329,7 @@ cmd_xfer(int argc, char **argv)
 		return r;
 	log_init("zktls", cf.quiet ? LOG_QUIET : LOG_NORMAL + cf.verbose,
 		 cf.json);
+	cert_warn_expiry("our certificate", cf.cert);
 	if ((r = run(&cf)) < 0) {
 		log_error("%s", zk_errmsg());
 		return zk_exit_code(r);

@@ -91,6 +91,7 @@ int cmd_xfer(int argc, char **argv);  /* pipe send|recv, send, recv */
 int cmd_serve(int argc, char **argv); /* serve */
 int cmd_list(int argc, char **argv);  /* list: LIST/HAVE a serve */
 int cmd_sync(int argc, char **argv);  /* sync: bring a dataset up to date */
+int cmd_cert(int argc, char **argv);  /* cert: a CA, host certificates */
 
 /* ---------------------------------------------------------------- errors
  *
@@ -447,6 +448,13 @@ int cert_file_expiry(const char *path, time_t *earliest, int *count);
 /* Whole days from now to not_after, rounded towards the past (so -1
  * once it has expired by any amount). */
 int cert_days_left(time_t not_after, time_t now);
+/* From this many days before a certificate expires, serve and sync warn. */
+#define CERT_WARN_DAYS 30
+/* Log a warning when a certificate in path (what: "certificate", "CA")
+ * expires within CERT_WARN_DAYS days, an error when one has expired;
+ * nothing otherwise, nor for an unreadable file (loading it says why).
+ * Its days left, or INT_MAX when there is nothing to say. */
+int cert_warn_expiry(const char *what, const char *path);
 
 /* ---------------------------------------------------------------- planes */
 
