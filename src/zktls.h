@@ -241,6 +241,7 @@ enum zfs_list {
 	ZL_SNAPS,       /* name,guid of its snapshots, oldest first */
 	ZL_GUIDS,       /* name,guid of its snapshots and bookmarks */
 	ZL_SNAP_GUIDS,  /* guid of its snapshots */
+	ZL_SYNC,        /* name,zktls:sync of NAME's datasets (-r) */
 	ZL_END
 };
 struct zfs_req {
@@ -870,6 +871,11 @@ int zfs_listing(const char *dataset, struct proto_entry *e, int max);
 /* The datasets below dataset (kind PROTO_KIND_DATASET, "/PATH"), parents
  * first: their number, or -1. */
 int zfs_tree(const char *dataset, struct proto_entry *e, int max);
+/* The zktls:sync user property (set or inherited; "-" unset) of dataset
+ * and every dataset below it, parents first: names[i] and values[i], at
+ * most max.  The count, or -1. */
+int zfs_sync_props(const char *dataset, char (*names)[ZFS_NAME_LEN],
+		   char (*values)[32], int max);
 /* The snapshots directly in dataset, oldest first (names, guids): how
  * many (at most max), or -1. */
 int zfs_snapshots(const char *dataset, char (*names)[256], uint64_t *guids,
