@@ -71,7 +71,7 @@ cert_days_left(time_t not_after, time_t now)
 }
 
 int
-cert_warn_expiry(const char *what, const char *path)
+cert_warn_expiry(const char *what, const char *path, bool expired_error)
 {
 	time_t end, now = time(NULL);
 	char when[40];
@@ -89,7 +89,7 @@ cert_warn_expiry(const char *what, const char *path)
 	gmtime_r(&end, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
 	if (end <= now)
-		log_error("%s %s expired on %s: handshakes with it fail; "
+		(expired_error ? log_error : log_warn)("%s %s expired on %s: handshakes with it fail; "
 			  "renew it (zktls cert issue, see zktls(8))", what,
 			  path, when);
 	else

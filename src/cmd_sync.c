@@ -1165,7 +1165,7 @@ cmd_sync(int argc, char **argv)
 		return r < 0 ? EXIT_OK : r;
 	log_init("zktls", o.cf.quiet ? LOG_QUIET : LOG_NORMAL + o.cf.verbose,
 		 o.cf.json);
-	cert_warn_expiry("our certificate", o.cf.cert);
+	cert_warn_expiry("our certificate", o.cf.cert, false);
 	if (defaults)
 		log_verbose("sync: options from the defaults file %s", defaults);
 	else

@@ -452,10 +452,12 @@ int cert_days_left(time_t not_after, time_t now);
 /* From this many days before a certificate expires, serve and sync warn. */
 #define CERT_WARN_DAYS 30
 /* Log a warning when a certificate in path (what: "certificate", "CA")
- * expires within CERT_WARN_DAYS days, an error when one has expired;
- * nothing otherwise, nor for an unreadable file (loading it says why).
- * Its days left, or INT_MAX when there is nothing to say. */
-int cert_warn_expiry(const char *what, const char *path);
+ * expires within CERT_WARN_DAYS days; once one has expired, an error with
+ * expired_error (serve), else a warning (a client: its handshake's error
+ * is the one that counts); nothing otherwise, nor for an unreadable file
+ * (loading it says why).  Its days left, or INT_MAX when there is nothing
+ * to say. */
+int cert_warn_expiry(const char *what, const char *path, bool expired_error);
 
 /* ---------------------------------------------------------------- planes */
 

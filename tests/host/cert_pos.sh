@@ -22,8 +22,10 @@
 #	   exit 3, "server certificate is not signed by a trusted CA".
 #	5. A CA of 20 days and a "soon" certificate of 10: serve's log warns
 #	   of both at start and again after SIGHUP; sync -n and pipe send
-#	   with it warn on stderr.  An expired certificate (the test PKI's
-#	   "old"): pipe send logs "expired" as an error line.
+#	   with it warn on stderr (a listener's first line is still
+#	   "listening on").  An expired certificate (the test PKI's "old"):
+#	   pipe send warns "expired" (its one error line is the
+#	   connection's), serve logs it as an error.
 #
 . "$(dirname "$0")/lib.sh"
 
@@ -175,7 +177,20 @@ grep -qE "^zktls: warning: our certificate $C/soon/alpha.pem expires in (9|10) d
 bounded 20 "$ZK" pipe send --connect 127.0.0.1:1 --cert "$PKI/old.pem" \
 	--key "$PKI/old.key" --ca "$PKI/ca.pem" --peer-name beta "${COMMON[@]}" \
 	</dev/null >/dev/null 2>"$T/old.err"
-grep -qE "^zktls: error: our certificate $PKI/old.pem expired on [0-9-]+ [0-9:]+ UTC" "$T/old.err" ||
-	fail "pipe send with an expired certificate: no error line" "$T/old.err"
+grep -qE "^zktls: warning: our certificate $PKI/old.pem expired on [0-9-]+ [0-9:]+ UTC: handshakes with it fail" "$T/old.err" ||
+	fail "pipe send with an expired certificate: no warning" "$T/old.err"
+assert_eq 1 "$(grep -c "^zktls: error: " "$T/old.err")" "error lines of pipe send with an expired certificate"
+# a listener's first line stays "listening on"; serve says "expired" as an error
+bg LPID 20 "$ZK" pipe recv --listen 127.0.0.1:0 "${SA[@]}" </dev/null >/dev/null 2>"$T/lis.err"
+wait_for_line "$T/lis.err" "listening on" 10 || fail "pipe recv --listen did not listen" "$T/lis.err"
+assert_eq "zktls: listening on" "$(head -n 1 "$T/lis.err" | cut -d' ' -f1-3)" "a listener's first line"
+kill -TERM "$LPID" 2>/dev/null
+reap "$LPID" _
+my_serve "$T/x.conf" "$PKI/old.pem" "$PKI/old.key" "$PKI/ca.pem"
+start_serve "$T/x.err" "$T/x.conf"
+wait_for_line "$T/x.err" "^zktls: error: certificate $PKI/old.pem expired on [0-9-]+ [0-9:]+ UTC: handshakes with it fail" 10 ||
+	fail "serve with an expired certificate: no error line" "$T/x.err"
+kill -TERM "$SERVE_PID"
+reap "$SPID" _
 
 finish "cert init/issue/show: files taken by pipe push/pull, serve + list, sync; another CA refused; 30-day and expired warnings in serve (start, SIGHUP), sync, pipe"
