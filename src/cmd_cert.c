@@ -395,19 +395,25 @@ load_ca(const char *dir, X509 **ca, EVP_PKEY **cakey)
 				     "it)", certpath);
 	*ca = PEM_read_X509(f, NULL, NULL, NULL);
 	fclose(f);
-	if (*ca == NULL)
-		return ssl_fail(ZK_ETLS, "not a PEM certificate");
+	if (*ca == NULL) {
+		ERR_clear_error();
+		return zk_fail(ZK_EUSAGE, "%s: not a PEM certificate", certpath);
+	}
 	if ((f = fopen(keypath, "re")) == NULL)
 		return zk_fail_errno(ZK_ESYS, "cannot read %s", keypath);
 	*cakey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
 	fclose(f);
-	if (*cakey == NULL)
-		return ssl_fail(ZK_ETLS, "not a PEM private key");
-	if (X509_check_private_key(*ca, *cakey) != 1)
-		return ssl_fail(ZK_ETLS, "the CA's key does not match its "
-				"certificate");
+	if (*cakey == NULL) {
+		ERR_clear_error();
+		return zk_fail(ZK_EUSAGE, "%s: not a PEM private key", keypath);
+	}
+	if (X509_check_private_key(*ca, *cakey) != 1) {
+		ERR_clear_error();
+		return zk_fail(ZK_EUSAGE, "%s does not match %s: not the CA's "
+			       "key", keypath, certpath);
+	}
 	if (X509_check_ca(*ca) == 0)
-		return zk_fail(ZK_ETLS, "%s is not a CA certificate", certpath);
+		return zk_fail(ZK_EUSAGE, "%s is not a CA certificate", certpath);
 	return 0;
 }
 
@@ -606,8 +612,10 @@ cert_show(const char *path, int json)
 		ERR_clear_error();
 	}
 	fclose(f);
-	if (x == NULL)
-		return ssl_fail(ZK_ETLS, "not a PEM certificate");
+	if (x == NULL) {
+		ERR_clear_error();
+		return zk_fail(ZK_EUSAGE, "%s: not a PEM certificate", path);
+	}
 	if ((r = tls_cert_pin(path, pin, sizeof(pin))) < 0)
 		goto out;
 	name_text(X509_get_subject_name(x), subject, sizeof(subject));

@@ -5,8 +5,10 @@
 #	an existing CA key or host key is never overwritten (exit 2, the
 #	file unchanged); bad host names, --san and --days are usage errors
 #	(exit 2) that write nothing; a certificate may not outlive its CA;
-#	a missing CA is a system error (exit 1); show of a file that holds
-#	no certificate exits 3.  Keys are 0600 whatever the umask.
+#	a missing CA is a system error (exit 1); a CA key that is not the
+#	CA certificate's, or a CA directory holding a host certificate, and
+#	show of a file that holds no certificate exit 2.  Keys are 0600
+#	whatever the umask.
 #
 # Strategy:
 #	cert init twice into one DIR; issue a name twice; the table of bad
@@ -87,12 +89,26 @@ expect_fail "cert issue without a CA" 1 $? "$T/noca.err" \
 
 # show of a key
 bounded 20 "$ZK" cert show "$C/h/alpha.key" >/dev/null 2>"$T/showkey.err"
-assert_rc 3 $? "cert show of a key" "$T/showkey.err"
-assert_grep "zktls: error: not a PEM certificate" "$T/showkey.err"
+assert_rc 2 $? "cert show of a key" "$T/showkey.err"
+assert_error_line "$C/h/alpha.key: not a PEM certificate" "$T/showkey.err"
+
+# a CA key that is not the certificate's; a host certificate as the CA
+mkdir -p "$C/mix" "$C/host"
+cp "$C/ca/ca.pem" "$C/mix/ca.pem"
+cp "$C/short/ca.key" "$C/mix/ca.key"
+bounded 20 "$ZK" cert issue beta --ca-dir "$C/mix" --out "$C/m" >/dev/null 2>"$T/mix.err"
+expect_fail "cert issue with another CA's key" 2 $? "$T/mix.err" \
+	"$C/mix/ca.key does not match $C/mix/ca.pem: not the CA's key"
+cp "$C/h/alpha.pem" "$C/host/ca.pem"
+cp "$C/h/alpha.key" "$C/host/ca.key"
+bounded 20 "$ZK" cert issue beta --ca-dir "$C/host" --out "$C/m" >/dev/null 2>"$T/host.err"
+expect_fail "cert issue by a host certificate" 2 $? "$T/host.err" \
+	"$C/host/ca.pem is not a CA certificate"
+[ -e "$C/m" ] && fail "a refused issue created $C/m"
 
 # umask 000: keys still 0600
 (umask 000 && "$ZK" cert init "$C/u" >/dev/null && "$ZK" cert issue gamma --ca-dir "$C/u" --out "$C/u" >/dev/null) 2>"$T/u.err"
 assert_exit 0 "init and issue under umask 000" "$T/u.err"
 assert_eq "600 600 700" "$(stat -c %a "$C/u/ca.key" "$C/u/gamma.key" "$C/u" | tr '\n' ' ' | sed 's/ $//')" "modes under umask 000"
 
-finish "cert: no CA or host key overwritten, bad names/--san/--days refused writing nothing, no certificate past its CA, missing CA, show of a key, 0600 keys under umask 000"
+finish "cert: no CA or host key overwritten, bad names/--san/--days refused writing nothing, no certificate past its CA, missing or mismatched CA, show of a key, 0600 keys under umask 000"
