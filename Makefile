@@ -31,7 +31,7 @@ PLANES_linux := src/plane_kernel.c src/plane_rw.c src/plane_splice.c \
 LIB_SRC  := src/err.c src/log.c src/util.c src/net.c src/conn.c src/tls.c \
             src/tlskeys.c src/tlsrec.c src/certinfo.c src/cipher.c src/proto.c src/zfs.c src/child.c src/endpoint.c src/session.c \
             src/policy.c src/conf.c src/privsep.c src/plane.c src/plane_user.c $(PLANES_$(KTLS)) \
-            src/sync_plan.c \
+            src/sync_plan.c src/sync_filter.c \
             $(KTLS_SRC)
 UNIT     := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
@@ -54,7 +54,7 @@ $(B)/libzk.a: $(patsubst src/%.c,$(B)/%.o,$(LIB_SRC))
 	ar rcs $@ $^
 
 $(B)/zktls: $(B)/main.o $(B)/cli.o $(B)/cmd_xfer.o $(B)/cmd_serve.o $(B)/cmd_list.o \
-		$(B)/cmd_sync.o \
+		$(B)/cmd_sync.o $(B)/cmd_cert.o \
 		$(B)/libzk.a
 	$(CC) $(ZK_CFLAGS) $^ -o $@ $(LIBS)
 

@@ -3,6 +3,7 @@
  * the earliest certificate in it expires.  Used by serve (its log, its
  * metrics, zktls status), sync (its warning) and zktls cert show.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -67,4 +68,33 @@ cert_days_left(time_t not_after, time_t now)
 
 	/* floor division: an hour past the expiry is day -1 */
 	return (int)(d >= 0 ? d / 86400 : -((-d + 86399) / 86400));
+}
+
+int
+cert_warn_expiry(const char *what, const char *path, bool expired_error)
+{
+	time_t end, now = time(NULL);
+	char when[40];
+	struct tm tm;
+	int days;
+
+	if (path == NULL || path[0] == '\0' ||
+	    cert_file_expiry(path, &end, NULL) < 0) {
+		zk_clear();
+		return INT_MAX;
+	}
+	days = cert_days_left(end, now);
+	if (days >= CERT_WARN_DAYS)
+		return INT_MAX;
+	gmtime_r(&end, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
+	if (end <= now)
+		(expired_error ? log_error : log_warn)("%s %s expired on %s: handshakes with it fail; "
+			  "renew it (zktls cert issue, see zktls(8))", what,
+			  path, when);
+	else
+		log_warn("%s %s expires in %d day%s, on %s: renew it (zktls "
+			 "cert issue, see zktls(8))", what, path, days,
+			 days == 1 ? "" : "s", when);
+	return days;
 }

@@ -100,6 +100,7 @@ cmd_list(int argc, char **argv)
 		return usage_error("%s", "zktls list needs --connect HOST:PORT");
 	log_init("zktls", cf.quiet ? LOG_QUIET : LOG_NORMAL + cf.verbose,
 		 cf.json);
+	cert_warn_expiry("our certificate", cf.cert, false);
 	if ((r = session_new(&cf, &pol, &s, &note)) < 0)
 		goto out;
 	if ((ctx = tls_ctx_new(&cf, 0)) == NULL) {

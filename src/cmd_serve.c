@@ -348,6 +348,8 @@ reload(struct server *sv)
 	log_info("reloaded %s: %d clients%s", sv->config, conf.nclients,
 		 stopped ? "; stopped the connections of changed clients" : "");
 	check_datasets(&sv->conf);
+	cert_warn_expiry("certificate", sv->conf.cert, true);
+	cert_warn_expiry("CA", sv->conf.ca, true);
 }
 
 /* ------------------------------------------------------------ metrics */
@@ -1441,6 +1443,8 @@ cmd_serve(int argc, char **argv)
 		log_info("%s; sessions use the user plane", why);
 	check_datasets(&sv.conf);
 	warn_no_privsep(&sv.conf);
+	cert_warn_expiry("certificate", sv.conf.cert, true);
+	cert_warn_expiry("CA", sv.conf.ca, true);
 	r = run(&sv, json, verbose);
 	if (r == 0)
 		goto out;

@@ -42,6 +42,8 @@ enum { PROTECT_BOOKMARK, PROTECT_HOLD, PROTECT_NONE };
 /* A busy server (its session slots taken, by our other jobs too) is
  * asked again, after 1, 2, 4 ... 30 s, for up to BUSY_WAIT s. */
 #define BUSY_WAIT 3600
+/* --exclude patterns, at most */
+#define MAX_EXCLUDE 64
 
 /* After a busy answer about what: wait and say 1 (ask again), or 0 when
  * BUSY_WAIT has passed since t0.  *wait doubles up to 30 s. */
@@ -73,6 +75,11 @@ static const char sync_usage[] =
 	"  --protect HOW      push: keep the base of the next run on the source\n"
 	"                     with a bookmark (default), a hold, or none\n"
 	"  -n, --dry-run      print the plan; send nothing, change nothing\n"
+	"  --exclude PATTERN  leave out the datasets whose source name matches "
+	"the\n"
+	"                     glob (* also matches /), and those below them;\n"
+	"                     repeatable.  A push also leaves out those whose\n"
+	"                     zktls:sync property is off, false or no\n"
 	"  --defaults FILE    options, one per line (default "
 	"~/.config/zktls/sync.conf,\n"
 	"                     then /etc/zktls/sync.conf)\n"
@@ -91,6 +98,8 @@ struct sync {
 	char tag[128];            /* names our marks: zktls_HOST_PORT */
 	uint64_t rate;
 	uint32_t zflags;          /* PROTO_ZF_{RAW,COMPRESSED,LARGE,EMBED,PROPS} */
+	char *exclude[MAX_EXCLUDE]; /* --exclude globs */
+	int nexclude;
 };
 
 /* One dataset's job and how it ended. */
@@ -173,7 +182,7 @@ static int
 sync_options(int argc, char **argv, struct sync *o, char **ops, int *nops)
 {
 	enum { O_JOBS = 256, O_RATE, O_ROLLBACK, O_EACH, O_DEFAULTS,
-	       O_PROTECT };
+	       O_PROTECT, O_EXCLUDE };
 	static const struct option opts[] = {
 		{ "jobs", required_argument, NULL, O_JOBS },
 		{ "rate", required_argument, NULL, O_RATE },
@@ -182,6 +191,7 @@ sync_options(int argc, char **argv, struct sync *o, char **ops, int *nops)
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "defaults", required_argument, NULL, O_DEFAULTS },
 		{ "protect", required_argument, NULL, O_PROTECT },
+		{ "exclude", required_argument, NULL, O_EXCLUDE },
 		COMMON_LONG_OPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -219,6 +229,14 @@ sync_options(int argc, char **argv, struct sync *o, char **ops, int *nops)
 				return zk_fail(ZK_EUSAGE, "bad --protect '%s' "
 					       "(bookmark, hold or none)",
 					       optarg);
+			break;
+		case O_EXCLUDE:
+			if (optarg[0] == '\0' || strlen(optarg) >= 256 ||
+			    o->nexclude == MAX_EXCLUDE)
+				return zk_fail(ZK_EUSAGE, "bad --exclude '%s' (a "
+					       "glob of dataset names; at most "
+					       "%d)", optarg, MAX_EXCLUDE);
+			o->exclude[o->nexclude++] = optarg;
 			break;
 		case 'r': o->recursive = 1; break;
 		case 'n': o->dry_run = 1; break;
@@ -953,6 +971,64 @@ collect(const struct sync *o, struct job *jobs, int *njobs)
 	return 0;
 }
 
+/*
+ * Leave out of jobs (n of them, parents first) the datasets that an
+ * --exclude names or (pushes) whose zktls:sync is off, and every one
+ * below those: a child cannot be received without its parent.  Each
+ * left out is reported with -v and in a dry run; nothing touches it.
+ */
+static int
+exclude(const struct sync *o, struct job *jobs, int *n)
+{
+	static char names[MAX_DATASETS][ZFS_NAME_LEN];
+	static char values[MAX_DATASETS][32];
+	static int keep[MAX_DATASETS];
+	int nprops = 0, kept = 0;
+
+	if (o->push && (nprops = zfs_sync_props(o->local, names, values,
+						MAX_DATASETS)) < 0)
+		return zk_fail(ZK_EZFS, "cannot list %s and its zktls:sync "
+			       "property", o->local);
+	for (int i = 0; i < *n; i++) {
+		struct job *j = &jobs[i];
+		const char *src = o->push ? j->local : j->remote;
+		char why[400] = "";
+		int p;
+
+		if (j->parent >= 0 && keep[j->parent] < 0)
+			snprintf(why, sizeof(why), "excluded: below %s",
+				 o->push ? jobs[j->parent].local
+					 : jobs[j->parent].remote);
+		else if ((p = sync_exclude_match(src, o->exclude,
+						 o->nexclude)) >= 0)
+			snprintf(why, sizeof(why), "excluded: --exclude '%s'",
+				 o->exclude[p]);
+		for (int k = 0; !why[0] && k < nprops; k++)
+			if (strcmp(names[k], src) == 0 &&
+			    sync_prop_off(values[k]))
+				snprintf(why, sizeof(why), "excluded: "
+					 "zktls:sync=%.31s", values[k]);
+		if (!why[0]) {
+			keep[i] = kept++;
+			continue;
+		}
+		keep[i] = -1;
+		if (o->dry_run || log_level() >= LOG_VERBOSE || log_json())
+			report(o->push ? j->local : j->remote,
+			       o->push ? (j->remote[0] ? j->remote : o->addr)
+				       : j->local, "excluded", 0, 0, why);
+	}
+	for (int i = 0; i < *n; i++)
+		if (keep[i] >= 0) {
+			struct job j = jobs[i];
+
+			j.parent = j.parent >= 0 ? keep[j.parent] : -1;
+			jobs[keep[i]] = j;
+		}
+	*n = kept;
+	return 0;
+}
+
 /* Run a job in its own process; it reports "CODE KIND SNAPS BYTES". */
 static int
 start(const struct sync *o, struct job *j)
@@ -1099,6 +1175,12 @@ cmd_sync(int argc, char **argv)
 		return r < 0 ? EXIT_OK : r;
 	log_init("zktls", o.cf.quiet ? LOG_QUIET : LOG_NORMAL + o.cf.verbose,
 		 o.cf.json);
+	cert_warn_expiry("our certificate", o.cf.cert, false);
+	if (defaults)
+		log_verbose("sync: options from the defaults file %s", defaults);
+	else
+		log_verbose("sync: no defaults file (no --defaults, "
+			    "~/.config/zktls/sync.conf or /etc/zktls/sync.conf)");
 	if ((r = zfs_init()) < 0) {
 		log_error("%s", zk_errmsg());
 		return zk_exit_code(r);
@@ -1109,6 +1191,11 @@ cmd_sync(int argc, char **argv)
 		return zk_exit_code(-zk_errcode());
 	}
 	if ((r = collect(&o, jobs, &njobs)) < 0) {
+		log_error("%s", zk_errmsg());
+		tls_ctx_free(o.ctx);
+		return zk_exit_code(r);
+	}
+	if ((r = exclude(&o, jobs, &njobs)) < 0) {
 		log_error("%s", zk_errmsg());
 		tls_ctx_free(o.ctx);
 		return zk_exit_code(r);

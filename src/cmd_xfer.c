@@ -353,6 +353,9 @@ cmd_xfer(int argc, char **argv)
 		return r;
 	log_init("zktls", cf.quiet ? LOG_QUIET : LOG_NORMAL + cf.verbose,
 		 cf.json);
+	/* a listener's first line is "listening on" (scripts read it) */
+	if (cf.listen == NULL)
+		cert_warn_expiry("our certificate", cf.cert, false);
 	if ((r = run(&cf)) < 0) {
 		log_error("%s", zk_errmsg());
 		return zk_exit_code(r);

@@ -11,6 +11,7 @@
 #ifndef ZKTLS_SYNC_PLAN_H
 #define ZKTLS_SYNC_PLAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -72,5 +73,15 @@ int sync_resume_check(const char *src_ds, const struct proto_entry *src,
 		      int ns, const struct zfs_token *t, char *snap,
 		      size_t snap_cap, char *base, size_t base_cap,
 		      const struct proto_entry **from);
+
+/*
+ * sync_filter.c: the datasets sync leaves alone.  The first of pats (n
+ * shell globs, fnmatch(3) without FNM_PATHNAME: '*' also matches '/')
+ * that matches the whole dataset name, or -1.
+ */
+int sync_exclude_match(const char *name, char *const *pats, int n);
+/* Does a zktls:sync value turn sync off: "off", "false" or "no", in any
+ * case?  Anything else ("-" for unset, "on", "true") syncs. */
+bool sync_prop_off(const char *value);
 
 #endif

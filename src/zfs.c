@@ -250,6 +250,12 @@ zfs_argv(const struct zfs_req *r, const char **argv, size_t cap)
 			word(&w, "-d");
 			word(&w, "1");
 			break;
+		case ZL_SYNC:
+			word(&w, "name,zktls:sync");
+			word(&w, "-t");
+			word(&w, "filesystem,volume");
+			word(&w, "-r");
+			break;
 		default:
 			return -1;
 		}
@@ -809,6 +815,33 @@ int
 zfs_listing(const char *dataset, struct proto_entry *e, int max)
 {
 	return entries(dataset, 0, e, max);
+}
+
+int
+zfs_sync_props(const char *dataset, char (*names)[ZFS_NAME_LEN],
+	       char (*values)[32], int max)
+{
+	static char list[1 << 20];
+	char *line, *save = NULL;
+	int n = 0;
+
+	if (ask(ZOP_LIST, ZL_SYNC, dataset, list, sizeof(list)) != 0)
+		return -1;
+	for (line = strtok_r(list, "\n", &save); line && n < max;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *tab = strchr(line, '\t');
+
+		if (tab == NULL || (size_t)(tab - line) >= ZFS_NAME_LEN)
+			continue;
+		*tab = '\0';
+		if (!zfs_name_within(line, dataset, false) ||
+		    !zfs_name_valid(line, 'f'))
+			continue;
+		snprintf(names[n], ZFS_NAME_LEN, "%s", line);
+		snprintf(values[n], 32, "%s", tab + 1);
+		n++;
+	}
+	return n;
 }
 
 /* who in the characters a bookmark or hold may have (valid_char); an id

@@ -91,6 +91,7 @@ int cmd_xfer(int argc, char **argv);  /* pipe send|recv, send, recv */
 int cmd_serve(int argc, char **argv); /* serve */
 int cmd_list(int argc, char **argv);  /* list: LIST/HAVE a serve */
 int cmd_sync(int argc, char **argv);  /* sync: bring a dataset up to date */
+int cmd_cert(int argc, char **argv);  /* cert: a CA, host certificates */
 
 /* ---------------------------------------------------------------- errors
  *
@@ -240,6 +241,7 @@ enum zfs_list {
 	ZL_SNAPS,       /* name,guid of its snapshots, oldest first */
 	ZL_GUIDS,       /* name,guid of its snapshots and bookmarks */
 	ZL_SNAP_GUIDS,  /* guid of its snapshots */
+	ZL_SYNC,        /* name,zktls:sync of NAME's datasets (-r) */
 	ZL_END
 };
 struct zfs_req {
@@ -484,6 +486,15 @@ int cert_file_expiry(const char *path, time_t *earliest, int *count);
 /* Whole days from now to not_after, rounded towards the past (so -1
  * once it has expired by any amount). */
 int cert_days_left(time_t not_after, time_t now);
+/* From this many days before a certificate expires, serve and sync warn. */
+#define CERT_WARN_DAYS 30
+/* Log a warning when a certificate in path (what: "certificate", "CA")
+ * expires within CERT_WARN_DAYS days; once one has expired, an error with
+ * expired_error (serve), else a warning (a client: its handshake's error
+ * is the one that counts); nothing otherwise, nor for an unreadable file
+ * (loading it says why).  Its days left, or INT_MAX when there is nothing
+ * to say. */
+int cert_warn_expiry(const char *what, const char *path, bool expired_error);
 
 /* ---------------------------------------------------------------- cipher.c */
 
@@ -931,6 +942,11 @@ int zfs_listing(const char *dataset, struct proto_entry *e, int max);
 /* The datasets below dataset (kind PROTO_KIND_DATASET, "/PATH"), parents
  * first: their number, or -1. */
 int zfs_tree(const char *dataset, struct proto_entry *e, int max);
+/* The zktls:sync user property (set or inherited; "-" unset) of dataset
+ * and every dataset below it, parents first: names[i] and values[i], at
+ * most max.  The count, or -1. */
+int zfs_sync_props(const char *dataset, char (*names)[ZFS_NAME_LEN],
+		   char (*values)[32], int max);
 /* The snapshots directly in dataset, oldest first (names, guids): how
  * many (at most max), or -1. */
 int zfs_snapshots(const char *dataset, char (*names)[256], uint64_t *guids,

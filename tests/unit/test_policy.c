@@ -198,6 +198,8 @@ main(void)
 	SPELLED("list -H -p -o name,guid,createtxg -t snapshot,bookmark -s createtxg -d 1 tank/exp/a");
 	list(ZL_TREE, "tank/exp");
 	SPELLED("list -H -p -o name,guid,createtxg -t filesystem,volume -r tank/exp");
+	list(ZL_SYNC, "tank/exp");
+	SPELLED("list -H -p -o name,zktls:sync -t filesystem,volume -r tank/exp");
 	mark("tank/exp/x@a", "tank/exp/x#zktls:5:alpha:a");
 	SPELLED("bookmark tank/exp/x@a tank/exp/x#zktls:5:alpha:a");
 	destroy("tank/exp/x#zktls:5:alpha:a");
