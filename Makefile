@@ -37,6 +37,9 @@ UNIT     := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
 B        ?= build/release
 
+# The version: the file VERSION (zktls version prints it).
+VERSION  := $(shell cat VERSION)
+
 .PHONY: splice-repro all check check-host check-vm deps asan fuzz bench bench-vm demo none \
         stress-vm install clean format
 
@@ -48,6 +51,9 @@ zktls: $(B)/zktls
 $(B)/%.o: src/%.c $(wildcard src/*.h)
 	@mkdir -p $(B)
 	$(CC) $(ZK_CFLAGS) -c $< -o $@
+
+$(B)/main.o: VERSION
+$(B)/main.o: ZK_CFLAGS += -DZKTLS_VERSION='"$(VERSION)"'
 
 $(B)/libzk.a: $(patsubst src/%.c,$(B)/%.o,$(LIB_SRC))
 	rm -f $@
