@@ -20,8 +20,7 @@
 #	of the package's own zktls (extracted) in place of /usr/sbin/zktls,
 #	since this host has none installed.  Run: bash tests/deb/host_pos.sh
 set -u -o pipefail
-cd "$(dirname "$0")/../.."
-top=$PWD
+cd "$(dirname "$0")/../.." || exit 1
 fails=0
 t0=$(date +%s)
 T=$(mktemp -d /tmp/zktls-deb.XXXXXX)
