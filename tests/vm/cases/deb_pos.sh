@@ -90,5 +90,5 @@ if want deb; then
         [[ -e /var/lib/zktls ]] && err "/var/lib/zktls is left after purge"
         getent passwd zktls >/dev/null || err "the zktls user went with the purge"
     fi
-    verdict deb "dpkg -i $(basename "$deb"), version, example checked, push guid ok, purge left $(wc -l <"$W/deb.files" 2>/dev/null) paths clean ($((SECONDS - t0)) s)" deb.s deb.r
+    verdict deb "dpkg -i $(basename "$deb"), version, example checked, push guid ok, purge: none of dpkg -L's $(wc -l <"$W/deb.files" 2>/dev/null) paths left ($((SECONDS - t0)) s)" deb.s deb.r
 fi
