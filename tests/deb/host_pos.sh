@@ -40,19 +40,25 @@ note "version $ver (VERSION, debian/changelog, man pages)"
 # --- the package
 arch=$(dpkg --print-architecture)
 deb=zktls_${ver}_$arch.deb
+st0=$(git status --porcelain 2>/dev/null)
 make deb >"$T/make-deb.log" 2>&1 || { tail -n 30 "$T/make-deb.log"; fail "make deb"; }
+[ "$(git status --porcelain 2>/dev/null)" = "$st0" ] || fail "make deb changed the tree: $(git status --porcelain)"
 [ -f "$deb" ] || { fail "no $deb"; echo "FAIL deb/host_pos"; exit 1; }
 note "lintian --pedantic -I -E $deb:"
 lintian --pedantic -I -E "$deb" >"$T/lintian" 2>&1
 sed -e '/^running with root privileges/d' -e 's/^/   | /' "$T/lintian"
 grep -q '^[EW]: ' "$T/lintian" && fail "lintian reports errors or warnings"
 
+# the unit directory: where debhelper looks (pkg-config systemd: /lib on
+# Debian 12, /usr/lib later)
+ud=$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null)
+ud=${ud:-/usr/lib/systemd/system}
 dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|' >"$T/files"
 for f in /usr/sbin/zktls /usr/share/man/man8/zktls.8.gz \
 	/usr/share/man/man5/zktls.conf.5.gz \
-	/lib/systemd/system/zktls.service \
-	/lib/systemd/system/zktls-sync@.service \
-	/lib/systemd/system/zktls-sync@.timer \
+	$ud/zktls.service \
+	$ud/zktls-sync@.service \
+	$ud/zktls-sync@.timer \
 	/usr/lib/sysusers.d/zktls.conf /usr/lib/tmpfiles.d/zktls.conf \
 	/usr/share/bash-completion/completions/zktls \
 	/usr/share/doc/zktls/examples/zktls.conf \
@@ -69,7 +75,7 @@ note "zktls version: $(tr '\n' ';' <<<"$v")"
 
 # --- the units
 mkdir -p "$T/units"
-for u in "$root"/lib/systemd/system/*; do
+for u in "$root$ud"/*; do
 	sed "s|/usr/sbin/zktls|$root/usr/sbin/zktls|g" "$u" >"$T/units/${u##*/}"
 done
 n=0
@@ -135,10 +141,10 @@ make install DESTDIR="$d" PREFIX=/usr/local >"$T/install.log" 2>&1 || { cat "$T/
 ni=$(find "$d" -type f | wc -l)
 [ "$ni" -eq 11 ] || fail "make install put $ni files, not 11: $(find "$d" -type f)"
 [ -x "$d/usr/local/sbin/zktls" ] || fail "make install: no $d/usr/local/sbin/zktls"
-ud=$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || true)
-[ -f "$d${ud:-/usr/local/lib/systemd/system}/zktls.service" ] ||
-	fail "make install: zktls.service not in ${ud:-/usr/local/lib/systemd/system}"
-grep -q '^ExecStart=/usr/local/sbin/zktls serve' "$d${ud:-/usr/local/lib/systemd/system}/zktls.service" ||
+ud=$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null)
+ud=${ud:-/usr/local/lib/systemd/system}
+[ -f "$d$ud/zktls.service" ] || fail "make install: zktls.service not in $ud"
+grep -q '^ExecStart=/usr/local/sbin/zktls serve' "$d$ud/zktls.service" ||
 	fail "make install: the unit does not run /usr/local/sbin/zktls"
 make uninstall DESTDIR="$d" PREFIX=/usr/local >"$T/uninstall.log" 2>&1 || fail "make uninstall"
 left=$(find "$d" \( -type f -o -name '*zktls*' \) -print)
