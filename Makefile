@@ -221,9 +221,13 @@ uninstall:
 DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
 DEB      := zktls_$(VERSION)_$(DEB_ARCH).deb
 # What the package is built from: the tree as git sees it (tracked and
-# new files; not what .gitignore ignores), less the tests.
-DEB_SRC  := $(wildcard $(shell git ls-files -co --exclude-standard 2>/dev/null | \
-              grep -v '^tests/\|^bench/\|^fuzz/\|^\.ci/'))
+# new files; not what .gitignore ignores), or every file but build/ out of
+# git; less the tests.
+DEB_SRC  := $(wildcard $(shell \
+	if [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ]; then \
+		git ls-files -co --exclude-standard; \
+	else find . -path ./build -prune -o -type f ! -name '*.deb' -print | sed 's|^\./||'; fi | \
+	grep -v '^tests/\|^bench/\|^fuzz/\|^\.ci/\|^\.git'))
 
 deb: $(DEB)
 
