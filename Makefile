@@ -8,7 +8,9 @@
 #   make bench-vm    every plane vs socat/ssh inside the test VM
 #   make fuzz        build the libFuzzer targets (clang)
 #   make install     PREFIX=/usr/local DESTDIR= (program, man pages,
-#                    zktls.service, an example /etc/zktls/zktls.conf)
+#                    systemd units, sysusers.d/tmpfiles.d entries, bash
+#                    completion, examples); make uninstall removes them
+#   make deb         zktls_VERSION_ARCH.deb (dpkg-buildpackage, debhelper)
 
 CC       ?= cc
 PKG_CONFIG ?= pkg-config
@@ -37,8 +39,11 @@ UNIT     := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
 B        ?= build/release
 
+# The version: VERSION (debian/changelog agrees; tests/deb/host_pos.sh).
+VERSION  := $(shell cat VERSION)
+
 .PHONY: splice-repro all check check-host check-vm deps asan fuzz bench bench-vm demo none \
-        stress-vm install clean format
+        stress-vm install uninstall deb clean format
 
 all: zktls
 
@@ -49,6 +54,9 @@ $(B)/%.o: src/%.c $(wildcard src/*.h)
 	@mkdir -p $(B)
 	$(CC) $(ZK_CFLAGS) -c $< -o $@
 
+$(B)/main.o: VERSION
+$(B)/main.o: ZK_CFLAGS += -DZKTLS_VERSION='"$(VERSION)"'
+
 $(B)/libzk.a: $(patsubst src/%.c,$(B)/%.o,$(LIB_SRC))
 	rm -f $@
 	ar rcs $@ $^
@@ -56,7 +64,7 @@ $(B)/libzk.a: $(patsubst src/%.c,$(B)/%.o,$(LIB_SRC))
 $(B)/zktls: $(B)/main.o $(B)/cli.o $(B)/cmd_xfer.o $(B)/cmd_serve.o $(B)/cmd_list.o \
 		$(B)/cmd_sync.o $(B)/cmd_cert.o \
 		$(B)/libzk.a
-	$(CC) $(ZK_CFLAGS) $^ -o $@ $(LIBS)
+	$(CC) $(ZK_CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS)
 
 $(B)/test_%: tests/unit/test_%.c $(B)/libzk.a tests/unit/t.h
 	$(CC) $(ZK_CFLAGS) $< $(B)/libzk.a -o $@ $(LIBS)
@@ -128,10 +136,10 @@ check:
 none:
 	$(MAKE) KTLS=none B=build/none build/none/zktls
 
-check-host: all units asan fuzz
+check-host: all units asan fuzz deb
 	tests/run --host-only
 
-check-vm: all units build/vm/ktls_selftest
+check-vm: all units build/vm/ktls_selftest deb
 	tests/run --vm-only
 
 bench: deps
@@ -162,24 +170,79 @@ stress-vm: deps all
 demo: deps all
 	tests/vm/demo.sh
 
-UNITDIR  ?= /etc/systemd/system
+# Install and uninstall (the same list of files both ways).  Directories
+# that systemd and bash-completion define come from their pkg-config
+# files where those are installed, else they follow PREFIX.
+pcvar     = $(shell $(PKG_CONFIG) --variable=$(1) $(2) 2>/dev/null)
+either = $(if $(1),$(1),$(2))
 CONFDIR  ?= /etc/zktls
+DOCDIR   ?= $(PREFIX)/share/doc/zktls
+UNITDIR  ?= $(call either,$(call pcvar,systemdsystemunitdir,systemd),$(PREFIX)/lib/systemd/system)
+SYSUSERSDIR ?= $(call either,$(call pcvar,sysusersdir,systemd),$(PREFIX)/lib/sysusers.d)
+TMPFILESDIR ?= $(call either,$(call pcvar,tmpfilesdir,systemd),$(PREFIX)/lib/tmpfiles.d)
+BASHCOMPDIR ?= $(call either,$(call pcvar,completionsdir,bash-completion),$(PREFIX)/share/bash-completion/completions)
+UNITS     = zktls.service zktls-sync@.service zktls-sync@.timer
+# FILE-IN-REPO:MODE:INSTALLED-PATH (units: from contrib/UNIT.in, with the
+# program's path filled in)
+INSTALL_FILES = \
+	zktls:755:$(SBINDIR)/zktls \
+	man/zktls.8:644:$(MANDIR)/man8/zktls.8 \
+	man/zktls.conf.5:644:$(MANDIR)/man5/zktls.conf.5 \
+	$(foreach u,$(UNITS),build/units/$(u):644:$(UNITDIR)/$(u)) \
+	contrib/zktls.sysusers:644:$(SYSUSERSDIR)/zktls.conf \
+	contrib/zktls.tmpfiles:644:$(TMPFILESDIR)/zktls.conf \
+	contrib/zktls.bash-completion:644:$(BASHCOMPDIR)/zktls \
+	contrib/zktls.conf.example:644:$(DOCDIR)/examples/zktls.conf \
+	contrib/sync.d.example:644:$(DOCDIR)/examples/sync.d/home
 
-install: zktls
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
-		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(UNITDIR) \
-		$(DESTDIR)$(CONFDIR)
-	install -m 755 zktls $(DESTDIR)$(SBINDIR)/zktls
-	install -m 644 man/zktls.8 $(DESTDIR)$(MANDIR)/man8/zktls.8
-	install -m 644 man/zktls.conf.5 $(DESTDIR)$(MANDIR)/man5/zktls.conf.5
-	sed 's|@SBINDIR@|$(SBINDIR)|g' contrib/zktls.service.in \
-		>$(DESTDIR)$(UNITDIR)/zktls.service
-	chmod 644 $(DESTDIR)$(UNITDIR)/zktls.service
-	install -m 644 contrib/zktls.conf.example \
-		$(DESTDIR)$(CONFDIR)/zktls.conf.example
+build/units/%: contrib/%.in Makefile
+	@mkdir -p build/units
+	sed 's|@SBINDIR@|$(SBINDIR)|g' $< >$@
+
+install: zktls $(addprefix build/units/,$(UNITS))
+	@set -e; for f in $(INSTALL_FILES); do \
+		src=$${f%%:*}; rest=$${f#*:}; mode=$${rest%%:*}; dst=$${rest#*:}; \
+		echo "install $$src $(DESTDIR)$$dst"; \
+		install -D -m $$mode $$src "$(DESTDIR)$$dst"; \
+	done
+
+# Removes exactly what install put there, then the directories of our
+# own that are left empty (never a shared one such as man8).
+uninstall:
+	@for f in $(INSTALL_FILES); do \
+		dst=$${f#*:}; dst=$${dst#*:}; \
+		rm -f "$(DESTDIR)$$dst" && echo "rm $(DESTDIR)$$dst"; \
+	done; \
+	rmdir "$(DESTDIR)$(DOCDIR)/examples/sync.d" "$(DESTDIR)$(DOCDIR)/examples" \
+		"$(DESTDIR)$(DOCDIR)" 2>/dev/null; true
+
+# The Debian package, built by dpkg-buildpackage from a copy of the tree
+# (build/deb/zktls-VERSION: the repository stays clean), then copied here.
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+DEB      := zktls_$(VERSION)_$(DEB_ARCH).deb
+# What the package is built from: the tree as git sees it (tracked and
+# new files; not what .gitignore ignores), or every file but build/ out of
+# git; less the tests.
+DEB_SRC  := $(wildcard $(shell \
+	if [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ]; then \
+		git ls-files -co --exclude-standard; \
+	else find . -path ./build -prune -o -type f ! -name '*.deb' -print | sed 's|^\./||'; fi | \
+	grep -v '^tests/\|^bench/\|^fuzz/\|^\.ci/\|^\.git'))
+
+deb: $(DEB)
+
+$(DEB): $(DEB_SRC)
+	tests/deps.sh deb
+	rm -rf build/deb && mkdir -p build/deb/zktls-$(VERSION)
+	tar cf - $(DEB_SRC) | tar xf - -C build/deb/zktls-$(VERSION)
+	cd build/deb/zktls-$(VERSION) && \
+		dpkg-buildpackage -us -uc -b -j2 >../build.log 2>&1 || \
+		{ tail -n 40 ../build.log; exit 1; }
+	cp build/deb/$(DEB) $@
+	@echo "$@ (log: build/deb/build.log)"
 
 format:
 	clang-format -i src/*.c src/*.h tests/unit/*.c fuzz/*.c
 
 clean:
-	rm -rf build zktls
+	rm -rf build zktls zktls_*.deb

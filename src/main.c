@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "proto.h"
 #include "zktls.h"
 
 static int
@@ -44,6 +45,8 @@ cmd_version(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	printf("zktls %s\n", ZKTLS_VERSION);
+	printf("protocol versions %d %d, ALPN %s\n", PROTO_VERSION,
+	       PROTO_VERSION2, ZKTLS_ALPN);
 	return EXIT_OK;
 }
 

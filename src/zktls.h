@@ -50,7 +50,10 @@
 #include <sys/types.h>
 #include <time.h>
 
-#define ZKTLS_VERSION "0.1.0"
+/* The Makefile defines it from the file VERSION (for main.o). */
+#ifndef ZKTLS_VERSION
+#define ZKTLS_VERSION "unknown"
+#endif
 #define ZKTLS_ALPN "zktls/1"
 
 /* ---------------------------------------------------------------- commands */

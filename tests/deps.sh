@@ -4,8 +4,18 @@
 # own tools are installed by tests/vm/build.sh.
 set -euo pipefail
 
-pkgs=(gcc make pkg-config libssl-dev openssl clang llvm libclang-rt-14-dev
-      valgrind socat stunnel4 python3 iproute2 procps psmisc xxd time)
+# The Debian package's build (debian/control's Build-Depends), its checks
+# (lintian) and systemd-analyze for the units.  "tests/deps.sh deb": only
+# these (make deb).
+deb_pkgs=(gcc make pkg-config libssl-dev dpkg-dev debhelper lintian fakeroot)
+command -v systemd-analyze >/dev/null || deb_pkgs+=(systemd)
+if [ "${1:-}" = deb ]; then
+	pkgs=("${deb_pkgs[@]}")
+else
+	pkgs=(gcc make pkg-config libssl-dev openssl clang llvm libclang-rt-14-dev
+	      valgrind socat stunnel4 python3 iproute2 procps psmisc xxd time
+	      "${deb_pkgs[@]}")
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do
