@@ -903,6 +903,12 @@ sync_one(const struct sync *o, const char *local, const char *remote,
 			return zk_fail(ZK_EPEER, "%s was sent, but %s does not "
 				       "list it afterwards", st.snap, dst);
 		snprintf(last_sent, sizeof(last_sent), "%s", st.snap);
+		if (!st.base[0] && nd == 0)
+			/* a first backup, or one kept elsewhere (a one-shot
+			 * recv into the client's push dataset itself: README,
+			 * "From one-shot recv to serve") */
+			log_info("sync %s: %s holds nothing of it: a full send "
+				 "of %s", local, dst, st.snap);
 		if ((r = transfer(o, st.snap, st.base, st.incr_all,
 				  o->push ? remote : "", local, &bytes)) < 0)
 			return r;
