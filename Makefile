@@ -29,7 +29,7 @@ KTLS_SRC := src/ktls_$(KTLS).c src/os_$(KTLS).c
 PLANES_linux := src/plane_kernel.c src/plane_rw.c src/plane_splice.c \
                 src/plane_direct.c
 LIB_SRC  := src/err.c src/log.c src/util.c src/net.c src/conn.c src/tls.c \
-            src/tlskeys.c src/tlsrec.c src/certinfo.c src/proto.c src/zfs.c src/child.c src/endpoint.c src/session.c \
+            src/tlskeys.c src/tlsrec.c src/certinfo.c src/state.c src/proto.c src/zfs.c src/child.c src/endpoint.c src/session.c \
             src/policy.c src/conf.c src/privsep.c src/plane.c src/plane_user.c $(PLANES_$(KTLS)) \
             src/sync_plan.c \
             $(KTLS_SRC)
