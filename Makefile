@@ -29,9 +29,9 @@ KTLS_SRC := src/ktls_$(KTLS).c src/os_$(KTLS).c
 PLANES_linux := src/plane_kernel.c src/plane_rw.c src/plane_splice.c \
                 src/plane_direct.c
 LIB_SRC  := src/err.c src/log.c src/util.c src/net.c src/conn.c src/tls.c \
-            src/tlskeys.c src/tlsrec.c src/certinfo.c src/state.c src/proto.c src/zfs.c src/child.c src/endpoint.c src/session.c \
+            src/tlskeys.c src/tlsrec.c src/certinfo.c src/state.c src/control.c src/proto.c src/zfs.c src/child.c src/endpoint.c src/session.c \
             src/policy.c src/conf.c src/privsep.c src/plane.c src/plane_user.c $(PLANES_$(KTLS)) \
-            src/sync_plan.c \
+            src/sync_plan.c src/sync_metrics.c \
             $(KTLS_SRC)
 UNIT     := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
@@ -54,7 +54,7 @@ $(B)/libzk.a: $(patsubst src/%.c,$(B)/%.o,$(LIB_SRC))
 	ar rcs $@ $^
 
 $(B)/zktls: $(B)/main.o $(B)/cli.o $(B)/cmd_xfer.o $(B)/cmd_serve.o $(B)/cmd_list.o \
-		$(B)/cmd_sync.o \
+		$(B)/cmd_sync.o $(B)/cmd_status.o \
 		$(B)/libzk.a
 	$(CC) $(ZK_CFLAGS) $^ -o $@ $(LIBS)
 

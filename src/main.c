@@ -55,7 +55,7 @@ static const struct {
 	{ "pipe", cmd_xfer },    { "send", cmd_xfer },
 	{ "recv", cmd_xfer },    { "receive", cmd_xfer },
 	{ "serve", cmd_serve },  { "list", cmd_list },
-	{ "sync", cmd_sync },
+	{ "sync", cmd_sync },    { "status", cmd_status },
 	{ "pin", cmd_pin },      { "version", cmd_version },
 	{ "--version", cmd_version }, { "help", cmd_help },
 	{ "--help", cmd_help },  { "-h", cmd_help },

@@ -497,6 +497,17 @@ recv_request_or_queries(struct session *s)
 	return 1;
 }
 
+/* The transfer's progress, for serve's master (struct session_serve). */
+static void
+serve_tick(void *arg, const struct xfer *x)
+{
+	struct session *s = arg;
+
+	s->serve->on_progress(s->serve->arg,
+			      s->c.plane ? s->c.plane->name : "none", x->bytes,
+			      x->estimated);
+}
+
 static int
 negotiate_server(struct session *s)
 {
@@ -528,6 +539,10 @@ negotiate_server(struct session *s)
 		s->cf = cf;
 		s->pol = pol;
 		s->x.progress = 0;
+		if (s->serve->on_progress) {
+			s->x.tick = serve_tick;
+			s->x.tick_arg = s;
+		}
 		if (cf->role == ROLE_SENDER) {
 			snprintf(s->snapname, sizeof(s->snapname), "%s",
 				 cf->dataset);

@@ -96,4 +96,22 @@ void state_status(FILE *f, int json, const struct state *st,
 		  const struct serve_conf *c, const struct state_active *a,
 		  int na, int64_t now, double started);
 
+/* ------------------------------------------------------------ control.c */
+
+#include <sys/types.h>
+
+/* The status socket at path, 0660 root:group (0600 for group ""),
+ * replacing a socket left there (nothing else): the listening fd
+ * (non-blocking, owned by the caller), *gid the group's or -1; or a
+ * negative ZK_E*. */
+int control_listen(const char *path, const char *group, gid_t *gid);
+/* May the peer on fd read the status: root, this process's user, or a
+ * member of gid (by its primary group or the group database)? */
+bool control_peer_ok(int fd, gid_t gid, uid_t *uid);
+/* zktls status's side: send request, read the answer to its end (at
+ * most 64 MiB, timeout_s for each wait): 0 with *out malloc'd and
+ * NUL-terminated, or a negative ZK_E*. */
+int control_ask(const char *path, const char *request, int timeout_s,
+		char **out, size_t *outlen);
+
 #endif
