@@ -87,7 +87,7 @@ asan:
 FUZZ_CC = clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc \
 	-fsanitize=fuzzer,address,undefined
 fuzz: build/fuzz/fuzz_proto build/fuzz/fuzz_tlsrec build/fuzz/fuzz_conf \
-	build/fuzz/fuzz_monitor
+	build/fuzz/fuzz_monitor build/fuzz/fuzz_state
 
 build/fuzz/fuzz_proto: fuzz/fuzz_proto.c src/proto.c src/proto.h
 	@mkdir -p build/fuzz
@@ -113,6 +113,13 @@ build/fuzz/fuzz_monitor: fuzz/fuzz_monitor.c $(CONF_FUZZ_SRC) $(wildcard src/*.h
 	@mkdir -p build/fuzz
 	$(FUZZ_CC) $(shell $(PKG_CONFIG) --cflags openssl) $< \
 		$(CONF_FUZZ_SRC) -o $@ $(LIBS)
+
+build/fuzz/fuzz_state: fuzz/fuzz_state.c src/state.c src/certinfo.c src/zfs.c \
+		src/err.c src/util.c src/log.c src/child.c src/state.h
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(shell $(PKG_CONFIG) --cflags openssl) $< src/state.c \
+		src/certinfo.c src/zfs.c src/err.c src/util.c src/log.c \
+		src/child.c -o $@ $(LIBS)
 
 deps:
 	tests/deps.sh

@@ -511,7 +511,7 @@ finish(struct parser *p)
 			    "(name one with control)");
 	}
 	if (c->control[0] == '\0')
-		snprintf(c->control, sizeof(c->control), "%s/control",
+		snprintf(c->control, sizeof(c->control), "%.900s/control",
 			 c->state_dir);
 	if (c->nlisten == 0)
 		return perr(p, "no listen address");
