@@ -439,6 +439,7 @@ write_metrics(struct server *sv)
 
 	if (sv->conf.metrics[0] == '\0')
 		return;
+	sv->metrics_at = now_s(); /* (a failure is retried a minute later) */
 	for (int i = 0; i < sv->nkids; i++)
 		active += sv->kids[i].counted;
 	if ((dfd = metrics_dir(sv->conf.metrics, &base)) < 0) {
@@ -491,7 +492,6 @@ write_metrics(struct server *sv)
 			"\"%s\"} %.3f\n", sv->stats[i].client,
 			sv->stats[i].plane, sv->stats[i].seconds);
 	state_metrics(f, &sv->st, &sv->conf, (int64_t)time(NULL));
-	sv->metrics_at = now_s();
 	fprintf(f, "# HELP zktls_refused_total Connections refused before a "
 		"session (authentication, no client rule).\n"
 		"# TYPE zktls_refused_total counter\nzktls_refused_total %"
@@ -613,7 +613,12 @@ control_answer(struct server *sv)
 	alarm(15);
 	for (int i = 0; i < sv->nlfd; i++)
 		close(sv->lfd[i]);
+	for (int i = 0; i < sv->nkids; i++)
+		if (sv->kids[i].fd >= 0)
+			close(sv->kids[i].fd);
 	close(sv->cfd);
+	close(sigpipe_r);
+	close(sigpipe_w);
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	n = recv(fd, req, sizeof(req) - 1, 0);

@@ -18,7 +18,7 @@
 #include "state.h"
 
 #define STATE_FILE "state"
-#define STATE_MAX (16 << 20)
+#define STATE_MAX (32 << 20)  /* STATE_MAX_ENTRIES of the longest */
 #define NFIELDS 11         /* "E" and ten */
 
 void
@@ -199,7 +199,7 @@ int
 state_parse(const char *text, size_t len, struct state *st, char *err,
 	    size_t errlen)
 {
-	char line[2048];
+	char line[4096];          /* an entry escaped whole: under 2500 */
 	size_t pos = 0;
 	int ln = 0;
 

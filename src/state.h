@@ -26,7 +26,7 @@
 
 #include "conf.h"
 
-#define STATE_MAX_ENTRIES 65536
+#define STATE_MAX_ENTRIES 8192
 #define STATE_WHY_LEN 256
 
 struct state_entry {

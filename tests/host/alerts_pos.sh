@@ -40,7 +40,7 @@ bounded 30 env ZKTLS_ZFS="$FAKEZFS" ZKTLS_FAKE_STREAM="$T/stream" \
 	ZKTLS_FAKE_SNAPS=pool/exp@b "ZKTLS_FAKE_GUIDS=$MINE" "$ZK" send pool/exp@b \
 	--target elsewhere/exp --connect "127.0.0.1:$SPORT" "${A[@]}" </dev/null >/dev/null 2>"$T/p2.err"
 [ $? != 0 ] || fail "a push meant to fail (outside its push dataset) succeeded" "$T/p2.err"
-sleep 1.5
+sleep 2.5 # past expect 1s, in whole seconds
 kill -TERM "$SERVE_PID"
 reap "$SPID" rc
 assert_rc 0 "$rc" "serve after SIGTERM" "$T/serve.err"

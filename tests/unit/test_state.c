@@ -87,6 +87,32 @@ main(void)
 	CHECK(memcmp(back.e, st.e, sizeof(*st.e) * 3) == 0);
 	state_free(&back);
 
+	/* the longest entry, every byte of it escaped, parses back */
+	{
+		struct state lg;
+		char ds[256], snap[300], why[400];
+		static char lbuf[16384];
+
+		memset(&lg, 0, sizeof(lg));
+		memset(ds, ' ', sizeof(ds));
+		ds[0] = 'p';
+		ds[1] = '/';
+		ds[254] = 'x';
+		ds[255] = '\0';
+		snprintf(snap, sizeof(snap), "%s@%s", ds, "");
+		memset(why, '%', sizeof(why));
+		why[sizeof(why) - 1] = '\0';
+		CHECK(zfs_name_valid(ds, 'f'));
+		state_note(&lg, "c", ds, "push", false, 9, 0, why);
+		CHECK(lg.n == 1);
+		CHECK(format(&lg, lbuf, sizeof(lbuf)) > 1500);
+		CHECK(parse(lbuf, &back) == 0 && back.n == 1);
+		CHECK(back.n == 1 && memcmp(back.e, lg.e, sizeof(*lg.e)) == 0);
+		state_free(&back);
+		state_free(&lg);
+		(void)snap;
+	}
+
 	/* staleness */
 	CHECK(!state_stale(&st.e[0], 0, 999999));
 	CHECK(!state_stale(&st.e[0], 100, 2100));
@@ -159,9 +185,9 @@ main(void)
 		snprintf(big + n + 300, sizeof(big) - (size_t)n - 300,
 			 "\t1\t1\n");
 		bad(big, "line 3: a bad entry");
-		memset(big, 'x', 4000);
-		big[4000] = '\n';
-		big[4001] = '\0';
+		memset(big, 'x', 5000);
+		big[5000] = '\n';
+		big[5001] = '\0';
 		bad(big, "line 1: too long");
 	}
 
