@@ -36,8 +36,9 @@
  *                      EST 1: bytes estimated from TCP)
  *   session -> master  "WHY TEXT"                (why it failed)
  *   session -> master  "END CLIENT RESULT PLANE BYTES SECONDS DATASET"
- *                      (RESULT ok, failed, or denied: it only asked
- *                      questions, and one was refused by its policy)
+ *                      (RESULT ok, failed, query: it only asked
+ *                      questions, or denied: one of them was refused
+ *                      by its policy)
  *
  * What ended is kept per client and dataset (state.c, STATE-DIR/state,
  * saved at each end, loaded at start); zktls status asks the master over
@@ -102,7 +103,7 @@ struct child {
 struct stats {
 	char client[CONF_ID_LEN];
 	char plane[16];          /* "none": refused busy before any plane */
-	uint64_t ok, failed, busy, denied, bytes;
+	uint64_t ok, failed, busy, denied, query, bytes;
 	double seconds;
 };
 
@@ -471,6 +472,7 @@ write_metrics(struct server *sv)
 		const struct { const char *name; uint64_t n; } r[] = {
 			{ "ok", st->ok }, { "failed", st->failed },
 			{ "busy", st->busy }, { "denied", st->denied },
+			{ "query", st->query },
 		};
 		for (size_t k = 0; k < sizeof(r) / sizeof(r[0]); k++)
 			if (r[k].n)
@@ -843,6 +845,8 @@ heard(struct server *sv, struct child *k, char *line)
 			note_end(sv, k, true, ds, bytes);
 		} else if (strcmp(result, "denied") == 0) {
 			st->denied++;
+		} else if (strcmp(result, "query") == 0) {
+			st->query++;
 		} else {
 			st->failed++;
 			note_end(sv, k, false, ds, 0);
@@ -1322,7 +1326,8 @@ serve_one(struct server *sv, int fd, const char *addr, int master, int json,
 	if (ss.client) {
 		const struct session_result *res = session_result(s);
 		dprintf(master, "END %s %s %s %llu %.3f %s\n", ss.client->id,
-			r != 0 ? "failed" : res->denied ? "denied" : "ok",
+			r != 0 ? "failed" : res->denied ? "denied"
+					  : res->queries ? "query" : "ok",
 			res->plane,
 			(unsigned long long)res->bytes, res->seconds,
 			res->dataset[0] ? res->dataset : "-");

@@ -1054,7 +1054,7 @@ session_busy(const struct session *s)
 const struct session_result *
 session_result(struct session *s)
 {
-	static struct session_result none = { "none", 0, 0, "-", 0 };
+	static struct session_result none = { "none", 0, 0, "-", 0, 0 };
 
 	if (s == NULL)
 		return &none;
@@ -1067,6 +1067,7 @@ session_result(struct session *s)
 			 s->cf->role == ROLE_SENDER ? s->snapname : s->target);
 	s->result.bytes = s->x.uncounted ? 0 : s->x.bytes;
 	s->result.denied = s->queries_only && s->denied > 0;
+	s->result.queries = s->queries_only;
 	s->result.seconds = now_s() - (s->x.t_start > 0 ? s->x.t_start : s->t0);
 	return &s->result;
 }

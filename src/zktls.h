@@ -729,6 +729,7 @@ struct session_result {
 	double seconds;
 	char dataset[512];  /* where it landed, or the snapshot sent */
 	int denied;         /* queries only, and policy refused one */
+	int queries;        /* queries only (LIST, HAVE), no transfer */
 };
 const struct session_result *session_result(struct session *s);
 /* Did the server answer the request "busy" (try again later)? */
