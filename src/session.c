@@ -1060,7 +1060,7 @@ session_result(struct session *s)
 		return &none;
 	s->result.plane = s->c.plane ? s->c.plane->name : "none";
 	if (s->cf->role == ROLE_RECEIVER && s->target[0] && s->snapname[0])
-		received_name(s, 0, s->result.dataset,
+		received_name(s, 1, s->result.dataset,
 			      sizeof(s->result.dataset));
 	else
 		snprintf(s->result.dataset, sizeof(s->result.dataset), "%s",

@@ -143,6 +143,7 @@ assert p["last_success"]["bytes"] == 2 * 1048576, p
 assert p["last_success"]["snapshot"] == "b" and not p["stale"], p
 x = e[("alpha", "backup/alpha/x")]
 assert x["successes"] == 1 and x["failures"] == 1, x
+assert x["last_success"]["snapshot"] == "s" and x["direction"] == "push", x
 r = x["last_failure"]["reason"]
 assert "cannot receive" in r and "\x1b" not in r and "red" in r, r
 assert d["silent_clients"] == ["old"], d

@@ -92,7 +92,7 @@ CONF
         # a restart: the state survives
         zk_stop sts
         ZK_TO=300 zk_start sts2 "$ZKB" serve --config "$W/st/zktls.conf" --json
-        if wait_listen sts2 60 >/dev/null; then
+        if port2=$(wait_listen sts2 60); then
             for ((i = 0; i < 50; i++)); do [[ -S $W/st/state/control ]] && break; nap 0.1; done
             "${ST[@]}" --json >"$W/st/restart.json" 2>&1
             t2=$(st_json "$W/st/restart.json" "$q['last_success']['time']")
@@ -104,7 +104,11 @@ CONF
             "${ST[@]}" >"$W/st/stale.txt" 2>&1
             grep -Eq "^  alpha +push .* STALE +$ds\$" "$W/st/stale.txt" || err "the table: $(cat "$W/st/stale.txt")"
             # the metrics, as nobody (rewritten by a query session)
-            ip netns exec "$ZKA" "$ZK" list --connect "$ZKB_IP:$port" "${TLS_A[@]}" --push dstpool >/dev/null 2>&1
+            ip netns exec "$ZKA" "$ZK" list --connect "$ZKB_IP:$port2" "${TLS_A[@]}" dstpool/st >/dev/null 2>&1
+            for ((i = 0; i < 50; i++)); do
+                grep -q "^zktls_stale{client=\"alpha\",dataset=\"$ds\"} 1\$" "$W/st/zktls.prom" && break
+                nap 0.1
+            done
             setpriv --reuid=65534 --regid=65534 --clear-groups cat "$W/st/zktls.prom" >"$W/st/nobody.prom" 2>&1 ||
                 err "nobody cannot read the metrics: $(head -2 "$W/st/nobody.prom")"
             grep -q "^zktls_stale{client=\"alpha\",dataset=\"$ds\"} 1\$" "$W/st/nobody.prom" &&
