@@ -577,9 +577,9 @@ status_start(struct server *sv)
 	}
 }
 
-/* A zktls status connection: the peer is checked here; a forked copy
- * of the master reads its request and writes the answer (with timeouts:
- * a client that stalls holds only that copy, never the master). */
+/* A zktls status connection: a forked copy of the master checks the
+ * peer, reads its request and writes the answer (with timeouts: a client
+ * that stalls holds only that copy, never the master). */
 static void
 control_answer(struct server *sv)
 {
@@ -595,9 +595,6 @@ control_answer(struct server *sv)
 
 	if ((fd = accept4(sv->cfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
 		return;
-	if (!(ok = control_peer_ok(fd, sv->cgid, &uid)))
-		log_warn("control: refused uid %d: not root, serve's user or "
-			 "a member of control-group", (int)uid);
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
 	if ((pid = fork()) != 0) {
@@ -621,6 +618,10 @@ control_answer(struct server *sv)
 	close(sv->cfd);
 	close(sigpipe_r);
 	close(sigpipe_w);
+	/* (here, not in the master: the group database may be slow) */
+	if (!(ok = control_peer_ok(fd, sv->cgid, &uid)))
+		log_warn("control: refused uid %d: not root, serve's user or "
+			 "a member of control-group", (int)uid);
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	n = recv(fd, req, sizeof(req) - 1, 0);
