@@ -11,8 +11,9 @@
 #
 # Strategy:
 #	1. serve with clients alpha (pull pool, rate 256K, expect 1h) and
-#	   old (expect 2s, never seen), control-group daemon.  After 3 s,
-#	   status: old is stale (text and JSON), no session; the metrics
+#	   old (expect 2s, never seen), control-group daemon.  8 connections
+#	   to the control socket that never ask.  After 3 s, status
+#	   (answered within 2 s all the same): old is stale (text and JSON), no session; the metrics
 #	   say zktls_stale{client="old",dataset="*"} 1 and carry both
 #	   certificates' expiry.
 #	2. alpha pulls 2 MiB paced at 256K/s: during it, status --json
@@ -55,10 +56,23 @@ wait_socket "$T/serve.err"
 assert_eq 660 "$(stat -c %a "$T/state/control")" "the control socket's mode"
 assert_eq daemon "$(stat -c %G "$T/state/control")" "the control socket's group"
 
-# 1. a client that was never seen, past its expect
+# 1. a client that was never seen, past its expect; meanwhile a client
+#    of the socket that never asks holds 8 connections open: status is
+#    still answered at once
+bg STUCK 20 python3 -c '
+import socket, sys, time
+s = [socket.socket(socket.AF_UNIX) for _ in range(8)]
+for x in s:
+    x.connect(sys.argv[1])
+print("connected", flush=True)
+time.sleep(15)' "$T/state/control" >"$T/stuck.out" 2>&1
+wait_for_line "$T/stuck.out" '^connected' 10 || fail "the silent control clients did not connect" "$T/stuck.out"
 sleep 3
+t0=$(date +%s%N)
 "${ST[@]}" >"$T/st1.txt" 2>&1
 assert_rc 0 $? "zktls status" "$T/st1.txt"
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$ms" -lt 2000 ] || fail "status took $ms ms beside 8 silent control clients" "$T/st1.txt"
 assert_grep "active sessions: 0" "$T/st1.txt"
 assert_grep "old              STALE: no success since" "$T/st1.txt"
 assert_grep "cert $PKI/beta.pem: expires in" "$T/st1.txt"
@@ -186,4 +200,4 @@ reap "$SPID" rc
 assert_rc 0 "$rc" "serve after SIGTERM" "$T/serve3.err"
 [ -e "$T/state/control" ] && fail "the control socket outlived serve"
 
-finish "status during a paced pull, after a restart, stale flagged, peer text cleaned, metrics read by nobody, SO_PEERCRED refusal"
+finish "status during a paced pull, beside 8 silent control clients, after a restart; stale flagged, peer text cleaned, metrics read by nobody, SO_PEERCRED refusal"
