@@ -31,9 +31,9 @@ KTLS_SRC := src/ktls_$(KTLS).c src/os_$(KTLS).c
 PLANES_linux := src/plane_kernel.c src/plane_rw.c src/plane_splice.c \
                 src/plane_direct.c
 LIB_SRC  := src/err.c src/log.c src/util.c src/net.c src/conn.c src/tls.c \
-            src/tlskeys.c src/tlsrec.c src/certinfo.c src/cipher.c src/proto.c src/zfs.c src/child.c src/endpoint.c src/session.c \
+            src/tlskeys.c src/tlsrec.c src/certinfo.c src/cipher.c src/state.c src/control.c src/proto.c src/zfs.c src/child.c src/endpoint.c src/session.c \
             src/policy.c src/conf.c src/privsep.c src/plane.c src/plane_user.c $(PLANES_$(KTLS)) \
-            src/sync_plan.c src/sync_filter.c \
+            src/sync_plan.c src/sync_filter.c src/sync_metrics.c \
             $(KTLS_SRC)
 UNIT     := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
@@ -62,7 +62,7 @@ $(B)/libzk.a: $(patsubst src/%.c,$(B)/%.o,$(LIB_SRC))
 	ar rcs $@ $^
 
 $(B)/zktls: $(B)/main.o $(B)/cli.o $(B)/cmd_xfer.o $(B)/cmd_serve.o $(B)/cmd_list.o \
-		$(B)/cmd_sync.o $(B)/cmd_cert.o \
+		$(B)/cmd_sync.o $(B)/cmd_cert.o $(B)/cmd_status.o \
 		$(B)/libzk.a
 	$(CC) $(ZK_CFLAGS) $(LDFLAGS) $^ -o $@ $(LIBS)
 
@@ -95,7 +95,7 @@ asan:
 FUZZ_CC = clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc \
 	-fsanitize=fuzzer,address,undefined
 fuzz: build/fuzz/fuzz_proto build/fuzz/fuzz_tlsrec build/fuzz/fuzz_conf \
-	build/fuzz/fuzz_monitor
+	build/fuzz/fuzz_monitor build/fuzz/fuzz_state
 
 build/fuzz/fuzz_proto: fuzz/fuzz_proto.c src/proto.c src/proto.h
 	@mkdir -p build/fuzz
@@ -121,6 +121,13 @@ build/fuzz/fuzz_monitor: fuzz/fuzz_monitor.c $(CONF_FUZZ_SRC) $(wildcard src/*.h
 	@mkdir -p build/fuzz
 	$(FUZZ_CC) $(shell $(PKG_CONFIG) --cflags openssl) $< \
 		$(CONF_FUZZ_SRC) -o $@ $(LIBS)
+
+build/fuzz/fuzz_state: fuzz/fuzz_state.c src/state.c src/certinfo.c src/zfs.c \
+		src/err.c src/util.c src/log.c src/child.c src/state.h
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(shell $(PKG_CONFIG) --cflags openssl) $< src/state.c \
+		src/certinfo.c src/zfs.c src/err.c src/util.c src/log.c \
+		src/child.c -o $@ $(LIBS)
 
 deps:
 	tests/deps.sh

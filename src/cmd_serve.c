@@ -31,9 +31,18 @@
  * Master <-> session process, over a socketpair, one line each:
  *   session -> master  "ID CLIENT"            (authenticated as CLIENT)
  *   master -> session  "OK" | "BUSY REASON"
+ *   session -> master  "REQ push|pull DATASET"  (its request, allowed)
+ *   session -> master  "PROG PLANE BYTES EST"   (at most once a second;
+ *                      EST 1: bytes estimated from TCP)
+ *   session -> master  "WHY TEXT"                (why it failed)
  *   session -> master  "END CLIENT RESULT PLANE BYTES SECONDS DATASET"
- *                      (RESULT ok, failed, or denied: it only asked
- *                      questions, and one was refused by its policy)
+ *                      (RESULT ok, failed, query: it only asked
+ *                      questions, or denied: one of them was refused
+ *                      by its policy)
+ *
+ * What ended is kept per client and dataset (state.c, STATE-DIR/state,
+ * saved at each end, loaded at start); zktls status asks the master over
+ * the control socket (control.c) and a forked copy of the master answers.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -53,6 +62,7 @@
 #include "conf.h"
 #include "ktls.h"
 #include "proto.h"
+#include "state.h"
 #include "zktls.h"
 
 #define MAX_CHILDREN 4096
@@ -82,18 +92,19 @@ struct child {
 	unsigned gen;            /* the configuration it was forked with */
 	char line[512];          /* what it has said so far */
 	size_t len;
+	/* what it said of its session (REQ, PROG, WHY) */
+	char dataset[256], direction[8], plane[16], why[STATE_WHY_LEN];
+	uint64_t bytes;
+	int estimated;
+	double xfer_at;          /* its first PROG */
 };
 
 /* Per client and data plane, for the metrics. */
 struct stats {
 	char client[CONF_ID_LEN];
 	char plane[16];          /* "none": refused busy before any plane */
-	uint64_t ok, failed, busy, denied, bytes;
+	uint64_t ok, failed, busy, denied, query, bytes;
 	double seconds;
-};
-struct last_ok {
-	char dataset[256];
-	time_t when;
 };
 
 struct server {
@@ -108,8 +119,11 @@ struct server {
 	double stop_at;
 	struct stats *stats;
 	int nstats;
-	struct last_ok *lastok;
-	int nlastok;
+	struct state st;         /* per client and dataset (state.c) */
+	int sdfd;                /* the state directory, or -1 (memory) */
+	int cfd;                 /* the control socket, or -1 */
+	gid_t cgid;              /* control-group's, or -1 */
+	double started, metrics_at;
 	uint64_t refused;
 	double accept_after;     /* out of fds: listeners rest until then */
 	unsigned gen;            /* counts the reloads */
@@ -180,6 +194,7 @@ check_datasets(const struct serve_conf *c)
 }
 
 static int metrics_dir(const char *path, const char **base);
+static int state_dir(const char *path);
 
 /* The recorded failure again, as "CONFIG: line N: WHAT" (line 0: a
  * default, no line). */
@@ -214,6 +229,11 @@ check_host(const char *config, const struct serve_conf *c)
 	if (c->metrics[0]) {
 		if ((fd = metrics_dir(c->metrics, &base)) < 0)
 			return at_line(config, c->metrics_line);
+		close(fd);
+	}
+	if (c->state_dir_line) {
+		if ((fd = state_dir(c->state_dir)) < 0)
+			return at_line(config, c->state_dir_line);
 		close(fd);
 	}
 	for (int i = 0; i < c->nlisten; i++)
@@ -339,6 +359,15 @@ reload(struct server *sv)
 		log_warn("listen addresses change at the next restart");
 	memcpy(conf.listen, sv->conf.listen, sizeof(conf.listen));
 	conf.nlisten = sv->conf.nlisten;
+	if (strcmp(conf.state_dir, sv->conf.state_dir) ||
+	    strcmp(conf.control, sv->conf.control) ||
+	    strcmp(conf.control_group, sv->conf.control_group))
+		log_warn("state-dir, control and control-group change at the "
+			 "next restart");
+	memcpy(conf.state_dir, sv->conf.state_dir, sizeof(conf.state_dir));
+	memcpy(conf.control, sv->conf.control, sizeof(conf.control));
+	memcpy(conf.control_group, sv->conf.control_group,
+	       sizeof(conf.control_group));
 	stopped = stop_changed(sv, &conf);
 	conf_free(&sv->conf);
 	tls_ctx_free(sv->ctx);
@@ -372,27 +401,6 @@ stats_of(struct server *sv, const char *client, const char *plane)
 	snprintf(st->client, sizeof(st->client), "%s", client);
 	snprintf(st->plane, sizeof(st->plane), "%s", plane);
 	return st;
-}
-
-static void
-note_success(struct server *sv, const char *dataset)
-{
-	struct last_ok *l;
-
-	for (int i = 0; i < sv->nlastok; i++)
-		if (strcmp(sv->lastok[i].dataset, dataset) == 0) {
-			sv->lastok[i].when = time(NULL);
-			return;
-		}
-	if (sv->nlastok >= MAX_LASTOK)
-		return;
-	l = realloc(sv->lastok, sizeof(*l) * (size_t)(sv->nlastok + 1));
-	if (l == NULL)
-		return;
-	sv->lastok = l;
-	l = &sv->lastok[sv->nlastok++];
-	snprintf(l->dataset, sizeof(l->dataset), "%s", dataset);
-	l->when = time(NULL);
 }
 
 /* The metrics file's directory, open: the file is written through it by
@@ -443,6 +451,7 @@ write_metrics(struct server *sv)
 
 	if (sv->conf.metrics[0] == '\0')
 		return;
+	sv->metrics_at = now_s(); /* (a failure is retried a minute later) */
 	for (int i = 0; i < sv->nkids; i++)
 		active += sv->kids[i].counted;
 	if ((dfd = metrics_dir(sv->conf.metrics, &base)) < 0) {
@@ -474,6 +483,7 @@ write_metrics(struct server *sv)
 		const struct { const char *name; uint64_t n; } r[] = {
 			{ "ok", st->ok }, { "failed", st->failed },
 			{ "busy", st->busy }, { "denied", st->denied },
+			{ "query", st->query },
 		};
 		for (size_t k = 0; k < sizeof(r) / sizeof(r[0]); k++)
 			if (r[k].n)
@@ -494,13 +504,7 @@ write_metrics(struct server *sv)
 		fprintf(f, "zktls_session_seconds_total{client=\"%s\",plane="
 			"\"%s\"} %.3f\n", sv->stats[i].client,
 			sv->stats[i].plane, sv->stats[i].seconds);
-	fprintf(f, "# HELP zktls_last_success_timestamp_seconds When a "
-		"dataset last received or sent successfully.\n"
-		"# TYPE zktls_last_success_timestamp_seconds gauge\n");
-	for (int i = 0; i < sv->nlastok; i++)
-		fprintf(f, "zktls_last_success_timestamp_seconds{dataset=\"%s\"}"
-			" %lld\n", sv->lastok[i].dataset,
-			(long long)sv->lastok[i].when);
+	state_metrics(f, &sv->st, &sv->conf, (int64_t)time(NULL));
 	fprintf(f, "# HELP zktls_refused_total Connections refused before a "
 		"session (authentication, no client rule).\n"
 		"# TYPE zktls_refused_total counter\nzktls_refused_total %"
@@ -514,6 +518,161 @@ write_metrics(struct server *sv)
 		(void)unlinkat(dfd, tmp, 0);
 	}
 	close(dfd);
+}
+
+/* ------------------------------------------------------------ status */
+
+/* The state directory, open: refused (a negative ZK_EUSAGE) when it is
+ * not one, or when others may write to it (they could replace the
+ * state), unless it is sticky and root's. */
+static int
+state_dir(const char *path)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return zk_fail_errno(ZK_EUSAGE, "state-dir %s", path);
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return zk_fail_errno(ZK_EUSAGE, "state-dir %s", path);
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
+	    !((st.st_mode & S_ISVTX) && st.st_uid == 0)) {
+		close(fd);
+		return zk_fail(ZK_EUSAGE, "state-dir %s is writable by others "
+			       "(and not a sticky directory of root's)", path);
+	}
+	if (faccessat(fd, ".", W_OK, AT_EACCESS) < 0) {
+		close(fd);
+		return zk_fail_errno(ZK_EUSAGE, "state-dir %s", path);
+	}
+	return fd;
+}
+
+/*
+ * At start: the state (a missing or unusable state directory, only
+ * possible for the default one, is a warning: the history is then kept
+ * in memory, lost at a restart; a bad state file is a warning and a fresh
+ * start) and the control socket (a failure is a warning: zktls status
+ * cannot reach this serve).
+ */
+static void
+status_start(struct server *sv)
+{
+	char err[300];
+	int r;
+
+	sv->started = now_s();
+	if ((sv->sdfd = state_dir(sv->conf.state_dir)) < 0) {
+		log_warn("%s: the state is kept in memory only (lost at a "
+			 "restart; set state-dir)", zk_errmsg());
+		zk_clear();
+	}
+	r = sv->sdfd >= 0 ? state_load(sv->sdfd, &sv->st, (int64_t)time(NULL),
+				       err, sizeof(err))
+			  : 1;
+	if (r < 0)
+		log_warn("%s/state: %s: starting afresh (the bad file is kept "
+			 "as state.bad)", sv->conf.state_dir, err);
+	if (sv->sdfd < 0)
+		sv->st.since = (int64_t)time(NULL);
+	else if (r != 0 && state_save(sv->sdfd, &sv->st) < 0)
+		log_warn("cannot save the state in %s: %s", sv->conf.state_dir,
+			 strerror(errno));
+	if ((sv->cfd = control_listen(sv->conf.control,
+				      sv->conf.control_group, &sv->cgid)) < 0) {
+		log_warn("zktls status cannot reach this serve: %s",
+			 zk_errmsg());
+		zk_clear();
+	}
+}
+
+/* A zktls status connection: a forked copy of the master checks the
+ * peer, reads its request and writes the answer (with timeouts: a client
+ * that stalls holds only that copy, never the master). */
+static void
+control_answer(struct server *sv)
+{
+	struct state_active *a;
+	sigset_t all, old;
+	struct timeval tv = { 5, 0 };
+	char req[16];
+	int fd, na = 0, json, ok;
+	ssize_t n;
+	uid_t uid = (uid_t)-1;
+	pid_t pid;
+	FILE *f;
+
+	if ((fd = accept4(sv->cfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+		return;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	if ((pid = fork()) != 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		if (pid < 0)
+			log_warn("control: fork: %s", strerror(errno));
+		close(fd);
+		return;
+	}
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	alarm(15);
+	for (int i = 0; i < sv->nlfd; i++)
+		close(sv->lfd[i]);
+	for (int i = 0; i < sv->nkids; i++)
+		if (sv->kids[i].fd >= 0)
+			close(sv->kids[i].fd);
+	close(sv->cfd);
+	close(sigpipe_r);
+	close(sigpipe_w);
+	/* (here, not in the master: the group database may be slow) */
+	if (!(ok = control_peer_ok(fd, sv->cgid, &uid)))
+		log_warn("control: refused uid %d: not root, serve's user or "
+			 "a member of control-group", (int)uid);
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	n = recv(fd, req, sizeof(req) - 1, 0);
+	req[n > 0 ? n : 0] = '\0';
+	json = strncmp(req, "json", 4) == 0;
+	/* (the request read first: a close with it unread would reset the
+	 * connection, the answer lost) */
+	if (!ok) {
+		static const char no[] = "error: not allowed (root, serve's "
+					 "user or control-group only)\n";
+
+		(void)!write(fd, no, sizeof(no) - 1);
+		_exit(0);
+	}
+	if ((a = calloc((size_t)sv->nkids + 1, sizeof(*a))) == NULL)
+		_exit(1);
+	for (int i = 0; i < sv->nkids; i++) {
+		const struct child *k = &sv->kids[i];
+		struct state_active *x = &a[na];
+		double t = now_s();
+
+		if (!k->counted)
+			continue;
+		na++;
+		snprintf(x->client, sizeof(x->client), "%s", k->client);
+		snprintf(x->source, sizeof(x->source), "%s", k->source);
+		snprintf(x->dataset, sizeof(x->dataset), "%s", k->dataset);
+		snprintf(x->direction, sizeof(x->direction), "%s",
+			 k->direction);
+		snprintf(x->plane, sizeof(x->plane), "%s", k->plane);
+		x->bytes = k->bytes;
+		x->estimated = k->estimated;
+		x->started = (double)time(NULL) - (t - k->started);
+		x->seconds = k->xfer_at ? t - k->xfer_at : 0;
+	}
+	if ((f = fdopen(fd, "w")) == NULL)
+		_exit(1);
+	state_status(f, json, &sv->st, &sv->conf, a, na, (int64_t)time(NULL),
+		     (double)time(NULL) - (now_s() - sv->started));
+	_exit(fclose(f) == 0 ? 0 : 1);
 }
 
 /* ------------------------------------------------------------ master */
@@ -572,6 +731,61 @@ plane_word(const char *s)
 	return 1;
 }
 
+/* REQ, PROG and WHY from a session process that holds a slot: what
+ * zktls status shows, and why it failed.  Checked as from any process
+ * that talks to the network: each field or the line is dropped. */
+static bool
+heard_progress(struct child *k, const char *line)
+{
+	char plane[16];
+	unsigned long long bytes;
+	int est, at = -1;
+
+	if (strncmp(line, "REQ ", 4) == 0) {
+		const char *ds = line + 4 + 5;
+
+		if ((strncmp(line + 4, "push ", 5) != 0 &&
+		     strncmp(line + 4, "pull ", 5) != 0) ||
+		    !zfs_name_valid(ds, strchr(ds, '@') ? 's' : 'f'))
+			return true;
+		snprintf(k->direction, sizeof(k->direction), "%.4s", line + 4);
+		snprintf(k->dataset, sizeof(k->dataset), "%s", ds);
+		k->xfer_at = now_s();
+		return true;
+	}
+	if (strncmp(line, "PROG ", 5) == 0) {
+		if (sscanf(line + 5, "%15s %llu %d%n", plane, &bytes, &est,
+			   &at) != 3 || line[5 + at] != '\0' ||
+		    strchr(line, '-') != NULL ||
+		    !plane_word(plane))
+			return true;
+		snprintf(k->plane, sizeof(k->plane), "%s", plane);
+		k->bytes = bytes;
+		k->estimated = est != 0;
+		return true;
+	}
+	if (strncmp(line, "WHY ", 4) == 0) {
+		state_clean(k->why, sizeof(k->why), line + 4);
+		return true;
+	}
+	return false;
+}
+
+/* A session's end in the state, saved at once (a failure to save is a
+ * warning: the metrics and zktls status still have it). */
+static void
+note_end(struct server *sv, struct child *k, bool ok, const char *ds,
+	 uint64_t bytes)
+{
+	if (strcmp(ds, "-") == 0 && ok)
+		return; /* queries only */
+	state_note(&sv->st, k->client, ds, k->direction[0] ? k->direction : "-",
+		   ok, (int64_t)time(NULL), bytes, k->why);
+	if (sv->sdfd >= 0 && state_save(sv->sdfd, &sv->st) < 0)
+		log_warn("cannot save the state in %s: %s", sv->conf.state_dir,
+			 strerror(errno));
+}
+
 /* One line from a session process: "ID CLIENT" once, when it has
  * authenticated (a configured client's id), "END ..." once, about that
  * client.  Anything else is ignored. */
@@ -619,6 +833,8 @@ heard(struct server *sv, struct child *k, char *line)
 		tell(k, reply);
 		return;
 	}
+	if (k->counted && !k->said_end && heard_progress(k, line))
+		return;
 	if (strncmp(line, "END ", 4) == 0 && k->counted && !k->said_end) {
 		char client[CONF_ID_LEN], result[16], plane[16];
 		const char *ds;
@@ -638,12 +854,14 @@ heard(struct server *sv, struct child *k, char *line)
 			return;
 		if (strcmp(result, "ok") == 0) {
 			st->ok++;
-			if (zfs_name_valid(ds, strchr(ds, '@') ? 's' : 'f'))
-				note_success(sv, ds);
+			note_end(sv, k, true, ds, bytes);
 		} else if (strcmp(result, "denied") == 0) {
 			st->denied++;
+		} else if (strcmp(result, "query") == 0) {
+			st->query++;
 		} else {
 			st->failed++;
+			note_end(sv, k, false, ds, 0);
 		}
 		st->bytes += bytes;
 		st->seconds += secs;
@@ -1017,6 +1235,8 @@ on_request(void *arg, struct tls *peer, const struct proto_request *q,
 			return -zk_errcode();
 		}
 	}
+	dprintf(ss->master, "REQ %s %s\n",
+		cf->role == ROLE_RECEIVER ? "push" : "pull", cf->dataset);
 	*cfp = cf;
 	*polp = &ss->pol;
 	return 0;
@@ -1047,13 +1267,38 @@ keep_pull_base(struct sess *ss)
 	zk_clear();
 }
 
+/* The master's view of this session (zktls status): never blocks. */
+static void
+on_progress(void *arg, const char *plane, uint64_t bytes, int estimated)
+{
+	struct sess *ss = arg;
+	char line[64];
+	int n = snprintf(line, sizeof(line), "PROG %s %llu %d\n", plane,
+			 (unsigned long long)bytes, estimated != 0);
+
+	if (n > 0 && (size_t)n < sizeof(line))
+		(void)send(ss->master, line, (size_t)n,
+			   MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/* Why the session failed, one line the master keeps (cleaned there). */
+static void
+tell_why(int master, const char *why)
+{
+	char clean[STATE_WHY_LEN];
+
+	state_clean(clean, sizeof(clean), why);
+	dprintf(master, "WHY %s\n", clean);
+}
+
 /* One connection, in its own process. */
 static int
 serve_one(struct server *sv, int fd, const char *addr, int master, int json,
 	  int verbose)
 {
 	static struct sess ss;
-	struct session_serve hook = { on_request, on_list, on_have, &ss };
+	struct session_serve hook = { on_request, on_list, on_have, &ss,
+				      on_progress };
 	struct session *s = NULL;
 	struct conf tmpl;
 	struct conn c = { .fd = fd };
@@ -1088,13 +1333,16 @@ serve_one(struct server *sv, int fd, const char *addr, int master, int json,
 		log_info("%s", zk_errmsg());   /* it connects again */
 	else if (r < 0)
 		log_error("%s", zk_errmsg());
+	if (r != 0 && ss.client)
+		tell_why(master, zk_errmsg());
 	if (r == 0 && ss.client && ss.cf.zfs && ss.cf.role == ROLE_SENDER)
 		keep_pull_base(&ss);
 	if (ss.client) {
 		const struct session_result *res = session_result(s);
 		dprintf(master, "END %s %s %s %llu %.3f %s\n", ss.client->id,
 			r != 0 && !session_sent_away(s) ? "failed"
-			: r != 0 || res->denied ? "denied" : "ok",
+			: r != 0 || res->denied ? "denied"
+			: res->queries ? "query" : "ok",
 			res->plane,
 			(unsigned long long)res->bytes, res->seconds,
 			res->dataset[0] ? res->dataset : "-");
@@ -1269,8 +1517,8 @@ run(struct server *sv, int json, int verbose)
 	}
 	write_metrics(sv);
 	for (;;) {
-		struct pollfd pf[1 + CONF_MAX_LISTEN + MAX_CHILDREN];
-		int n = 0, ms = -1, idx_kids;
+		struct pollfd pf[2 + CONF_MAX_LISTEN + MAX_CHILDREN];
+		int n = 0, ms = -1, idx_kids, idx_ctl;
 
 		pf[n++] = (struct pollfd){ .fd = sp[0], .events = POLLIN };
 		for (int i = 0; i < sv->nlfd && !sv->stopping &&
@@ -1283,6 +1531,12 @@ run(struct server *sv, int json, int verbose)
 		for (int i = 0; i < sv->nkids; i++)
 			pf[n++] = (struct pollfd){ .fd = sv->kids[i].fd,
 						   .events = POLLIN };
+		idx_ctl = n;
+		pf[n++] = (struct pollfd){ .fd = sv->cfd, .events = POLLIN };
+		/* the metrics at least once a minute (staleness moves with
+		 * time; a file that stops changing says serve is down) */
+		if (sv->conf.metrics[0] && (ms < 0 || ms > 60000))
+			ms = 60000;
 		for (int i = 0; i < sv->nkids; i++) {
 			struct child *k = &sv->kids[i];
 			int left;
@@ -1339,7 +1593,11 @@ run(struct server *sv, int json, int verbose)
 			}
 			reap(sv);
 		}
-		for (int i = n - 1; i >= idx_kids; i--)
+		if (pf[idx_ctl].revents & POLLIN)
+			control_answer(sv);
+		if (sv->conf.metrics[0] && now_s() - sv->metrics_at >= 60)
+			write_metrics(sv);
+		for (int i = idx_ctl - 1; i >= idx_kids; i--)
 			if (pf[i].revents && i - idx_kids < sv->nkids &&
 			    sv->kids[i - idx_kids].fd == pf[i].fd &&
 			    pf[i].fd >= 0)
@@ -1375,6 +1633,7 @@ cmd_serve(int argc, char **argv)
 	char why[256];
 
 	memset(&sv, 0, sizeof(sv));
+	sv.sdfd = sv.cfd = -1;
 	optind = 1;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "vqh", opts, NULL)) != -1) {
@@ -1445,6 +1704,7 @@ cmd_serve(int argc, char **argv)
 	warn_no_privsep(&sv.conf);
 	cert_warn_expiry("certificate", sv.conf.cert, true);
 	cert_warn_expiry("CA", sv.conf.ca, true);
+	status_start(&sv);
 	r = run(&sv, json, verbose);
 	if (r == 0)
 		goto out;
@@ -1457,6 +1717,12 @@ out:
 	conf_free(&sv.conf);
 	free(sv.kids);
 	free(sv.stats);
-	free(sv.lastok);
+	state_free(&sv.st);
+	if (sv.sdfd >= 0)
+		close(sv.sdfd);
+	if (sv.cfd >= 0) {
+		close(sv.cfd);
+		(void)unlink(sv.conf.control);
+	}
 	return r < 0 ? zk_exit_code(r) : EXIT_OK;
 }

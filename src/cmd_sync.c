@@ -27,10 +27,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proto.h"
 #include "sync_plan.h"
+#include "sync_metrics.h"
 #include "zktls.h"
 
 #define MAX_DATASETS 1024
@@ -80,6 +82,8 @@ static const char sync_usage[] =
 	"                     glob (* also matches /), and those below them;\n"
 	"                     repeatable.  A push also leaves out those whose\n"
 	"                     zktls:sync property is off, false or no\n"
+	"  --metrics FILE     after the run, a Prometheus textfile: per dataset\n"
+	"                     the last success, the run's result, bytes\n"
 	"  --defaults FILE    options, one per line (default "
 	"~/.config/zktls/sync.conf,\n"
 	"                     then /etc/zktls/sync.conf)\n"
@@ -100,6 +104,7 @@ struct sync {
 	uint32_t zflags;          /* PROTO_ZF_{RAW,COMPRESSED,LARGE,EMBED,PROPS} */
 	char *exclude[MAX_EXCLUDE]; /* --exclude globs */
 	int nexclude;
+	const char *metrics;      /* --metrics FILE, or NULL */
 };
 
 /* One dataset's job and how it ended. */
@@ -182,7 +187,7 @@ static int
 sync_options(int argc, char **argv, struct sync *o, char **ops, int *nops)
 {
 	enum { O_JOBS = 256, O_RATE, O_ROLLBACK, O_EACH, O_DEFAULTS,
-	       O_PROTECT, O_EXCLUDE };
+	       O_PROTECT, O_EXCLUDE, O_METRICS };
 	static const struct option opts[] = {
 		{ "jobs", required_argument, NULL, O_JOBS },
 		{ "rate", required_argument, NULL, O_RATE },
@@ -192,6 +197,7 @@ sync_options(int argc, char **argv, struct sync *o, char **ops, int *nops)
 		{ "defaults", required_argument, NULL, O_DEFAULTS },
 		{ "protect", required_argument, NULL, O_PROTECT },
 		{ "exclude", required_argument, NULL, O_EXCLUDE },
+		{ "metrics", required_argument, NULL, O_METRICS },
 		COMMON_LONG_OPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -218,6 +224,7 @@ sync_options(int argc, char **argv, struct sync *o, char **ops, int *nops)
 		case O_ROLLBACK: o->rollback = 1; break;
 		case O_EACH: o->each = 1; break;
 		case O_DEFAULTS: break; /* read before */
+		case O_METRICS: o->metrics = optarg; break;
 		case O_PROTECT:
 			if (strcmp(optarg, "bookmark") == 0)
 				o->protect = PROTECT_BOOKMARK;
@@ -1143,6 +1150,31 @@ run_jobs(const struct sync *o, struct job *jobs, int n)
 	}
 }
 
+/* --metrics: a failure to write them is an error of its own (exit 1)
+ * after the run, which is not undone. */
+static int
+write_sync_metrics(const struct sync *o, const struct job *jobs, int n)
+{
+	struct sync_metric *m = calloc((size_t)n + 1, sizeof(*m));
+	int r;
+
+	if (m == NULL)
+		return zk_fail_errno(ZK_ESYS, "calloc");
+	for (int i = 0; i < n; i++) {
+		m[i].dataset = jobs[i].local;
+		m[i].ok = jobs[i].code == 0;
+		m[i].bytes = jobs[i].bytes;
+		m[i].snaps = jobs[i].snaps;
+	}
+	if ((r = sync_metrics_write(o->metrics, o->addr, m, n,
+				    (int64_t)time(NULL))) < 0) {
+		log_error("%s", zk_errmsg());
+		zk_clear();
+	}
+	free(m);
+	return r;
+}
+
 int
 cmd_sync(int argc, char **argv)
 {
@@ -1216,6 +1248,9 @@ cmd_sync(int argc, char **argv)
 			if (strcmp(jobs[i].kind, kinds[k]) == 0)
 				counts[k]++;
 	}
+	if (o.metrics && !o.dry_run && write_sync_metrics(&o, jobs, njobs) < 0 &&
+	    worst == 0)
+		worst = EXIT_SYS;
 	if (log_json()) {
 		fprintf(stderr, "{\"event\":\"sync-summary\",\"datasets\":%d,"
 			"\"updated\":%u,\"current\":%u,\"empty\":%u,"

@@ -87,6 +87,31 @@ parse_rate(const char *s, uint64_t *out)
 	return 0;
 }
 
+int
+conf_parse_duration(const char *s, int64_t *out)
+{
+	unsigned long long v, mul;
+	char num[32];
+	size_t n = strlen(s);
+
+	if (n < 2 || n >= sizeof(num))
+		return -1;
+	switch (s[n - 1]) {
+	case 's': mul = 1; break;
+	case 'm': mul = 60; break;
+	case 'h': mul = 3600; break;
+	case 'd': mul = 86400; break;
+	default: return -1;
+	}
+	memcpy(num, s, n - 1);
+	num[n - 1] = '\0';
+	/* at most a year: longer is a mistake, not a schedule */
+	if (parse_uint(num, 366ull * 86400 / mul, &v) < 0 || v == 0)
+		return -1;
+	*out = (int64_t)(v * mul);
+	return 0;
+}
+
 static int
 parse_bool(const char *s, int *out)
 {
@@ -137,13 +162,15 @@ static const struct directive directives[] = {
 	{ "user", 0, 1, 0 },         { "timeout", 0, 1, 0 },
 	{ "max-sessions", 0, 1, 0 }, { "grace", 0, 1, 0 },
 	{ "mode", 0, 1, 0 },         { "metrics", 0, 1, 0 },
-	{ "privsep", 0, 1, 0 },
+	{ "privsep", 0, 1, 0 },      { "state-dir", 0, 1, 0 },
+	{ "control", 0, 1, 0 },      { "control-group", 0, 1, 0 },
 	{ "name", 1, 1, 1 },         { "pin", 1, 1, 0 },
 	{ "push", 1, 1, 0 },         { "pull", 1, 1, 1 },
 	{ "max-sessions", 1, 1, 0 }, { "rate", 1, 1, 0 },
 	{ "resumable", 1, 1, 0 },    { "wildcards", 1, 1, 0 },
 	{ "rollback", 1, 1, 0 },     { "raw", 1, 1, 0 },
 	{ "property", 1, 1, 1 },     { "exclude", 1, 1, 1 },
+	{ "expect", 1, 1, 0 },
 };
 
 static int
@@ -179,6 +206,27 @@ server_directive(struct parser *p, const char *d, char **a)
 		if (a[0][strlen(a[0]) - 1] == '/')
 			return perr(p, "metrics names a file, not a directory");
 		return set_path(p, c->metrics, a[0], "metrics");
+	}
+	if (strcmp(d, "state-dir") == 0) {
+		c->state_dir_line = p->line;
+		return set_path(p, c->state_dir, a[0], "state-dir");
+	}
+	if (strcmp(d, "control") == 0) {
+		c->control_line = p->line;
+		/* sun_path's room */
+		if (strlen(a[0]) >= 100 || a[0][strlen(a[0]) - 1] == '/')
+			return perr(p, "control names a socket's path (under "
+				    "100 bytes)");
+		return set_path(p, c->control, a[0], "control");
+	}
+	if (strcmp(d, "control-group") == 0) {
+		if (!valid_id(a[0]) ||
+		    strlen(a[0]) >= sizeof(c->control_group))
+			return perr(p, "bad group name '%s'", a[0]);
+		snprintf(c->control_group, sizeof(c->control_group), "%s",
+			 a[0]);
+		c->control_group_line = p->line;
+		return 0;
 	}
 	if (strcmp(d, "user") == 0) {
 		if (!valid_id(a[0]) || strlen(a[0]) >= sizeof(c->user))
@@ -312,6 +360,12 @@ client_directive(struct parser *p, const char *d, char **a)
 	}
 	if (strcmp(d, "property") == 0 || strcmp(d, "exclude") == 0)
 		return recv_prop(p, d, a[0]);
+	if (strcmp(d, "expect") == 0) {
+		if (conf_parse_duration(a[0], &cl->expect_s) < 0)
+			return perr(p, "bad expect '%s' (a duration: 30m, 25h, "
+				    "7d; at most a year)", a[0]);
+		return 0;
+	}
 	if (parse_bool(a[0], strcmp(d, "resumable") == 0  ? &cl->resumable
 			     : strcmp(d, "rollback") == 0 ? &cl->rollback
 			     : strcmp(d, "raw") == 0      ? &cl->raw
@@ -450,6 +504,15 @@ finish(struct parser *p)
 		return perr(p, "client %s is not closed with '}'", p->cl->id);
 	}
 	p->line = 0;
+	if (c->control[0] == '\0' &&
+	    strlen(c->state_dir) + sizeof("/control") > 100) {
+		p->line = c->state_dir_line;
+		return perr(p, "state-dir is too long for its control socket "
+			    "(name one with control)");
+	}
+	if (c->control[0] == '\0')
+		snprintf(c->control, sizeof(c->control), "%.900s/control",
+			 c->state_dir);
 	if (c->nlisten == 0)
 		return perr(p, "no listen address");
 	if (c->cert[0] == '\0' || c->key[0] == '\0')
@@ -481,6 +544,7 @@ conf_parse(const char *text, size_t len, struct serve_conf *out, char *err,
 	out->mode = MODE_AUTO;
 	out->privsep = 1;
 	snprintf(out->user, sizeof(out->user), "zktls");
+	snprintf(out->state_dir, sizeof(out->state_dir), "/var/lib/zktls");
 	if (errlen)
 		err[0] = '\0';
 	while (pos < len) {
@@ -593,6 +657,9 @@ conf_print(const struct serve_conf *c, char *out, size_t cap)
 	  plane_mode_name(c->mode), c->privsep ? "yes" : "no");
 	if (c->metrics[0])
 		P("metrics %s\n", c->metrics);
+	P("state-dir %s\ncontrol %s\n", c->state_dir, c->control);
+	if (c->control_group[0])
+		P("control-group %s\n", c->control_group);
 	for (int i = 0; i < c->nclients; i++) {
 		const struct conf_client *cl = &c->clients[i];
 
@@ -614,6 +681,8 @@ conf_print(const struct serve_conf *c, char *out, size_t cap)
 			P("\tproperty %s\n", cl->set[k]);
 		for (int k = 0; k < cl->nexclude; k++)
 			P("\texclude %s\n", cl->exclude[k]);
+		if (cl->expect_s)
+			P("\texpect %llds\n", (long long)cl->expect_s);
 		P("\tresumable %s\n\twildcards %s\n\trollback %s\n\traw %s\n}\n",
 		  cl->resumable ? "yes" : "no", cl->wildcards ? "yes" : "no",
 		  cl->rollback ? "yes" : "no", cl->raw ? "yes" : "no");
@@ -622,7 +691,9 @@ conf_print(const struct serve_conf *c, char *out, size_t cap)
 	return (int)o;
 }
 
-/* Field by field: padding and the block's line number do not count. */
+/* Field by field: padding and the block's line number do not count; nor
+ * does expect, which judges the past and grants nothing (a reload that
+ * changes it stops no connection). */
 bool
 conf_client_same(const struct conf_client *a, const struct conf_client *b)
 {

@@ -47,6 +47,9 @@ struct conf_client {
 	char exclude[CONF_MAX_PROPS][256]; /* "PROP" (-x) */
 	int nexclude;
 	int raw;                      /* its pulls are always zfs send -w */
+	/* expect DURATION: each of its datasets is stale (zktls status,
+	 * the metrics) when its last success is older; 0 none. */
+	int64_t expect_s;
 };
 
 struct serve_conf {
@@ -62,8 +65,14 @@ struct serve_conf {
 	int grace_s;                  /* SIGTERM: time to finish sessions */
 	enum plane_mode mode;
 	char metrics[CONF_PATH_LEN];  /* Prometheus textfile, "" none */
+	/* What survives a restart (state.c), default /var/lib/zktls; the
+	 * status socket (default STATE-DIR/control) and the group whose
+	 * members may read it besides root ("" none). */
+	char state_dir[CONF_PATH_LEN], control[CONF_PATH_LEN];
+	char control_group[64];
 	/* where they were given (0: not, the default) */
 	int listen_line[CONF_MAX_LISTEN], user_line, metrics_line;
+	int state_dir_line, control_line, control_group_line;
 	struct conf_client *clients;
 	int nclients;
 };
@@ -88,6 +97,8 @@ conf_client_by_id(const struct serve_conf *c, const char *id)
 			return &c->clients[i];
 	return NULL;
 }
+/* A duration: digits and one of s, m, h, d (25h, 30m, 7d): 0, or -1. */
+int conf_parse_duration(const char *s, int64_t *out);
 bool conf_client_same(const struct conf_client *a,
 		      const struct conf_client *b);
 void conf_free(struct serve_conf *c);

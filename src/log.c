@@ -277,9 +277,14 @@ xfer_progress(struct xfer *x, int final)
 	double t = now_s(), dt;
 	char b[32], r[32];
 
-	if (!x->progress || (!final && t - x->t_last_progress < 1.0))
+	if ((!x->progress && !x->tick) ||
+	    (!final && t - x->t_last_progress < 1.0))
 		return;
 	x->t_last_progress = t;
+	if (x->tick)
+		x->tick(x->tick_arg, x);
+	if (!x->progress)
+		return;
 	dt = t - x->t_start;
 	human_bytes(x->bytes, b, sizeof(b));
 	human_bytes(dt > 0 ? (uint64_t)((double)x->bytes / dt) : 0, r,

@@ -59,6 +59,7 @@ static const struct {
 	{ "recv", cmd_xfer },    { "receive", cmd_xfer },
 	{ "serve", cmd_serve },  { "list", cmd_list },
 	{ "sync", cmd_sync },    { "cert", cmd_cert },
+	{ "sync", cmd_sync },    { "status", cmd_status },
 	{ "pin", cmd_pin },      { "version", cmd_version },
 	{ "--version", cmd_version }, { "help", cmd_help },
 	{ "--help", cmd_help },  { "-h", cmd_help },

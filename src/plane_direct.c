@@ -147,7 +147,7 @@ static int wait_child(struct chan *c, struct endpoint *e, struct stall *st,
 	}
 	/* Progress, estimated: TCP's count of bytes acknowledged (sending)
 	 * or received, TLS framing included, since zfs took the socket. */
-	if (x->progress &&
+	if ((x->progress || x->tick) &&
 	    ktls_tcp_progress(c->fd, st->sending, &base, &queued, &closed) == 0) {
 		x->estimated = 1;
 		tick = tick < 0 || tick > 1000 ? 1000 : tick;

@@ -541,6 +541,17 @@ cipher_why(const struct session *s, bool json)
 	return json ? "peer_choice" : "the peer's choice";
 }
 
+/* The transfer's progress, for serve's master (struct session_serve). */
+static void
+serve_tick(void *arg, const struct xfer *x)
+{
+	struct session *s = arg;
+
+	s->serve->on_progress(s->serve->arg,
+			      s->c.plane ? s->c.plane->name : "none", x->bytes,
+			      x->estimated);
+}
+
 static int
 negotiate_server(struct session *s)
 {
@@ -572,6 +583,10 @@ negotiate_server(struct session *s)
 		s->cf = cf;
 		s->pol = pol;
 		s->x.progress = 0;
+		if (s->serve->on_progress) {
+			s->x.tick = serve_tick;
+			s->x.tick_arg = s;
+		}
 		if (cf->role == ROLE_SENDER) {
 			snprintf(s->snapname, sizeof(s->snapname), "%s",
 				 cf->dataset);
@@ -1144,19 +1159,20 @@ session_busy(const struct session *s)
 const struct session_result *
 session_result(struct session *s)
 {
-	static struct session_result none = { "none", 0, 0, "-", 0 };
+	static struct session_result none = { "none", 0, 0, "-", 0, 0 };
 
 	if (s == NULL)
 		return &none;
 	s->result.plane = s->c.plane ? s->c.plane->name : "none";
 	if (s->cf->role == ROLE_RECEIVER && s->target[0] && s->snapname[0])
-		received_name(s, 0, s->result.dataset,
+		received_name(s, 1, s->result.dataset,
 			      sizeof(s->result.dataset));
 	else
 		snprintf(s->result.dataset, sizeof(s->result.dataset), "%s",
 			 s->cf->role == ROLE_SENDER ? s->snapname : s->target);
 	s->result.bytes = s->x.uncounted ? 0 : s->x.bytes;
 	s->result.denied = s->queries_only && s->denied > 0;
+	s->result.queries = s->queries_only;
 	s->result.seconds = now_s() - (s->x.t_start > 0 ? s->x.t_start : s->t0);
 	return &s->result;
 }

@@ -95,6 +95,7 @@ int cmd_serve(int argc, char **argv); /* serve */
 int cmd_list(int argc, char **argv);  /* list: LIST/HAVE a serve */
 int cmd_sync(int argc, char **argv);  /* sync: bring a dataset up to date */
 int cmd_cert(int argc, char **argv);  /* cert: a CA, host certificates */
+int cmd_status(int argc, char **argv); /* status: ask a running serve */
 
 /* ---------------------------------------------------------------- errors
  *
@@ -535,6 +536,10 @@ struct xfer {
 	int uncounted;        /* the plane cannot count bytes (direct) */
 	int estimated;        /* bytes is an estimate (progress lines only) */
 	const char *label;    /* what progress lines are about, or NULL */
+	/* Called with the progress, at most once a second (serve tells its
+	 * master how far a session is), or NULL. */
+	void (*tick)(void *arg, const struct xfer *x);
+	void *tick_arg;
 };
 
 /*
@@ -767,6 +772,11 @@ struct session_serve {
 	int (*on_have)(void *arg, struct tls *peer, const struct proto_have *q,
 		       struct proto_having *out);
 	void *arg;
+	/* During the transfer, at most once a second: its plane and the
+	 * stream bytes so far (estimated from TCP where the plane cannot
+	 * count); NULL for none. */
+	void (*on_progress)(void *arg, const char *plane, uint64_t bytes,
+			    int estimated);
 };
 void session_set_serve(struct session *s, const struct session_serve *sv);
 /* A client's questions before (or instead of) a transfer: switch the
@@ -785,6 +795,7 @@ struct session_result {
 	double seconds;
 	char dataset[512];  /* where it landed, or the snapshot sent */
 	int denied;         /* queries only, and policy refused one */
+	int queries;        /* queries only (LIST, HAVE), no transfer */
 };
 const struct session_result *session_result(struct session *s);
 /* Did the server answer the request "busy" (try again later)? */

@@ -42,6 +42,7 @@ for ex in "$REPO/contrib/zktls.conf.example" "$T/man.conf"; do
 		-e "s|/var/lib/prometheus/node-exporter/|$T/|" "$ex" >"$T/ex$n.conf"
 	[ "$V6" = 1 ] || sed -i '/^listen \[::\]/d' "$T/ex$n.conf"
 	[ "$(id -u)" = 0 ] || echo "privsep no" >>"$T/ex$n.conf"
+	echo "state-dir $T" >>"$T/ex$n.conf" # not this host's /var/lib/zktls
 	assert_grep "listen 0.0.0.0:$port" "$T/ex$n.conf"
 	mkdir -p "$T/srv.out"
 	: >"$T/srv.zfs.log"

@@ -714,6 +714,7 @@ assert_calls() {
 serve_conf() {
 	local f=$1
 	shift
+	mkdir -p -m 0755 "$T/state"
 	{
 		echo "listen 127.0.0.1:0"
 		echo "cert $PKI/beta.pem"
@@ -721,6 +722,7 @@ serve_conf() {
 		echo "ca $PKI/ca.pem"
 		echo "timeout $((10 * SCALE))"
 		echo "metrics $T/metrics.prom"
+		echo "state-dir $T/state"
 		echo "user nobody"
 		# not root: serve only starts without its monitor when told
 		[ "$(id -u)" = 0 ] || echo "privsep no"

@@ -54,6 +54,6 @@ bounded 30 env ZKTLS_ZFS="$FAKEZFS" ZKTLS_FAKE_STREAM="$T/stream" \
 	2>"$T/space.err"
 assert_rc 0 $? "a push of pool/my home@b" "$T/space.err"
 sleep 0.5
-assert_grep 'zktls_last_success_timestamp_seconds{dataset="backup/alpha/my home"} ' "$T/metrics.prom"
+assert_grep 'zktls_last_success_timestamp_seconds{client="alpha",dataset="backup/alpha/my home"} ' "$T/metrics.prom"
 
 finish "SIGHUP to every zktls process ends no transfer; a dataset with a space in the metrics"

@@ -71,6 +71,9 @@ assert_no_grep "truncated" "$T/serve.err"
 assert_no_grep "error" "$T/serve.err"
 assert_no_grep 'result="failed"' "$T/metrics.prom"
 assert_grep 'zktls_sessions_total{client="alpha",plane="user",result="denied"} 2' "$T/metrics.prom"
+# the allowed queries are queries, not sessions that moved a stream
+assert_grep 'zktls_sessions_total{client="alpha",plane="user",result="query"} ' "$T/metrics.prom"
+assert_no_grep 'result="ok"' "$T/metrics.prom"
 
 # 4. a long listing
 kill -TERM "$SERVE_PID"

@@ -36,8 +36,12 @@ BLOCK=("client alpha {" "name alpha" "push backup/alpha" "pull pool/exp" "}")
 mkdir -p "$T/m"
 chown 65534:65534 "$T/m"
 chmod 755 "$T/m"
-# own_metrics CONF: point CONF's metrics there
-own_metrics() { sed -i "s#^metrics .*#metrics $T/m/metrics.prom#" "$1"; }
+# own_metrics CONF: point CONF's metrics there, and its state-dir (which
+# must be serve's to write)
+own_metrics() {
+	sed -i -e "s#^metrics .*#metrics $T/m/metrics.prom#" \
+		-e "s#^state-dir .*#state-dir $T/m#" "$1"
+}
 
 # 1. not root, privilege separation not given up: no start
 serve_conf "$T/sep.conf" "${BLOCK[@]}"

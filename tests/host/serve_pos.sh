@@ -182,8 +182,8 @@ m=$T/metrics.prom
 assert_grep 'zktls_sessions_total{client="alpha",plane="user",result="ok"} '"$((5 + seqn))" "$m"
 assert_grep 'zktls_sessions_total{client="c3",plane="user",result="ok"} 8' "$m"
 assert_grep 'zktls_bytes_total{client="c8",plane="user"} '"$((8 * 262144))" "$m"
-assert_grep 'zktls_last_success_timestamp_seconds{dataset="backup/alpha/home"} ' "$m"
-assert_grep 'zktls_last_success_timestamp_seconds{dataset="pool/home@b"} ' "$m"
+assert_grep 'zktls_last_success_timestamp_seconds{client="alpha",dataset="backup/alpha/home"} ' "$m"
+assert_grep 'zktls_last_success_timestamp_seconds{client="alpha",dataset="pool/home"} ' "$m"
 assert_grep 'zktls_sessions_active 0' "$m"
 
 # 6. --check-config

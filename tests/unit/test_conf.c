@@ -177,5 +177,63 @@ main(void)
 	bad(HEAD, "line 0: no client: the server would refuse everybody");
 	bad("listen 1.2.3.4:5\ncert /c\nkey /k\nclient a {\nname a\npush p/a\n}\n",
 	    "line 4: client a has no pin and there is no ca to check its name against");
+	/* state-dir, control, control-group, expect */
+	{
+		struct serve_conf d, e;
+		char txt[8192];
+		int64_t v;
+
+		CHECK(parse(HEAD "client a {\nname a\npush p/a\n}\n", &d) == 0);
+		CHECK_STR(d.state_dir, "/var/lib/zktls");
+		CHECK_STR(d.control, "/var/lib/zktls/control");
+		CHECK(d.control_group[0] == '\0' && d.clients[0].expect_s == 0);
+		conf_free(&d);
+		CHECK(parse(HEAD "state-dir /srv/zk\ncontrol-group backup\n"
+			    "client a {\nname a\npush p/a\nexpect 25h\n}\n"
+			    "client b {\nname b\npush p/b\nexpect 7d\n}\n",
+			    &d) == 0);
+		CHECK_STR(d.control, "/srv/zk/control");
+		CHECK_STR(d.control_group, "backup");
+		CHECK(d.clients[0].expect_s == 25 * 3600 &&
+		      d.clients[1].expect_s == 7 * 86400);
+		CHECK(conf_print(&d, txt, sizeof(txt)) > 0);
+		CHECK(parse(txt, &e) == 0);
+		CHECK(e.clients[0].expect_s == 25 * 3600);
+		CHECK_STR(e.control, "/srv/zk/control");
+		CHECK_STR(e.control_group, "backup");
+		/* expect grants nothing: a change stops no connection */
+		e.clients[0].expect_s = 60;
+		CHECK(conf_client_same(&d.clients[0], &e.clients[0]));
+		conf_free(&d);
+		conf_free(&e);
+		CHECK(parse(HEAD "control /run/zktls/ctl\nclient a {\nname a\n"
+			    "push p/a\n}\n", &d) == 0);
+		CHECK_STR(d.control, "/run/zktls/ctl");
+		CHECK_STR(d.state_dir, "/var/lib/zktls");
+		conf_free(&d);
+		CHECK(conf_parse_duration("30m", &v) == 0 && v == 1800);
+		CHECK(conf_parse_duration("45s", &v) == 0 && v == 45);
+		CHECK(conf_parse_duration("366d", &v) == 0 && v == 366 * 86400);
+		CHECK(conf_parse_duration("367d", &v) < 0);
+		CHECK(conf_parse_duration("0h", &v) < 0);
+		CHECK(conf_parse_duration("h", &v) < 0);
+		CHECK(conf_parse_duration("12", &v) < 0);
+		CHECK(conf_parse_duration("-1h", &v) < 0);
+		CHECK(conf_parse_duration("1.5h", &v) < 0);
+		CHECK(conf_parse_duration("99999999999999999999h", &v) < 0);
+	}
+	bad(HEAD "client a {\nname a\npush p/a\nexpect 25\n}\n",
+	    "line 8: bad expect '25' (a duration: 30m, 25h, 7d; at most a year)");
+	bad(HEAD "client a {\nname a\npush p/a\nexpect 1h\nexpect 2h\n}\n",
+	    "line 9: expect given twice");
+	bad(HEAD "expect 1h\n", "line 5: unknown directive 'expect'");
+	bad(HEAD "state-dir var/lib\n", "line 5: state-dir must be an absolute path");
+	bad(HEAD "control /run/zktls/\n",
+	    "line 5: control names a socket's path (under 100 bytes)");
+	bad(HEAD "control-group a:b\n", "line 5: bad group name 'a:b'");
+	bad(HEAD "state-dir /0123456789012345678901234567890123456789"
+	    "01234567890123456789012345678901234567890123456789xxxxxxxxxx\n"
+	    "client a {\nname a\npush p/a\n}\n",
+	    "line 5: state-dir is too long for its control socket (name one with control)");
 	T_DONE("test_conf");
 }
