@@ -110,7 +110,7 @@ comp() { # comp CMD: the long options the completion offers for CMD
 		printf "%s\n" "${COMPREPLY[@]}"' comp "$1" | grep '^--' | sort -u
 }
 [ -n "$common" ] || fail "no COMMON_LONG_OPTS in src/zktls.h"
-for pair in serve:cmd_serve list:cmd_list sync:cmd_sync cert:cmd_cert; do
+for pair in serve:cmd_serve list:cmd_list sync:cmd_sync cert:cmd_cert status:cmd_status; do
 	c=${pair%%:*} f=src/${pair#*:}.c
 	d=$(diff <(table "$f") <(comp "$c"))
 	[ -z "$d" ] || fail "completion of $c differs from $f's table (<: table, >: completion): $(echo $d)"
@@ -122,15 +122,15 @@ for c in pipe send recv receive; do
 done
 d=$(comm -23 <(echo "$x") <(for c in pipe send recv; do comp $c; done | sort -u))
 [ -z "$d" ] || fail "completion of pipe/send/recv lacks: $(echo $d)"
-all=$(for c in pipe send recv serve list sync cert; do comp $c; done | sort -u)
-for h in "" sync serve cert; do
+all=$(for c in pipe send recv serve list sync cert status; do comp $c; done | sort -u)
+for h in "" sync serve cert status; do
 	# shellcheck disable=SC2086
 	for o in $("$root/usr/sbin/zktls" $h --help 2>&1 | grep -o -- '--[a-z][a-z-]*' | sort -u); do
 		grep -qx -- "$o" <<<"$all" || fail "zktls $h --help names $o; the completion does not"
 	done
 done
 top1=$(bash -c '. contrib/zktls.bash-completion; COMP_WORDS=(zktls ""); COMP_CWORD=1; _zktls; echo "${COMPREPLY[*]}"')
-for c in pipe send recv serve list sync cert pin version; do
+for c in pipe send recv serve list sync cert status pin version; do
 	grep -qw -- "$c" <<<"$top1" || fail "completion offers no subcommand $c"
 done
 note "completion: $(wc -l <<<"$all") long options, the getopt tables' and --help's"
