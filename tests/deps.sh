@@ -14,7 +14,7 @@ if [ "${1:-}" = deb ]; then
 else
 	pkgs=(gcc make pkg-config libssl-dev openssl clang llvm libclang-rt-14-dev
 	      valgrind socat stunnel4 python3 iproute2 procps psmisc xxd time
-	      "${deb_pkgs[@]}")
+	      prometheus "${deb_pkgs[@]}")   # prometheus: promtool (alerts_pos)
 fi
 
 missing=()
