@@ -194,7 +194,7 @@ bench_zktls() {   # bench_zktls zfs|pipe PLANE
     [[ $mode == pipe && $(jf "$tag.r" bytes) != "$BYTES" ]] && ok=0
     [[ $(jf "$tag.s" plane) == "$p" ]] || ok=0
     [[ $ok == 1 ]] || show "$tag.s" "$tag.r"
-    CIPHER[$p]=$(jf "$tag.s" cipher)/$(jf "$tag.s" key_strategy)
+    CIPHER[$p]=$(jf "$tag.s" cipher)/$(jf "$tag.s" key_strategy)/$(jf "$tag.s" cipher_why)
     record "$mode" "zktls $p" "$ok"
 }
 declare -A CIPHER=()
