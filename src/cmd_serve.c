@@ -124,6 +124,7 @@ struct server {
 	int cfd;                 /* the control socket, or -1 */
 	gid_t cgid;              /* control-group's, or -1 */
 	double started, metrics_at;
+	double certs_at;              /* their expiry last checked */
 	uint64_t refused;
 	double accept_after;     /* out of fds: listeners rest until then */
 	unsigned gen;            /* counts the reloads */
@@ -327,6 +328,16 @@ stop_changed(struct server *sv, const struct serve_conf *conf)
 	return n;
 }
 
+/* The certificate and CA: a warning from 30 days before they expire, an
+ * error once they have; at start, on SIGHUP and daily. */
+static void
+warn_certs(struct server *sv)
+{
+	sv->certs_at = now_s();
+	cert_warn_expiry("certificate", sv->conf.cert, true);
+	cert_warn_expiry("CA", sv->conf.ca, true);
+}
+
 static void
 reload(struct server *sv)
 {
@@ -377,8 +388,7 @@ reload(struct server *sv)
 	log_info("reloaded %s: %d clients%s", sv->config, conf.nclients,
 		 stopped ? "; stopped the connections of changed clients" : "");
 	check_datasets(&sv->conf);
-	cert_warn_expiry("certificate", sv->conf.cert, true);
-	cert_warn_expiry("CA", sv->conf.ca, true);
+	warn_certs(sv);
 }
 
 /* ------------------------------------------------------------ metrics */
@@ -1537,6 +1547,8 @@ run(struct server *sv, int json, int verbose)
 		 * time; a file that stops changing says serve is down) */
 		if (sv->conf.metrics[0] && (ms < 0 || ms > 60000))
 			ms = 60000;
+		if (ms < 0 || ms > 3600000)   /* warn_certs(), daily */
+			ms = 3600000;
 		for (int i = 0; i < sv->nkids; i++) {
 			struct child *k = &sv->kids[i];
 			int left;
@@ -1597,6 +1609,8 @@ run(struct server *sv, int json, int verbose)
 			control_answer(sv);
 		if (sv->conf.metrics[0] && now_s() - sv->metrics_at >= 60)
 			write_metrics(sv);
+		if (now_s() - sv->certs_at >= 86400)
+			warn_certs(sv);
 		for (int i = idx_ctl - 1; i >= idx_kids; i--)
 			if (pf[i].revents && i - idx_kids < sv->nkids &&
 			    sv->kids[i - idx_kids].fd == pf[i].fd &&
@@ -1702,8 +1716,7 @@ cmd_serve(int argc, char **argv)
 		log_info("%s; sessions use the user plane", why);
 	check_datasets(&sv.conf);
 	warn_no_privsep(&sv.conf);
-	cert_warn_expiry("certificate", sv.conf.cert, true);
-	cert_warn_expiry("CA", sv.conf.ca, true);
+	warn_certs(&sv);
 	status_start(&sv);
 	r = run(&sv, json, verbose);
 	if (r == 0)
