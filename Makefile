@@ -31,7 +31,7 @@ PLANES_linux := src/plane_kernel.c src/plane_rw.c src/plane_splice.c \
 LIB_SRC  := src/err.c src/log.c src/util.c src/net.c src/conn.c src/tls.c \
             src/tlskeys.c src/tlsrec.c src/certinfo.c src/proto.c src/zfs.c src/child.c src/endpoint.c src/session.c \
             src/policy.c src/conf.c src/privsep.c src/plane.c src/plane_user.c $(PLANES_$(KTLS)) \
-            src/sync_plan.c src/retain.c \
+            src/sync_plan.c src/retain.c src/prune.c \
             $(KTLS_SRC)
 UNIT     := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 

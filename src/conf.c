@@ -137,13 +137,14 @@ static const struct directive directives[] = {
 	{ "user", 0, 1, 0 },         { "timeout", 0, 1, 0 },
 	{ "max-sessions", 0, 1, 0 }, { "grace", 0, 1, 0 },
 	{ "mode", 0, 1, 0 },         { "metrics", 0, 1, 0 },
-	{ "privsep", 0, 1, 0 },
+	{ "privsep", 0, 1, 0 },      { "prune-interval", 0, 1, 0 },
 	{ "name", 1, 1, 1 },         { "pin", 1, 1, 0 },
 	{ "push", 1, 1, 0 },         { "pull", 1, 1, 1 },
 	{ "max-sessions", 1, 1, 0 }, { "rate", 1, 1, 0 },
 	{ "resumable", 1, 1, 0 },    { "wildcards", 1, 1, 0 },
 	{ "rollback", 1, 1, 0 },     { "raw", 1, 1, 0 },
 	{ "property", 1, 1, 1 },     { "exclude", 1, 1, 1 },
+	{ "keep", 1, -1, 0 },
 };
 
 static int
@@ -198,6 +199,13 @@ server_directive(struct parser *p, const char *d, char **a)
 		if (parse_uint(a[0], 4096, &v) < 0 || v == 0)
 			return perr(p, "bad max-sessions '%s' (1 to 4096)", a[0]);
 		c->max_sessions = (int)v;
+		return 0;
+	}
+	if (strcmp(d, "prune-interval") == 0) {
+		if (parse_uint(a[0], 7 * 86400, &v) < 0 || (v > 0 && v < 60))
+			return perr(p, "bad prune-interval '%s' (0: only after "
+				    "pushes, or 60 to 604800 seconds)", a[0]);
+		c->prune_interval_s = (int)v;
 		return 0;
 	}
 	if (strcmp(d, "privsep") == 0) {
@@ -312,6 +320,16 @@ client_directive(struct parser *p, const char *d, char **a)
 	}
 	if (strcmp(d, "property") == 0 || strcmp(d, "exclude") == 0)
 		return recv_prop(p, d, a[0]);
+	if (strcmp(d, "keep") == 0) {
+		char grid[512] = "", why[200];
+
+		for (int i = 0; a[i]; i++)
+			snprintf(grid + strlen(grid), sizeof(grid) - strlen(grid),
+				 "%s%s", i ? " " : "", a[i]);
+		if (retain_grid_parse(grid, &cl->keep, why, sizeof(why)) < 0)
+			return perr(p, "%s", why);
+		return 0;
+	}
 	if (parse_bool(a[0], strcmp(d, "resumable") == 0  ? &cl->resumable
 			     : strcmp(d, "rollback") == 0 ? &cl->rollback
 			     : strcmp(d, "raw") == 0      ? &cl->raw
@@ -396,6 +414,9 @@ close_client(struct parser *p)
 			    "could never be recognised", cl->id);
 	if (cl->push[0] == '\0' && cl->npull == 0)
 		return perr(p, "client %s may neither push nor pull", cl->id);
+	if (cl->keep.set && cl->push[0] == '\0')
+		return perr(p, "client %s has keep but no push dataset to "
+			    "keep snapshots of", cl->id);
 	if (shadowed(p, cl) < 0)
 		return -1;
 	p->line = line;
@@ -427,7 +448,9 @@ directive(struct parser *p, char **a, int n)
 	if (d == NULL)
 		return perr(p, "unknown directive '%s'%s", a[0],
 			    p->cl ? " in a client block" : "");
-	if (n - 1 != d->nargs)
+	if (d->nargs < 0 && n < 2)
+		return perr(p, "%s takes one or more arguments", d->name);
+	if (d->nargs >= 0 && n - 1 != d->nargs)
 		return perr(p, "%s takes %d argument%s", d->name, d->nargs,
 			    d->nargs == 1 ? "" : "s");
 	if (!d->repeat) {
@@ -480,6 +503,7 @@ conf_parse(const char *text, size_t len, struct serve_conf *out, char *err,
 	out->grace_s = 30;
 	out->mode = MODE_AUTO;
 	out->privsep = 1;
+	out->prune_interval_s = 3600;
 	snprintf(out->user, sizeof(out->user), "zktls");
 	if (errlen)
 		err[0] = '\0';
@@ -516,6 +540,7 @@ conf_parse(const char *text, size_t len, struct serve_conf *out, char *err,
 			}
 			a[nargs++] = tok;
 		}
+		a[nargs] = NULL;
 		if (nargs == 0)
 			continue;
 		if (directive(&p, a, nargs) < 0)
@@ -593,6 +618,7 @@ conf_print(const struct serve_conf *c, char *out, size_t cap)
 	  plane_mode_name(c->mode), c->privsep ? "yes" : "no");
 	if (c->metrics[0])
 		P("metrics %s\n", c->metrics);
+	P("prune-interval %d\n", c->prune_interval_s);
 	for (int i = 0; i < c->nclients; i++) {
 		const struct conf_client *cl = &c->clients[i];
 
@@ -614,6 +640,12 @@ conf_print(const struct serve_conf *c, char *out, size_t cap)
 			P("\tproperty %s\n", cl->set[k]);
 		for (int k = 0; k < cl->nexclude; k++)
 			P("\texclude %s\n", cl->exclude[k]);
+		if (cl->keep.set) {
+			char grid[200];
+
+			retain_grid_print(&cl->keep, grid, sizeof(grid));
+			P("\tkeep %s\n", grid);
+		}
 		P("\tresumable %s\n\twildcards %s\n\trollback %s\n\traw %s\n}\n",
 		  cl->resumable ? "yes" : "no", cl->wildcards ? "yes" : "no",
 		  cl->rollback ? "yes" : "no", cl->raw ? "yes" : "no");

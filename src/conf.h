@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "retain.h"
 #include "zktls.h"
 
 #define CONF_MAX_LISTEN 8
@@ -47,6 +48,9 @@ struct conf_client {
 	char exclude[CONF_MAX_PROPS][256]; /* "PROP" (-x) */
 	int nexclude;
 	int raw;                      /* its pulls are always zfs send -w */
+	/* Retention of what it pushes, applied by serve (not a right of
+	 * its sessions: conf_client_same() does not compare it). */
+	struct retain_grid keep;
 };
 
 struct serve_conf {
@@ -62,6 +66,8 @@ struct serve_conf {
 	int grace_s;                  /* SIGTERM: time to finish sessions */
 	enum plane_mode mode;
 	char metrics[CONF_PATH_LEN];  /* Prometheus textfile, "" none */
+	int prune_interval_s;         /* clients' keep applied every so
+					 often (0: only after pushes) */
 	/* where they were given (0: not, the default) */
 	int listen_line[CONF_MAX_LISTEN], user_line, metrics_line;
 	struct conf_client *clients;
