@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "proto.h"
+#include "prune.h"
 #include "sync_plan.h"
 #include "zktls.h"
 
@@ -72,7 +73,12 @@ static const char sync_usage[] =
 	"                     snapshot when it has diverged\n"
 	"  --protect HOW      push: keep the base of the next run on the source\n"
 	"                     with a bookmark (default), a hold, or none\n"
+	"  --keep GRID        pull: then prune the local target, e.g.\n"
+	"                     \"hourly=24 daily=30 monthly=12 newest=2\"\n"
+	"                     (a push's retention is the server's: keep in\n"
+	"                     its zktls.conf)\n"
 	"  -n, --dry-run      print the plan; send nothing, change nothing\n"
+	"                     (with --keep: what would be destroyed now)\n"
 	"  --defaults FILE    options, one per line (default "
 	"~/.config/zktls/sync.conf,\n"
 	"                     then /etc/zktls/sync.conf)\n"
@@ -91,6 +97,7 @@ struct sync {
 	char tag[128];            /* names our marks: zktls_HOST_PORT */
 	uint64_t rate;
 	uint32_t zflags;          /* PROTO_ZF_{RAW,COMPRESSED,LARGE,EMBED,PROPS} */
+	struct retain_grid keep;  /* --keep: prune a pull's target */
 };
 
 /* One dataset's job and how it ended. */
@@ -173,7 +180,7 @@ static int
 sync_options(int argc, char **argv, struct sync *o, char **ops, int *nops)
 {
 	enum { O_JOBS = 256, O_RATE, O_ROLLBACK, O_EACH, O_DEFAULTS,
-	       O_PROTECT };
+	       O_PROTECT, O_KEEP };
 	static const struct option opts[] = {
 		{ "jobs", required_argument, NULL, O_JOBS },
 		{ "rate", required_argument, NULL, O_RATE },
@@ -182,6 +189,7 @@ sync_options(int argc, char **argv, struct sync *o, char **ops, int *nops)
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "defaults", required_argument, NULL, O_DEFAULTS },
 		{ "protect", required_argument, NULL, O_PROTECT },
+		{ "keep", required_argument, NULL, O_KEEP },
 		COMMON_LONG_OPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -208,6 +216,14 @@ sync_options(int argc, char **argv, struct sync *o, char **ops, int *nops)
 		case O_ROLLBACK: o->rollback = 1; break;
 		case O_EACH: o->each = 1; break;
 		case O_DEFAULTS: break; /* read before */
+		case O_KEEP: {
+			char why[200];
+
+			if (retain_grid_parse(optarg, &o->keep, why,
+					      sizeof(why)) < 0)
+				return zk_fail(ZK_EUSAGE, "--%s", why);
+			break;
+		}
 		case O_PROTECT:
 			if (strcmp(optarg, "bookmark") == 0)
 				o->protect = PROTECT_BOOKMARK;
@@ -377,6 +393,10 @@ parse(int argc, char **argv, struct sync *o)
 	if (o->rollback && o->push)
 		return usage_error("%s", "--rollback is for pulls (a server "
 				   "is rolled back by its operator)");
+	if (o->keep.set && o->push)
+		return usage_error("%s", "--keep prunes a pull's local target; "
+				   "what a push leaves on the server is the "
+				   "server's to keep (keep in its zktls.conf)");
 	if (o->rate && !o->push)
 		return usage_error("%s", "--rate paces pushes (the server's "
 				   "policy paces pulls)");
@@ -661,6 +681,30 @@ changed_since(const struct sync *o, const char *local,
 }
 
 /*
+ * --keep on a pull's target: local pruned by the grid (dry: what would
+ * go, printed), its base of the next incremental kept: the newest of
+ * its snapshots whose guid the server (src, ns entries) still has.
+ */
+static int
+keep_local(const struct sync *o, const char *local,
+	   const struct proto_entry *loc, int nl,
+	   const struct proto_entry *src, int ns)
+{
+	struct prune_opts po = { .who = "sync --keep", .dry = o->dry_run,
+				 .verbose = o->cf.verbose };
+	int r;
+
+	for (int i = nl - 1; i >= 0 && po.base_guid == 0; i--)
+		if (loc[i].kind == PROTO_KIND_SNAPSHOT &&
+		    sync_find_guid(src, ns, loc[i].guid, 0))
+			po.base_guid = loc[i].guid;
+	if ((r = prune_dataset(o->local, &o->keep, local, &po,
+			       retain_now())) < 0)
+		return zk_fail(ZK_EZFS, "%s: pruning by --keep failed", local);
+	return 0;
+}
+
+/*
  * Bring one dataset up to date: local (ours) and remote (the server's, or
  * "" for where it lands by its mapping on a push).
  */
@@ -812,6 +856,9 @@ sync_one(const struct sync *o, const char *local, const char *remote,
 			out->bytes = bytes;
 			report(src, dst, out->kind, snaps, bytes,
 			       snaps ? "" : "up to date");
+			if (!o->push && o->keep.set)
+				return keep_local(o, local, loc, nl, rem.e,
+						  (int)rem.n);
 			return 0;
 		}
 		if (o->dry_run) {
@@ -862,6 +909,9 @@ sync_one(const struct sync *o, const char *local, const char *remote,
 			out->snaps = snaps;
 			out->bytes = est;
 			report(src, dst, "planned", snaps, est, plan_text);
+			if (!o->push && o->keep.set)
+				return keep_local(o, local, loc, nl, rem.e,
+						  (int)rem.n);
 			return 0;
 		}
 		if (!o->push && st.from != NULL &&
