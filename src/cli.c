@@ -26,6 +26,7 @@ static const char usage_text[] =
 	"TLS-OPTIONS\n"
 	"                  [--source POOL/FS@SNAP [--source-flags wcLepRI]]\n"
 	"       zktls serve --config FILE [--check-config] [--json] [-v|-q]\n"
+	"                   [--prune-now | --prune-dry-run]\n"
 	"       zktls list --connect HOST:PORT TLS-OPTIONS [--push | --tree]\n"
 	"                  [--have GUID]... [--json] DATASET\n"
 	"       zktls sync [OPTIONS] POOL/FS HOST[:PORT][:DATASET] (push; "
