@@ -169,7 +169,7 @@ newest(void)
 	reset();
 	grid("newest=2");
 	for (int i = 0; i < 5; i++) {
-		char name[8];
+		char name[16];
 		snprintf(name, sizeof(name), "s%d", i);
 		snap(name, 1000 + i);
 	}
