@@ -99,7 +99,7 @@ build/fuzz/fuzz_tlsrec: fuzz/fuzz_tlsrec.c src/tlsrec.c src/tlsrec.h \
 	$(FUZZ_CC) $(shell $(PKG_CONFIG) --cflags openssl) $< src/tlsrec.c \
 		src/tlskeys.c src/err.c src/util.c -o $@ $(LIBS)
 
-CONF_FUZZ_SRC := src/conf.c src/err.c src/util.c src/net.c src/zfs.c src/child.c src/policy.c \
+CONF_FUZZ_SRC := src/conf.c src/err.c src/util.c src/net.c src/zfs.c src/child.c src/policy.c src/retain.c \
                  src/privsep.c src/os_$(KTLS).c \
                  src/endpoint.c src/log.c src/plane.c src/plane_user.c \
                  src/tlsrec.c src/tlskeys.c src/tls.c src/ktls_$(KTLS).c \
