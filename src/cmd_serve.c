@@ -631,7 +631,9 @@ heard(struct server *sv, struct child *k, char *line)
 			st->ok++;
 			if (zfs_name_valid(ds, strchr(ds, '@') ? 's' : 'f'))
 				note_success(sv, ds);
-			prune_note(&sv->prune, &sv->conf, k->client);
+			if (bytes > 0)
+				prune_note(&sv->prune, &sv->conf, k->client,
+					   ds);
 		} else if (strcmp(result, "denied") == 0) {
 			st->denied++;
 		} else {

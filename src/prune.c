@@ -142,11 +142,14 @@ prune_client(const struct conf_client *cl, int dry, int verbose, time_t now)
 
 void
 prune_note(struct prune_timer *t, const struct serve_conf *c,
-	   const char *client)
+	   const char *client, const char *dataset)
 {
 	const struct conf_client *cl = conf_client_by_id(c, client);
 
-	if (cl == NULL || !cl->keep.set || t->all)
+	/* a push (it landed in the push dataset), not a query or a pull
+	 * of something else */
+	if (cl == NULL || !cl->keep.set || t->all ||
+	    !zfs_name_within(dataset, cl->push, true))
 		return;
 	for (int i = 0; i < t->npending; i++)
 		if (strcmp(t->pending[i], client) == 0)

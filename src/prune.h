@@ -33,7 +33,8 @@ int prune_client(const struct conf_client *cl, int dry, int verbose,
 		 time_t now);
 
 /* serve's master: who is due.  Small and self-contained: the master
- * calls prune_note() when a client's push ended well and prune_tick()
+ * calls prune_note() when a client's session ended well (a push: what
+ * it names lies in the client's push dataset) and prune_tick()
  * each time round its loop; prune_tick() starts one process at a time
  * that prunes the clients due (the master never waits on zfs). */
 #define PRUNE_PENDING 32
@@ -46,7 +47,7 @@ struct prune_timer {
 	char pending[PRUNE_PENDING][CONF_ID_LEN];
 };
 void prune_note(struct prune_timer *t, const struct serve_conf *c,
-		const char *client);
+		const char *client, const char *dataset);
 /* Start the pruner if some client is due and none runs (never while
  * stopping); the poll timeout the master should use, ms (-1 none), the
  * smaller of its own and when the timer is due next. */
