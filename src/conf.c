@@ -202,9 +202,9 @@ server_directive(struct parser *p, const char *d, char **a)
 		return 0;
 	}
 	if (strcmp(d, "prune-interval") == 0) {
-		if (parse_uint(a[0], 7 * 86400, &v) < 0 || (v > 0 && v < 60))
+		if (parse_uint(a[0], 7 * 86400, &v) < 0)
 			return perr(p, "bad prune-interval '%s' (0: only after "
-				    "pushes, or 60 to 604800 seconds)", a[0]);
+				    "pushes, or 1 to 604800 seconds)", a[0]);
 		c->prune_interval_s = (int)v;
 		return 0;
 	}

@@ -202,7 +202,9 @@ prune_tick(struct prune_timer *t, const struct serve_conf *c, int ms,
 	if (t->next == 0)
 		t->next = now + (c->prune_interval_s ? c->prune_interval_s : 0);
 	if (c->prune_interval_s && now >= t->next) {
-		t->all = 1;
+		t->all = 0;
+		for (int i = 0; i < c->nclients && !t->all; i++)
+			t->all = c->clients[i].keep.set;
 		t->next = now + c->prune_interval_s;
 	}
 	if (!stopping && (t->all || t->npending > 0) &&

@@ -4,8 +4,8 @@
 #	serve's retention with a stand-in zfs: a client's keep grid applied
 #	to what it pushed, by --prune-dry-run (prints, destroys nothing),
 #	with a clock behind the snapshots (ZKTLS_NOW: nothing goes),
-#	--prune-now, and by serve itself after the client's push; a client
-#	without keep loses nothing.
+#	--prune-now, by serve itself after the client's push and on its
+#	timer (prune-interval); a client without keep loses nothing.
 #
 # Strategy:
 #	fakezfs lists (ZKTLS_FAKE_RETAIN) alpha's backup/alpha@s1..s5, one a
@@ -93,4 +93,21 @@ $(argv_line destroy backup/alpha@s3)" "$(fake_calls "$T/srv.zfs.log" destroy)" "
 assert_grep "zktls: client alpha: destroyed backup/alpha@s3 (outside keep grid daily=2)" "$T/serve.err"
 assert_no_grep "backup/c1@" "$T/serve.err"
 
-finish "retain_pos: keep daily=2: dry run listed s1 s3 and destroyed nothing; now before s3: nothing; --prune-now and serve after alpha's push destroyed exactly s1 s3; c1 (no keep) nothing"
+# 6. the timer: prune-interval 2, no push; serve prunes by itself
+kill -TERM "$SERVE_PID"
+reap "$SPID" _
+serve_conf "$T/timer.conf" "prune-interval 2" \
+	"client alpha {" "name alpha" "push backup/alpha" "keep daily=2" "}"
+rm -f "$T/srv.zfs.log"
+start_serve "$T/timer.err" "$T/timer.conf" TZ=UTC ZKTLS_FAKE_RETAIN="$T/retain"
+for ((i = 0; i < 100; i++)); do
+	[ "$(fake_calls "$T/srv.zfs.log" destroy | wc -l)" -ge 4 ] && break
+	sleep 0.1
+done
+assert_eq "$(argv_line destroy backup/alpha@s1)
+$(argv_line destroy backup/alpha@s3)
+$(argv_line destroy backup/alpha@s1)
+$(argv_line destroy backup/alpha@s3)" "$(fake_calls "$T/srv.zfs.log" destroy | head -n 4)" \
+	"two passes of the timer (the stand-in destroys nothing)"
+
+finish "retain_pos: keep daily=2: dry run listed s1 s3 and destroyed nothing; now before s3: nothing; --prune-now and serve after alpha's push destroyed exactly s1 s3; c1 (no keep) nothing; prune-interval 2 pruned twice unasked"

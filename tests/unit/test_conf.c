@@ -149,10 +149,10 @@ main(void)
 	    "line 8: keep: daily given twice");
 	bad(HEAD "client a {\nname a\npush p/a\nkeep daily=3\nkeep newest=1\n}\n",
 	    "line 9: keep given twice");
-	bad(HEAD "prune-interval 30\n", "line 5: bad prune-interval '30' (0: only "
-	    "after pushes, or 60 to 604800 seconds)");
+	bad(HEAD "prune-interval 604801\n", "line 5: bad prune-interval '604801' "
+	    "(0: only after pushes, or 1 to 604800 seconds)");
 	bad(HEAD "prune-interval 1h\n", "line 5: bad prune-interval '1h' (0: only "
-	    "after pushes, or 60 to 604800 seconds)");
+	    "after pushes, or 1 to 604800 seconds)");
 
 	/* errors, each with its line */
 	bad(HEAD "bogus 1\n", "line 5: unknown directive 'bogus'");
