@@ -46,7 +46,7 @@ prune_dataset(const char *root, const struct retain_grid *g, const char *ds,
 	      const struct prune_opts *o, time_t now)
 {
 	static struct retain_snap s[PRUNE_SNAPS];
-	char grid[200], why[600], msg[512];
+	char grid[200], why[600] = "", msg[512];
 	int n, gone = 0, failed = 0;
 
 	retain_grid_print(g, grid, sizeof(grid));
