@@ -14,7 +14,10 @@
 #	and sync --keep on a push.  Each fails (exit not 0), the server's
 #	snapshots are exactly n1 n2 n3 with their guids afterwards, and a
 #	pass of serve's pruner (--prune-now) destroys nothing: alpha has no
-#	keep grid.  A session's ZOP_DESTROY of a snapshot, which no message
+#	keep grid.  Then, the oracle checked: with "rollback yes" in the
+#	rule (SIGHUP) the same -R -I stream leaves exactly n1 n4 (zfs receive
+#	-F drops what the stream lacks), as zktls.conf(5) warns.
+#	A session's ZOP_DESTROY of a snapshot, which no message
 #	of the protocol can ask for, is refused by policy_zfs (test_policy).
 #
 # Strategy:
@@ -82,8 +85,23 @@ CONF
         expect_rc "prune-now" "$?" 0
         [[ $(rn_list dstpool/rneg/rn) == "$want_list" ]] || err "after prune-now: [$(rn_list dstpool/rneg/rn)]"
         grep -aq 'destroyed' "$W/rnsrv.log" "$W/rnp.log" && err "a destroy was logged"
+        # the oracle sees a loss: with "rollback yes" (zfs receive -F)
+        # the same -R -I stream drops n2 and n3
+        sed -i 's/^\tpush dstpool\/rneg$/\tpush dstpool\/rneg\n\trollback yes/' "$W/rneg.conf"
+        kill -HUP "$(cat "$W/rnsrv.pid")"
+        for ((i = 0; i < 100; i++)); do
+            grep -aq 'reloaded' "$W/rnsrv.log" && break
+            nap 0.1
+        done
+        zk_start rnf "$ZKA" send -R -I srcpool/rn@n1 --json "${TLS_A[@]}" --timeout 60 --connect "$SRV" srcpool/rn@n4
+        zk_wait rnf; rc=$?
+        expect_rc "with rollback yes, send -R -I" "$rc" 0
+        got=$(rn_list dstpool/rneg/rn)
+        [[ $got == "n1:$(guid srcpool/rn@n1) n4:$(guid srcpool/rn@n4)" ]] ||
+            err "with rollback yes: [$got] (want n1 n4: -F drops n2 n3)"
+        tried+="with rollback yes the same -R -I stream left [$(sed 's/:[0-9]*//g' <<<"$got")]; "
     fi
     zk_stop rnsrv
-    verdict retain-client-refused "${tried}the server still has exactly n1 n2 n3, guids equal ($((SECONDS - t0)) s)" rnsrv rna1 rna2 rna3 rna4 rna5
+    verdict retain-client-refused "${tried}without it the server kept exactly n1 n2 n3, guids equal ($((SECONDS - t0)) s)" rnsrv rna1 rna2 rna3 rna4 rna5 rnf
     zfs destroy -r dstpool/rneg 2>/dev/null; zfs destroy -r srcpool/rn 2>/dev/null
 fi
