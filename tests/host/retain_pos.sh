@@ -10,7 +10,8 @@
 # Strategy:
 #	fakezfs lists (ZKTLS_FAKE_RETAIN) alpha's backup/alpha@s1..s5, one a
 #	day in UTC (s3 and s4 the same day, s2 held), and c1's backup/c1@x1..
-#	x3.  alpha has "keep daily=2": s5 and s4 (one a day), s2 (held) stay,
+#	x3.  A listing with a line zfs could not print destroys nothing.
+#	alpha has "keep daily=2": s5 and s4 (one a day), s2 (held) stay,
 #	s1 and s3 go.  Checked by the exact "would destroy" lines, the exact
 #	zfs destroy calls in fakezfs's log (none for dry runs, none of
 #	backup/c1) and serve's one log line per snapshot destroyed.
@@ -68,7 +69,20 @@ $(argv_line destroy backup/alpha@s3)" "$(fake_calls "$T/now.zfs.log" destroy)" "
 assert_line "zktls: client alpha: destroyed backup/alpha@s1 (outside keep grid daily=2)" "$T/now.err"
 assert_line "zktls: client alpha: destroyed backup/alpha@s3 (outside keep grid daily=2)" "$T/now.err"
 
-# 5. serve after pushes: c1's push prunes nothing (no keep), alpha's
+# 5. a listing zfs could not have printed (a creation time that is not a
+#    number): nothing destroyed, a warning, exit 5
+{
+	cat "$T/retain"
+	printf 'backup/alpha@s6\t16\tyesterday\t0\n'
+} >"$T/retain.bad"
+bounded 30 "${FENV[@]}" ZKTLS_FAKE_RETAIN="$T/retain.bad" \
+	ZKTLS_FAKE_LOG="$T/bad.zfs.log" "$ZK" serve --config "$T/zktls.conf" \
+	--prune-now >"$T/bad.out" 2>"$T/bad.err"
+assert_exit 5 "--prune-now of a bad listing" "$T/bad.err"
+assert_line "zktls: warning: client alpha: keep daily=2: cannot list the snapshots of backup/alpha" "$T/bad.err"
+assert_eq 0 "$(fake_calls "$T/bad.zfs.log" destroy | wc -l)" "destroys with a bad listing"
+
+# 6. serve after pushes: c1's push prunes nothing (no keep), alpha's
 #    prunes s1 and s3
 start_serve "$T/serve.err" "$T/zktls.conf" TZ=UTC ZKTLS_FAKE_RETAIN="$T/retain" \
 	ZKTLS_FAKE_GUID=101
@@ -93,7 +107,7 @@ $(argv_line destroy backup/alpha@s3)" "$(fake_calls "$T/srv.zfs.log" destroy)" "
 assert_grep "zktls: client alpha: destroyed backup/alpha@s3 (outside keep grid daily=2)" "$T/serve.err"
 assert_no_grep "backup/c1@" "$T/serve.err"
 
-# 6. the timer: prune-interval 2, no push; serve prunes by itself
+# 7. the timer: prune-interval 2, no push; serve prunes by itself
 kill -TERM "$SERVE_PID"
 reap "$SPID" _
 serve_conf "$T/timer.conf" "prune-interval 2" \
