@@ -1362,7 +1362,7 @@ prune_once(const struct serve_conf *c, int dry, int verbose)
 	if ((r = zfs_init()) < 0)
 		return r;
 	for (int i = 0; i < c->nclients; i++)
-		if (prune_client(&c->clients[i], dry, verbose, now) < 0)
+		if (prune_client(c, &c->clients[i], dry, verbose, now) < 0)
 			failed = 1;
 	return failed ? zk_fail(ZK_EZFS, "some datasets could not be "
 				"pruned") : 0;

@@ -103,8 +103,25 @@ prune_dataset(const char *root, const struct retain_grid *g, const char *ds,
 	return failed ? -1 : gone;
 }
 
+/* Is ds in another client's push dataset, one nested in cl's (its own
+ * keep, or none, decides there)? */
+static bool
+others(const struct serve_conf *c, const struct conf_client *cl,
+       const char *ds)
+{
+	for (int i = 0; i < c->nclients; i++) {
+		const struct conf_client *o = &c->clients[i];
+
+		if (o != cl && o->push[0] && strlen(o->push) > strlen(cl->push) &&
+		    zfs_name_within(ds, o->push, false))
+			return true;
+	}
+	return false;
+}
+
 int
-prune_client(const struct conf_client *cl, int dry, int verbose, time_t now)
+prune_client(const struct serve_conf *c, const struct conf_client *cl,
+	     int dry, int verbose, time_t now)
 {
 	static struct proto_entry e[PROTO_MAX_ENTRIES];
 	struct prune_opts o = { .dry = dry, .verbose = verbose };
@@ -128,7 +145,7 @@ prune_client(const struct conf_client *cl, int dry, int verbose, time_t now)
 	for (int i = 0; i < n; i++) {
 		snprintf(ds, sizeof(ds), "%s%s", cl->push, e[i].name);
 		if (!zfs_name_valid(ds, 'f') ||
-		    !zfs_name_within(ds, cl->push, false))
+		    !zfs_name_within(ds, cl->push, false) || others(c, cl, ds))
 			continue;
 		if ((r = prune_dataset(cl->push, &cl->keep, ds, &o, now)) < 0)
 			failed = 1;
@@ -176,8 +193,8 @@ pruner(const struct prune_timer *t, const struct serve_conf *c)
 		for (int k = 0; k < t->npending && !due; k++)
 			due = strcmp(t->pending[k], cl->id) == 0;
 		if (due && cl->keep.set)
-			(void)prune_client(cl, 0, log_level() >= LOG_VERBOSE,
-					   now);
+			(void)prune_client(c, cl, 0,
+					   log_level() >= LOG_VERBOSE, now);
 	}
 }
 

@@ -27,10 +27,11 @@ struct prune_opts {
  * (what failed logged). */
 int prune_dataset(const char *root, const struct retain_grid *g,
 		  const char *ds, const struct prune_opts *o, time_t now);
-/* Apply a client's keep to its push dataset and every dataset below it:
- * the number destroyed, or -1 when some dataset could not be pruned. */
-int prune_client(const struct conf_client *cl, int dry, int verbose,
-		 time_t now);
+/* Apply a client's keep (cl, of c) to its push dataset and every dataset
+ * below it but those in another client's push dataset nested in it: the
+ * number destroyed, or -1 when some dataset could not be pruned. */
+int prune_client(const struct serve_conf *c, const struct conf_client *cl,
+		 int dry, int verbose, time_t now);
 
 /* serve's master: who is due.  Small and self-contained: the master
  * calls prune_note() when a client's session ended well (a push: what

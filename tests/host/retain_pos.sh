@@ -11,6 +11,8 @@
 #	fakezfs lists (ZKTLS_FAKE_RETAIN) alpha's backup/alpha@s1..s5, one a
 #	day in UTC (s3 and s4 the same day, s2 held), and c1's backup/c1@x1..
 #	x3.  A listing with a line zfs could not print destroys nothing.
+#	With alpha's push dataset backup and c1's backup/c1 nested in it,
+#	alpha's grid never reaches backup/c1.
 #	alpha has "keep daily=2": s5 and s4 (one a day), s2 (held) stay,
 #	s1 and s3 go.  Checked by the exact "would destroy" lines, the exact
 #	zfs destroy calls in fakezfs's log (none for dry runs, none of
@@ -82,7 +84,21 @@ assert_exit 5 "--prune-now of a bad listing" "$T/bad.err"
 assert_line "zktls: warning: client alpha: keep daily=2: cannot list the snapshots of backup/alpha" "$T/bad.err"
 assert_eq 0 "$(fake_calls "$T/bad.zfs.log" destroy | wc -l)" "destroys with a bad listing"
 
-# 6. serve after pushes: c1's push prunes nothing (no keep), alpha's
+# 6. nested push datasets: alpha pushes into backup (keep newest=1), c1
+#    into backup/c1 (no keep): alpha's grid reaches backup/alpha, never
+#    backup/c1
+printf 'backup/alpha\t1\t1\nbackup/c1\t2\t2\n' >"$T/tree"
+serve_conf "$T/nested.conf" \
+	"client alpha {" "name alpha" "push backup" "keep newest=1" "}" \
+	"client c1 {" "name c1" "push backup/c1" "}"
+bounded 30 "${FENV[@]}" ZKTLS_FAKE_LISTING="$T/tree" "$ZK" serve \
+	--config "$T/nested.conf" --prune-dry-run >"$T/nested.out" 2>"$T/nested.err"
+assert_exit 0 "--prune-dry-run, nested" "$T/nested.err"
+assert_eq "would destroy backup/alpha@s1 (outside keep grid newest=1)
+would destroy backup/alpha@s3 (outside keep grid newest=1)
+would destroy backup/alpha@s4 (outside keep grid newest=1)" "$(cat "$T/nested.out")" "nested: what would go"
+
+# 7. serve after pushes: c1's push prunes nothing (no keep), alpha's
 #    prunes s1 and s3
 start_serve "$T/serve.err" "$T/zktls.conf" TZ=UTC ZKTLS_FAKE_RETAIN="$T/retain" \
 	ZKTLS_FAKE_GUID=101
@@ -107,7 +123,7 @@ $(argv_line destroy backup/alpha@s3)" "$(fake_calls "$T/srv.zfs.log" destroy)" "
 assert_grep "zktls: client alpha: destroyed backup/alpha@s3 (outside keep grid daily=2)" "$T/serve.err"
 assert_no_grep "backup/c1@" "$T/serve.err"
 
-# 7. the timer: prune-interval 2, no push; serve prunes by itself
+# 8. the timer: prune-interval 2, no push; serve prunes by itself
 kill -TERM "$SERVE_PID"
 reap "$SPID" _
 serve_conf "$T/timer.conf" "prune-interval 2" \
