@@ -33,7 +33,7 @@ PLANES_linux := src/plane_kernel.c src/plane_rw.c src/plane_splice.c \
 LIB_SRC  := src/err.c src/log.c src/util.c src/net.c src/conn.c src/tls.c \
             src/tlskeys.c src/tlsrec.c src/certinfo.c src/cipher.c src/state.c src/control.c src/proto.c src/zfs.c src/child.c src/endpoint.c src/session.c \
             src/policy.c src/conf.c src/privsep.c src/plane.c src/plane_user.c $(PLANES_$(KTLS)) \
-            src/sync_plan.c src/sync_filter.c src/sync_metrics.c \
+            src/sync_plan.c src/sync_filter.c src/sync_metrics.c src/retain.c src/prune.c \
             $(KTLS_SRC)
 UNIT     := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
@@ -107,7 +107,7 @@ build/fuzz/fuzz_tlsrec: fuzz/fuzz_tlsrec.c src/tlsrec.c src/tlsrec.h \
 	$(FUZZ_CC) $(shell $(PKG_CONFIG) --cflags openssl) $< src/tlsrec.c \
 		src/tlskeys.c src/err.c src/util.c -o $@ $(LIBS)
 
-CONF_FUZZ_SRC := src/conf.c src/err.c src/util.c src/net.c src/zfs.c src/child.c src/policy.c \
+CONF_FUZZ_SRC := src/conf.c src/err.c src/util.c src/net.c src/zfs.c src/child.c src/policy.c src/retain.c \
                  src/privsep.c src/os_$(KTLS).c \
                  src/endpoint.c src/log.c src/plane.c src/plane_user.c \
                  src/tlsrec.c src/tlskeys.c src/tls.c src/cipher.c src/ktls_$(KTLS).c \

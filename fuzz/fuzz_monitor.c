@@ -8,7 +8,10 @@
  * request is spelled by zfs_argv() (or refused) and judged by
  * policy_zfs() for a fixed client.  zfs itself is a runner that answers
  * every read with a failure: the judge must fail closed then.  A receive
- * it lets through carries everything the client's policy promises.
+ * it lets through carries everything the client's policy promises.  No
+ * request of a session destroys a snapshot, rolls back, holds or
+ * releases, though the client has a keep grid (retention is serve's
+ * pruner's), and policy_prune() without a listing lets nothing go.
  *
  *   make fuzz && build/fuzz/fuzz_monitor -max_total_time=60 CORPUS_DIR
  */
@@ -54,6 +57,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cl.nset = 2;
 		snprintf(cl.exclude[0], sizeof(cl.exclude[0]), "atime");
 		cl.nexclude = 1;
+		if (retain_grid_parse("newest=1", &cl.keep, why,
+				      sizeof(why)) < 0)
+			abort();
 		zfs_use_runner(&runner);
 	}
 	if (zfs_req_decode(data, size, &r) < 0)
@@ -69,6 +75,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* nothing zfs could not confirm passes: a send needs the origins */
 	if (verdict == 0 && (r.op == ZOP_SEND || r.op == ZOP_ESTIMATE ||
 			     r.op == ZOP_DESCRIBE))
+		abort();
+	if (verdict == 0 && ((r.op == ZOP_DESTROY && strchr(r.name, '@')) ||
+			     r.op == ZOP_ROLLBACK || r.op == ZOP_HOLD ||
+			     r.op == ZOP_RELEASE))
+		abort();
+	why[0] = '\0';
+	if (policy_prune(cl.push, &cl.keep, &r, NULL, 0, 0, why,
+			 sizeof(why)) != -1 || !why[0])
 		abort();
 	/* a receive that passes carries all the policy promises: -u, each
 	 * of its -o and -x, and -x for the mount properties it does not set */

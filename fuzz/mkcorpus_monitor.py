@@ -41,6 +41,10 @@ seeds = {
     "mark": req("MARK", name="tank/exp/x@a",
                 name2="tank/exp/x#zktls:5:alpha:a"),
     "destroy": req("DESTROY", name="tank/exp/x#zktls:5:alpha:a"),
+    # retention: what serve's pruner lists and destroys; a session's
+    # destroy of a snapshot of its pushes must never pass
+    "list-retain": req("LIST", 6, name="backup/alpha/home"),
+    "destroy-snap": req("DESTROY", name="backup/alpha/home@old"),
 }
 os.makedirs(sys.argv[1], exist_ok=True)
 for n, b in seeds.items():

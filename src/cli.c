@@ -27,6 +27,7 @@ static const char usage_text[] =
 	"                  [--source POOL/FS@SNAP [--source-flags wcLepRI]]\n"
 	"       zktls serve --config FILE [--check-config] [--json] [-v|-q]\n"
 	"       zktls status [--control PATH | --config FILE] [--json]\n"
+	"                   [--prune-now | --prune-dry-run]\n"
 	"       zktls list --connect HOST:PORT TLS-OPTIONS [--push | --tree]\n"
 	"                  [--have GUID]... [--json] DATASET\n"
 	"       zktls sync [OPTIONS] POOL/FS HOST[:PORT][:DATASET] (push; "

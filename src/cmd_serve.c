@@ -63,6 +63,7 @@
 #include "ktls.h"
 #include "proto.h"
 #include "state.h"
+#include "prune.h"
 #include "zktls.h"
 
 #define MAX_CHILDREN 4096
@@ -128,6 +129,7 @@ struct server {
 	uint64_t refused;
 	double accept_after;     /* out of fds: listeners rest until then */
 	unsigned gen;            /* counts the reloads */
+	struct prune_timer prune;/* retention: who is due (prune.c) */
 };
 
 static int sigpipe_w = -1, sigpipe_r = -1;
@@ -865,6 +867,9 @@ heard(struct server *sv, struct child *k, char *line)
 		if (strcmp(result, "ok") == 0) {
 			st->ok++;
 			note_end(sv, k, true, ds, bytes);
+			if (bytes > 0)
+				prune_note(&sv->prune, &sv->conf, k->client,
+					   ds);
 		} else if (strcmp(result, "denied") == 0) {
 			st->denied++;
 		} else if (strcmp(result, "query") == 0) {
@@ -1577,6 +1582,7 @@ run(struct server *sv, int json, int verbose)
 				ms = 1000;
 			}
 		}
+		ms = prune_tick(&sv->prune, &sv->conf, ms, sv->stopping);
 		if (poll(pf, (nfds_t)n, ms) < 0 && errno != EINTR)
 			return zk_fail_errno(ZK_ESYS, "poll");
 		if (pf[0].revents) {
@@ -1628,7 +1634,25 @@ run(struct server *sv, int json, int verbose)
 /* ------------------------------------------------------------ command */
 
 static const char serve_usage[] =
-	"usage: zktls serve --config FILE [--check-config] [--json] [-v|-q]\n";
+	"usage: zktls serve --config FILE [--check-config] [--json] [-v|-q]\n"
+	"       zktls serve --config FILE --prune-now|--prune-dry-run [-v]\n";
+
+/* --prune-now, --prune-dry-run: each client's keep applied once, here
+ * (dry: what would go, on stdout), and exit. */
+static int
+prune_once(const struct serve_conf *c, int dry, int verbose)
+{
+	time_t now = retain_now();
+	int r, failed = 0;
+
+	if ((r = zfs_init()) < 0)
+		return r;
+	for (int i = 0; i < c->nclients; i++)
+		if (prune_client(c, &c->clients[i], dry, verbose, now) < 0)
+			failed = 1;
+	return failed ? zk_fail(ZK_EZFS, "some datasets could not be "
+				"pruned") : 0;
+}
 
 int
 cmd_serve(int argc, char **argv)
@@ -1636,6 +1660,8 @@ cmd_serve(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, 'C' },
+		{ "prune-now", no_argument, NULL, 'P' },
+		{ "prune-dry-run", no_argument, NULL, 'D' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -1643,7 +1669,7 @@ cmd_serve(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct server sv;
-	int ch, check = 0, json = 0, verbose = 0, quiet = 0, r;
+	int ch, check = 0, json = 0, verbose = 0, quiet = 0, r, prune = 0;
 	char why[256];
 
 	memset(&sv, 0, sizeof(sv));
@@ -1654,6 +1680,8 @@ cmd_serve(int argc, char **argv)
 		switch (ch) {
 		case 'c': sv.config = optarg; break;
 		case 'C': check = 1; break;
+		case 'P': prune = 1; break;
+		case 'D': prune = 2; break;
 		case 'j': json = 1; break;
 		case 'v': verbose++; break;
 		case 'q': quiet = 1; break;
@@ -1681,6 +1709,11 @@ cmd_serve(int argc, char **argv)
 		printf("%s: ok, %d clients, %d listen addresses\n", sv.config,
 		       sv.conf.nclients, sv.conf.nlisten);
 		r = 0;
+		goto out;
+	}
+	if (prune) {
+		if ((r = prune_once(&sv.conf, prune == 2, verbose)) < 0)
+			goto fail;
 		goto out;
 	}
 	if ((r = privsep_possible(&sv)) < 0)

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "proto.h"
+#include "prune.h"
 #include "sync_plan.h"
 #include "sync_metrics.h"
 #include "zktls.h"
@@ -76,7 +77,12 @@ static const char sync_usage[] =
 	"                     snapshot when it has diverged\n"
 	"  --protect HOW      push: keep the base of the next run on the source\n"
 	"                     with a bookmark (default), a hold, or none\n"
+	"  --keep GRID        pull: then prune the local target, e.g.\n"
+	"                     \"hourly=24 daily=30 monthly=12 newest=2\"\n"
+	"                     (a push's retention is the server's: keep in\n"
+	"                     its zktls.conf)\n"
 	"  -n, --dry-run      print the plan; send nothing, change nothing\n"
+	"                     (with --keep: what would be destroyed now)\n"
 	"  --exclude PATTERN  leave out the datasets whose source name matches "
 	"the\n"
 	"                     glob (* also matches /), and those below them;\n"
@@ -105,6 +111,7 @@ struct sync {
 	char *exclude[MAX_EXCLUDE]; /* --exclude globs */
 	int nexclude;
 	const char *metrics;      /* --metrics FILE, or NULL */
+	struct retain_grid keep;  /* --keep: prune a pull's target */
 };
 
 /* One dataset's job and how it ended. */
@@ -187,7 +194,7 @@ static int
 sync_options(int argc, char **argv, struct sync *o, char **ops, int *nops)
 {
 	enum { O_JOBS = 256, O_RATE, O_ROLLBACK, O_EACH, O_DEFAULTS,
-	       O_PROTECT, O_EXCLUDE, O_METRICS };
+	       O_PROTECT, O_EXCLUDE, O_METRICS, O_KEEP };
 	static const struct option opts[] = {
 		{ "jobs", required_argument, NULL, O_JOBS },
 		{ "rate", required_argument, NULL, O_RATE },
@@ -198,6 +205,7 @@ sync_options(int argc, char **argv, struct sync *o, char **ops, int *nops)
 		{ "protect", required_argument, NULL, O_PROTECT },
 		{ "exclude", required_argument, NULL, O_EXCLUDE },
 		{ "metrics", required_argument, NULL, O_METRICS },
+		{ "keep", required_argument, NULL, O_KEEP },
 		COMMON_LONG_OPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -225,6 +233,14 @@ sync_options(int argc, char **argv, struct sync *o, char **ops, int *nops)
 		case O_EACH: o->each = 1; break;
 		case O_DEFAULTS: break; /* read before */
 		case O_METRICS: o->metrics = optarg; break;
+		case O_KEEP: {
+			char why[200];
+
+			if (retain_grid_parse(optarg, &o->keep, why,
+					      sizeof(why)) < 0)
+				return zk_fail(ZK_EUSAGE, "--%s", why);
+			break;
+		}
 		case O_PROTECT:
 			if (strcmp(optarg, "bookmark") == 0)
 				o->protect = PROTECT_BOOKMARK;
@@ -402,6 +418,10 @@ parse(int argc, char **argv, struct sync *o)
 	if (o->rollback && o->push)
 		return usage_error("%s", "--rollback is for pulls (a server "
 				   "is rolled back by its operator)");
+	if (o->keep.set && o->push)
+		return usage_error("%s", "--keep prunes a pull's local target; "
+				   "what a push leaves on the server is the "
+				   "server's to keep (keep in its zktls.conf)");
 	if (o->rate && !o->push)
 		return usage_error("%s", "--rate paces pushes (the server's "
 				   "policy paces pulls)");
@@ -696,6 +716,30 @@ changed_since(const struct sync *o, const char *local,
 }
 
 /*
+ * --keep on a pull's target: local pruned by the grid (dry: what would
+ * go, printed), its base of the next incremental kept: the newest of
+ * its snapshots whose guid the server (src, ns entries) still has.
+ */
+static int
+keep_local(const struct sync *o, const char *local,
+	   const struct proto_entry *loc, int nl,
+	   const struct proto_entry *src, int ns)
+{
+	struct prune_opts po = { .who = "sync --keep", .dry = o->dry_run,
+				 .verbose = o->cf.verbose };
+	int r;
+
+	for (int i = nl - 1; i >= 0 && po.base_guid == 0; i--)
+		if (loc[i].kind == PROTO_KIND_SNAPSHOT &&
+		    sync_find_guid(src, ns, loc[i].guid, 0))
+			po.base_guid = loc[i].guid;
+	if ((r = prune_dataset(o->local, &o->keep, local, &po,
+			       retain_now())) < 0)
+		return zk_fail(ZK_EZFS, "%s: pruning by --keep failed", local);
+	return 0;
+}
+
+/*
  * Bring one dataset up to date: local (ours) and remote (the server's, or
  * "" for where it lands by its mapping on a push).
  */
@@ -847,6 +891,9 @@ sync_one(const struct sync *o, const char *local, const char *remote,
 			out->bytes = bytes;
 			report(src, dst, out->kind, snaps, bytes,
 			       snaps ? "" : "up to date");
+			if (!o->push && o->keep.set)
+				return keep_local(o, local, loc, nl, rem.e,
+						  (int)rem.n);
 			return 0;
 		}
 		if (o->dry_run) {
@@ -897,6 +944,9 @@ sync_one(const struct sync *o, const char *local, const char *remote,
 			out->snaps = snaps;
 			out->bytes = est;
 			report(src, dst, "planned", snaps, est, plan_text);
+			if (!o->push && o->keep.set)
+				return keep_local(o, local, loc, nl, rem.e,
+						  (int)rem.n);
 			return 0;
 		}
 		if (!o->push && st.from != NULL &&

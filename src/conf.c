@@ -164,6 +164,7 @@ static const struct directive directives[] = {
 	{ "mode", 0, 1, 0 },         { "metrics", 0, 1, 0 },
 	{ "privsep", 0, 1, 0 },      { "state-dir", 0, 1, 0 },
 	{ "control", 0, 1, 0 },      { "control-group", 0, 1, 0 },
+	{ "privsep", 0, 1, 0 },      { "prune-interval", 0, 1, 0 },
 	{ "name", 1, 1, 1 },         { "pin", 1, 1, 0 },
 	{ "push", 1, 1, 0 },         { "pull", 1, 1, 1 },
 	{ "max-sessions", 1, 1, 0 }, { "rate", 1, 1, 0 },
@@ -171,6 +172,7 @@ static const struct directive directives[] = {
 	{ "rollback", 1, 1, 0 },     { "raw", 1, 1, 0 },
 	{ "property", 1, 1, 1 },     { "exclude", 1, 1, 1 },
 	{ "expect", 1, 1, 0 },
+	{ "keep", 1, -1, 0 },
 };
 
 static int
@@ -246,6 +248,13 @@ server_directive(struct parser *p, const char *d, char **a)
 		if (parse_uint(a[0], 4096, &v) < 0 || v == 0)
 			return perr(p, "bad max-sessions '%s' (1 to 4096)", a[0]);
 		c->max_sessions = (int)v;
+		return 0;
+	}
+	if (strcmp(d, "prune-interval") == 0) {
+		if (parse_uint(a[0], 7 * 86400, &v) < 0)
+			return perr(p, "bad prune-interval '%s' (0: only after "
+				    "pushes, or 1 to 604800 seconds)", a[0]);
+		c->prune_interval_s = (int)v;
 		return 0;
 	}
 	if (strcmp(d, "privsep") == 0) {
@@ -366,6 +375,16 @@ client_directive(struct parser *p, const char *d, char **a)
 				    "7d; at most a year)", a[0]);
 		return 0;
 	}
+	if (strcmp(d, "keep") == 0) {
+		char grid[512] = "", why[200];
+
+		for (int i = 0; a[i]; i++)
+			snprintf(grid + strlen(grid), sizeof(grid) - strlen(grid),
+				 "%s%s", i ? " " : "", a[i]);
+		if (retain_grid_parse(grid, &cl->keep, why, sizeof(why)) < 0)
+			return perr(p, "%s", why);
+		return 0;
+	}
 	if (parse_bool(a[0], strcmp(d, "resumable") == 0  ? &cl->resumable
 			     : strcmp(d, "rollback") == 0 ? &cl->rollback
 			     : strcmp(d, "raw") == 0      ? &cl->raw
@@ -450,6 +469,9 @@ close_client(struct parser *p)
 			    "could never be recognised", cl->id);
 	if (cl->push[0] == '\0' && cl->npull == 0)
 		return perr(p, "client %s may neither push nor pull", cl->id);
+	if (cl->keep.set && cl->push[0] == '\0')
+		return perr(p, "client %s has keep but no push dataset to "
+			    "keep snapshots of", cl->id);
 	if (shadowed(p, cl) < 0)
 		return -1;
 	p->line = line;
@@ -481,7 +503,9 @@ directive(struct parser *p, char **a, int n)
 	if (d == NULL)
 		return perr(p, "unknown directive '%s'%s", a[0],
 			    p->cl ? " in a client block" : "");
-	if (n - 1 != d->nargs)
+	if (d->nargs < 0 && n < 2)
+		return perr(p, "%s takes one or more arguments", d->name);
+	if (d->nargs >= 0 && n - 1 != d->nargs)
 		return perr(p, "%s takes %d argument%s", d->name, d->nargs,
 			    d->nargs == 1 ? "" : "s");
 	if (!d->repeat) {
@@ -543,6 +567,7 @@ conf_parse(const char *text, size_t len, struct serve_conf *out, char *err,
 	out->grace_s = 30;
 	out->mode = MODE_AUTO;
 	out->privsep = 1;
+	out->prune_interval_s = 3600;
 	snprintf(out->user, sizeof(out->user), "zktls");
 	snprintf(out->state_dir, sizeof(out->state_dir), "/var/lib/zktls");
 	if (errlen)
@@ -580,6 +605,7 @@ conf_parse(const char *text, size_t len, struct serve_conf *out, char *err,
 			}
 			a[nargs++] = tok;
 		}
+		a[nargs] = NULL;
 		if (nargs == 0)
 			continue;
 		if (directive(&p, a, nargs) < 0)
@@ -660,6 +686,7 @@ conf_print(const struct serve_conf *c, char *out, size_t cap)
 	P("state-dir %s\ncontrol %s\n", c->state_dir, c->control);
 	if (c->control_group[0])
 		P("control-group %s\n", c->control_group);
+	P("prune-interval %d\n", c->prune_interval_s);
 	for (int i = 0; i < c->nclients; i++) {
 		const struct conf_client *cl = &c->clients[i];
 
@@ -683,6 +710,12 @@ conf_print(const struct serve_conf *c, char *out, size_t cap)
 			P("\texclude %s\n", cl->exclude[k]);
 		if (cl->expect_s)
 			P("\texpect %llds\n", (long long)cl->expect_s);
+		if (cl->keep.set) {
+			char grid[200];
+
+			retain_grid_print(&cl->keep, grid, sizeof(grid));
+			P("\tkeep %s\n", grid);
+		}
 		P("\tresumable %s\n\twildcards %s\n\trollback %s\n\traw %s\n}\n",
 		  cl->resumable ? "yes" : "no", cl->wildcards ? "yes" : "no",
 		  cl->rollback ? "yes" : "no", cl->raw ? "yes" : "no");

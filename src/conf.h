@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "retain.h"
 #include "zktls.h"
 
 #define CONF_MAX_LISTEN 8
@@ -50,6 +51,9 @@ struct conf_client {
 	/* expect DURATION: each of its datasets is stale (zktls status,
 	 * the metrics) when its last success is older; 0 none. */
 	int64_t expect_s;
+	/* Retention of what it pushes, applied by serve (not a right of
+	 * its sessions: conf_client_same() does not compare it). */
+	struct retain_grid keep;
 };
 
 struct serve_conf {
@@ -70,6 +74,8 @@ struct serve_conf {
 	 * members may read it besides root ("" none). */
 	char state_dir[CONF_PATH_LEN], control[CONF_PATH_LEN];
 	char control_group[64];
+	int prune_interval_s;         /* clients' keep applied every so
+					 often (0: only after pushes) */
 	/* where they were given (0: not, the default) */
 	int listen_line[CONF_MAX_LISTEN], user_line, metrics_line;
 	int state_dir_line, control_line, control_group_line;

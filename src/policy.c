@@ -16,6 +16,7 @@
 
 #include "conf.h"
 #include "proto.h"
+#include "retain.h"
 #include "zktls.h"
 
 void
@@ -529,4 +530,51 @@ policy_zfs(const struct conf_client *cl, const struct zfs_req *r, char *why,
 	}
 	return snprintf(why, wl, "not a request a session makes: zfs %s",
 			zfs_op_name(r->op)), -1;
+}
+
+/* ------------------------------------------------------------ retention */
+
+#define PRUNE_MAX_SNAPS 8192
+
+int
+policy_prune(const char *root, const struct retain_grid *g,
+	     const struct zfs_req *r, const struct retain_snap *s, int n,
+	     time_t now, char *why, size_t wl)
+{
+	static struct retain_snap plan[PRUNE_MAX_SNAPS];
+	size_t dl = strcspn(r->name, "@");
+	int at = -1;
+
+	if (r->op != ZOP_DESTROY || r->what != 0 || r->name2[0] != '\0')
+		return snprintf(why, wl, "not a destroy retention makes: zfs "
+				"%s", zfs_op_name(r->op)), -1;
+	if (root == NULL || root[0] == '\0' || g == NULL || !g->set)
+		return snprintf(why, wl, "destroy %s: no keep grid", r->name),
+		       -1;
+	if (!zfs_name_valid(r->name, 's') || strchr(r->name, '#') != NULL ||
+	    !zfs_name_within(r->name, root, true))
+		return snprintf(why, wl, "destroy %s: not a snapshot at or "
+				"below %s", r->name, root), -1;
+	if (n <= 0 || n > PRUNE_MAX_SNAPS)
+		return snprintf(why, wl, "destroy %s: no listing of its "
+				"dataset", r->name), -1;
+	/* the listing is of r's dataset, every entry; the plan is made
+	 * here again, from the facts, not taken from the caller */
+	for (int i = 0; i < n; i++) {
+		if (strncmp(s[i].name, r->name, dl) != 0 ||
+		    s[i].name[dl] != '@')
+			return snprintf(why, wl, "destroy %s: a listing of "
+					"another dataset", r->name), -1;
+		if (strcmp(s[i].name, r->name) == 0)
+			at = i;
+		plan[i] = s[i];
+	}
+	if (at < 0)
+		return snprintf(why, wl, "destroy %s: not in its dataset's "
+				"listing", r->name), -1;
+	(void)retain_plan(g, plan, n, now);
+	if (at == n - 1 || plan[at].keep)
+		return snprintf(why, wl, "destroy %s: kept (%s)", r->name,
+				plan[at].why), -1;
+	return 0;
 }

@@ -243,6 +243,15 @@ zfs_argv(const struct zfs_req *r, const char **argv, size_t cap)
 			word(&w, "-d");
 			word(&w, "1");
 			break;
+		case ZL_RETAIN:
+			word(&w, "name,guid,creation,userrefs");
+			word(&w, "-t");
+			word(&w, "snapshot");
+			word(&w, "-s");
+			word(&w, "createtxg");
+			word(&w, "-d");
+			word(&w, "1");
+			break;
 		case ZL_SNAP_GUIDS:
 			word(&w, "guid");
 			word(&w, "-t");

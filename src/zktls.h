@@ -246,6 +246,8 @@ enum zfs_list {
 	ZL_GUIDS,       /* name,guid of its snapshots and bookmarks */
 	ZL_SNAP_GUIDS,  /* guid of its snapshots */
 	ZL_SYNC,        /* name,zktls:sync of NAME's datasets (-r) */
+	ZL_RETAIN,      /* name,guid,creation,userrefs of its snapshots,
+			   oldest first (retention) */
 	ZL_END
 };
 struct zfs_req {
@@ -739,6 +741,20 @@ void policy_serve_recv(const struct conf_client *cl, bool below,
  * not cl's). */
 int policy_zfs(const struct conf_client *cl, const struct zfs_req *r,
 	       char *why, size_t wl);
+/* Retention (serve's pruning of a client's pushes, sync --keep on a
+ * pull's target): may r, a destroy, be made?  Only of a snapshot (never a
+ * bookmark, never a dataset) of a dataset at or below root, one of the n
+ * snapshots s of that dataset (zfs's listing, oldest first, with what
+ * the caller protects) that retain_plan() of grid g at now lets go: never
+ * the newest, a held one, one in the future, a protected one.  The one
+ * judge of every destroy that retention makes, in every mode; a session's
+ * requests never reach it (policy_zfs() refuses them a snapshot's
+ * destroy).  0, or -1 with why. */
+struct retain_grid;
+struct retain_snap;
+int policy_prune(const char *root, const struct retain_grid *g,
+		 const struct zfs_req *r, const struct retain_snap *s, int n,
+		 time_t now, char *why, size_t wl);
 
 /* ---------------------------------------------------------------- session.c */
 

@@ -107,6 +107,53 @@ main(void)
 	CHECK_STR(c.user, "zktls");
 	conf_free(&c);
 
+	/* retention: a client's keep grid (with push only), the server's
+	 * prune-interval; printed back the same; not part of a client's
+	 * rights (a reload that changes it stops no connection) */
+	{
+		struct serve_conf c1, c2;
+		char grid[200];
+
+		CHECK(parse(HEAD "prune-interval 600\nclient a {\nname a\n"
+			    "push p/a\nkeep hourly=24 daily=30, monthly=12 "
+			    "newest=2\n}\n", &c1) == 0);
+		CHECK(c1.prune_interval_s == 600 && c1.clients[0].keep.set);
+		retain_grid_print(&c1.clients[0].keep, grid, sizeof(grid));
+		CHECK_STR(grid, "hourly=24 daily=30 monthly=12 newest=2");
+		CHECK(conf_print(&c1, out, sizeof(out)) > 0);
+		CHECK(strstr(out, "prune-interval 600\n") != NULL);
+		CHECK(strstr(out, "\tkeep hourly=24 daily=30 monthly=12 "
+			      "newest=2\n") != NULL);
+		CHECK(parse(out, &c2) == 0 && c2.prune_interval_s == 600 &&
+		      memcmp(&c2.clients[0].keep, &c1.clients[0].keep,
+			     sizeof(c1.clients[0].keep)) == 0);
+		conf_free(&c2);
+		CHECK(parse(HEAD "client a {\nname a\npush p/a\n}\n", &c2) == 0);
+		CHECK(c2.prune_interval_s == 3600 && !c2.clients[0].keep.set);
+		CHECK(conf_client_same(&c1.clients[0], &c2.clients[0]));
+		conf_free(&c2);
+		conf_free(&c1);
+		CHECK(parse(HEAD "prune-interval 0\nclient a {\nname a\n"
+			    "push p/a\n}\n", &c1) == 0 &&
+		      c1.prune_interval_s == 0);
+		conf_free(&c1);
+	}
+	bad(HEAD "client a {\nname a\npull p/a\nkeep daily=3\n}\n",
+	    "line 5: client a has keep but no push dataset to keep snapshots "
+	    "of");
+	bad(HEAD "client a {\nname a\npush p/a\nkeep daily\n}\n",
+	    "line 8: keep: 'daily' is not PERIOD=COUNT");
+	bad(HEAD "client a {\nname a\npush p/a\nkeep\n}\n",
+	    "line 8: keep takes one or more arguments");
+	bad(HEAD "client a {\nname a\npush p/a\nkeep daily=3 daily=4\n}\n",
+	    "line 8: keep: daily given twice");
+	bad(HEAD "client a {\nname a\npush p/a\nkeep daily=3\nkeep newest=1\n}\n",
+	    "line 9: keep given twice");
+	bad(HEAD "prune-interval 604801\n", "line 5: bad prune-interval '604801' "
+	    "(0: only after pushes, or 1 to 604800 seconds)");
+	bad(HEAD "prune-interval 1h\n", "line 5: bad prune-interval '1h' (0: only "
+	    "after pushes, or 1 to 604800 seconds)");
+
 	/* errors, each with its line */
 	bad(HEAD "bogus 1\n", "line 5: unknown directive 'bogus'");
 	bad(HEAD "client a {\nname a\nlisten 1.2.3.4:5\n}\n",

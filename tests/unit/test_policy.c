@@ -302,6 +302,39 @@ main(void)
 	destroy("tank/exp/x#zktls_beta_a"); NO();
 	destroy("tank/exp/x#zktls_alpha"); NO();
 	destroy("tank/exp/x#zktls_alpha_"); NO();
+	/* a session never destroys a snapshot, not even one of its own
+	 * pushes with a keep grid (retention is serve's: policy_prune()),
+	 * nor rolls back, nor holds or releases: a client taken over cannot
+	 * delete its own backups */
+	{
+		char why[200];
+		CHECK(retain_grid_parse("newest=1", &cl.keep, why,
+					sizeof(why)) == 0);
+	}
+	destroy("backup/alpha/home@old"); NO();
+	destroy("backup/alpha@old"); NO();
+	destroy("backup/alpha/home"); NO();
+	destroy("backup/alpha"); NO();
+	destroy("backup/alpha/home#old"); NO();
+	destroy("backup/alpha/home@a%b"); NO();
+	destroy("tank/exp/x@a"); NO();
+	zfs_req(&q, ZOP_ROLLBACK, 0, "backup/alpha/home@old"); NO();
+	zfs_req(&q, ZOP_ROLLBACK, 1, "backup/alpha/home@old"); NO();
+	zfs_req(&q, ZOP_HOLD, 0, "backup/alpha/home@old");
+	snprintf(q.name2, sizeof(q.name2), "zktls_alpha"); NO();
+	zfs_req(&q, ZOP_RELEASE, 0, "backup/alpha/home@old");
+	snprintf(q.name2, sizeof(q.name2), "zktls_alpha"); NO();
+	{
+		char why[300];
+		destroy("backup/alpha/home@old");
+		CHECK(policy_zfs(&cl, &q, why, sizeof(why)) == -1);
+		CHECK_STR(why, "destroy backup/alpha/home@old");
+	}
+	/* what retention lists, a session may list too (read only) */
+	list(ZL_RETAIN, "backup/alpha/home"); OK();
+	SPELLED("list -H -p -o name,guid,creation,userrefs -t snapshot -s "
+		"createtxg -d 1 backup/alpha/home");
+	memset(&cl.keep, 0, sizeof(cl.keep));
 	send(ZOP_ESTIMATE, 0, "", false, "tank/exp/a@b"); OK();
 	send(ZOP_ESTIMATE, PROTO_ZF_RAW | PROTO_ZF_COMPRESSED, "@a", false,
 	     "tank/exp/a@b"); OK();
