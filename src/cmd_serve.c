@@ -549,11 +549,18 @@ state_dir(const char *path)
 		close(fd);
 		return zk_fail_errno(ZK_EUSAGE, "state-dir %s", path);
 	}
-	if ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
-	    !((st.st_mode & S_ISVTX) && st.st_uid == 0)) {
+	/* serve's own (root's with privsep): its network user must not
+	 * be able to plant a state, or a link where the socket goes */
+	if (st.st_uid != geteuid()) {
 		close(fd);
-		return zk_fail(ZK_EUSAGE, "state-dir %s is writable by others "
-			       "(and not a sticky directory of root's)", path);
+		return zk_fail(ZK_EUSAGE, "state-dir %s belongs to uid %u, not "
+			       "to serve's (%u)", path, (unsigned)st.st_uid,
+			       (unsigned)geteuid());
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		close(fd);
+		return zk_fail(ZK_EUSAGE, "state-dir %s is writable by others",
+			       path);
 	}
 	if (faccessat(fd, ".", W_OK, AT_EACCESS) < 0) {
 		close(fd);

@@ -79,6 +79,21 @@ cmd_status(int argc, char **argv)
 			    path);
 		goto fail;
 	}
+	/* what came from the socket reaches the terminal only as
+	 * printable text: serve escapes everything it shows; a socket that
+	 * sends controls (C0, DEL, C1 as UTF-8) is not serve's */
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)ans[i];
+
+		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f ||
+		    (c == 0xc2 && i + 1 < len &&
+		     (unsigned char)ans[i + 1] >= 0x80 &&
+		     (unsigned char)ans[i + 1] <= 0x9f)) {
+			r = zk_fail(ZK_EPROTO, "serve at %s: the answer holds "
+				    "control characters (byte %zu)", path, i);
+			goto fail;
+		}
+	}
 	fwrite(ans, 1, len, stdout);
 	free(ans);
 	return fflush(stdout) == 0 ? EXIT_OK : EXIT_SYS;

@@ -45,6 +45,26 @@ control_listen(const char *path, const char *group, gid_t *gid)
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return zk_fail(ZK_EUSAGE, "control %s: too long", path);
 	memcpy(sa.sun_path, path, strlen(path));
+	/* its directory serve's or root's, and nobody else's to write: no
+	 * one else can swap a link in where the socket goes */
+	{
+		char dir[sizeof(sa.sun_path)];
+		char *slash;
+
+		memcpy(dir, path, strlen(path) + 1);
+		slash = strrchr(dir, '/');
+		if (slash == NULL)
+			return zk_fail(ZK_EUSAGE, "control %s: not an absolute "
+				       "path", path);
+		slash[slash == dir] = '\0';
+		if (stat(dir, &st) < 0)
+			return zk_fail_errno(ZK_EUSAGE, "control %s", path);
+		if ((st.st_uid != 0 && st.st_uid != geteuid()) ||
+		    (st.st_mode & (S_IWGRP | S_IWOTH)))
+			return zk_fail(ZK_EUSAGE, "control %s: its directory "
+				       "%s may be written by others than serve",
+				       path, dir);
+	}
 	/* a socket left by an earlier serve goes; anything else stays */
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode))
@@ -56,12 +76,15 @@ control_listen(const char *path, const char *group, gid_t *gid)
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
 			 0)) < 0)
 		return zk_fail_errno(ZK_ESYS, "socket");
-	/* created with no access, then opened up: never a moment wider */
-	old = umask(0777);
+	/* created with its mode (0660 or 0600), its group given without
+	 * following a link: never wider, nothing else touched */
+	old = umask(*gid != (gid_t)-1 ? 0117 : 0177);
 	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (r < 0 || (*gid != (gid_t)-1 && chown(path, (uid_t)-1, *gid) < 0) ||
-	    chmod(path, *gid != (gid_t)-1 ? 0660 : 0600) < 0 ||
+	if (r < 0 ||
+	    (*gid != (gid_t)-1 &&
+	     fchownat(AT_FDCWD, path, (uid_t)-1, *gid,
+		      AT_SYMLINK_NOFOLLOW) < 0) ||
 	    listen(fd, 16) < 0) {
 		r = zk_fail_errno(ZK_ESYS, "control %s", path);
 		close(fd);

@@ -64,7 +64,7 @@ if want deb; then
             command -v systemd-tmpfiles >/dev/null && err "no /var/lib/zktls after install (tmpfiles.d)"
             install -d -m 750 -o zktls -g zktls /var/lib/zktls
         fi
-        [[ $(stat -c %U /var/lib/zktls) == zktls ]] || err "/var/lib/zktls does not belong to zktls"
+        [[ $(stat -c %U /var/lib/zktls) == root ]] || err "/var/lib/zktls does not belong to root"
         # one push, both sides the installed program
         xfer_reset
         SEND_ARGS=(srcpool/data@s1) RECV_ARGS=(dstpool/deb)

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+#
+# Description:
+#	serve's state directory and control socket are root's (serve's) and
+#	nobody else's to write: the network processes' user must not be
+#	able to plant a state, or a link where the socket goes (root would
+#	then chown and chmod the link's target).  And zktls status shows a
+#	socket's answer only as printable text.
+#
+# Strategy:
+#	1. state-dir owned by nobody (mode 0755): --check-config exits 2,
+#	   "state-dir DIR belongs to uid 65534, not to serve's (0)" (the
+#	   check this test was written to show: before, any owner passed).
+#	2. state-dir 0775: exit 2, "is writable by others".
+#	3. control in a directory others may write (0777): no socket there,
+#	   and the warning "zktls status cannot reach this serve: ... its
+#	   directory DIR may be written by others than serve" (serve runs
+#	   on: status is not its work).
+#	4. serve with a good state-dir and control-group: the socket is
+#	   0660 root:GROUP from its creation (no chmod after).
+#	5. zktls status against a socket (not serve's) that answers an
+#	   OSC escape: exit 4, "holds control characters", nothing of the
+#	   answer on stdout.
+#
+. "$(dirname "$0")/lib.sh"
+
+[ "$(id -u)" = 0 ] || { echo "PASS state_dir_neg: skipped: needs root (chown)"; exit 0; }
+conf() { # conf FILE STATE-DIR [LINE...]
+	local f=$1 d=$2
+	shift 2
+	serve_conf "$f" "client alpha {" "name alpha" "push backup/alpha" "}" "$@"
+	sed -i "s|^state-dir .*|state-dir $d|" "$f"
+}
+
+# 1. another owner
+mkdir -m 0755 "$T/sd1" && chown nobody "$T/sd1"
+conf "$T/c1.conf" "$T/sd1"
+bounded 10 "$ZK" serve --config "$T/c1.conf" --check-config >"$T/c1.out" 2>&1
+expect_fail "state-dir of nobody's" 2 $? "$T/c1.out" \
+	"$T/c1.conf: line 7: state-dir $T/sd1 belongs to uid $(id -u nobody), not to serve's (0)"
+
+# 2. group-writable
+mkdir -m 0775 "$T/sd2"
+chmod 0775 "$T/sd2"
+conf "$T/c2.conf" "$T/sd2"
+bounded 10 "$ZK" serve --config "$T/c2.conf" --check-config >"$T/c2.out" 2>&1
+expect_fail "state-dir writable by the group" 2 $? "$T/c2.out" \
+	"$T/c2.conf: line 7: state-dir $T/sd2 is writable by others"
+
+# 3. the control socket's directory
+mkdir -m 0755 "$T/sd3" && mkdir "$T/open" && chmod 0777 "$T/open"
+conf "$T/c3.conf" "$T/sd3" "control $T/open/ctl"
+start_serve "$T/c3.err" "$T/c3.conf"
+wait_for_line "$T/c3.err" "warning: zktls status cannot reach this serve: control $T/open/ctl: its directory $T/open may be written by others than serve" 5 ||
+	fail "serve made no word of its control socket's directory" "$T/c3.err"
+[ -e "$T/open/ctl" ] && fail "a socket was made in $T/open"
+kill -TERM "$SERVE_PID"
+reap "$SPID" _
+
+# 4. the socket's mode from its creation
+grp=$(id -gn nobody)
+conf "$T/c4.conf" "$T/sd3" "control-group $grp"
+start_serve "$T/serve.err" "$T/c4.conf"
+assert_eq "socket 660 root:$grp" "$(stat -c '%F %a %U:%G' "$T/sd3/control" | sed 's/^socket/socket/')" \
+	"the control socket"
+bounded 10 "$ZK" status --control "$T/sd3/control" >"$T/st.out" 2>"$T/st.err"
+assert_exit 0 "zktls status" "$T/st.err"
+
+# 5. a socket that is not serve's
+bg fp 10 python3 -c '
+import os, socket, sys
+p = sys.argv[1]
+s = socket.socket(socket.AF_UNIX)
+s.bind(p); s.listen(1); print("ready", flush=True)
+c, _ = s.accept(); c.recv(64)
+c.sendall(b"clients\n\x1b]0;owned\x07evil\n"); c.close()' "$T/fake" >"$T/fake.out" 2>&1
+wait_for_line "$T/fake.out" '^ready' 5 || die "the fake socket did not start" "$T/fake.out"
+bounded 10 "$ZK" status --control "$T/fake" >"$T/f.out" 2>"$T/f.err"
+expect_fail "status from a socket that sends escapes" 4 $? "$T/f.err" \
+	"serve at $T/fake: the answer holds control characters (byte 8)"
+assert_empty "$T/f.out"
+
+finish "a state-dir of another owner or writable by others, a control socket in a directory others may write refused; the socket 0660 from birth; escapes from a socket refused by zktls status"
