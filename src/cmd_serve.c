@@ -45,6 +45,7 @@
  * the control socket (control.c) and a forked copy of the master answers.
  */
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -108,6 +109,10 @@ struct stats {
 	double seconds;
 };
 
+/* zktls status connections answered at once (each by a forked copy of
+ * the master); more wait in the socket's backlog or are closed */
+#define CONTROL_AT_ONCE 32
+
 struct server {
 	const char *config;
 	struct serve_conf conf;
@@ -123,6 +128,9 @@ struct server {
 	struct state st;         /* per client and dataset (state.c) */
 	int sdfd;                /* the state directory, or -1 (memory) */
 	int cfd;                 /* the control socket, or -1 */
+	pid_t answering[CONTROL_AT_ONCE]; /* control_answer()'s copies */
+	int nanswering;
+	double control_after;    /* accept no control connection before */
 	gid_t cgid;              /* control-group's, or -1 */
 	double started, metrics_at;
 	double certs_at;              /* their expiry last checked */
@@ -623,14 +631,23 @@ control_answer(struct server *sv)
 	pid_t pid;
 	FILE *f;
 
-	if ((fd = accept4(sv->cfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+	if ((fd = accept4(sv->cfd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+		if (errno == EMFILE || errno == ENFILE)
+			sv->control_after = now_s() + 1; /* no spinning */
 		return;
+	}
+	if (sv->nanswering >= CONTROL_AT_ONCE) {
+		close(fd);   /* no more root copies than that */
+		return;
+	}
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
 	if ((pid = fork()) != 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		if (pid < 0)
 			log_warn("control: fork: %s", strerror(errno));
+		else
+			sv->answering[sv->nanswering++] = pid;
 		close(fd);
 		return;
 	}
@@ -738,23 +755,35 @@ tell(struct child *k, const char *line)
 	}
 }
 
-/* Is s a word of lowercase letters (a plane's name)? */
-static int
-plane_word(const char *s)
+static int visible(const struct conf_client *cl, const char *ds);
+
+/* Is ds (DATASET or DATASET@SNAP) one the master's own rule for client
+ * lets its sessions touch?  The session process talks to the network:
+ * what it claims is checked, not believed. */
+static bool
+claim_ok(const struct server *sv, const struct child *k, const char *ds)
 {
-	if (*s == '\0')
-		return 0;
-	for (; *s; s++)
-		if (*s < 'a' || *s > 'z')
-			return 0;
-	return 1;
+	const struct conf_client *cl = conf_client_by_id(&sv->conf, k->client);
+	char name[512];
+
+	snprintf(name, sizeof(name), "%.*s", (int)strcspn(ds, "@"), ds);
+	return cl != NULL && zfs_name_valid(name, 'f') && visible(cl, name);
+}
+
+/* A plane's name, as the session line says it. */
+static bool
+known_plane(const char *p)
+{
+	return strcmp(p, "user") == 0 || strcmp(p, "rw") == 0 ||
+	       strcmp(p, "splice") == 0 || strcmp(p, "direct") == 0 ||
+	       strcmp(p, "none") == 0;
 }
 
 /* REQ, PROG and WHY from a session process that holds a slot: what
  * zktls status shows, and why it failed.  Checked as from any process
  * that talks to the network: each field or the line is dropped. */
 static bool
-heard_progress(struct child *k, const char *line)
+heard_progress(const struct server *sv, struct child *k, const char *line)
 {
 	char plane[16];
 	unsigned long long bytes;
@@ -763,9 +792,11 @@ heard_progress(struct child *k, const char *line)
 	if (strncmp(line, "REQ ", 4) == 0) {
 		const char *ds = line + 4 + 5;
 
+		/* once, and only what the client's rule lets it touch */
 		if ((strncmp(line + 4, "push ", 5) != 0 &&
-		     strncmp(line + 4, "pull ", 5) != 0) ||
-		    !zfs_name_valid(ds, strchr(ds, '@') ? 's' : 'f'))
+		     strncmp(line + 4, "pull ", 5) != 0) || k->dataset[0] ||
+		    !zfs_name_valid(ds, strchr(ds, '@') ? 's' : 'f') ||
+		    !claim_ok(sv, k, ds))
 			return true;
 		snprintf(k->direction, sizeof(k->direction), "%.4s", line + 4);
 		snprintf(k->dataset, sizeof(k->dataset), "%s", ds);
@@ -776,7 +807,7 @@ heard_progress(struct child *k, const char *line)
 		if (sscanf(line + 5, "%15s %llu %d%n", plane, &bytes, &est,
 			   &at) != 3 || line[5 + at] != '\0' ||
 		    strchr(line, '-') != NULL ||
-		    !plane_word(plane))
+		    !known_plane(plane))
 			return true;
 		snprintf(k->plane, sizeof(k->plane), "%s", plane);
 		k->bytes = bytes;
@@ -852,7 +883,7 @@ heard(struct server *sv, struct child *k, char *line)
 		tell(k, reply);
 		return;
 	}
-	if (k->counted && !k->said_end && heard_progress(k, line))
+	if (k->counted && !k->said_end && heard_progress(sv, k, line))
 		return;
 	if (strncmp(line, "END ", 4) == 0 && k->counted && !k->said_end) {
 		char client[CONF_ID_LEN], result[16], plane[16];
@@ -868,9 +899,21 @@ heard(struct server *sv, struct child *k, char *line)
 		if (sscanf(line + 4, "%63s %15s %15s %llu %lf %n", client,
 			   result, plane, &bytes, &secs, &at) != 5 || at < 0 ||
 		    *(ds = line + 4 + at) == '\0' ||
-		    strcmp(client, k->client) != 0 || !plane_word(plane) ||
-		    !(secs >= 0) || (st = stats_of(sv, k->client, plane)) == NULL)
+		    strcmp(client, k->client) != 0 || !known_plane(plane) ||
+		    memchr(line + 4, '-', (size_t)at) != NULL ||
+		    !isfinite(secs) || secs < 0 || secs > 1e8 ||
+		    (st = stats_of(sv, k->client, plane)) == NULL)
 			return;
+		/* a session ends with what it asked for (REQ, checked) or
+		 * with no dataset at all: it claims nothing else */
+		if (strcmp(ds, "-") != 0 &&
+		    (!k->dataset[0] ||
+		     strncmp(ds, k->dataset, strcspn(k->dataset, "@")) != 0 ||
+		     (ds[strcspn(k->dataset, "@")] != '\0' &&
+		      ds[strcspn(k->dataset, "@")] != '@' &&
+		      ds[strcspn(k->dataset, "@")] != '/') ||
+		     !claim_ok(sv, k, ds)))
+			ds = "-";
 		if (strcmp(result, "ok") == 0) {
 			st->ok++;
 			note_end(sv, k, true, ds, bytes);
@@ -926,7 +969,11 @@ reap(struct server *sv)
 	pid_t pid;
 	int st;
 
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (int i = 0; i < sv->nanswering; i++)
+			if (sv->answering[i] == pid)
+				sv->answering[i--] =
+					sv->answering[--sv->nanswering];
 		for (int i = 0; i < sv->nkids; i++) {
 			struct child *k = &sv->kids[i];
 			if (k->pid != pid)
@@ -942,6 +989,7 @@ reap(struct server *sv)
 			*k = sv->kids[--sv->nkids];
 			break;
 		}
+	}
 }
 
 /* ------------------------------------------------------------ session */
@@ -1554,7 +1602,11 @@ run(struct server *sv, int json, int verbose)
 			pf[n++] = (struct pollfd){ .fd = sv->kids[i].fd,
 						   .events = POLLIN };
 		idx_ctl = n;
-		pf[n++] = (struct pollfd){ .fd = sv->cfd, .events = POLLIN };
+		pf[n++] = (struct pollfd){ .fd = now_s() < sv->control_after
+						 ? -1 : sv->cfd,
+					   .events = POLLIN };
+		if (now_s() < sv->control_after && (ms < 0 || ms > 1000))
+			ms = 1000;
 		/* the metrics at least once a minute (staleness moves with
 		 * time; a file that stops changing says serve is down) */
 		if (sv->conf.metrics[0] && (ms < 0 || ms > 60000))

@@ -17,7 +17,9 @@
 #	   directory DIR may be written by others than serve" (serve runs
 #	   on: status is not its work).
 #	4. serve with a good state-dir and control-group: the socket is
-#	   0660 root:GROUP from its creation (no chmod after).
+#	   0660 root:GROUP from its creation (no chmod after).  40 control
+#	   connections that never ask: at most 32 copies of the master
+#	   answer at once; status answers again once they are gone.
 #	5. zktls status against a socket (not serve's) that answers an
 #	   OSC escape: exit 4, "holds control characters", nothing of the
 #	   answer on stdout.
@@ -65,6 +67,24 @@ assert_eq "socket 660 root:$grp" "$(stat -c '%F %a %U:%G' "$T/sd3/control" | sed
 	"the control socket"
 bounded 10 "$ZK" status --control "$T/sd3/control" >"$T/st.out" 2>"$T/st.err"
 assert_exit 0 "zktls status" "$T/st.err"
+# 40 control connections that never ask: at most 32 answering copies of
+# the (root) master at once, then status answers again
+bg sc 20 python3 -c '
+import socket, sys, time
+socks = []
+for _ in range(40):
+    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); socks.append(s)
+print("connected", flush=True); time.sleep(3)' "$T/sd3/control" >"$T/sc.out" 2>&1
+wait_for_line "$T/sc.out" '^connected' 10 || fail "the silent control clients did not connect" "$T/sc.out"
+sleep 1
+copies=$(ps -o pid= --ppid "$SERVE_PID" | wc -l)
+[ "$copies" -le 32 ] || fail "$copies copies of serve answer control connections at once (want <= 32)"
+reap "$sc" _
+for _ in $(seq 50); do
+	bounded 10 "$ZK" status --control "$T/sd3/control" >"$T/st2.out" 2>"$T/st2.err" && break
+	sleep 0.2
+done
+assert_exit 0 "zktls status after the silent clients" "$T/st2.err"
 
 # 5. a socket that is not serve's
 bg fp 10 python3 -c '
@@ -80,4 +100,4 @@ expect_fail "status from a socket that sends escapes" 4 $? "$T/f.err" \
 	"serve at $T/fake: the answer holds control characters (byte 8)"
 assert_empty "$T/f.out"
 
-finish "a state-dir of another owner or writable by others, a control socket in a directory others may write refused; the socket 0660 from birth; escapes from a socket refused by zktls status"
+finish "a state-dir of another owner or writable by others, a control socket in a directory others may write refused; the socket 0660 from birth; at most 32 answering copies; escapes from a socket refused by zktls status"
