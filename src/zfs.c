@@ -846,6 +846,15 @@ zfs_sync_props(const char *dataset, char (*names)[ZFS_NAME_LEN],
 		if (!zfs_name_within(line, dataset, false) ||
 		    !zfs_name_valid(line, 'f'))
 			continue;
+		/* zfs prints each dataset once: a second line for one is a
+		 * property value with a newline in it, written to pass for
+		 * another dataset's (zktls:sync=off where it is not) */
+		for (int i = 0; i < n; i++)
+			if (strcmp(names[i], line) == 0)
+				return zk_fail(ZK_EZFS, "zfs list printed %s "
+					       "twice (a zktls:sync value with "
+					       "a line break below %s?)", line,
+					       dataset), -1;
 		snprintf(names[n], ZFS_NAME_LEN, "%s", line);
 		snprintf(values[n], 32, "%s", tab + 1);
 		n++;

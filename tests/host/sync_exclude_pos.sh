@@ -135,4 +135,11 @@ bounded 10 "${SY[@]}" --exclude '' pool/exp 127.0.0.1:1 >"$T/e.out" 2>"$T/e.err"
 expect_fail "--exclude ''" 2 $? "$T/e.err" \
 	"bad --exclude '' (a glob of dataset names; at most 64)"
 
-finish "sync --exclude and zktls:sync=off: dry-run and -v reports, only the rest sent, pull patterns on the server's names, -v names the defaults file"
+# 6. a zktls:sync value with a line break, written to pass for another
+#    dataset's "off": the listing is refused, nothing is sent
+ZKTLS_FAKE_SYNC_EXTRA='pool/exp/d\toff\n' sync_case inject ZKTLS_FAKE_GUIDS=none -- -r pool/exp SRV
+assert_rc 5 "$RC" "a forged zktls:sync line" "$T/inject.err"
+assert_grep "zfs list printed pool/exp/d twice (a zktls:sync value with a line break below pool/exp?)" "$T/inject.err"
+grep -E "^send$US" "$T/inject.zfs.log" && fail "zfs send ran after a forged listing" "$T/inject.zfs.log"
+
+finish "sync --exclude and zktls:sync=off: dry-run and -v reports, only the rest sent, pull patterns on the server's names, -v names the defaults file, a forged zktls:sync line refused"
