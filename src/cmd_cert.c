@@ -550,7 +550,7 @@ sans_text(X509 *x, char *out, size_t cap, int json)
 	out[0] = '\0';
 	for (int i = 0; g && i < sk_GENERAL_NAME_num(g); i++) {
 		const GENERAL_NAME *n = sk_GENERAL_NAME_value(g, i);
-		char v[300] = "", e[700];
+		char v[300] = "", e[2400];
 		const char *kind = NULL;
 
 		if (n->type == GEN_DNS) {
@@ -570,18 +570,18 @@ sans_text(X509 *x, char *out, size_t cap, int json)
 		}
 		if (kind == NULL)
 			continue;
-		/* a name is printed, never interpreted: no control bytes */
-		for (char *c = v; *c; c++)
-			if ((unsigned char)*c < 0x20 || *c == 0x7f)
-				*c = '?';
+		/* a name is printed, never interpreted: text_safe() and
+		 * json_escape() escape controls (C1 too) and bytes that are
+		 * not UTF-8 */
 		if (json) {
 			json_escape(v, e, sizeof(e));
 			l += (size_t)snprintf(out + l, cap > l ? cap - l : 0,
 					      "%s\"%s:%s\"", l ? "," : "",
 					      kind, e);
 		} else {
+			text_safe(v, e, sizeof(e));
 			l += (size_t)snprintf(out + l, cap > l ? cap - l : 0,
-					      "%s%s:%s", l ? ", " : "", kind, v);
+					      "%s%s:%s", l ? ", " : "", kind, e);
 		}
 		if (l >= cap) {
 			out[cap - 1] = '\0';
@@ -626,17 +626,21 @@ cert_show(const char *path, int json)
 	days = cert_days_left(tna, now);
 	ca = X509_check_ca(x) != 0;
 	if (json) {
-		char js[1100], ji[1100];
+		char js[1100], ji[1100], jf[4200];
 
 		json_escape(subject, js, sizeof(js));
 		json_escape(issuer, ji, sizeof(ji));
+		json_escape(path, jf, sizeof(jf));
 		printf("{\"file\":\"%s\",\"subject\":\"%s\",\"names\":[%s],"
 		       "\"issuer\":\"%s\",\"not_before\":\"%s\","
 		       "\"not_after\":\"%s\",\"days_left\":%d,\"pin\":\"%s\","
-		       "\"ca\":%s,\"more_certificates\":%d}\n", path, js, sans,
+		       "\"ca\":%s,\"more_certificates\":%d}\n", jf, js, sans,
 		       ji, nb, na, days, pin, ca ? "true" : "false", more);
 	} else {
-		printf("file:       %s%s\n", path,
+		char tf[4200];
+
+		text_safe(path, tf, sizeof(tf));
+		printf("file:       %s%s\n", tf,
 		       more ? " (the first certificate; more follow)" : "");
 		printf("subject:    %s\n", subject);
 		printf("names:      %s\n", sans[0] ? sans

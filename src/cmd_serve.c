@@ -92,7 +92,7 @@ struct child {
 	double stop_at;          /* SIGTERM it then (answered busy), or 0 */
 	int stopped;             /* told to stop (SIGTERM sent) */
 	unsigned gen;            /* the configuration it was forked with */
-	char line[512];          /* what it has said so far */
+	char line[1024];         /* what it has said so far (END: ~650) */
 	size_t len;
 	/* what it said of its session (REQ, PROG, WHY) */
 	char dataset[256], direction[8], plane[16], why[STATE_WHY_LEN];
