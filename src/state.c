@@ -345,10 +345,27 @@ entry(struct state *st, const char *client, const char *dataset)
 {
 	struct state_entry *e;
 
-	for (int i = 0; i < st->n; i++)
-		if (strcmp(st->e[i].client, client) == 0 &&
-		    strcmp(st->e[i].dataset, dataset) == 0)
+	int mine = 0, victim = -1;
+
+	for (int i = 0; i < st->n; i++) {
+		if (strcmp(st->e[i].client, client) != 0)
+			continue;
+		if (strcmp(st->e[i].dataset, dataset) == 0)
 			return &st->e[i];
+		mine++;
+		/* the oldest of its names that never succeeded */
+		if (st->e[i].ok_time == 0 &&
+		    (victim < 0 || st->e[i].fail_time < st->e[victim].fail_time))
+			victim = i;
+	}
+	/* one client's failures under made-up names take the place of its
+	 * own older failures, never of another client's entries or of a
+	 * success */
+	if (mine >= STATE_PER_CLIENT) {
+		if (victim < 0)
+			return NULL;
+		st->e[victim] = st->e[--st->n];
+	}
 	if (st->n == STATE_MAX_ENTRIES)
 		return NULL;
 	if (st->n % 64 == 0) {

@@ -27,6 +27,7 @@
 #include "conf.h"
 
 #define STATE_MAX_ENTRIES 8192
+#define STATE_PER_CLIENT 512     /* entries of one client at most */
 #define STATE_WHY_LEN 256
 
 struct state_entry {

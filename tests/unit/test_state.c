@@ -222,6 +222,34 @@ main(void)
 	CHECK(back.n == 0 && back.since == 7);
 	CHECK(faccessat(dfd, "state.bad", F_OK, 0) == 0);
 	CHECK(faccessat(dfd, "state", F_OK, 0) != 0);
+	/* one client's failures under made-up names: at most
+	 * STATE_PER_CLIENT entries of its own, its oldest failures go
+	 * first, its success and other clients' entries stay */
+	{
+		struct state fl;
+		char ds[64];
+		int mine = 0, other = 0, okay = 0, first = 0;
+
+		memset(&fl, 0, sizeof(fl));
+		state_note(&fl, "b", "tank/b", "push", true, 1, 5, NULL);
+		state_note(&fl, "a", "backup/a/good", "push", true, 1, 5, NULL);
+		for (int i = 0; i < STATE_PER_CLIENT + 100; i++) {
+			snprintf(ds, sizeof(ds), "backup/a/junk%d", i);
+			state_note(&fl, "a", ds, "push", false, 10 + i, 0, "x");
+		}
+		for (int i = 0; i < fl.n; i++) {
+			mine += strcmp(fl.e[i].client, "a") == 0;
+			other += strcmp(fl.e[i].client, "b") == 0;
+			okay += strcmp(fl.e[i].dataset, "backup/a/good") == 0;
+			first += strcmp(fl.e[i].dataset, "backup/a/junk0") == 0;
+		}
+		CHECK(mine == STATE_PER_CLIENT);
+		CHECK(other == 1);
+		CHECK(okay == 1);
+		CHECK(first == 0);
+		state_free(&fl);
+	}
+
 	/* a link planted as the state itself is not followed */
 	CHECK(symlinkat("/etc/passwd", dfd, "state") == 0);
 	CHECK(state_load(dfd, &back, 7, err, sizeof(err)) == -1);
