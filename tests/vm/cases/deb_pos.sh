@@ -62,7 +62,7 @@ if want deb; then
         # guest has no systemd-tmpfiles: make it as it would, for the purge
         if [[ ! -d /var/lib/zktls ]]; then
             command -v systemd-tmpfiles >/dev/null && err "no /var/lib/zktls after install (tmpfiles.d)"
-            install -d -m 750 -o zktls -g zktls /var/lib/zktls
+            install -d -m 755 -o root -g root /var/lib/zktls
         fi
         [[ $(stat -c %U /var/lib/zktls) == root ]] || err "/var/lib/zktls does not belong to root"
         # one push, both sides the installed program
