@@ -65,11 +65,19 @@ control_listen(const char *path, const char *group, gid_t *gid)
 				       "%s may be written by others than serve",
 				       path, dir);
 	}
-	/* a socket left by an earlier serve goes; anything else stays */
+	/* a socket left by an earlier serve goes; anything else stays,
+	 * and so does the socket of a serve still running there */
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode))
 			return zk_fail(ZK_EUSAGE, "control %s exists and is "
 				       "not a socket", path);
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0) {
+			r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+			close(fd);
+			if (r == 0)
+				return zk_fail(ZK_EUSAGE, "control %s: another "
+					       "serve answers there", path);
+		}
 		if (unlink(path) < 0)
 			return zk_fail_errno(ZK_ESYS, "control %s", path);
 	}
@@ -99,9 +107,9 @@ control_peer_ok(int fd, gid_t gid, uid_t *uid_out)
 	struct ucred uc;
 	socklen_t len = sizeof(uc);
 	struct passwd pw, *pwp = NULL;
-	char buf[4096];
-	gid_t groups[256];
-	int ng = 256;
+	char buf[16384];
+	gid_t groups[4096];
+	int ng = 4096;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0 ||
 	    len != sizeof(uc))

@@ -17,7 +17,8 @@
 #	   directory DIR may be written by others than serve" (serve runs
 #	   on: status is not its work).
 #	4. serve with a good state-dir and control-group: the socket is
-#	   0660 root:GROUP from its creation (no chmod after).  40 control
+#	   0660 root:GROUP from its creation (no chmod after); a second
+#	   serve on the same socket leaves it be.  40 control
 #	   connections that never ask: at most 32 copies of the master
 #	   answer at once; status answers again once they are gone.
 #	5. zktls status against a socket (not serve's) that answers an
@@ -67,6 +68,14 @@ assert_eq "socket 660 root:$grp" "$(stat -c '%F %a %U:%G' "$T/sd3/control" | sed
 	"the control socket"
 bounded 10 "$ZK" status --control "$T/sd3/control" >"$T/st.out" 2>"$T/st.err"
 assert_exit 0 "zktls status" "$T/st.err"
+# a second serve on the same control socket leaves the first one's be
+bg s2 10 env ZKTLS_ZFS="$FAKEZFS" "$ZK" serve --config "$T/c4.conf" </dev/null >"$T/s2.out" 2>&1
+wait_for_line "$T/s2.out" "control $T/sd3/control: another serve answers there" 5 ||
+	fail "a second serve did not leave the first one's control socket be" "$T/s2.out"
+kill -TERM -- "-$s2" 2>/dev/null
+reap "$s2" _
+bounded 10 "$ZK" status --control "$T/sd3/control" >"$T/st1.out" 2>"$T/st1.err"
+assert_exit 0 "zktls status of the first serve" "$T/st1.err"
 # 40 control connections that never ask: at most 32 answering copies of
 # the (root) master at once, then status answers again
 bg sc 20 python3 -c '
