@@ -268,7 +268,7 @@ state_load(int dfd, struct state *st, int64_t now, char *err, size_t errlen)
 {
 	char *buf = NULL;
 	size_t len = 0;
-	ssize_t n;
+	ssize_t n = 0;
 	int fd, r;
 
 	memset(st, 0, sizeof(*st));
@@ -281,6 +281,15 @@ state_load(int dfd, struct state *st, int64_t now, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", strerror(errno));
 		return -1;
 	}
+	{
+		struct stat sst;
+
+		if (fstat(fd, &sst) < 0 || !S_ISREG(sst.st_mode)) {
+			close(fd);
+			snprintf(err, errlen, "not a regular file");
+			return -1;
+		}
+	}
 	if ((buf = malloc(STATE_MAX + 1)) == NULL) {
 		close(fd);
 		snprintf(err, errlen, "out of memory");
@@ -289,6 +298,13 @@ state_load(int dfd, struct state *st, int64_t now, char *err, size_t errlen)
 	while (len <= STATE_MAX &&
 	       (n = read(fd, buf + len, STATE_MAX + 1 - len)) > 0)
 		len += (size_t)n;
+	if (n < 0) {
+		/* a read error is not a corrupt file: keep it as it is */
+		snprintf(err, errlen, "%s", strerror(errno));
+		close(fd);
+		free(buf);
+		return -1;
+	}
 	close(fd);
 	r = state_parse(buf, len, st, err, errlen);
 	free(buf);
