@@ -4,7 +4,7 @@
  * run's result, bytes and snapshots.  The last success of a dataset that
  * failed this run, or was not part of it, is carried over from the file
  * as it was (so the alert on an old success sees the real age).  Written
- * whole to FILE.tmp (created afresh, no link followed, 0644 whatever the
+ * whole to FILE.tmp.PID (created afresh, no link followed, 0644 whatever the
  * umask: node_exporter reads it as another user), fsync'd, renamed.
  */
 #include <errno.h>
@@ -137,12 +137,14 @@ sync_metrics_write(const char *path, const char *server,
 		return zk_fail_errno(ZK_ESYS, "calloc");
 	}
 	nk = read_old(dfd, base, k, KEEP_MAX);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", base);
+	/* our own name: two syncs writing one file never rename each
+	 * other's half-written one into place */
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", base, (long)getpid());
 	(void)unlinkat(dfd, tmp, 0);
 	if ((fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 			 O_CLOEXEC, 0644)) < 0 || fchmod(fd, 0644) < 0 ||
 	    (f = fdopen(fd, "w")) == NULL) {
-		r = zk_fail_errno(ZK_ESYS, "--metrics: %s.tmp", path);
+		r = zk_fail_errno(ZK_ESYS, "--metrics: %s/%s", dir, tmp);
 		if (fd >= 0)
 			close(fd);
 		goto out;
@@ -211,7 +213,7 @@ sync_metrics_write(const char *path, const char *server,
 		e = errno;
 		fclose(f);
 		errno = e;
-		r = zk_fail_errno(ZK_ESYS, "--metrics: %s.tmp", path);
+		r = zk_fail_errno(ZK_ESYS, "--metrics: %s/%s", dir, tmp);
 		(void)unlinkat(dfd, tmp, 0);
 		goto out;
 	}

@@ -64,6 +64,8 @@ sync_run() { # TAG SERVER-GUIDS: a push of pool/exp; RC
 mkdir "$T/m"
 echo precious >"$T/victim"
 ln -s "$T/victim" "$T/m/sync.prom.tmp"
+# (and where it writes now: its own name, FILE.tmp.PID; a link there is
+# not followed either: O_EXCL|O_NOFOLLOW after the unlink)
 sync_run current "backup/alpha/exp@a=101 backup/alpha/exp@b=102 backup/alpha/exp@c=103"
 assert_rc 0 "$RC" "sync, up to date" "$T/current.err"
 assert_eq precious "$(cat "$T/victim")" "the planted symlink's target"
