@@ -482,9 +482,8 @@ certs_of(const struct serve_conf *c, struct certs out[2])
 	return n;
 }
 
-/* A metrics label's value: backslash, quote and newline escaped. */
-static void
-label(FILE *f, const char *s)
+void
+metrics_label(FILE *f, const char *s)
 {
 	for (; *s; s++) {
 		if (*s == '\\' || *s == '"')
@@ -510,9 +509,9 @@ state_metrics(FILE *f, const struct state *st, const struct serve_conf *c,
 		if (st->e[i].ok_time == 0)
 			continue;
 		fputs("zktls_last_success_timestamp_seconds{client=\"", f);
-		label(f, st->e[i].client);
+		metrics_label(f, st->e[i].client);
 		fputs("\",dataset=\"", f);
-		label(f, st->e[i].dataset);
+		metrics_label(f, st->e[i].dataset);
 		fprintf(f, "\"} %" PRId64 "\n", st->e[i].ok_time);
 	}
 	fprintf(f, "# HELP zktls_last_failure_timestamp_seconds When a "
@@ -522,9 +521,9 @@ state_metrics(FILE *f, const struct state *st, const struct serve_conf *c,
 		if (st->e[i].fail_time == 0)
 			continue;
 		fputs("zktls_last_failure_timestamp_seconds{client=\"", f);
-		label(f, st->e[i].client);
+		metrics_label(f, st->e[i].client);
 		fputs("\",dataset=\"", f);
-		label(f, st->e[i].dataset);
+		metrics_label(f, st->e[i].dataset);
 		fprintf(f, "\"} %" PRId64 "\n", st->e[i].fail_time);
 	}
 	fprintf(f, "# HELP zktls_stale 1 when a dataset's last success is "
@@ -536,9 +535,9 @@ state_metrics(FILE *f, const struct state *st, const struct serve_conf *c,
 		if (ex == 0 || strcmp(st->e[i].dataset, "-") == 0)
 			continue;
 		fputs("zktls_stale{client=\"", f);
-		label(f, st->e[i].client);
+		metrics_label(f, st->e[i].client);
 		fputs("\",dataset=\"", f);
-		label(f, st->e[i].dataset);
+		metrics_label(f, st->e[i].dataset);
 		fprintf(f, "\"} %d\n", state_stale(&st->e[i], ex, now));
 	}
 	for (int i = 0; i < c->nclients; i++) {

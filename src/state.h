@@ -90,6 +90,9 @@ void state_clean(char *dst, size_t cap, const char *src);
 void state_free(struct state *st);
 
 /* What the metrics file adds from the state and the certificates. */
+/* A Prometheus label's value on f: backslash, quote and newline escaped
+ * (the exposition format's rule; sync --metrics uses it too). */
+void metrics_label(FILE *f, const char *s);
 void state_metrics(FILE *f, const struct state *st,
 		   const struct serve_conf *c, int64_t now);
 /* zktls status's answer: one JSON document, or a table. */

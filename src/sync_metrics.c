@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "state.h"
 #include "sync_metrics.h"
 #include "zktls.h"
 
@@ -49,19 +50,6 @@ get_label(const char *s, char *out, size_t cap)
 	}
 	out[o] = '\0';
 	return *s == '"' ? s + 1 : NULL;
-}
-
-static void
-put(FILE *f, const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '\\' || *s == '"')
-			fputc('\\', f);
-		if (*s == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*s, f);
-	}
 }
 
 /* The last successes in the file as it is (what is not ours or does not
@@ -161,17 +149,17 @@ sync_metrics_write(const char *path, const char *server,
 	for (int j = 0; j < nk; j++)
 		if (k[j].when) {
 			fputs(LAST_OK, f);
-			put(f, k[j].dataset);
+			metrics_label(f, k[j].dataset);
 			fputs("\",server=\"", f);
-			put(f, k[j].server);
+			metrics_label(f, k[j].server);
 			fprintf(f, "\"} %lld\n", k[j].when);
 		}
 	for (int i = 0; i < n; i++)
 		if (m[i].ok) {
 			fputs(LAST_OK, f);
-			put(f, m[i].dataset);
+			metrics_label(f, m[i].dataset);
 			fputs("\",server=\"", f);
-			put(f, server);
+			metrics_label(f, server);
 			fprintf(f, "\"} %" PRId64 "\n", now);
 		}
 	fprintf(f, "# HELP zktls_sync_last_run_success 1 when the last run "
@@ -179,18 +167,18 @@ sync_metrics_write(const char *path, const char *server,
 		"# TYPE zktls_sync_last_run_success gauge\n");
 	for (int i = 0; i < n; i++) {
 		fputs("zktls_sync_last_run_success{dataset=\"", f);
-		put(f, m[i].dataset);
+		metrics_label(f, m[i].dataset);
 		fputs("\",server=\"", f);
-		put(f, server);
+		metrics_label(f, server);
 		fprintf(f, "\"} %d\n", m[i].ok);
 	}
 	fprintf(f, "# HELP zktls_sync_last_run_bytes Stream bytes the last "
 		"run moved.\n# TYPE zktls_sync_last_run_bytes gauge\n");
 	for (int i = 0; i < n; i++) {
 		fputs("zktls_sync_last_run_bytes{dataset=\"", f);
-		put(f, m[i].dataset);
+		metrics_label(f, m[i].dataset);
 		fputs("\",server=\"", f);
-		put(f, server);
+		metrics_label(f, server);
 		fprintf(f, "\"} %" PRIu64 "\n", m[i].bytes);
 	}
 	fprintf(f, "# HELP zktls_sync_last_run_snapshots Snapshots the last "
@@ -198,16 +186,16 @@ sync_metrics_write(const char *path, const char *server,
 		"# TYPE zktls_sync_last_run_snapshots gauge\n");
 	for (int i = 0; i < n; i++) {
 		fputs("zktls_sync_last_run_snapshots{dataset=\"", f);
-		put(f, m[i].dataset);
+		metrics_label(f, m[i].dataset);
 		fputs("\",server=\"", f);
-		put(f, server);
+		metrics_label(f, server);
 		fprintf(f, "\"} %u\n", m[i].snaps);
 	}
 	fprintf(f, "# HELP zktls_sync_last_run_timestamp_seconds When the "
 		"last run ended.\n"
 		"# TYPE zktls_sync_last_run_timestamp_seconds gauge\n"
 		"zktls_sync_last_run_timestamp_seconds{server=\"");
-	put(f, server);
+	metrics_label(f, server);
 	fprintf(f, "\"} %" PRId64 "\n", now);
 	if (fflush(f) != 0 || fsync(fd) != 0) {
 		e = errno;
