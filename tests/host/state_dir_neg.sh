@@ -64,6 +64,8 @@ reap "$SPID" _
 grp=$(id -gn nobody)
 conf "$T/c4.conf" "$T/sd3" "control-group $grp"
 start_serve "$T/serve.err" "$T/c4.conf"
+# (the socket comes just after "listening on": the state is loaded first)
+for _ in $(seq 100); do [ -S "$T/sd3/control" ] && break; sleep 0.05; done
 assert_eq "socket 660 root:$grp" "$(stat -c '%F %a %U:%G' "$T/sd3/control" | sed 's/^socket/socket/')" \
 	"the control socket"
 bounded 10 "$ZK" status --control "$T/sd3/control" >"$T/st.out" 2>"$T/st.err"
