@@ -97,17 +97,38 @@ usage_print(FILE *f)
 	fputs(usage_text, f);
 }
 
+static int
+vusage_error(const char *sub, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%szktls: error: ", log_pri(LOG_PRI_ERR));
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n%sTry 'zktls %s%s--help'.\n", log_pri(LOG_PRI_ERR),
+		sub ? sub : "", sub ? " " : "");
+	return EXIT_USAGE;
+}
+
 int
 usage_error(const char *fmt, ...)
 {
 	va_list ap;
+	int r;
 
-	fprintf(stderr, "%szktls: error: ", log_pri(LOG_PRI_ERR));
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	r = vusage_error(NULL, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n%sTry 'zktls --help'.\n", log_pri(LOG_PRI_ERR));
-	return EXIT_USAGE;
+	return r;
+}
+
+int
+usage_error_in(const char *sub, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vusage_error(sub, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 int

@@ -27,7 +27,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,22 +75,6 @@ cert_error(void)
 	fprintf(stderr, "%szktls: error: %s\n", log_pri(LOG_PRI_ERR),
 		zk_errmsg());
 	return zk_exit_code(-zk_errcode());
-}
-
-static int cert_usage_error(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
-
-static int
-cert_usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%szktls: error: ", log_pri(LOG_PRI_ERR));
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n%sTry 'zktls cert --help'.\n", log_pri(LOG_PRI_ERR));
-	return EXIT_USAGE;
 }
 
 /* OpenSSL's first queued error, appended to what failed. */
@@ -681,7 +664,7 @@ cmd_cert(int argc, char **argv)
 	int ch, days = 0, nsans = 0, json = 0, r;
 
 	if (argc < 2)
-		return cert_usage_error("%s", "zktls cert needs init, issue "
+		return usage_error_in("cert", "%s", "zktls cert needs init, issue "
 					"or show");
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
@@ -691,7 +674,7 @@ cmd_cert(int argc, char **argv)
 	sub = argv[1];
 	if (strcmp(sub, "init") != 0 && strcmp(sub, "issue") != 0 &&
 	    strcmp(sub, "show") != 0)
-		return cert_usage_error("unknown cert command '%s' (init, "
+		return usage_error_in("cert", "unknown cert command '%s' (init, "
 					"issue or show)", sub);
 	argc--;
 	argv++;
@@ -701,7 +684,7 @@ cmd_cert(int argc, char **argv)
 		switch (ch) {
 		case O_DAYS:
 			if (parse_days(optarg, &days) < 0)
-				return cert_usage_error("%s", zk_errmsg());
+				return usage_error_in("cert", "%s", zk_errmsg());
 			break;
 		case O_NAME: cn = optarg; break;
 		case O_CA_DIR: cadir = optarg; break;
@@ -709,10 +692,10 @@ cmd_cert(int argc, char **argv)
 		case O_JSON: json = 1; break;
 		case O_SAN:
 			if (nsans == MAX_SANS)
-				return cert_usage_error("more than %d --san",
+				return usage_error_in("cert", "more than %d --san",
 							MAX_SANS);
 			if (!ip_ok(optarg) && !dns_name_ok(optarg, true))
-				return cert_usage_error("bad --san '%s' (a DNS "
+				return usage_error_in("cert", "bad --san '%s' (a DNS "
 							"name or an IP address)",
 							optarg);
 			sans[nsans++] = optarg;
@@ -721,33 +704,33 @@ cmd_cert(int argc, char **argv)
 			fputs(cert_usage, stdout);
 			return EXIT_OK;
 		case ':':
-			return cert_usage_error("%s needs a value",
+			return usage_error_in("cert", "%s needs a value",
 						argv[optind - 1]);
 		default:
-			return cert_usage_error("unknown option '%s' for zktls "
+			return usage_error_in("cert", "unknown option '%s' for zktls "
 						"cert", argv[optind - 1]);
 		}
 	}
 	if (optind + 1 != argc)
-		return cert_usage_error("zktls cert %s needs one operand", sub);
+		return usage_error_in("cert", "zktls cert %s needs one operand", sub);
 	/* each option where it means something */
 	if ((strcmp(sub, "issue") != 0 && (nsans || strcmp(cadir, ".") ||
 					   strcmp(outdir, "."))) ||
 	    (strcmp(sub, "init") != 0 && strcmp(cn, "zktls-ca")) ||
 	    (strcmp(sub, "show") == 0 && days) ||
 	    (strcmp(sub, "show") != 0 && json))
-		return cert_usage_error("an option that zktls cert %s does not "
+		return usage_error_in("cert", "an option that zktls cert %s does not "
 					"take", sub);
 	if (strcmp(sub, "init") == 0) {
 		if (cn[0] == '\0' || strlen(cn) > 64)
-			return cert_usage_error("bad --name '%s' (1 to 64 "
+			return usage_error_in("cert", "bad --name '%s' (1 to 64 "
 						"characters)", cn);
 		r = cert_init(argv[optind], days ? days : CA_DAYS, cn);
 	} else if (strcmp(sub, "issue") == 0) {
 		const char *name = argv[optind];
 
 		if (!ip_ok(name) && !dns_name_ok(name, false))
-			return cert_usage_error("bad host name '%s' (a DNS "
+			return usage_error_in("cert", "bad host name '%s' (a DNS "
 						"name or an IP address)", name);
 		r = cert_issue(name, cadir, sans, nsans,
 			       days ? days : HOST_DAYS, outdir);

@@ -61,6 +61,9 @@
 /* main.c: the help text, and a usage error (exit status 2). */
 void usage_print(FILE *f);
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same, pointing at "zktls SUB --help". */
+int usage_error_in(const char *sub, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* The options every command that connects shares: TLS, --mode,
  * --timeout, --key-limit, --json, --progress, -v, -q.  COMMON_LONG_OPTS goes into a
