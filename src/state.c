@@ -495,6 +495,28 @@ metrics_label(FILE *f, const char *s)
 	}
 }
 
+/* zktls_last_WHAT_timestamp_seconds{client,dataset} of every entry that
+ * has one: its last success, or (fail) its last failure. */
+static void
+times(FILE *f, const struct state *st, const char *what, const char *help,
+      bool fail)
+{
+	fprintf(f, "# HELP zktls_last_%s_timestamp_seconds When a client's "
+		"dataset last %s.\n# TYPE zktls_last_%s_timestamp_seconds "
+		"gauge\n", what, help, what);
+	for (int i = 0; i < st->n; i++) {
+		int64_t t = fail ? st->e[i].fail_time : st->e[i].ok_time;
+
+		if (t == 0)
+			continue;
+		fprintf(f, "zktls_last_%s_timestamp_seconds{client=\"", what);
+		metrics_label(f, st->e[i].client);
+		fputs("\",dataset=\"", f);
+		metrics_label(f, st->e[i].dataset);
+		fprintf(f, "\"} %" PRId64 "\n", t);
+	}
+}
+
 void
 state_metrics(FILE *f, const struct state *st, const struct serve_conf *c,
 	      int64_t now)
@@ -502,30 +524,8 @@ state_metrics(FILE *f, const struct state *st, const struct serve_conf *c,
 	struct certs ce[2];
 	int nc = certs_of(c, ce);
 
-	fprintf(f, "# HELP zktls_last_success_timestamp_seconds When a "
-		"client's dataset last received or sent successfully.\n"
-		"# TYPE zktls_last_success_timestamp_seconds gauge\n");
-	for (int i = 0; i < st->n; i++) {
-		if (st->e[i].ok_time == 0)
-			continue;
-		fputs("zktls_last_success_timestamp_seconds{client=\"", f);
-		metrics_label(f, st->e[i].client);
-		fputs("\",dataset=\"", f);
-		metrics_label(f, st->e[i].dataset);
-		fprintf(f, "\"} %" PRId64 "\n", st->e[i].ok_time);
-	}
-	fprintf(f, "# HELP zktls_last_failure_timestamp_seconds When a "
-		"client's dataset last failed.\n"
-		"# TYPE zktls_last_failure_timestamp_seconds gauge\n");
-	for (int i = 0; i < st->n; i++) {
-		if (st->e[i].fail_time == 0)
-			continue;
-		fputs("zktls_last_failure_timestamp_seconds{client=\"", f);
-		metrics_label(f, st->e[i].client);
-		fputs("\",dataset=\"", f);
-		metrics_label(f, st->e[i].dataset);
-		fprintf(f, "\"} %" PRId64 "\n", st->e[i].fail_time);
-	}
+	times(f, st, "success", "received or sent successfully", false);
+	times(f, st, "failure", "failed", true);
 	fprintf(f, "# HELP zktls_stale 1 when a dataset's last success is "
 		"older than its client's expect (dataset \"*\": the client "
 		"has none at all).\n# TYPE zktls_stale gauge\n");
