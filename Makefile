@@ -20,9 +20,9 @@ MANDIR   ?= $(PREFIX)/share/man
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
 CFLAGS   ?= -O2 -g
-ZK_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -Isrc $(CFLAGS) \
+ZK_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(WARN) -Isrc $(CFLAGS) \
             $(shell $(PKG_CONFIG) --cflags openssl)
-LIBS      = $(shell $(PKG_CONFIG) --libs openssl)
+LIBS      = $(shell $(PKG_CONFIG) --libs openssl) -pthread
 
 OS       := $(shell uname -s)
 KTLS     ?= $(if $(filter Linux,$(OS)),linux,none)
@@ -32,7 +32,7 @@ PLANES_linux := src/plane_kernel.c src/plane_rw.c src/plane_splice.c \
                 src/plane_direct.c
 LIB_SRC  := src/err.c src/log.c src/util.c src/net.c src/conn.c src/tls.c \
             src/tlskeys.c src/tlsrec.c src/certinfo.c src/cipher.c src/state.c src/control.c src/proto.c src/zfs.c src/child.c src/endpoint.c src/session.c \
-            src/policy.c src/conf.c src/privsep.c src/plane.c src/plane_user.c $(PLANES_$(KTLS)) \
+            src/policy.c src/conf.c src/privsep.c src/plane.c src/plane_user.c src/upipe.c $(PLANES_$(KTLS)) \
             src/sync_plan.c src/sync_filter.c src/sync_metrics.c src/retain.c src/prune.c \
             $(KTLS_SRC)
 UNIT     := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
@@ -92,7 +92,7 @@ asan:
 		-fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		build/asan/zktls $(addprefix build/asan/,$(UNIT))
 
-FUZZ_CC = clang -std=c11 -D_GNU_SOURCE -g -O1 -Isrc \
+FUZZ_CC = clang -std=c11 -D_GNU_SOURCE -pthread -g -O1 -Isrc \
 	-fsanitize=fuzzer,address,undefined
 fuzz: build/fuzz/fuzz_proto build/fuzz/fuzz_tlsrec build/fuzz/fuzz_conf \
 	build/fuzz/fuzz_monitor build/fuzz/fuzz_state
@@ -109,7 +109,7 @@ build/fuzz/fuzz_tlsrec: fuzz/fuzz_tlsrec.c src/tlsrec.c src/tlsrec.h \
 
 CONF_FUZZ_SRC := src/conf.c src/err.c src/util.c src/net.c src/zfs.c src/child.c src/policy.c src/retain.c \
                  src/privsep.c src/os_$(KTLS).c \
-                 src/endpoint.c src/log.c src/plane.c src/plane_user.c \
+                 src/endpoint.c src/log.c src/plane.c src/plane_user.c src/upipe.c \
                  src/tlsrec.c src/tlskeys.c src/tls.c src/cipher.c src/ktls_$(KTLS).c \
                  $(PLANES_$(KTLS))
 build/fuzz/fuzz_conf: fuzz/fuzz_conf.c $(CONF_FUZZ_SRC) $(wildcard src/*.h)

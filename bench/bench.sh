@@ -2,9 +2,16 @@
 # bench.sh - the same random stream over loopback, in one run, through:
 # zktls pipe (user plane), socat OPENSSL (256 KiB buffers), stunnel, and
 # plain socat TCP.  Prints MiB/s, CPU seconds per GiB (both transport
-# processes together) and the ratio of zktls to socat OPENSSL.
+# processes together) and the ratio of zktls to socat OPENSSL.  Then
+# zktls and socat OPENSSL again as a user would time socat: to
+# /dev/null, -b 262144, best of BENCH_BEST (3) runs taken in turns;
+# the best throughput and the least CPU per GiB of each, and their
+# ratios.
 #
 #   bench/bench.sh [SIZE_MiB]     (default 2048)
+#
+# BENCH_BASE=PATH adds another zktls binary (say, an older build) to every
+# part, in turn with the others, as "zktls base".
 #
 # Absolute numbers depend on the machine and its noise; compare ratios
 # taken in the same run.
@@ -13,6 +20,7 @@ cd "$(dirname "$0")/.."
 top=$PWD
 size_mib=${1:-2048}
 zk=${ZKTLS_BIN:-$top/zktls}
+base=${BENCH_BASE:-}
 w=$(mktemp -d /tmp/zktls-bench.XXXXXX)
 pids=()
 cleanup() {
@@ -82,7 +90,7 @@ sink() { wc -c >"$w/count"; }
 
 # --- zktls pipe, user plane ------------------------------------------------
 run_zktls() {
-	local p
+	local p name=${1:-zktls pipe (user)} zk=${2:-$zk}
 	p=$(port)
 	tm "$w/t.recv" "$zk" pipe recv --listen 127.0.0.1:"$p" --mode user -q \
 		--cert "$P/beta.pem" --key "$P/beta.key" --ca "$P/ca.pem" \
@@ -93,9 +101,10 @@ run_zktls() {
 		--cert "$P/alpha.pem" --key "$P/alpha.key" --ca "$P/ca.pem" \
 		--peer-name beta <"$w/stream"
 	wait
-	check_size zktls
-	report "zktls pipe (user)" "$w/t.send" "$w/t.recv"
+	check_size "$name"
+	report "$name" "$w/t.send" "$w/t.recv"
 }
+run_base() { run_zktls "zktls base" "$base"; }
 
 # --- socat OPENSSL, 256 KiB buffers ----------------------------------------
 run_socat_tls() {
@@ -183,15 +192,62 @@ run_tcp() {
 }
 
 : >"$w/results"
-for f in run_zktls run_socat_tls run_stunnel run_tcp; do
+for f in run_zktls ${base:+run_base} run_socat_tls run_stunnel run_tcp; do
 	rm -f "$w/count"
 	echo "bench: $f"
 	$f
 done
 
+# --- zktls and socat OPENSSL to /dev/null, best of BENCH_BEST ----------------
+# Both sides' exit status is the check here (zktls's sender compares the
+# receiver's byte count with its own).
+null_zktls() {
+	local p name=${1:-zktls pipe (user)} zk=${2:-$zk}
+	p=$(port)
+	tm "$w/t.recv" "$zk" pipe recv --listen 127.0.0.1:"$p" --mode user -q \
+		--cert "$P/beta.pem" --key "$P/beta.key" --ca "$P/ca.pem" \
+		--peer-name alpha >/dev/null 2>"$w/zk.err" &
+	local rpid=$!
+	pids+=($rpid)
+	wait_port "$p"
+	tm "$w/t.send" "$zk" pipe send --connect 127.0.0.1:"$p" --mode user -q \
+		--cert "$P/alpha.pem" --key "$P/alpha.key" --ca "$P/ca.pem" \
+		--peer-name beta <"$w/stream"
+	wait "$rpid"
+	report "$name" "$w/t.send" "$w/t.recv"
+}
+null_base() { null_zktls "zktls base" "$base"; }
+
+null_socat() {
+	local p
+	p=$(port)
+	tm "$w/t.recv" socat -b262144 -u \
+		OPENSSL-LISTEN:"$p",bind=127.0.0.1,reuseaddr,cert="$P/beta.pem",key="$P/beta.key",cafile="$P/ca.pem",verify=1 \
+		STDOUT >/dev/null &
+	local rpid=$!
+	pids+=($rpid)
+	wait_port "$p"
+	tm "$w/t.send" socat -b262144 -u STDIN \
+		OPENSSL:127.0.0.1:"$p",cert="$P/alpha.pem",key="$P/alpha.key",cafile="$P/ca.pem",verify=1,commonname=beta \
+		<"$w/stream"
+	wait "$rpid"
+	report "socat OPENSSL" "$w/t.send" "$w/t.recv"
+}
+
+best=${BENCH_BEST:-3}
+for i in $(seq "$best"); do
+	for f in null_zktls ${base:+null_base} null_socat; do
+		echo "bench: $f ($i of $best)"
+		$f
+	done
+done
+
 python3 - "$w/results" "$size_mib" <<'EOF'
 import sys
 rows = [l.split("\t") for l in open(sys.argv[1]).read().splitlines()]
+# One run each into wc -c, then the runs to /dev/null.
+first = 5 if rows[1][0] == "zktls base" else 4
+rows, null = rows[:first], rows[first:]
 print(f"\nbench: {sys.argv[2]} MiB random stream over loopback, one run")
 print(f"{'transport':<22}{'MiB/s':>10}{'CPU s/GiB':>12}")
 for name, rate, cpu in rows:
@@ -199,5 +255,29 @@ for name, rate, cpu in rows:
 d = {r[0]: (float(r[1]), float(r[2])) for r in rows}
 z, s = d["zktls pipe (user)"], d["socat OPENSSL"]
 print(f"\nzktls / socat OPENSSL: {z[0] / s[0]:.2f}x throughput, "
-      f"{s[1] / z[1]:.2f}x less CPU per GiB")
+      f"{s[1] / z[1]:.2f}x less CPU per GiB "
+      f"(CPU per GiB {z[1] / s[1]:.2f}x socat's)")
+if "zktls base" in d:
+    b = d["zktls base"]
+    print(f"zktls base / socat OPENSSL: {b[0] / s[0]:.2f}x throughput, "
+          f"CPU per GiB {b[1] / s[1]:.2f}x socat's")
+if null:
+    n = len(null) // (first - 2)
+    print(f"\nto /dev/null, best of {n} runs each (MiB/s; CPU s/GiB):")
+    best = {}
+    for name, rate, cpu in null:
+        print(f"  {name:<20}{rate:>8}{cpu:>8}")
+        r, c = best.get(name, (0.0, 1e9))
+        best[name] = (max(r, float(rate)), min(c, float(cpu)))
+    z, s = best["zktls pipe (user)"], best["socat OPENSSL"]
+    print(f"best: zktls {z[0]:.0f} MiB/s {z[1]:.2f} CPU s/GiB, "
+          f"socat OPENSSL {s[0]:.0f} MiB/s {s[1]:.2f} CPU s/GiB")
+    print(f"zktls / socat OPENSSL (to /dev/null, best of {n}): "
+          f"{z[0] / s[0]:.2f}x throughput, CPU per GiB {z[1] / s[1]:.2f}x "
+          f"socat's")
+    if "zktls base" in best:
+        b = best["zktls base"]
+        print(f"zktls base / socat OPENSSL (to /dev/null, best of {n}): "
+              f"{b[0] / s[0]:.2f}x throughput, CPU per GiB "
+              f"{b[1] / s[1]:.2f}x socat's")
 EOF

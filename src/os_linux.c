@@ -63,7 +63,7 @@ os_proc_read(pid_t pid, uint64_t *bytes)
  * The network-facing process of serve, once it is no longer root: no new
  * privileges ever (no setuid programs, no file capabilities), and a
  * seccomp filter that refuses (EPERM) what it never needs and an attacker
- * would: running programs, starting processes or threads, tracing,
+ * would: running programs, starting processes, tracing,
  * mounting, modules, namespaces, credential changes, BPF, io_uring (whose
  * operations the filter would not see), and every way to reach another
  * process: all network processes share one uid, so the kernel's own
@@ -74,7 +74,11 @@ os_proc_read(pid_t pid, uint64_t *bytes)
  * pidfd_open, pidfd_getfd, process_madvise, process_mrelease, kcmp,
  * get_robust_list, move_pages, migrate_pages, prlimit64 on another
  * process (on itself, as getrlimit does, it passes), scheduling and I/O
- * priorities.
+ * priorities.  Threads of its own it may start (the user plane writes
+ * from one, upipe.c): clone only with CLONE_THREAD and none of the
+ * namespace, tracing, vfork, parent or pidfd flags; clone3, whose flags
+ * lie behind a pointer the filter cannot read, answers ENOSYS, and the C
+ * library falls back to clone.
  *
  * A denylist, not an allowlist: this process runs OpenSSL, the C library
  * and (in tests) the sanitizers' runtimes, and on the kernel planes
@@ -88,6 +92,7 @@ os_proc_read(pid_t pid, uint64_t *bytes)
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <sched.h>
 #include <stddef.h>
 #include <sys/syscall.h>
 
@@ -186,6 +191,18 @@ deny_ne(struct bpf *b, uint32_t v)
 					     0));
 }
 
+/* if A & v (set) or !(A & v) (!set): EPERM (else on) */
+static void
+deny_bits(struct bpf *b, uint32_t v, int set)
+{
+	if (b->nfix < sizeof(b->fix) / sizeof(b->fix[0])) {
+		b->fix[b->nfix] = b->k;
+		b->fix_jt[b->nfix++] = (unsigned char)(set != 0);
+	}
+	emit(b, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, v, 0,
+					     0));
+}
+
 /* A = the low (hi: high) 32 bits of syscall argument i */
 static void
 load_arg(struct bpf *b, int i, int hi)
@@ -233,8 +250,7 @@ os_confine(void)
 		SYS_setgroups, SYS_open_by_handle_at, SYS_perf_event_open,
 		SYS_userfaultfd, SYS_keyctl, SYS_add_key, SYS_request_key,
 		SYS_unshare, SYS_setns,
-		/* it starts no process or thread (the monitor runs zfs) */
-		SYS_clone, SYS_clone3,
+		/* it starts no process (the monitor runs zfs); clone: below */
 #ifdef SYS_fork
 		SYS_fork, SYS_vfork,
 #endif
@@ -295,6 +311,20 @@ os_confine(void)
 	load_arg(&b, 0, 1);
 	deny_ne(&b, 0);
 	ret(&b, SECCOMP_RET_ALLOW);
+	/* clone: a thread of this process, nothing else (the kernel reads
+	 * only the low 32 bits of its flags); clone3: ENOSYS */
+	if_nr(&b, SYS_clone, 4);
+	load_arg(&b, 0, 0);
+	deny_bits(&b, CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS |
+		  CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET |
+		  CLONE_PTRACE | CLONE_UNTRACED | CLONE_VFORK | CLONE_PARENT |
+		  CLONE_PIDFD, 1);
+	deny_bits(&b, CLONE_THREAD, 0);
+	ret(&b, SECCOMP_RET_ALLOW);
+#ifdef SYS_clone3
+	if_nr(&b, SYS_clone3, 1);
+	ret(&b, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA));
+#endif
 	/* fcntl, ioctl: no fd's signals sent to another process */
 	if_nr(&b, SYS_fcntl, 5);
 	load_arg(&b, 1, 0);

@@ -2,33 +2,56 @@
  * plane_user.c - the "user" data plane: TLS records sealed and opened in
  * this process (tlsrec.c), for hosts without kernel TLS.
  *
- * Send side: RECS_PER_WRITE record slots lie back to back in one buffer.
+ * Both sides are pipelined (upipe.c): this thread does the reads and the
+ * crypto, a thread of the pipeline does the writes, UPIPE_SLOTS batches
+ * of about 1 MiB between them, so sealing or opening one batch overlaps
+ * the write of the one before.  The record layer and its keys stay in
+ * this thread: records are sealed and sequenced here, KeyUpdates go
+ * between records in stream order, and the writer only moves bytes.
+ *
+ * Send side: RECS_PER_WRITE record slots lie back to back in a batch.
  * One readv() fills their content areas straight from the producer; every
  * slot but the last filled one is full, so after sealing in place the
- * records are contiguous and leave in one write().
- * Receive side: one large read() of ciphertext, records opened in place,
- * their contents handed to the consumer with one writev().  The buffer is
- * compacted only when no pointer into it is pending (tlsrec.h).
+ * records are contiguous and leave in one writev() (a KeyUpdate due
+ * between two records is an iovec of its own between them).
+ * Receive side: large reads of ciphertext into a batch, records opened in
+ * place, their contents handed to the consumer with one writev() per
+ * batch.  A buffer is compacted only when no pointer into it is pending
+ * (tlsrec.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "tlsrec.h"
+#include "upipe.h"
 #include "zktls.h"
 
 #define REC_SLOT (TLSREC_MAX_PLAIN + TLSREC_OVERHEAD)
-#define RECS_PER_WRITE 32
+#define RECS_PER_WRITE 64
+/* A send slot: RECS_PER_WRITE record slots, then room for a KeyUpdate
+ * before each record. */
+#define SEND_KU_OFF ((size_t)REC_SLOT * RECS_PER_WRITE)
+#define SEND_SLOT (SEND_KU_OFF + (size_t)TLSREC_KEY_UPDATE_LEN * RECS_PER_WRITE)
 #define RX_BUF (1u << 20)
-#define IOV_BATCH 64
+#define RECV_SLOT (1u << 20)
+/* How long opened records wait for more before they go to the consumer
+ * (while the stream flows, a slot fills first: fewer, larger writes). */
+#define RX_HOLD_MS 1
+#define IOV_BATCH 128
+/* A pipe given as the stream grows to this (as endpoint.c's own). */
+#define PIPE_GROW (1 << 20)
 
 struct user_state {
 	struct tlsrec *rec;
 	int warned;             /* past the key limit, the peer cannot follow */
+	int rx_err;             /* a read error fill_now() met, for user_fill */
 	struct tlsrec_rx rx;
 	const uint8_t *pt;      /* data not yet handed out (user_read) */
 	size_t pt_len;
@@ -127,13 +150,35 @@ user_send_alert(struct chan *c, uint8_t level, uint8_t desc)
 	return 0;
 }
 
+/* A read of the peer's records returned n (0: end of file, < 0: errno). */
+static int
+fill_failed(ssize_t n)
+{
+	if (n < 0 && errno == ECONNRESET)
+		return zk_fail(ZK_ENET, "connection reset by peer");
+	if (n < 0 && errno == ETIMEDOUT)
+		return zk_fail(ZK_ENET, "the peer stopped answering "
+			       "(TCP keepalive timed out)");
+	if (n < 0)
+		return zk_fail_errno(ZK_ENET, "reading from the peer");
+	return zk_fail(ZK_ENET, "connection closed by peer "
+		       "without close_notify (truncated stream)");
+}
+
 /* Read more ciphertext (the caller holds no pointer into the buffer). */
 static int
 user_fill(struct chan *c)
 {
-	struct tlsrec_rx *rx = &((struct user_state *)c->user)->rx;
+	struct user_state *u = c->user;
+	struct tlsrec_rx *rx = &u->rx;
 
 	tlsrec_rx_compact(rx);
+	if (u->rx_err != 0) {
+		/* what fill_now() met: the socket reports it once */
+		errno = u->rx_err;
+		u->rx_err = 0;
+		return fill_failed(-1);
+	}
 	for (;;) {
 		ssize_t n;
 
@@ -152,16 +197,8 @@ user_fill(struct chan *c)
 		n = read(c->fd, rx->buf + rx->end, rx->cap - rx->end);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno == ECONNRESET)
-			return zk_fail(ZK_ENET, "connection reset by peer");
-		if (n < 0 && errno == ETIMEDOUT)
-			return zk_fail(ZK_ENET, "the peer stopped answering "
-				       "(TCP keepalive timed out)");
-		if (n < 0)
-			return zk_fail_errno(ZK_ENET, "reading from the peer");
-		if (n == 0)
-			return zk_fail(ZK_ENET, "connection closed by peer "
-				       "without close_notify (truncated stream)");
+		if (n <= 0)
+			return fill_failed(n);
 		rx->end += (size_t)n;
 		return 0;
 	}
@@ -258,38 +295,95 @@ user_peer_spoke(struct chan *c)
 		       "stream");
 }
 
-/* Sealed records to the peer, all of them. */
-static int
-send_records(struct chan *c, const uint8_t *p, size_t len)
+/* A pipe given as the stream (pipe mode's stdin or stdout) grows to
+ * PIPE_GROW, as endpoint.c's own pipes: a batch then fits, and both sides
+ * wake less often.  Best effort (pipe-max-size, the user's pipe quota). */
+static void
+pipe_grow(int fd)
 {
-	if (len > 0 && write_all(c->fd, p, len) < 0)
-		return errno == EPIPE || errno == ECONNRESET
-			       ? zk_fail(ZK_ENET, "connection closed by peer "
-					 "during the stream")
-			       : zk_fail_errno(ZK_ENET, "sending to the peer");
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
+	    fcntl(fd, F_GETPIPE_SZ) < PIPE_GROW)
+		(void)fcntl(fd, F_SETPIPE_SZ, PIPE_GROW);
+}
+
+/* The send pipeline failed to write (upipe_errno): say so. */
+static int
+send_failed(struct upipe *pp)
+{
+	int e = upipe_errno(pp);
+
+	if (e == EPIPE || e == ECONNRESET)
+		return zk_fail(ZK_ENET, "connection closed by peer during the "
+			       "stream");
+	errno = e;
+	return zk_fail_errno(ZK_ENET, "sending to the peer");
+}
+
+/* Seal the n bytes read into s's record slots in place.  Every slot but
+ * the last filled one is full, so the records lie back to back; a
+ * KeyUpdate that falls due between two of them goes out between them,
+ * from the slot's KeyUpdate area. */
+static int
+seal_batch(struct user_state *u, struct upipe_slot *s, size_t n)
+{
+	uint8_t *ku = s->buf + SEND_KU_OFF;
+	size_t out = 0, start = 0, left = n;
+	int k = 0, e;
+
+	while (left > 0) {
+		size_t m = left < TLSREC_MAX_PLAIN ? left : TLSREC_MAX_PLAIN;
+
+		if (tlsrec_key_update_due(u->rec)) {
+			if (out > start) {
+				s->iov[k].iov_base = s->buf + start;
+				s->iov[k++].iov_len = out - start;
+			}
+			if ((e = tlsrec_seal_key_update(u->rec, ku, 0)) < 0)
+				return e;
+			s->iov[k].iov_base = ku;
+			s->iov[k++].iov_len = (size_t)e;
+			ku += TLSREC_KEY_UPDATE_LEN;
+			start = out;
+		}
+		out += tlsrec_seal(u->rec, TLSREC_DATA, s->buf + out, m, 0);
+		left -= m;
+	}
+	if (out > start) {
+		s->iov[k].iov_base = s->buf + start;
+		s->iov[k++].iov_len = out - start;
+	}
+	s->n = k;
+	s->bytes = n;
 	return 0;
 }
 
+/*
+ * Read, seal, write, pipelined: this thread reads the producer into a
+ * slot's record areas and seals them in place while the pipeline's
+ * thread writes the slots sealed before (upipe.c, UPIPE_SLOTS of them).
+ */
 static int
 user_send_stream(struct chan *c, struct endpoint *src, struct xfer *x)
 {
 	struct user_state *u = c->user;
-	uint8_t *buf = NULL;
+	struct upipe *pp = NULL;
 	struct iovec iov[RECS_PER_WRITE];
+	uint64_t bytes0 = x->bytes, user0 = x->user_bytes;
 	int fd = -1, owned = 0, r;
 
-	if ((buf = malloc(REC_SLOT * RECS_PER_WRITE)) == NULL)
-		return zk_fail_errno(ZK_ESYS, "malloc");
-	for (int i = 0; i < RECS_PER_WRITE; i++) {
-		iov[i].iov_base = buf + (size_t)i * REC_SLOT + TLSREC_HDR;
-		iov[i].iov_len = TLSREC_MAX_PLAIN;
-	}
 	if ((r = endpoint_fd(src, 1, &fd, &owned)) < 0)
+		return r;
+	pipe_grow(fd);
+	if ((pp = upipe_new(c->fd, SEND_SLOT, 2 * RECS_PER_WRITE)) == NULL) {
+		r = -zk_errcode();
 		goto out;
+	}
 	for (;;) {
 		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
 				       { .fd = c->fd, .events = POLLIN } };
-		size_t out = 0, left, start;
+		struct upipe_slot *s;
 		ssize_t n;
 
 		/* The producer may pause as long as it likes; the receiver
@@ -304,6 +398,15 @@ user_send_stream(struct chan *c, struct endpoint *src, struct xfer *x)
 			goto out;
 		if (!p[0].revents)
 			continue;
+		if ((s = upipe_slot(pp)) == NULL) {
+			r = send_failed(pp);
+			goto out;
+		}
+		for (int i = 0; i < RECS_PER_WRITE; i++) {
+			iov[i].iov_base = s->buf + (size_t)i * REC_SLOT +
+					  TLSREC_HDR;
+			iov[i].iov_len = TLSREC_MAX_PLAIN;
+		}
 		n = readv(fd, iov, RECS_PER_WRITE);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
@@ -313,103 +416,161 @@ user_send_stream(struct chan *c, struct endpoint *src, struct xfer *x)
 		}
 		if (n == 0)
 			break;
-		/* Records sealed in their slots go out together; a KeyUpdate
-		 * that falls due between two of them goes out between them. */
-		for (left = (size_t)n, start = 0; left > 0;) {
-			size_t k = left < TLSREC_MAX_PLAIN ? left
-							   : TLSREC_MAX_PLAIN;
-
-			if (tlsrec_key_update_due(u->rec)) {
-				if ((r = send_records(c, buf + start,
-						      out - start)) < 0 ||
-				    (r = user_key_update(c)) < 0)
-					goto out;
-				start = out;
-			}
-			out += tlsrec_seal(u->rec, TLSREC_DATA, buf + out, k, 0);
-			left -= k;
-		}
-		if ((r = send_records(c, buf + start, out - start)) < 0)
+		if ((r = seal_batch(u, s, (size_t)n)) < 0)
 			goto out;
-		x->bytes += (uint64_t)n;
-		x->user_bytes += (uint64_t)n;
+		if (upipe_put(pp, s) < 0) {
+			r = send_failed(pp);
+			goto out;
+		}
+		x->bytes = bytes0 + upipe_done(pp);
+		x->user_bytes = user0 + upipe_done(pp);
 		xfer_progress(x, 0);
 	}
-	r = 0;
+	r = upipe_finish(pp) < 0 ? send_failed(pp) : 0;
 out:
+	if (pp != NULL) {
+		/* After a failure the stream ends at a batch boundary: the
+		 * batch being written goes out whole, as before. */
+		upipe_cancel(pp);
+		x->bytes = bytes0 + upipe_done(pp);
+		x->user_bytes = user0 + upipe_done(pp);
+		upipe_free(pp);
+	}
 	if (owned && fd >= 0)
 		close(fd);
-	free(buf);
 	return r;
 }
 
-/* Hand iov[0, k) to the consumer, all of it. */
+/* The receive pipeline failed to write (upipe_errno): say so. */
 static int
-write_iov(int fd, struct iovec *v, int k)
+recv_failed(struct upipe *pp)
 {
-	while (k > 0) {
-		ssize_t n = writev(fd, v, k);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return zk_fail_errno(ZK_EZFS, "writing the stream to "
-					     "the consumer");
-		while (k > 0 && (size_t)n >= v->iov_len) {
-			n -= (ssize_t)v->iov_len;
-			v++;
-			k--;
-		}
-		if (k > 0) {
-			v->iov_base = (uint8_t *)v->iov_base + n;
-			v->iov_len -= (size_t)n;
-		}
-	}
-	return 0;
+	errno = upipe_errno(pp);
+	return zk_fail_errno(ZK_EZFS, "writing the stream to the consumer");
 }
 
+/* Read what the socket has now, without waiting, into rx: more than 0
+ * when it got some.  An error is kept for user_fill to report (the
+ * socket reports it only once). */
+static ssize_t
+fill_now(struct chan *c, struct tlsrec_rx *rx)
+{
+	struct user_state *u = c->user;
+	ssize_t n;
+
+	do
+		n = recv(c->fd, rx->buf + rx->end, rx->cap - rx->end,
+			 MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n > 0)
+		rx->end += (size_t)n;
+	else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+		u->rx_err = errno;
+	return n;
+}
+
+/* Point rx at buf (cap bytes), its unread bytes moved along. */
+static void
+rx_move(struct tlsrec_rx *rx, uint8_t *buf, size_t cap)
+{
+	size_t have = rx->end - rx->off;
+
+	if (rx->buf == buf)
+		return;
+	memcpy(buf, rx->buf + rx->off, have);
+	rx->buf = buf;
+	rx->cap = cap;
+	rx->off = 0;
+	rx->end = have;
+}
+
+/*
+ * Read, open, write, pipelined: this thread reads ciphertext into a
+ * slot's buffer and opens the records in place; the pipeline's thread
+ * hands the contents of the slots opened before to the consumer.  A
+ * slot goes to the writer once its buffer is full or the peer has sent
+ * nothing more for RX_HOLD_MS (never held back longer, whatever the
+ * timeout); the unread rest (part of a record) moves to the next free
+ * slot, so no buffer is compacted under a pending pointer (tlsrec.h).
+ */
 static int
 user_recv_stream(struct chan *c, struct endpoint *dst, struct xfer *x)
 {
 	struct user_state *u = c->user;
-	struct iovec iov[IOV_BATCH];
+	struct tlsrec_rx *rx = &u->rx;
+	struct upipe *pp = NULL;
+	uint64_t bytes0 = x->bytes, user0 = x->user_bytes;
 	int fd = -1, owned = 0, r = 0;
 
 	if ((r = endpoint_fd(dst, 0, &fd, &owned)) < 0)
 		return r;
+	pipe_grow(fd);
+	if ((pp = upipe_new(fd, RECV_SLOT, IOV_BATCH)) == NULL) {
+		r = -zk_errcode();
+		goto out;
+	}
 	for (;;) {
-		size_t total = 0;
-		int k = 0, w;
+		struct upipe_slot *s = upipe_slot(pp);
+		uint64_t total = 0;
+		int k = 0;
 
-		/* Data left over from user_read() first, then every record
-		 * already buffered; the pointers stay valid until the buffer
-		 * is compacted, which happens only after the writev. */
+		if (s == NULL) {
+			r = recv_failed(pp);
+			break;
+		}
+		rx_move(rx, s->buf, RECV_SLOT);
+		/* Data left over from user_read() first (it stays in the
+		 * plane's own buffer until the end), then every record
+		 * buffered. */
 		if (u->pt_len > 0) {
-			iov[k].iov_base = (void *)u->pt;
-			iov[k++].iov_len = u->pt_len;
+			s->iov[k].iov_base = (void *)u->pt;
+			s->iov[k++].iov_len = u->pt_len;
 			total += u->pt_len;
 			u->pt_len = 0;
 		}
-		while (k < IOV_BATCH) {
+		for (;;) {
 			const uint8_t *p;
 			size_t n;
 
-			r = tlsrec_next(u->rec, &u->rx, &p, &n);
-			if (r != TLSREC_GOT_DATA)
+			if (k == IOV_BATCH)
 				break;
-			iov[k].iov_base = (void *)p;
-			iov[k++].iov_len = n;
-			total += n;
+			r = tlsrec_next(u->rec, rx, &p, &n);
+			if (r == TLSREC_GOT_DATA) {
+				s->iov[k].iov_base = (void *)p;
+				s->iov[k++].iov_len = n;
+				total += n;
+				continue;
+			}
+			if (r != TLSREC_NEED)
+				break;
+			/* Nothing pending: wait for the peer (the buffer
+			 * may be compacted). */
+			if (k == 0) {
+				if ((r = user_fill(c)) < 0)
+					break;
+				continue;
+			}
+			/* Pending contents: more if there is room for the
+			 * record under way and the peer sends it within
+			 * RX_HOLD_MS, else they go. */
+			if (rx->cap - rx->off < TLSREC_MAX ||
+			    poll(&(struct pollfd){ .fd = c->fd,
+						   .events = POLLIN },
+				 1, RX_HOLD_MS) <= 0 ||
+			    fill_now(c, rx) <= 0)
+				break;
 		}
 		/* What authenticated before a failure still goes out (pipe
 		 * mode documents that the output's prefix may be there). */
-		if (total > 0) {
-			if ((w = write_iov(fd, iov, k)) < 0) {
-				r = w;
+		if (k > 0) {
+			s->n = k;
+			s->bytes = total;
+			if (upipe_put(pp, s) < 0) {
+				r = recv_failed(pp);
 				break;
 			}
-			x->bytes += total;
-			x->user_bytes += total;
+			x->bytes = bytes0 + upipe_done(pp);
+			x->user_bytes = user0 + upipe_done(pp);
 			xfer_progress(x, 0);
 		}
 		if (r < 0)
@@ -419,8 +580,19 @@ user_recv_stream(struct chan *c, struct endpoint *dst, struct xfer *x)
 			r = 0;
 			break;
 		}
-		if (r == TLSREC_NEED && (r = user_fill(c)) < 0)
-			break;
+	}
+	if (upipe_finish(pp) < 0 && r >= 0)
+		r = recv_failed(pp);
+out:
+	if (pp != NULL) {
+		upipe_cancel(pp);
+		x->bytes = bytes0 + upipe_done(pp);
+		x->user_bytes = user0 + upipe_done(pp);
+		/* The unread rest back to the plane's own buffer, for
+		 * user_read (a receiver that failed drains the stream). */
+		rx_move(rx, u->buf, RX_BUF);
+		u->pt_len = 0;
+		upipe_free(pp);
 	}
 	if (owned && fd >= 0)
 		close(fd);

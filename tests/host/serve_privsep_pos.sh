@@ -13,7 +13,9 @@
 #	NoNewPrivs 1, Seccomp 2 in /proc/PID/status, and none of the
 #	master's pipes among its fds; its parent (the
 #	monitor) is root.  When the stream flows, the server's zfs receive
-#	is the monitor's child, run as root.  The push succeeds.
+#	is the monitor's child, run as root, and the network process has a
+#	second thread (the user plane's writer, which its seccomp filter
+#	lets start).  The push succeeds.
 #
 . "$(dirname "$0")/lib.sh"
 
@@ -64,7 +66,16 @@ for ((i = 0; i < 100; i++)); do
 done
 [ -n "$zr" ] || fail "no zfs receive below the monitor"
 [ -n "$zr" ] && assert_eq 0 "$(field "$zr" Uid)" "zfs receive's uid"
+# the user plane's writer thread, started under the filter
+th=0
+for ((i = 0; i < 100; i++)); do
+	th=$(field "$net" Threads)
+	[ "${th:-0}" -ge 2 ] && break
+	sleep 0.05
+done
+[ "${th:-0}" -ge 2 ] ||
+	fail "the network process has ${th:-0} thread(s) while the stream flows, not the user plane's writer too"
 wait "$push"
 assert_rc 0 $? "the push" "$T/send.err"
 assert_file_eq "$T/stream" "$T/srv.out/backup_alpha"
-finish "network process unprivileged (uid 65534, no caps, no_new_privs, seccomp); zfs run by the root monitor"
+finish "network process unprivileged (uid 65534, no caps, no_new_privs, seccomp), its writer thread started; zfs run by the root monitor"

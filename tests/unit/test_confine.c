@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -53,6 +54,31 @@ confined(long (*call)(void))
 static long do_kill(void) { return kill(getppid(), 0); }
 static long do_tgkill(void) { return syscall(SYS_tgkill, getppid(), getppid(), 0); }
 static long do_fork(void) { return syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0); }
+/* a thread is let through only with CLONE_THREAD and no namespace flag
+ * (without the filter this one fails with EINVAL: no CLONE_SIGHAND) */
+static long do_clone_ns(void) { return syscall(SYS_clone, CLONE_THREAD | CLONE_NEWUSER, 0, 0, 0, 0); }
+static void *noop(void *a) { return a; }
+/* the user plane's writer thread */
+static long
+do_thread(void)
+{
+	pthread_t t;
+	int e = pthread_create(&t, NULL, noop, NULL);
+
+	if (e == 0)
+		e = pthread_join(t, NULL);
+	errno = e;
+	return e == 0 ? 0 : -1;
+}
+#ifdef SYS_clone3
+/* clone3 answers ENOSYS (1 here), so that the C library uses clone */
+static long
+do_clone3(void)
+{
+	long r = syscall(SYS_clone3, NULL, 0);
+	return r < 0 && errno == ENOSYS ? 0 : -1;
+}
+#endif
 static long do_exec(void)
 {
 	char *const argv[] = { "/bin/true", NULL };
@@ -203,6 +229,11 @@ main(void)
 	CHECK(confined(do_kill) == 0);
 	CHECK(confined(do_tgkill) == 0);
 	CHECK(confined(do_fork) == 0);
+	CHECK(confined(do_clone_ns) == 0);
+	CHECK(confined(do_thread) == 1);
+#ifdef SYS_clone3
+	CHECK(confined(do_clone3) == 1);
+#endif
 	CHECK(confined(do_exec) == 0);
 	CHECK(confined(do_setuid) == 0);
 	/* signals, by every call that sends one */

@@ -1,0 +1,237 @@
+/*
+ * upipe.c - the user plane's write pipeline (see upipe.h).
+ *
+ * One mutex guards the ring's indices and the thread's verdict; two
+ * condition variables wake the writer (a batch queued, or stop) and the
+ * caller (a slot free, or the writer failed).  The writer blocks every
+ * signal: they stay the main thread's, whose waits already handle EINTR.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "upipe.h"
+#include "zktls.h"
+
+struct upipe {
+	int fd;
+	int threaded, mu_init;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t work, room;
+	unsigned head, tail;    /* next slot to write, next to fill */
+	unsigned filled;        /* queued or being written */
+	int stop, cancel;
+	int err;                /* errno of a failed write */
+	uint64_t done;          /* stream bytes of written batches */
+	struct upipe_slot slot[UPIPE_SLOTS];
+};
+
+/* Write iov[0, k), all of it: 0, or an errno. */
+static int
+write_iov(int fd, struct iovec *v, int k)
+{
+	while (k > 0) {
+		ssize_t n = writev(fd, v, k);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno;
+		while (k > 0 && (size_t)n >= v->iov_len) {
+			n -= (ssize_t)v->iov_len;
+			v++;
+			k--;
+		}
+		if (k > 0) {
+			v->iov_base = (uint8_t *)v->iov_base + n;
+			v->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+static void *
+writer(void *arg)
+{
+	struct upipe *p = arg;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		struct upipe_slot *s;
+		int e;
+
+		while (p->filled == 0 && !p->stop)
+			pthread_cond_wait(&p->work, &p->mu);
+		if (p->filled == 0 || p->cancel)
+			break;
+		s = &p->slot[p->head];
+		pthread_mutex_unlock(&p->mu);
+		e = write_iov(p->fd, s->iov, s->n);
+		pthread_mutex_lock(&p->mu);
+		if (e != 0) {
+			p->err = e;
+			pthread_cond_signal(&p->room);
+			break;
+		}
+		p->done += s->bytes;
+		p->head = (p->head + 1) % UPIPE_SLOTS;
+		p->filled--;
+		pthread_cond_signal(&p->room);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+struct upipe *
+upipe_new(int fd, size_t cap, int niov)
+{
+	struct upipe *p = calloc(1, sizeof(*p));
+	sigset_t all, old;
+
+	if (p == NULL) {
+		zk_fail_errno(ZK_ESYS, "cannot set up the user plane");
+		return NULL;
+	}
+	p->fd = fd;
+	for (int i = 0; i < UPIPE_SLOTS; i++) {
+		p->slot[i].buf = malloc(cap);
+		p->slot[i].iov = calloc((size_t)niov, sizeof(struct iovec));
+		if (p->slot[i].buf == NULL || p->slot[i].iov == NULL) {
+			zk_fail_errno(ZK_ESYS, "cannot set up the user plane");
+			upipe_free(p);
+			return NULL;
+		}
+	}
+	if (pthread_mutex_init(&p->mu, NULL) != 0) {
+		zk_fail(ZK_ESYS, "cannot set up the user plane");
+		upipe_free(p);
+		return NULL;
+	}
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->room, NULL);
+	p->mu_init = 1;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	/* Without a thread (a resource limit, a stricter filter than
+	 * os_confine's) the caller writes each batch itself, as before. */
+	p->threaded = pthread_create(&p->thread, NULL, writer, p) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return p;
+}
+
+struct upipe_slot *
+upipe_slot(struct upipe *p)
+{
+	struct upipe_slot *s = NULL;
+
+	if (!p->threaded)
+		return p->err ? NULL : &p->slot[0];
+	pthread_mutex_lock(&p->mu);
+	while (p->filled == UPIPE_SLOTS && p->err == 0)
+		pthread_cond_wait(&p->room, &p->mu);
+	if (p->err == 0)
+		s = &p->slot[p->tail];
+	pthread_mutex_unlock(&p->mu);
+	return s;
+}
+
+int
+upipe_put(struct upipe *p, struct upipe_slot *s)
+{
+	int e;
+
+	if (!p->threaded) {
+		if ((e = write_iov(p->fd, s->iov, s->n)) != 0) {
+			p->err = e;
+			return -1;
+		}
+		p->done += s->bytes;
+		return 0;
+	}
+	pthread_mutex_lock(&p->mu);
+	e = p->err;
+	if (e == 0 && s->n > 0) {
+		p->tail = (p->tail + 1) % UPIPE_SLOTS;
+		p->filled++;
+		pthread_cond_signal(&p->work);
+	} else if (e == 0) {
+		p->done += s->bytes;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return e ? -1 : 0;
+}
+
+uint64_t
+upipe_done(struct upipe *p)
+{
+	uint64_t d;
+
+	if (!p->threaded)
+		return p->done;
+	pthread_mutex_lock(&p->mu);
+	d = p->done;
+	pthread_mutex_unlock(&p->mu);
+	return d;
+}
+
+int
+upipe_errno(struct upipe *p)
+{
+	int e;
+
+	if (!p->threaded)
+		return p->err;
+	pthread_mutex_lock(&p->mu);
+	e = p->err;
+	pthread_mutex_unlock(&p->mu);
+	return e;
+}
+
+static void
+stop(struct upipe *p, int cancel)
+{
+	if (!p->threaded)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	p->cancel = cancel;
+	pthread_cond_signal(&p->work);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->thread, NULL);
+	p->threaded = 0;
+}
+
+int
+upipe_finish(struct upipe *p)
+{
+	stop(p, 0);
+	return p->err ? -1 : 0;
+}
+
+void
+upipe_cancel(struct upipe *p)
+{
+	stop(p, 1);
+}
+
+void
+upipe_free(struct upipe *p)
+{
+	if (p == NULL)
+		return;
+	stop(p, 1);
+	for (int i = 0; i < UPIPE_SLOTS; i++) {
+		free(p->slot[i].buf);
+		free(p->slot[i].iov);
+	}
+	if (p->mu_init) {
+		pthread_cond_destroy(&p->work);
+		pthread_cond_destroy(&p->room);
+		pthread_mutex_destroy(&p->mu);
+	}
+	free(p);
+}
