@@ -44,6 +44,11 @@
 /* How long opened records wait for more before they go to the consumer
  * (while the stream flows, a slot fills first: fewer, larger writes). */
 #define RX_HOLD_MS 1
+/* While this thread waits for the pipeline's writer (a slow peer or
+ * consumer) or a batch is in flight, it counts what was written this
+ * often: the stream's bytes (progress, serve's status) do not stand still
+ * for the batches of the ring. */
+#define PROGRESS_MS 250
 #define IOV_BATCH 128
 /* A pipe given as the stream grows to this (as endpoint.c's own). */
 #define PIPE_GROW (1 << 20)
@@ -321,6 +326,38 @@ send_failed(struct upipe *pp)
 	return zk_fail_errno(ZK_ENET, "sending to the peer");
 }
 
+/* The stream's bytes as far as the pipeline has written them, and a
+ * progress line (or serve's report) where one is due.  None before its
+ * first batch is written: xfer_progress() reports at most once a second,
+ * and a report of nothing yet would hold back the first real one (a
+ * stream that the socket's buffer takes whole would show none). */
+static void
+pipe_progress(struct upipe *pp, struct xfer *x, uint64_t bytes0,
+	      uint64_t user0)
+{
+	uint64_t d = upipe_done(pp);
+
+	if (d == 0)
+		return;
+	x->bytes = bytes0 + d;
+	x->user_bytes = user0 + d;
+	xfer_progress(x, 0);
+}
+
+/* Wait for a free slot (all: for everything queued to be written),
+ * counting the bytes written every PROGRESS_MS meanwhile: 0, or -1 after
+ * a failed write. */
+static int
+pipe_wait(struct upipe *pp, int all, struct xfer *x, uint64_t bytes0,
+	  uint64_t user0)
+{
+	int r;
+
+	while ((r = upipe_wait(pp, all, PROGRESS_MS)) == 0)
+		pipe_progress(pp, x, bytes0, user0);
+	return r < 0 ? -1 : 0;
+}
+
 /* Seal the n bytes read into s's record slots in place.  Every slot but
  * the last filled one is full, so the records lie back to back; a
  * KeyUpdate that falls due between two of them goes out between them,
@@ -370,7 +407,7 @@ user_send_stream(struct chan *c, struct endpoint *src, struct xfer *x)
 	struct user_state *u = c->user;
 	struct upipe *pp = NULL;
 	struct iovec iov[RECS_PER_WRITE];
-	uint64_t bytes0 = x->bytes, user0 = x->user_bytes;
+	uint64_t bytes0 = x->bytes, user0 = x->user_bytes, put = 0;
 	int fd = -1, owned = 0, r;
 
 	if ((r = endpoint_fd(src, 1, &fd, &owned)) < 0)
@@ -387,18 +424,29 @@ user_send_stream(struct chan *c, struct endpoint *src, struct xfer *x)
 		ssize_t n;
 
 		/* The producer may pause as long as it likes; the receiver
-		 * must not speak until the stream ends. */
-		if (poll(p, 2, -1) < 0) {
+		 * must not speak until the stream ends.  While a batch is
+		 * being written, its bytes are counted as they go. */
+		if ((n = poll(p, 2, upipe_done(pp) < put ? PROGRESS_MS
+							  : -1)) < 0) {
 			if (errno == EINTR)
 				continue;
 			r = zk_fail_errno(ZK_ESYS, "poll");
 			goto out;
 		}
+		if (n == 0) {
+			if (upipe_errno(pp) != 0) {
+				r = send_failed(pp);
+				goto out;
+			}
+			pipe_progress(pp, x, bytes0, user0);
+			continue;
+		}
 		if (p[1].revents && (r = user_peer_spoke(c)) < 0)
 			goto out;
 		if (!p[0].revents)
 			continue;
-		if ((s = upipe_slot(pp)) == NULL) {
+		if (pipe_wait(pp, 0, x, bytes0, user0) < 0 ||
+		    (s = upipe_slot(pp)) == NULL) {
 			r = send_failed(pp);
 			goto out;
 		}
@@ -422,11 +470,11 @@ user_send_stream(struct chan *c, struct endpoint *src, struct xfer *x)
 			r = send_failed(pp);
 			goto out;
 		}
-		x->bytes = bytes0 + upipe_done(pp);
-		x->user_bytes = user0 + upipe_done(pp);
-		xfer_progress(x, 0);
+		put += s->bytes;
+		pipe_progress(pp, x, bytes0, user0);
 	}
-	r = upipe_finish(pp) < 0 ? send_failed(pp) : 0;
+	r = pipe_wait(pp, 1, x, bytes0, user0) < 0 || upipe_finish(pp) < 0
+		    ? send_failed(pp) : 0;
 out:
 	if (pp != NULL) {
 		/* After a failure the stream ends at a batch boundary: the
@@ -499,7 +547,7 @@ user_recv_stream(struct chan *c, struct endpoint *dst, struct xfer *x)
 	struct user_state *u = c->user;
 	struct tlsrec_rx *rx = &u->rx;
 	struct upipe *pp = NULL;
-	uint64_t bytes0 = x->bytes, user0 = x->user_bytes;
+	uint64_t bytes0 = x->bytes, user0 = x->user_bytes, put = 0;
 	int fd = -1, owned = 0, r = 0;
 
 	if ((r = endpoint_fd(dst, 0, &fd, &owned)) < 0)
@@ -510,7 +558,8 @@ user_recv_stream(struct chan *c, struct endpoint *dst, struct xfer *x)
 		goto out;
 	}
 	for (;;) {
-		struct upipe_slot *s = upipe_slot(pp);
+		struct upipe_slot *s = pipe_wait(pp, 0, x, bytes0, user0) < 0
+					       ? NULL : upipe_slot(pp);
 		uint64_t total = 0;
 		int k = 0;
 
@@ -544,8 +593,20 @@ user_recv_stream(struct chan *c, struct endpoint *dst, struct xfer *x)
 			if (r != TLSREC_NEED)
 				break;
 			/* Nothing pending: wait for the peer (the buffer
-			 * may be compacted). */
+			 * may be compacted), counting a batch in flight
+			 * as it goes. */
 			if (k == 0) {
+				if (upipe_errno(pp) != 0) {
+					r = recv_failed(pp);
+					break;
+				}
+				if (upipe_done(pp) < put &&
+				    poll(&(struct pollfd){ .fd = c->fd,
+							   .events = POLLIN },
+					 1, PROGRESS_MS) == 0) {
+					pipe_progress(pp, x, bytes0, user0);
+					continue;
+				}
 				if ((r = user_fill(c)) < 0)
 					break;
 				continue;
@@ -569,9 +630,8 @@ user_recv_stream(struct chan *c, struct endpoint *dst, struct xfer *x)
 				r = recv_failed(pp);
 				break;
 			}
-			x->bytes = bytes0 + upipe_done(pp);
-			x->user_bytes = user0 + upipe_done(pp);
-			xfer_progress(x, 0);
+			put += total;
+			pipe_progress(pp, x, bytes0, user0);
 		}
 		if (r < 0)
 			break;
@@ -581,7 +641,8 @@ user_recv_stream(struct chan *c, struct endpoint *dst, struct xfer *x)
 			break;
 		}
 	}
-	if (upipe_finish(pp) < 0 && r >= 0)
+	if ((pipe_wait(pp, 1, x, bytes0, user0) < 0 || upipe_finish(pp) < 0) &&
+	    r >= 0)
 		r = recv_failed(pp);
 out:
 	if (pp != NULL) {

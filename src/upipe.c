@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "upipe.h"
@@ -90,6 +91,7 @@ struct upipe *
 upipe_new(int fd, size_t cap, int niov)
 {
 	struct upipe *p = calloc(1, sizeof(*p));
+	pthread_condattr_t ca;
 	sigset_t all, old;
 
 	if (p == NULL) {
@@ -112,7 +114,11 @@ upipe_new(int fd, size_t cap, int niov)
 		return NULL;
 	}
 	pthread_cond_init(&p->work, NULL);
-	pthread_cond_init(&p->room, NULL);
+	/* room's timed waits (upipe_wait) count on the monotonic clock */
+	pthread_condattr_init(&ca);
+	(void)pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->room, &ca);
+	pthread_condattr_destroy(&ca);
 	p->mu_init = 1;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -163,6 +169,32 @@ upipe_put(struct upipe *p, struct upipe_slot *s)
 	}
 	pthread_mutex_unlock(&p->mu);
 	return e ? -1 : 0;
+}
+
+int
+upipe_wait(struct upipe *p, int all, int ms)
+{
+	struct timespec until;
+	int r;
+
+	if (!p->threaded)
+		return p->err ? -1 : 1;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&p->mu);
+	while (p->err == 0 && p->filled > (all ? 0u : UPIPE_SLOTS - 1u))
+		if (pthread_cond_timedwait(&p->room, &p->mu, &until) ==
+		    ETIMEDOUT)
+			break;
+	r = p->err != 0 ? -1
+	    : p->filled > (all ? 0u : UPIPE_SLOTS - 1u) ? 0 : 1;
+	pthread_mutex_unlock(&p->mu);
+	return r;
 }
 
 uint64_t

@@ -44,6 +44,11 @@ struct upipe_slot *upipe_slot(struct upipe *p);
 /* Queue the slot upipe_slot returned (n == 0: nothing to write); -1
  * after a failed write (in the caller, when there is no thread). */
 int upipe_put(struct upipe *p, struct upipe_slot *s);
+/* Wait up to ms milliseconds for a free slot (all: for every queued
+ * batch to be written): 1 once there is one (all written), 0 when the
+ * time ran out first, -1 after a failed write.  The caller's waits for
+ * the writer, in slices: between them it can say how far the stream is. */
+int upipe_wait(struct upipe *p, int all, int ms);
 /* Stream bytes of the batches written so far. */
 uint64_t upipe_done(struct upipe *p);
 /* The errno of the failed write (0: none). */

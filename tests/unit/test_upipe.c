@@ -3,7 +3,9 @@
  * the fd whole and in order, from any number of iovecs; bytes count as
  * written; a failed write (the reader gone) is reported by the next call
  * and by the finish; a cancel drops what is queued and lets the batch
- * being written end, so that the output ends at a batch boundary.
+ * being written end, so that the output ends at a batch boundary;
+ * upipe_wait waits for a free slot or for everything written, up to the
+ * time given, and says which.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -119,6 +121,8 @@ failed(void)
 	}
 	CHECK(failed_at >= 0);
 	CHECK(upipe_errno(p) == EPIPE);
+	CHECK(upipe_wait(p, 0, 10) == -1);
+	CHECK(upipe_wait(p, 1, 10) == -1);
 	CHECK(upipe_finish(p) == -1);
 	CHECK(upipe_done(p) == 0);
 	upipe_free(p);
@@ -187,6 +191,69 @@ cancel(void)
 	upipe_free(p);
 }
 
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Batches blocked on a full pipe: upipe_wait times out (after the time
+ * given, not before) while the slot or the whole ring it waits for is
+ * not free, and says so at once when it is; once a reader drains the
+ * pipe, everything is written. */
+static void
+waits(void)
+{
+	enum { B = 65536 };
+	static uint8_t got[UPIPE_SLOTS * B];
+	struct sink k = { .got = got, .cap = sizeof(got) };
+	struct upipe_slot *s;
+	struct upipe *p;
+	pthread_t t;
+	double t0;
+	int fds[2];
+
+	CHECK(pipe(fds) == 0);
+	(void)fcntl(fds[1], F_SETPIPE_SZ, 4096);
+	CHECK((p = upipe_new(fds[1], B, 1)) != NULL);
+	CHECK(upipe_wait(p, 0, 10) == 1);
+	CHECK(upipe_wait(p, 1, 10) == 1);
+	for (int i = 0; i < UPIPE_SLOTS; i++) {
+		CHECK((s = upipe_slot(p)) != NULL);
+		if (s == NULL)
+			return;
+		memset(s->buf, 'a' + i, B);
+		s->iov[0] = (struct iovec){ s->buf, B };
+		s->n = 1;
+		s->bytes = B;
+		CHECK(upipe_put(p, s) == 0);
+		if (i + 1 < UPIPE_SLOTS)
+			CHECK(upipe_wait(p, 0, 10) == 1);
+	}
+	t0 = now_ms();
+	CHECK(upipe_wait(p, 0, 50) == 0);
+	CHECK(now_ms() - t0 >= 49);
+	CHECK(now_ms() - t0 < 2000);
+	CHECK(upipe_wait(p, 1, 20) == 0);
+	CHECK(upipe_done(p) == 0);
+	k.fd = fds[0];
+	pthread_create(&t, NULL, reader, &k);
+	t0 = now_ms();
+	CHECK(upipe_wait(p, 1, 10000) == 1);
+	CHECK(now_ms() - t0 < 5000);
+	CHECK(upipe_done(p) == UPIPE_SLOTS * B);
+	CHECK(upipe_wait(p, 0, 10) == 1);
+	CHECK(upipe_finish(p) == 0);
+	upipe_free(p);
+	close(fds[1]);
+	pthread_join(t, NULL);
+	close(fds[0]);
+	CHECK(k.n == UPIPE_SLOTS * B);
+}
+
 int
 main(void)
 {
@@ -194,5 +261,6 @@ main(void)
 	order();
 	failed();
 	cancel();
+	waits();
 	T_DONE("test_upipe");
 }
