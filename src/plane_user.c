@@ -497,9 +497,11 @@ recv_failed(struct upipe *pp)
 	return zk_fail_errno(ZK_EZFS, "writing the stream to the consumer");
 }
 
-/* Read what the socket has now, without waiting, into rx: more than 0
- * when it got some.  An error is kept for user_fill to report (the
- * socket reports it only once). */
+/* Read what the socket has now into rx, once poll() said it is readable
+ * (this thread is its only reader, so the read does not wait): more than
+ * 0 when it got some.  An error is kept for user_fill to report (the
+ * socket reports it only once).  read(), as user_fill's: the bytes count
+ * in the process's I/O accounting (rchar), where recv()'s do not. */
 static ssize_t
 fill_now(struct chan *c, struct tlsrec_rx *rx)
 {
@@ -507,8 +509,7 @@ fill_now(struct chan *c, struct tlsrec_rx *rx)
 	ssize_t n;
 
 	do
-		n = recv(c->fd, rx->buf + rx->end, rx->cap - rx->end,
-			 MSG_DONTWAIT);
+		n = read(c->fd, rx->buf + rx->end, rx->cap - rx->end);
 	while (n < 0 && errno == EINTR);
 	if (n > 0)
 		rx->end += (size_t)n;

@@ -95,12 +95,16 @@ ns_stat() {
 # counters and its namespace's /proc/net/tls_stat every 50 ms until it is
 # gone; write "rchar wchar maxCurrTx maxCurrRx samples whole_rchar
 # whole_wchar" to $W/TAG.io.  rchar/wchar are the process's own (the sum
-# of /proc/PID/task/*/io); /proc/PID/io ("whole") also counts the children
-# it has reaped, i.e. zfs send/recv's own kernel_write/kernel_read of the
-# stream, which is not zktls's doing.
+# of /proc/PID/task/*/io, each thread's last sample kept once it is gone:
+# the user plane's writer thread ends with the stream, and what it wrote
+# after its last sample, at most one interval's worth, is not counted);
+# /proc/PID/io ("whole") also counts the children it has reaped, i.e. zfs
+# send/recv's own kernel_write/kernel_read of the stream, which is not
+# zktls's doing.
 io_watch() {
-    local tag=$1 pid='' i n=0 mtx=0 mrx=0 k v t
+    local tag=$1 pid='' i n=0 mtx=0 mrx=0 k v t tid
     local rch=0 wch=0 r w wr=0 ww=0 s
+    local -A tr=() tw=()
     for ((i = 0; i < 1200; i++)); do
         [[ -s $W/$tag.pid ]] && read -r pid <"$W/$tag.pid" && [[ -n $pid ]] && break
         kill -0 "${SL_BG[$tag]:-0}" 2>/dev/null || break
@@ -108,15 +112,18 @@ io_watch() {
     done
     if [[ -n $pid ]]; then
         while [[ -d /proc/$pid/task ]]; do
-            r=0 w=0
             for t in /proc/"$pid"/task/*/io; do
+                tid=${t%/io} tid=${tid##*/}
                 while read -r k v; do
-                    case $k in rchar:) r=$((r + v)) ;; wchar:) w=$((w + v)) ;; esac
+                    case $k in rchar:) tr[$tid]=$v ;; wchar:) tw[$tid]=$v ;; esac
                 done <"$t" 2>/dev/null
             done
             s=''
             { IFS= read -r -d '' s <"/proc/$pid/io"; } 2>/dev/null
             [[ -n $s ]] || break
+            r=0 w=0
+            for tid in "${!tr[@]}"; do r=$((r + tr[$tid])); done
+            for tid in "${!tw[@]}"; do w=$((w + tw[$tid])); done
             rch=$r wch=$w
             while read -r k v; do
                 case $k in rchar:) wr=$v ;; wchar:) ww=$v ;; esac
