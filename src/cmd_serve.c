@@ -65,6 +65,7 @@
 #include "proto.h"
 #include "state.h"
 #include "prune.h"
+#include "tree.h"
 #include "zktls.h"
 
 #define MAX_CHILDREN 4096
@@ -1145,8 +1146,59 @@ query_allowed(struct sess *ss, struct tls *peer, const char *what,
 		       msg);
 }
 
+/* PROTO_LIST_ALL: ds and its tree, each dataset's marks filtered as a
+ * one-dataset listing's are.  A tree too big for one answer is an error
+ * answer: the client lists dataset by dataset then. */
+static int
+list_all(struct sess *ss, const char *ds, struct proto_listing *out)
+{
+	struct tree t;
+	int r;
+
+	if (tree_alloc(&t) < 0) {
+		out->status = PROTO_ST_ERROR;
+		snprintf(out->message, sizeof(out->message), "out of memory");
+		return -zk_errcode();
+	}
+	if ((r = zfs_tree_all(ds, &t)) == ZFS_FAILED) {
+		out->status = PROTO_ST_NOTFOUND;
+		snprintf(out->message, sizeof(out->message), "%.200s does not "
+			 "exist", ds);
+		r = 0;
+	} else if (r < 0) {
+		/* not the session's failure: the client asks again, dataset
+		 * by dataset */
+		out->status = PROTO_ST_ERROR;
+		snprintf(out->message, sizeof(out->message), "%.250s",
+			 zk_errmsg());
+		log_info("%s: no listing of the whole tree: %s", ss->label,
+			 out->message);
+		zk_clear();
+		r = 0;
+	} else {
+		for (int i = 0; i < t.nds; i++)
+			t.ds[i].n = policy_list_marks(ss->conf, ss->client,
+						      &t.e[t.ds[i].first],
+						      t.ds[i].n);
+		if (tree_to_wire(&t, out) < 0) {
+			out->status = PROTO_ST_ERROR;
+			snprintf(out->message, sizeof(out->message), "more "
+				 "than %d entries below %.200s",
+				 PROTO_MAX_TREE_ENTRIES, ds);
+			log_info("%s: no listing of the whole tree: %s",
+				 ss->label, out->message);
+		} else {
+			zfs_resume_token(ds, out->token, sizeof(out->token));
+			out->status = PROTO_ST_OK;
+		}
+	}
+	tree_free(&t);
+	return r;
+}
+
 /* LIST: the dataset's snapshots and bookmarks (of zktls's marks, the
- * client's own), and its resume token. */
+ * client's own), and its resume token; or the datasets below it; or
+ * both of its whole tree. */
 static int
 on_list(void *arg, struct tls *peer, const struct proto_list *q,
 	struct proto_listing *out)
@@ -1156,7 +1208,7 @@ on_list(void *arg, struct tls *peer, const struct proto_list *q,
 	int n, r;
 
 	out->status = PROTO_ST_DENIED;
-	if (q->how == PROTO_LIST_PUSH) {
+	if (q->how == PROTO_LIST_PUSH || q->how == PROTO_LIST_PUSH_ALL) {
 		int busy;
 
 		/* where a push of the client's q->dataset lands */
@@ -1179,6 +1231,8 @@ on_list(void *arg, struct tls *peer, const struct proto_list *q,
 		return r;
 	if (ds != out->dataset)
 		snprintf(out->dataset, sizeof(out->dataset), "%s", ds);
+	if (q->how == PROTO_LIST_ALL || q->how == PROTO_LIST_PUSH_ALL)
+		return list_all(ss, ds, out);
 	n = q->how == PROTO_LIST_TREE
 		    ? zfs_tree(ds, out->e, PROTO_MAX_ENTRIES)
 		    : zfs_listing(ds, out->e, PROTO_MAX_ENTRIES);

@@ -1213,11 +1213,14 @@ session_list(struct session *s, uint8_t how, const char *dataset,
 	static struct proto_listing part;
 	struct proto_list q;
 	const char *why = NULL;
+	uint32_t max;
 	long n;
 	int r;
 
 	memset(&q, 0, sizeof(q));
 	memset(out, 0, offsetof(struct proto_listing, e));
+	max = how == PROTO_LIST_ALL || how == PROTO_LIST_PUSH_ALL
+		      ? PROTO_MAX_TREE_ENTRIES : PROTO_MAX_ENTRIES;
 	q.how = how;
 	snprintf(q.dataset, sizeof(q.dataset), "%s", dataset);
 	if ((r = send_frame(s, proto_encode_list(&q, s->msgbuf,
@@ -1235,10 +1238,9 @@ session_list(struct session *s, uint8_t how, const char *dataset,
 			memcpy(out->message, part.message, sizeof(out->message));
 			return query_refused(part.status, part.message);
 		}
-		if (out->n + part.n > PROTO_MAX_ENTRIES)
+		if (out->n + part.n > max)
 			return zk_fail(ZK_EPROTO, "the listing of %s has more "
-				       "than %d entries", dataset,
-				       PROTO_MAX_ENTRIES);
+				       "than %u entries", dataset, max);
 		memcpy(&out->e[out->n], part.e, part.n * sizeof(part.e[0]));
 		out->n += part.n;
 		memcpy(out->token, part.token, sizeof(out->token));
@@ -1248,6 +1250,9 @@ session_list(struct session *s, uint8_t how, const char *dataset,
 	if (out->dataset[0] && !zfs_name_valid(out->dataset, 'f'))
 		return zk_fail(ZK_EPROTO, "protocol violation by peer: LISTING "
 			       "of an invalid dataset name");
+	if (proto_listing_fits(how, out, &why) < 0)
+		return zk_fail(ZK_EPROTO, "protocol violation by peer: LISTING "
+			       "of %s: %s", dataset, why);
 	return 0;
 }
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "proto.h"
+#include "tree.h"
 #include "zktls.h"
 
 /* Where zfs may live.  Never the working directory, never $PATH: zktls
@@ -258,6 +259,12 @@ zfs_argv(const struct zfs_req *r, const char **argv, size_t cap)
 			word(&w, "snapshot");
 			word(&w, "-d");
 			word(&w, "1");
+			break;
+		case ZL_ALL:
+			word(&w, "name,guid,createtxg,receive_resume_token");
+			word(&w, "-t");
+			word(&w, "filesystem,volume,snapshot,bookmark");
+			word(&w, "-r");
 			break;
 		case ZL_SYNC:
 			word(&w, "name,zktls:sync");
@@ -790,6 +797,11 @@ entries(const char *dataset, int tree, struct proto_entry *e, int max)
 	if (ask(ZOP_LIST, tree ? ZL_TREE : ZL_ENTRIES, dataset, list,
 		sizeof(list)) != 0)
 		return -1;
+	/* a full buffer is a listing cut short, its last line perhaps in
+	 * the middle of a number */
+	if (strlen(list) + 1 >= sizeof(list))
+		return zk_fail(ZK_EZFS, "the listing of %s is longer than %zu "
+			       "bytes", dataset, sizeof(list) - 1), -1;
 	/* zfs lists a tree by name: a parent before its children */
 	for (line = strtok_r(list, "\n", &save); line && n < max;
 	     line = strtok_r(NULL, "\n", &save)) {
@@ -824,6 +836,68 @@ int
 zfs_listing(const char *dataset, struct proto_entry *e, int max)
 {
 	return entries(dataset, 0, e, max);
+}
+
+/*
+ * dataset, every dataset below it and the snapshots and bookmarks of each
+ * into t (tree.h), from one zfs list: 0, ZFS_FAILED when zfs cannot list
+ * it (it does not exist), or -ZK_EZFS (recorded) when the listing does
+ * not fit t or is not zfs's.
+ */
+int
+zfs_tree_all(const char *dataset, struct tree *t)
+{
+	static char list[1 << 21];
+	char *line, *save = NULL;
+	size_t dl = strlen(dataset), len;
+	const char *why = NULL;
+
+	t->ne = t->nds = 0;
+	if (ask(ZOP_LIST, ZL_ALL, dataset, list, sizeof(list)) != 0)
+		return ZFS_FAILED;
+	/* a full buffer is a cut listing: better none */
+	if ((len = strlen(list)) + 1 >= sizeof(list) ||
+	    (len > 0 && list[len - 1] != '\n'))
+		return zk_fail(ZK_EZFS, "the listing of %s is longer than %zu "
+			       "bytes", dataset, sizeof(list) - 1);
+	for (line = strtok_r(list, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char name[PROTO_NAME_LEN], token[8];
+		unsigned long long guid, txg;
+		struct proto_entry e;
+		const char *rest;
+		size_t part;
+
+		if (sscanf(line, "%255[^\t]\t%llu\t%llu\t%7[^\t]", name, &guid,
+			   &txg, token) != 4)
+			return zk_fail(ZK_EZFS, "zfs list of %s printed a line "
+				       "of another shape: %.80s", dataset, line);
+		if (strncmp(name, dataset, dl) != 0 ||
+		    strchr("/@#", name[dl]) == NULL)
+			continue;
+		rest = name + dl;
+		part = strcspn(name, "@#");
+		if (name[part] == '\0') {
+			if (!zfs_name_valid(name, 'f') ||
+			    tree_add_dataset(t, rest, strcmp(token, "-") != 0,
+					     &why) < 0)
+				goto bad;
+			continue;
+		}
+		memset(&e, 0, sizeof(e));
+		snprintf(e.name, sizeof(e.name), "%s", rest);
+		e.guid = guid;
+		e.createtxg = txg;
+		e.kind = name[part] == '@' ? PROTO_KIND_SNAPSHOT
+					   : PROTO_KIND_BOOKMARK;
+		if (tree_add_entry(t, &e, &why) < 0)
+			goto bad;
+	}
+	if (tree_finish(t, &why) == 0)
+		return 0;
+bad:
+	return zk_fail(ZK_EZFS, "%s: %s", dataset,
+		       why ? why : "a dataset with an invalid name");
 }
 
 int

@@ -251,6 +251,8 @@ enum zfs_list {
 	ZL_SYNC,        /* name,zktls:sync of NAME's datasets (-r) */
 	ZL_RETAIN,      /* name,guid,creation,userrefs of its snapshots,
 			   oldest first (retention) */
+	ZL_ALL,         /* name,guid,createtxg,receive_resume_token of NAME,
+			   its datasets, their snapshots and bookmarks (-r) */
 	ZL_END
 };
 struct zfs_req {
@@ -975,6 +977,11 @@ int zfs_listing(const char *dataset, struct proto_entry *e, int max);
 /* The datasets below dataset (kind PROTO_KIND_DATASET, "/PATH"), parents
  * first: their number, or -1. */
 int zfs_tree(const char *dataset, struct proto_entry *e, int max);
+/* dataset and the tree below it with every snapshot and bookmark, from
+ * one zfs list, into t (tree.h): 0, ZFS_FAILED (zfs could not list it),
+ * or -ZK_EZFS (recorded: too big for t, or not zfs's shape). */
+struct tree;
+int zfs_tree_all(const char *dataset, struct tree *t);
 /* The zktls:sync user property (set or inherited; "-" unset) of dataset
  * and every dataset below it, parents first: names[i] and values[i], at
  * most max.  The count, or -1. */

@@ -17,7 +17,8 @@
 #	  sent again: up to date, bookmark moved.
 #	sync-hold: --protect hold: a hold on the new base, the old released;
 #	  a held base cannot be destroyed.
-#	sync-tree: -r with a child added between runs.
+#	sync-tree: -r with a child added between runs; a rerun with nothing
+#	  new lists both trees at once and opens no other connection.
 #	sync-jobs: -r --jobs 4 over a parent and four children.
 #	sync-resume: killed mid-stream, the rerun resumes from the server's
 #	  token (a shorter stream).
@@ -206,7 +207,17 @@ CONF
         same_snaps srcpool/sy/c2 dstpool/sync/sy/c2
         [[ $(sy_field sy7b datasets) == 3 && $(sy_field sy7b updated) == 2 && $(sy_field sy7b current) == 1 ]] ||
             err "summary: $(grep -a sync-summary "$W/sy7b.log")"
-        verdict sync-tree "-r: c1 full, then c2 new and c1 incremental, parent up to date ($((SECONDS - t0)) s)" sy7 sy7b
+        # 7c. nothing new: both trees listed at once (one zfs list, one
+        # LIST), no session and no listing of its own for any dataset
+        sync_run sy7c -r -v srcpool/sy "$SRV"
+        expect_rc "sync -r of a current tree" "$SY_RC" 0
+        here=$(zfs list -H -t snapshot,bookmark -r srcpool/sy | wc -l)
+        there=$(zfs list -H -t snapshot,bookmark -r dstpool/sync/sy | wc -l)
+        expect_log sy7c "both trees listed at once: 3 datasets with $here snapshots and bookmarks here, 3 with $there there"
+        [[ $(sy_field sy7c current) == 3 ]] || err "summary: $(grep -a sync-summary "$W/sy7c.log")"
+        nq=$(grep -a -c '"event":"session"' "$W/sy7c.log")
+        [[ $nq == 1 ]] || err "$nq connections for a current tree (want 1: the tree's listing)"
+        verdict sync-tree "-r: c1 full, then c2 new and c1 incremental, parent up to date; then the current tree in one listing ($here and $there snapshots and bookmarks) ($((SECONDS - t0)) s)" sy7 sy7b sy7c
 
         # 8. --jobs 4 over four datasets
         t0=$SECONDS
@@ -237,7 +248,9 @@ CONF
             nap 0.2
         done
         [[ -n $tok && $tok != - ]] || err "no resume token on dstpool/sync/big after the cut"
-        sync_run sy9b --mode splice srcpool/big "$SRV"
+        # (-r: the partial receive is seen in the tree's listing, and
+        # the dataset listed again for its token)
+        sync_run sy9b -r --mode splice srcpool/big "$SRV"
         expect_rc "sync after a cut" "$SY_RC" 0
         expect_log sy9b 'resuming an interrupted transfer of srcpool/big@b1'
         rb=$(sjf sy9b bytes)
