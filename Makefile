@@ -80,7 +80,7 @@ units: $(addprefix $(B)/,$(UNIT)) $(B)/tlspeer
 # no compiler; no OpenSSL: it brings stand-ins for what it does not test).
 SELFTEST_SRC := tests/vm/ktls_selftest.c src/ktls_linux.c src/err.c \
                 src/util.c src/log.c src/endpoint.c src/child.c \
-                src/zfs.c src/net.c src/os_linux.c $(PLANES_linux)
+                src/zfs.c src/tree.c src/net.c src/os_linux.c $(PLANES_linux)
 build/vm/ktls_selftest: $(SELFTEST_SRC) $(wildcard src/*.h) tests/unit/t.h
 	@mkdir -p build/vm
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -static -Isrc -Itests/unit \
