@@ -157,6 +157,7 @@ bench: deps
 
 bench-vm: deps all
 	tests/vm/run.sh -- bench/bench-vm.sh
+	tests/vm/run.sh -- bench/bench-vm-tree.sh
 
 # The short receive-splice loss (docs/kernel-tls-notes.md) on the last
 # Debian kernel that has it (7.0.13) and the first that does not (7.1.3):
