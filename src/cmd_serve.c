@@ -65,6 +65,7 @@
 #include "proto.h"
 #include "state.h"
 #include "prune.h"
+#include "sync_plan.h"
 #include "tree.h"
 #include "zktls.h"
 
@@ -1146,6 +1147,31 @@ query_allowed(struct sess *ss, struct tls *peer, const char *what,
 		       msg);
 }
 
+/* The datasets of t (below ds) whose zktls:sync is off, as sync's own
+ * are on a push: the source's word, here the server's.  0, or -ZK_EZFS
+ * (recorded: zfs could not list it, or printed one twice). */
+static int
+mark_off(const char *ds, struct tree *t)
+{
+	static char names[TREE_MAX_DATASETS][ZFS_NAME_LEN];
+	static char values[TREE_MAX_DATASETS][32];
+	size_t dl = strlen(ds);
+	int n;
+
+	if ((n = zfs_sync_props(ds, names, values, TREE_MAX_DATASETS)) < 0)
+		return zk_errcode() ? -zk_errcode()
+				    : zk_fail(ZK_EZFS, "cannot list %s and its "
+					      "zktls:sync property", ds);
+	for (int i = 0; i < n; i++) {
+		const struct tree_ds *d;
+
+		if (strlen(names[i]) > dl && sync_prop_off(values[i]) &&
+		    (d = tree_find(t, names[i] + dl)) != NULL)
+			t->ds[d - t->ds].off = true;
+	}
+	return 0;
+}
+
 /* PROTO_LIST_ALL: ds and its tree, each dataset's marks filtered as a
  * one-dataset listing's are.  A tree too big for one answer is an error
  * answer: the client lists dataset by dataset then. */
@@ -1172,6 +1198,14 @@ list_all(struct sess *ss, const char *ds, struct proto_listing *out)
 		snprintf(out->message, sizeof(out->message), "%.250s",
 			 zk_errmsg());
 		log_info("%s: no listing of the whole tree: %s", ss->label,
+			 out->message);
+		zk_clear();
+		r = 0;
+	} else if ((r = mark_off(ds, &t)) < 0) {
+		out->status = PROTO_ST_ERROR;
+		snprintf(out->message, sizeof(out->message), "%.250s",
+			 zk_errmsg());
+		log_warn("%s: no listing of the whole tree: %s", ss->label,
 			 out->message);
 		zk_clear();
 		r = 0;

@@ -87,8 +87,9 @@ static const char sync_usage[] =
 	"  --exclude PATTERN  leave out the datasets whose source name matches "
 	"the\n"
 	"                     glob (* also matches /), and those below them;\n"
-	"                     repeatable.  A push also leaves out those whose\n"
-	"                     zktls:sync property is off, false or no\n"
+	"                     repeatable.  Also left out: those whose\n"
+	"                     zktls:sync property is off, false or no (on a\n"
+	"                     pull the server's, below the dataset named)\n"
 	"  --metrics FILE     after the run, a Prometheus textfile: per dataset\n"
 	"                     the last success, the run's result, bytes\n"
 	"  --defaults FILE    options, one per line (default "
@@ -1189,9 +1190,11 @@ collect(const struct sync *o, struct job *jobs, int *njobs)
 
 /*
  * Leave out of jobs (n of them, parents first) the datasets that an
- * --exclude names or (pushes) whose zktls:sync is off, and every one
- * below those: a child cannot be received without its parent.  Each
- * left out is reported with -v and in a dry run; nothing touches it.
+ * --exclude names or whose zktls:sync is off on the sending side (ours on
+ * a push; on a pull the server's, as its tree's listing says, below the
+ * dataset named), and every one below those: a child cannot be received
+ * without its parent.  Each left out is reported with -v and in a dry
+ * run; nothing touches it.
  */
 static int
 exclude(const struct sync *o, struct job *jobs, int *n)
@@ -1208,6 +1211,7 @@ exclude(const struct sync *o, struct job *jobs, int *n)
 	for (int i = 0; i < *n; i++) {
 		struct job *j = &jobs[i];
 		const char *src = o->push ? j->local : j->remote;
+		const struct tree_ds *d;
 		char why[400] = "";
 		int p;
 
@@ -1224,6 +1228,13 @@ exclude(const struct sync *o, struct job *jobs, int *n)
 			    sync_prop_off(values[k]))
 				snprintf(why, sizeof(why), "excluded: "
 					 "zktls:sync=%.31s", values[k]);
+		/* a pull: the server's tree says which of its are off */
+		if (!why[0] && !o->push && pre.there_ok && i > 0 &&
+		    (d = tree_find(&pre.there, j->remote +
+					       strlen(o->remote))) != NULL &&
+		    d->off)
+			snprintf(why, sizeof(why), "excluded: zktls:sync is off "
+				 "on the server");
 		if (!why[0]) {
 			keep[i] = kept++;
 			continue;

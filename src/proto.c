@@ -533,7 +533,8 @@ entry_name_ok(const char *s, size_t n, uint8_t kind)
 {
 	char lead = kind == PROTO_KIND_SNAPSHOT ? '@'
 		    : kind == PROTO_KIND_BOOKMARK ? '#'
-		    : kind == PROTO_KIND_DATASET || kind == PROTO_KIND_PARTIAL
+		    : kind == PROTO_KIND_DATASET || kind == PROTO_KIND_PARTIAL ||
+				      kind == PROTO_KIND_EXCLUDED
 			    ? '/' : 0;
 	size_t path = 0;
 
@@ -713,7 +714,7 @@ proto_decode_listing(const uint8_t *body, size_t len,
 		    rd_bytes(&r, e->name, nl) == -1)
 			return -1;
 		if (e->kind < PROTO_KIND_SNAPSHOT ||
-		    e->kind > PROTO_KIND_PARTIAL)
+		    e->kind > PROTO_KIND_EXCLUDED)
 			return fail(why, "unknown entry kind");
 		if (!entry_name_ok(e->name, nl, e->kind))
 			return fail(why, "bad entry name");

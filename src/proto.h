@@ -50,8 +50,9 @@
  *                         own ("@s", "#b", oldest first), then for each
  *                         dataset below, in strcmp order of the names
  *                         (parents before children), an entry of kind
- *                         PROTO_KIND_DATASET, or PROTO_KIND_PARTIAL when it
- *                         holds a partial receive, named "/PATH", followed
+ *                         PROTO_KIND_DATASET, PROTO_KIND_PARTIAL when it
+ *                         holds a partial receive, or PROTO_KIND_EXCLUDED
+ *                         when its zktls:sync is off, named "/PATH", followed
  *                         by its own named "/PATH@s", "/PATH#b", oldest
  *                         first.  token: dataset's own resume token.  At
  *                         most PROTO_MAX_TREE_ENTRIES entries in all: a
@@ -115,6 +116,7 @@ enum proto_kind {
 	PROTO_KIND_BOOKMARK = 2,
 	PROTO_KIND_DATASET = 3,
 	PROTO_KIND_PARTIAL = 4,   /* a dataset holding a partial receive */
+	PROTO_KIND_EXCLUDED = 5,  /* a dataset whose zktls:sync is off */
 };
 enum proto_list_how {
 	PROTO_LIST_DATASET = 0,

@@ -205,8 +205,9 @@ tree_to_wire(const struct tree *t, struct proto_listing *out)
 			if (n == PROTO_MAX_TREE_ENTRIES)
 				return -1;
 			memset(w, 0, sizeof(*w));
-			w->kind = d->partial ? PROTO_KIND_PARTIAL
-					     : PROTO_KIND_DATASET;
+			w->kind = d->off       ? PROTO_KIND_EXCLUDED
+				  : d->partial ? PROTO_KIND_PARTIAL
+					       : PROTO_KIND_DATASET;
 			snprintf(w->name, sizeof(w->name), "%s", d->rel);
 			n++;
 		}
@@ -243,7 +244,8 @@ tree_from_wire(const struct proto_listing *m, struct tree *t,
 		size_t len = strlen(cur->rel);
 
 		if (w->kind == PROTO_KIND_DATASET ||
-		    w->kind == PROTO_KIND_PARTIAL) {
+		    w->kind == PROTO_KIND_PARTIAL ||
+		    w->kind == PROTO_KIND_EXCLUDED) {
 			const char *slash = strrchr(w->name, '/');
 
 			/* in order (parents first), and the parent listed;
@@ -263,6 +265,7 @@ tree_from_wire(const struct proto_listing *m, struct tree *t,
 				return -1;
 			cur = &t->ds[t->nds - 1];
 			cur->first = t->ne;
+			cur->off = w->kind == PROTO_KIND_EXCLUDED;
 			continue;
 		}
 		/* the current dataset's own, oldest first */

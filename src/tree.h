@@ -22,6 +22,8 @@
 struct tree_ds {
 	char rel[PROTO_NAME_LEN];   /* "" the root, "/a/b" below it */
 	bool partial;               /* it holds a partial receive */
+	bool off;                   /* its zktls:sync is off (the source's
+				       word: sync -r leaves it alone) */
 	int first, n;               /* its entries in the tree's e[] */
 };
 

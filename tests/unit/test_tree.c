@@ -117,9 +117,12 @@ test_wire(struct tree *t, struct tree *u)
 	const char *why = NULL;
 
 	test_build(t);
+	t->ds[4].off = true;    /* /b: zktls:sync is off */
 	memset(&w, 0, sizeof(w));
 	CHECK(tree_to_wire(t, &w) == 0);
 	CHECK(w.n == 4 + 5);
+	CHECK_STR(w.e[8].name, "/b");
+	CHECK(w.e[8].kind == PROTO_KIND_EXCLUDED);
 	CHECK_STR(w.e[0].name, "@r1");
 	CHECK_STR(w.e[1].name, "/a");
 	CHECK(w.e[1].kind == PROTO_KIND_DATASET);
@@ -133,6 +136,7 @@ test_wire(struct tree *t, struct tree *u)
 	for (int i = 0; i < t->nds && i < u->nds; i++) {
 		CHECK_STR(u->ds[i].rel, t->ds[i].rel);
 		CHECK(u->ds[i].partial == t->ds[i].partial);
+		CHECK(u->ds[i].off == t->ds[i].off);
 		CHECK(u->ds[i].n == t->ds[i].n);
 		for (int k = 0; k < t->ds[i].n && k < u->ds[i].n; k++) {
 			const struct proto_entry *a = &t->e[t->ds[i].first + k],
@@ -261,8 +265,8 @@ test_names(void)
 					    (size_t)n - PROTO_HDR_LEN, &w2,
 					    &why) == 0 &&
 	      w2.e[0].kind == PROTO_KIND_PARTIAL);
-	/* kind 5: unknown */
-	buf[PROTO_HDR_LEN + (n - PROTO_HDR_LEN) - 2 - 1 - 1] = 5;
+	/* kind 6: unknown */
+	buf[PROTO_HDR_LEN + (n - PROTO_HDR_LEN) - 2 - 1 - 1] = 6;
 	CHECK(proto_decode_listing(buf + PROTO_HDR_LEN, (size_t)n - PROTO_HDR_LEN,
 				   &w2, &why) < 0);
 }
