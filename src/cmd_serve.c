@@ -1191,21 +1191,13 @@ list_all(struct sess *ss, const char *ds, struct proto_listing *out)
 		snprintf(out->message, sizeof(out->message), "%.200s does not "
 			 "exist", ds);
 		r = 0;
-	} else if (r < 0) {
+	} else if (r < 0 || (r = mark_off(ds, &t)) < 0) {
 		/* not the session's failure: the client asks again, dataset
 		 * by dataset */
 		out->status = PROTO_ST_ERROR;
 		snprintf(out->message, sizeof(out->message), "%.250s",
 			 zk_errmsg());
 		log_info("%s: no listing of the whole tree: %s", ss->label,
-			 out->message);
-		zk_clear();
-		r = 0;
-	} else if ((r = mark_off(ds, &t)) < 0) {
-		out->status = PROTO_ST_ERROR;
-		snprintf(out->message, sizeof(out->message), "%.250s",
-			 zk_errmsg());
-		log_warn("%s: no listing of the whole tree: %s", ss->label,
 			 out->message);
 		zk_clear();
 		r = 0;
