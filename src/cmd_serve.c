@@ -184,7 +184,7 @@ make_ctx(const struct serve_conf *c)
 			.aes_hw = os_cpu_aes(),
 		};
 		enum tls_want want, fallback;
-		const char *why;
+		enum cipher_why why;
 
 		want = cipher_want(&cf, &fallback, &why);
 		tls_ctx_want(ctx, want, fallback, why);

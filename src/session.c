@@ -518,27 +518,22 @@ cipher_ok(const struct session *s)
 }
 
 /* Why the session runs the cipher it does, for the session line. */
-static const char *
-cipher_why(const struct session *s, bool json)
+static enum cipher_why
+cipher_why(const struct session *s)
 {
-	const char *mine = tls_ctx_why(tls_ctx_of(s->c.tls));
+	enum cipher_why mine = tls_ctx_why(tls_ctx_of(s->c.tls));
 
-	if (tls_is_chacha(s->c.tls)) {
-		if (strcmp(mine, "no AES instructions") == 0)
-			return json ? "no_aes_instructions" : mine;
-		if (strcmp(mine, "may exceed the key limit") == 0)
-			return json ? "may_exceed_key_limit" : mine;
-		return json ? "peer_choice" : "the peer's choice";
-	}
+	if (tls_is_chacha(s->c.tls))
+		return mine == CW_NO_AES || mine == CW_MAY_EXCEED ? mine
+								  : CW_PEER;
 	if (both_rekey(s))
-		return json ? "key_update" : "KeyUpdate at the key limit";
+		return CW_KEY_UPDATE;
 	if (s->cf->role == ROLE_SENDER && s->x.total_hint > 0 &&
 	    cipher_fits(s->x.total_hint, s->c.key_limit))
-		return json ? "fits_one_key" : "fits one key";
+		return CW_FITS;
 	if (s->cf->role == ROLE_RECEIVER && s->cf->zfs)
-		return json ? "fits_one_key" : "fits one key (the sender's "
-					       "estimate)";
-	return json ? "peer_choice" : "the peer's choice";
+		return CW_FITS_THEIRS;
+	return CW_PEER;
 }
 
 /* The transfer's progress, for serve's master (struct session_serve). */
@@ -997,7 +992,7 @@ log_session(struct session *s, int r, double secs)
 			s->c.plane ? s->c.plane->name : "none",
 			s->c.tls ? tls_cipher(s->c.tls) : "none", s->x.user_bytes,
 			s->guid, ku_sent, ku_recv, chan_key_strategy(&s->c, 1),
-			s->c.tls ? cipher_why(s, true) : "none",
+			cipher_why_name(s->c.tls ? cipher_why(s) : CW_NONE, true),
 			r == 0 ? "ok" : "failed",
 			zk_exit_code(r));
 		return;
@@ -1022,10 +1017,10 @@ log_session(struct session *s, int r, double secs)
 				 "received", ku_sent, ku_recv);
 		else if (s->c.tls && strcmp(ks, "chacha20") == 0)
 			snprintf(ku, sizeof(ku), ", no key limit (ChaCha20: "
-				 "%s)", cipher_why(s, false));
+				 "%s)", cipher_why_name(cipher_why(s), false));
 		else if (s->c.tls && strcmp(ks, "one_key") == 0)
 			snprintf(ku, sizeof(ku), ", one key per direction (%s)",
-				 cipher_why(s, false));
+				 cipher_why_name(cipher_why(s), false));
 		else
 			snprintf(ku, sizeof(ku), ", %s",
 				 chan_key_strategy(&s->c, 0));
@@ -1144,7 +1139,7 @@ session_cipher(const struct session *s, struct tls_ctx *ctx, bool server,
 		.aes_hw = os_cpu_aes(),
 	};
 	enum tls_want want, fallback;
-	const char *why;
+	enum cipher_why why;
 
 	want = cipher_want(&f, &fallback, &why);
 	tls_ctx_want(ctx, want, fallback, why);

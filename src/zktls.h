@@ -389,11 +389,25 @@ void tls_ctx_free(struct tls_ctx *ctx);
  */
 enum tls_want { TLS_WANT_ANY = 0, TLS_WANT_AES, TLS_WANT_CHACHA,
 		TLS_WANT_LATER };
+/* Why a session runs the cipher it does (cipher_why_name: the session
+ * line's words and the JSON value). */
+enum cipher_why {
+	CW_NONE = 0,
+	CW_FITS,          /* the stream fits one AES-GCM key */
+	CW_FITS_THEIRS,   /* it fits, by the sender's estimate (receiver) */
+	CW_MAY_EXCEED,    /* it may exceed one key, and a side cannot rekey */
+	CW_KEY_UPDATE,    /* both sides change keys at the limit */
+	CW_NO_AES,        /* the CPU has no AES instructions */
+	CW_QUERIES,       /* no stream: queries only */
+	CW_SENDER_CHECKS, /* a receiving client: the sender checks its size */
+	CW_PEER,          /* the peer's choice */
+	CW_END
+};
 /* What this side asks for on its next handshakes, the fallback for a
- * client that the server sent away for it, and why (a static string, for
- * the session line). */
+ * client that the server sent away for it, and why (for the session
+ * line). */
 void tls_ctx_want(struct tls_ctx *ctx, enum tls_want want,
-		  enum tls_want fallback, const char *why);
+		  enum tls_want fallback, enum cipher_why why);
 /* A client's last handshake failed on the server's insufficient_security
  * alert, or its REPLY said PROTO_ST_CIPHER: switch to the fallback.
  * true: connect again; false: there is nothing else to offer. */
@@ -401,7 +415,7 @@ bool tls_ctx_fall_back(struct tls_ctx *ctx);
 /* Did the last handshake on ctx fail on an insufficient_security alert? */
 bool tls_ctx_refused_cipher(const struct tls_ctx *ctx);
 /* Why this side asked for what it did (tls_ctx_want's why). */
-const char *tls_ctx_why(const struct tls_ctx *ctx);
+enum cipher_why tls_ctx_why(const struct tls_ctx *ctx);
 /* A server's failed handshake: did it refuse the client's offer of
  * AES-GCM only (the client connects again offering ChaCha20)? */
 bool tls_sent_away(const struct tls *t);
@@ -524,8 +538,11 @@ struct cipher_facts {
 bool cipher_fits(uint64_t size, uint64_t key_limit);
 /* What a side asks for (see enum tls_want), its fallback, and why. */
 enum tls_want cipher_want(const struct cipher_facts *f,
-			  enum tls_want *fallback, const char **why);
+			  enum tls_want *fallback, enum cipher_why *why);
 const char *cipher_want_name(enum tls_want w);
+/* why in words ("fits one key"), or with json its JSON value
+ * ("fits_one_key"). */
+const char *cipher_why_name(enum cipher_why why, bool json);
 
 /* ---------------------------------------------------------------- planes */
 
