@@ -188,6 +188,22 @@ static const char *const prop_names[ZP_END] = {
 	[ZP_WRITTEN] = "written",
 };
 
+/* zfs list -H -p -o, then these, then the name (enum zfs_list) */
+static const char *const list_words[ZL_END][8] = {
+	[ZL_TREE] = { "name,guid,createtxg", "-t", "filesystem,volume", "-r" },
+	[ZL_ENTRIES] = { "name,guid,createtxg", "-t", "snapshot,bookmark",
+			 "-s", "createtxg", "-d", "1" },
+	[ZL_SNAPS] = { "name,guid", "-t", "snapshot", "-s", "createtxg", "-d",
+		       "1" },
+	[ZL_GUIDS] = { "name,guid", "-t", "snapshot,bookmark", "-d", "1" },
+	[ZL_SNAP_GUIDS] = { "guid", "-t", "snapshot", "-d", "1" },
+	[ZL_SYNC] = { "name,zktls:sync", "-t", "filesystem,volume", "-r" },
+	[ZL_RETAIN] = { "name,guid,creation,userrefs", "-t", "snapshot", "-s",
+			"createtxg", "-d", "1" },
+	[ZL_ALL] = { "name,guid,createtxg,receive_resume_token", "-t",
+		     "filesystem,volume,snapshot,bookmark", "-r" },
+};
+
 int
 zfs_argv(const struct zfs_req *r, const char **argv, size_t cap)
 {
@@ -208,73 +224,14 @@ zfs_argv(const struct zfs_req *r, const char **argv, size_t cap)
 		word(&w, prop_names[r->what]);
 		break;
 	case ZOP_LIST:
+		if (r->what <= 0 || r->what >= ZL_END)
+			return -1;
 		word(&w, "list");
 		word(&w, "-H");
 		word(&w, "-p");
 		word(&w, "-o");
-		switch (r->what) {
-		case ZL_TREE:
-			word(&w, "name,guid,createtxg");
-			word(&w, "-t");
-			word(&w, "filesystem,volume");
-			word(&w, "-r");
-			break;
-		case ZL_ENTRIES:
-			word(&w, "name,guid,createtxg");
-			word(&w, "-t");
-			word(&w, "snapshot,bookmark");
-			word(&w, "-s");
-			word(&w, "createtxg");
-			word(&w, "-d");
-			word(&w, "1");
-			break;
-		case ZL_SNAPS:
-			word(&w, "name,guid");
-			word(&w, "-t");
-			word(&w, "snapshot");
-			word(&w, "-s");
-			word(&w, "createtxg");
-			word(&w, "-d");
-			word(&w, "1");
-			break;
-		case ZL_GUIDS:
-			word(&w, "name,guid");
-			word(&w, "-t");
-			word(&w, "snapshot,bookmark");
-			word(&w, "-d");
-			word(&w, "1");
-			break;
-		case ZL_RETAIN:
-			word(&w, "name,guid,creation,userrefs");
-			word(&w, "-t");
-			word(&w, "snapshot");
-			word(&w, "-s");
-			word(&w, "createtxg");
-			word(&w, "-d");
-			word(&w, "1");
-			break;
-		case ZL_SNAP_GUIDS:
-			word(&w, "guid");
-			word(&w, "-t");
-			word(&w, "snapshot");
-			word(&w, "-d");
-			word(&w, "1");
-			break;
-		case ZL_ALL:
-			word(&w, "name,guid,createtxg,receive_resume_token");
-			word(&w, "-t");
-			word(&w, "filesystem,volume,snapshot,bookmark");
-			word(&w, "-r");
-			break;
-		case ZL_SYNC:
-			word(&w, "name,zktls:sync");
-			word(&w, "-t");
-			word(&w, "filesystem,volume");
-			word(&w, "-r");
-			break;
-		default:
-			return -1;
-		}
+		for (const char *const *a = list_words[r->what]; *a; a++)
+			word(&w, *a);
 		break;
 	case ZOP_ORIGINS:
 		word(&w, "list");
