@@ -1173,10 +1173,12 @@ mark_off(const char *ds, struct tree *t)
 }
 
 /* PROTO_LIST_ALL: ds and its tree, each dataset's marks filtered as a
- * one-dataset listing's are.  A tree too big for one answer is an error
+ * one-dataset listing's are, and (props: a pull's, where the server is
+ * the source) its zktls:sync.  A tree too big for one answer is an error
  * answer: the client lists dataset by dataset then. */
 static int
-list_all(struct sess *ss, const char *ds, struct proto_listing *out)
+list_all(struct sess *ss, const char *ds, bool props,
+	 struct proto_listing *out)
 {
 	struct tree t;
 	int r;
@@ -1191,7 +1193,7 @@ list_all(struct sess *ss, const char *ds, struct proto_listing *out)
 		snprintf(out->message, sizeof(out->message), "%.200s does not "
 			 "exist", ds);
 		r = 0;
-	} else if (r < 0 || (r = mark_off(ds, &t)) < 0) {
+	} else if (r < 0 || (props && (r = mark_off(ds, &t)) < 0)) {
 		/* not the session's failure: the client asks again, dataset
 		 * by dataset */
 		out->status = PROTO_ST_ERROR;
@@ -1258,7 +1260,7 @@ on_list(void *arg, struct tls *peer, const struct proto_list *q,
 	if (ds != out->dataset)
 		snprintf(out->dataset, sizeof(out->dataset), "%s", ds);
 	if (q->how == PROTO_LIST_ALL || q->how == PROTO_LIST_PUSH_ALL)
-		return list_all(ss, ds, out);
+		return list_all(ss, ds, q->how == PROTO_LIST_ALL, out);
 	n = q->how == PROTO_LIST_TREE
 		    ? zfs_tree(ds, out->e, PROTO_MAX_ENTRIES)
 		    : zfs_listing(ds, out->e, PROTO_MAX_ENTRIES);

@@ -58,7 +58,9 @@
  *                         most PROTO_MAX_TREE_ENTRIES entries in all: a
  *                         bigger tree is answered PROTO_ST_ERROR, and the
  *                         client lists dataset by dataset instead.
- *     PROTO_LIST_PUSH_ALL: the same, of where a push of dataset lands
+ *     PROTO_LIST_PUSH_ALL: the same, of where a push of dataset lands (no
+ *                         PROTO_KIND_EXCLUDED: on a push the property
+ *                         that counts is the client's)
  *   char dataset[256]
  *
  * LISTING (server -> client, version 2), one frame or several:
