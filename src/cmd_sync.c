@@ -797,6 +797,28 @@ from_trees(const struct sync *o, const char *local, struct proto_entry *loc,
 }
 
 /*
+ * Do the trees say that local's dataset has nothing to send (no partial
+ * receive on the receiving side, the newest snapshot there)?  Then with
+ * its listings in loc (*nl) and rem, as from_trees gives them.  Such a
+ * dataset needs no connection, and its job no process of its own.
+ */
+static bool
+tree_done(const struct sync *o, const char *local, struct proto_entry *loc,
+	  int *nl, struct proto_listing *rem)
+{
+	const struct proto_entry *base = NULL, *div = NULL;
+	struct sync_step st;
+
+	if (!from_trees(o, local, loc, nl, rem) || (o->push && rem->token[0]))
+		return false;
+	return sync_next_step(o->each, "", o->push ? loc : rem->e,
+			      o->push ? *nl : (int)rem->n,
+			      o->push ? rem->e : loc,
+			      o->push ? (int)rem->n : *nl, &st, &base,
+			      &div) == STEP_DONE;
+}
+
+/*
  * Bring one dataset up to date: local (ours) and remote (the server's, or
  * "" for where it lands by its mapping on a push).
  */
@@ -823,7 +845,9 @@ sync_one(const struct sync *o, const char *local, const char *remote,
 		if (round == 256)
 			return zk_fail(ZK_EPROTO, "%s: no end to the plan after "
 				       "%d transfers", local, round);
-		listed = use_trees && from_trees(o, local, loc, &nl, &rem);
+		/* the trees only tell a dataset with nothing to do: any other
+		 * is listed again, just before what it does */
+		listed = use_trees && tree_done(o, local, loc, &nl, &rem);
 		use_trees = 0;
 		if (!listed) {
 			nl = zfs_listing(local, loc, PROTO_MAX_ENTRIES);
@@ -857,12 +881,6 @@ sync_one(const struct sync *o, const char *local, const char *remote,
 		ns = o->push ? nl : (int)rem.n;
 		d_e = o->push ? rem.e : loc;
 		nd = o->push ? (int)rem.n : nl;
-		/* the trees only tell a dataset with nothing to do: any other
-		 * is listed again, just before what it does */
-		if (listed && (token[0] ||
-			       sync_next_step(o->each, src, s_e, ns, d_e, nd,
-					      &st, &base, &div) != STEP_DONE))
-			continue;
 
 		/* a partial receive first: its token says what it continues */
 		if (token[0]) {
@@ -1310,8 +1328,31 @@ finish(struct job *j, int status)
 	}
 }
 
+/* A job run in this process (tree_done: no connection). */
+static void
+here(const struct sync *o, struct job *j)
+{
+	struct outcome out = { "failed", 0, 0 };
+	int r = sync_one(o, j->local, j->remote, &out);
+
+	j->code = zk_exit_code(r);
+	if (r < 0) {
+		log_error("sync %s: %s", j->local, zk_errmsg());
+		zk_clear();
+	}
+	snprintf(j->kind, sizeof(j->kind), "%s", out.kind);
+	j->snaps = out.snaps;
+	j->bytes = out.bytes;
+	j->state = 2;
+}
+
+static struct proto_entry probe_loc[PROTO_MAX_ENTRIES];
+static struct proto_listing probe_rem;
+static int probe_n;
+
 /* Jobs in order, a parent's before its children's, up to --jobs at once;
- * a child of a failed dataset is skipped. */
+ * a child of a failed dataset is skipped; one with nothing to send runs
+ * in this process. */
 static void
 run_jobs(const struct sync *o, struct job *jobs, int n)
 {
@@ -1329,6 +1370,14 @@ run_jobs(const struct sync *o, struct job *jobs, int n)
 				snprintf(j->kind, sizeof(j->kind), "skipped");
 				log_error("sync %s: skipped: %s failed", j->local,
 					  jobs[j->parent].local);
+				left--;
+				continue;
+			}
+			if (tree_done(o, j->local, probe_loc, &probe_n,
+				      &probe_rem)) {
+				/* nothing to send: no process of its own (what
+				 * sync_one does then needs no connection) */
+				here(o, j);
 				left--;
 				continue;
 			}
