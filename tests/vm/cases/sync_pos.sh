@@ -22,8 +22,9 @@
 #	sync-jobs: -r --jobs 4 over a parent and four children.
 #	sync-resume: killed mid-stream, the rerun resumes from the server's
 #	  token (a shorter stream).
-#	sync-rate: --rate 2M within 10 %, from TCP's count of the bytes the
-#	  server acknowledged mid-stream.
+#	sync-rate: --rate 2M, at most 10 % over (and not starved below 1.4
+#	  MiB/s), from TCP's count of the bytes the server acknowledged
+#	  mid-stream.
 #	sync-pull: pulls: full, incremental, a diverged local target refused
 #	  then --rollback (naming what it destroys), -r, the server's base
 #	  pruned (-i from its bookmark for alpha).
@@ -290,7 +291,12 @@ CONF
         rate=nan
         [[ -n $m1 && -n $b2 && $b2 -gt $b1 ]] &&
             rate=$(awk -v b=$((b2 - b1)) -v ms=$((m2 - m1)) 'BEGIN { printf "%.3f", b / (ms / 1000) / 1048576 }')
-        awk -v r="$rate" 'BEGIN { exit !(r != "nan" && r >= 1.8 && r <= 2.2) }' ||
+        # the property is the ceiling; the floor only catches pacing gone
+        # wrong by far: an emulated guest on a busy host (the other VM
+        # flavour and the host tests beside it) sometimes cannot keep 2
+        # MiB/s up itself (1.69 measured once while the host also built
+        # and ran tests)
+        awk -v r="$rate" 'BEGIN { exit !(r != "nan" && r >= 1.4 && r <= 2.2) }' ||
             err "--rate 2M: $((b2 - b1)) bytes acknowledged in $((m2 - m1)) ms = $rate MiB/s"
         verdict sync-rate "--rate 2M: $rate MiB/s mid-stream (TCP bytes acknowledged over $((m2 - m1)) ms); whole session $(sjf sy10 bytes) bytes in $(sjf sy10 seconds) s ($((SECONDS - t0)) s)" sy10
 
