@@ -9,10 +9,11 @@
 # `zktls sync -r srcpool/tN SERVER` from zka twice: the first run puts
 # the base bookmarks on the source, the second, timed, is the steady state
 # of a periodic sync with nothing new.  Printed per N: the sync's wall
-# time; the time of one `zfs list` of the whole tree on each side (what a
-# run cannot do without: zktls lists both trees once); the connections
-# the server counted (zktls_sessions_total from its metrics file); and the
-# seconds per dataset.  TCG distorts absolute times; compare N with N.
+# time; the time of each `zfs list` the run cannot do without (the tree
+# here, its zktls:sync here, the tree on the server), timed alone after
+# the run, their sum and what is left to zktls; the connections the server
+# counted (zktls_sessions_total from its metrics file).  TCG distorts
+# absolute times; compare N with N.
 # shellcheck disable=SC2016
 set -uo pipefail
 
@@ -69,18 +70,22 @@ for n in "${SIZES[@]}"; do
     c1=$(awk '/^zktls_sessions_total/ { s += $2 } END { print s + 0 }' "$W/metrics.prom" 2>/dev/null)
     here=$(ms_of zfs list -H -p -o name,guid,createtxg,receive_resume_token -t filesystem,volume,snapshot,bookmark -r "$src")
     there=$(ms_of zfs list -H -p -o name,guid,createtxg,receive_resume_token -t filesystem,volume,snapshot,bookmark -r "dstpool/tree/t$n")
+    props=$(ms_of zfs list -H -p -o name,zktls:sync -t filesystem,volume -r "$src")
     summary=$(grep -a "sync: $n datasets" "$W/s$n.log" | tail -n1 | sed 's/^zktls: //')
     listed=$(grep -a "both trees listed at once" "$W/s$n.log" | sed 's/^.*sync: //')
     echo "bench-tree: N=$n rc=$rc ${ms} ms; $summary; $listed"
-    ROWS+=("$n|$rc|$ms|$here|$there|$((c1 - c0))")
+    ROWS+=("$n|$rc|$ms|$here|$props|$there|$((c1 - c0))")
 done
 
 echo
 echo "bench-vm tree: zktls sync -r with nothing to send, TCG guest ($(nproc) vCPUs), Linux $(uname -r)"
-printf '%6s %4s %10s %12s %14s %12s %12s\n' datasets exit "sync_s" "zfs_list_here" "zfs_list_there" connections "ms/dataset"
+printf '%8s %4s %8s %12s %12s %13s %10s %12s %11s\n' datasets exit sync_s zfs_list_here zfs_sync_here zfs_list_there zfs_sum_s zktls_own_s connections
 for row in "${ROWS[@]}"; do
-    IFS='|' read -r n rc ms here there conns <<<"$row"
-    awk -v n="$n" -v rc="$rc" -v ms="$ms" -v h="$here" -v t="$there" -v c="$conns" 'BEGIN {
-        printf "%6d %4d %10.2f %12.2f %14.2f %12s %12.1f\n", n, rc, ms / 1000, h / 1000, t / 1000, c, ms / n }'
+    IFS='|' read -r n rc ms here props there conns <<<"$row"
+    awk -v n="$n" -v rc="$rc" -v ms="$ms" -v h="$here" -v p="$props" -v t="$there" -v c="$conns" 'BEGIN {
+        z = h + p + t
+        printf "%8d %4d %8.2f %12.2f %12.2f %13.2f %10.2f %12.2f %11s\n", n, rc, ms / 1000, h / 1000, p / 1000, t / 1000, z / 1000, (ms - z) / 1000, c }'
 done
-echo "(connections: what the server counted during the timed run, from its metrics; a current tree needs 1)"
+echo "(the zfs lists a push of the tree needs, each timed alone after the run: its tree here, its zktls:sync here, its"
+echo " tree on the server; zktls_own_s = sync_s - their sum: connection, TLS, planning, the rest; connections: what the"
+echo " server counted during the timed run, from its metrics; a current tree needs 1)"
