@@ -1158,7 +1158,7 @@ mark_off(const char *ds, struct tree *t)
 	size_t dl = strlen(ds);
 	int n;
 
-	if ((n = zfs_sync_props(ds, names, values, TREE_MAX_DATASETS)) < 0)
+	if ((n = zfs_sync_props(ds, NULL, names, values, TREE_MAX_DATASETS)) < 0)
 		return zk_errcode() ? -zk_errcode()
 				    : zk_fail(ZK_EZFS, "cannot list %s and its "
 					      "zktls:sync property", ds);
@@ -1188,7 +1188,7 @@ list_all(struct sess *ss, const char *ds, bool props,
 		snprintf(out->message, sizeof(out->message), "out of memory");
 		return -zk_errcode();
 	}
-	if ((r = zfs_tree_all(ds, &t)) == ZFS_FAILED) {
+	if ((r = zfs_tree_all(ds, NULL, &t)) == ZFS_FAILED) {
 		out->status = PROTO_ST_NOTFOUND;
 		snprintf(out->message, sizeof(out->message), "%.200s does not "
 			 "exist", ds);

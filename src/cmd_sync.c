@@ -149,6 +149,8 @@ static struct {
 	char there_root[PROTO_NAME_LEN]; /* the server's name of our root
 					    ("" where it has none yet) */
 	char there_token[PROTO_TOKEN_LEN]; /* its root's resume token */
+	struct zfs_bg here_bg, props_bg; /* our listings, run while the
+					    server lists its tree */
 } pre;
 
 
@@ -1113,7 +1115,7 @@ list_here(const struct sync *o)
 
 	if ((r = tree_alloc(&pre.here)) < 0)
 		return r;
-	if ((r = zfs_tree_all(o->local, &pre.here)) == ZFS_FAILED && !o->push) {
+	if ((r = zfs_tree_all(o->local, &pre.here_bg, &pre.here)) == ZFS_FAILED && !o->push) {
 		/* a pull's first: nothing here yet */
 		pre.here.nds = pre.here.ne = 0;
 		pre.here_ok = true;
@@ -1145,7 +1147,11 @@ collect(const struct sync *o, struct job *jobs, int *njobs)
 	*njobs = 1;
 	if (!o->recursive)
 		return 0;
-	if ((r = list_here(o)) < 0 || (r = list_there(o)) < 0)
+	/* ours in the background while the server lists its */
+	zfs_bg_list(&pre.here_bg, ZL_ALL, o->local);
+	if (o->push)
+		zfs_bg_list(&pre.props_bg, ZL_SYNC, o->local);
+	if ((r = list_there(o)) < 0 || (r = list_here(o)) < 0)
 		return r;
 	if (pre.here_ok && pre.there_ok)
 		log_verbose("sync: both trees listed at once: %d dataset%s with "
@@ -1222,8 +1228,9 @@ exclude(const struct sync *o, struct job *jobs, int *n)
 	static int keep[MAX_DATASETS];
 	int nprops = 0, kept = 0;
 
-	if (o->push && (nprops = zfs_sync_props(o->local, names, values,
-						MAX_DATASETS)) < 0)
+	if (o->push &&
+	    (nprops = zfs_sync_props(o->local, &pre.props_bg, names, values,
+				     MAX_DATASETS)) < 0)
 		return zk_fail(ZK_EZFS, "cannot list %s and its zktls:sync "
 			       "property", o->local);
 	for (int i = 0; i < *n; i++) {

@@ -998,12 +998,24 @@ int zfs_tree(const char *dataset, struct proto_entry *e, int max);
  * one zfs list, into t (tree.h): 0, ZFS_FAILED (zfs could not list it),
  * or -ZK_EZFS (recorded: too big for t, or not zfs's shape). */
 struct tree;
-int zfs_tree_all(const char *dataset, struct tree *t);
+struct zfs_bg;
+int zfs_tree_all(const char *dataset, struct zfs_bg *bg, struct tree *t);
 /* The zktls:sync user property (set or inherited; "-" unset) of dataset
  * and every dataset below it, parents first: names[i] and values[i], at
  * most max.  The count, or -1. */
-int zfs_sync_props(const char *dataset, char (*names)[ZFS_NAME_LEN],
-		   char (*values)[32], int max);
+int zfs_sync_props(const char *dataset, struct zfs_bg *bg,
+		   char (*names)[ZFS_NAME_LEN], char (*values)[32], int max);
+/* A zfs list started now and read later, by zfs_tree_all (ZL_ALL) or
+ * zfs_sync_props (ZL_SYNC) given bg (NULL: run it then): sync -r lists
+ * its own tree while the server lists its.  Local zfs only; with a runner,
+ * or when it cannot start, the listing runs when it is read. */
+struct zfs_bg {
+	pid_t pid;                /* the running zfs, or -1 */
+	int fd;
+	int what;                 /* enum zfs_list */
+	char name[ZFS_NAME_LEN];
+};
+void zfs_bg_list(struct zfs_bg *bg, int what, const char *name);
 /* The snapshots directly in dataset, oldest first (names, guids): how
  * many (at most max), or -1. */
 int zfs_snapshots(const char *dataset, char (*names)[256], uint64_t *guids,
