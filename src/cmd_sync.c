@@ -37,7 +37,9 @@
 #include "tree.h"
 #include "zktls.h"
 
-#define MAX_DATASETS 1024
+/* datasets of one sync -r, the named one among them (a tree listing
+ * holds as many) */
+#define MAX_DATASETS TREE_MAX_DATASETS
 /* The server's port when HOST comes without one (the port the README's
  * and the man page's examples serve on). */
 #define SYNC_PORT 4433
