@@ -33,7 +33,7 @@ PLANES_linux := src/plane_kernel.c src/plane_rw.c src/plane_splice.c \
 LIB_SRC  := src/err.c src/log.c src/util.c src/net.c src/conn.c src/tls.c \
             src/tlskeys.c src/tlsrec.c src/certinfo.c src/cipher.c src/state.c src/control.c src/proto.c src/zfs.c src/child.c src/endpoint.c src/session.c \
             src/policy.c src/conf.c src/privsep.c src/plane.c src/plane_user.c src/upipe.c $(PLANES_$(KTLS)) \
-            src/sync_plan.c src/sync_filter.c src/sync_metrics.c src/retain.c src/prune.c \
+            src/sync_plan.c src/sync_filter.c src/sync_metrics.c src/retain.c src/prune.c src/tree.c \
             $(KTLS_SRC)
 UNIT     := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
@@ -80,7 +80,7 @@ units: $(addprefix $(B)/,$(UNIT)) $(B)/tlspeer
 # no compiler; no OpenSSL: it brings stand-ins for what it does not test).
 SELFTEST_SRC := tests/vm/ktls_selftest.c src/ktls_linux.c src/err.c \
                 src/util.c src/log.c src/endpoint.c src/child.c \
-                src/zfs.c src/net.c src/os_linux.c $(PLANES_linux)
+                src/zfs.c src/tree.c src/net.c src/os_linux.c $(PLANES_linux)
 build/vm/ktls_selftest: $(SELFTEST_SRC) $(wildcard src/*.h) tests/unit/t.h
 	@mkdir -p build/vm
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -static -Isrc -Itests/unit \
@@ -97,9 +97,10 @@ FUZZ_CC = clang -std=c11 -D_GNU_SOURCE -pthread -g -O1 -Isrc \
 fuzz: build/fuzz/fuzz_proto build/fuzz/fuzz_tlsrec build/fuzz/fuzz_conf \
 	build/fuzz/fuzz_monitor build/fuzz/fuzz_state
 
-build/fuzz/fuzz_proto: fuzz/fuzz_proto.c src/proto.c src/proto.h
+build/fuzz/fuzz_proto: fuzz/fuzz_proto.c src/proto.c src/proto.h src/tree.c \
+		src/tree.h src/err.c
 	@mkdir -p build/fuzz
-	$(FUZZ_CC) $< src/proto.c -o $@
+	$(FUZZ_CC) $< src/proto.c src/tree.c src/err.c -o $@
 
 build/fuzz/fuzz_tlsrec: fuzz/fuzz_tlsrec.c src/tlsrec.c src/tlsrec.h \
 		src/tlskeys.c src/err.c src/util.c src/zktls.h
@@ -107,7 +108,7 @@ build/fuzz/fuzz_tlsrec: fuzz/fuzz_tlsrec.c src/tlsrec.c src/tlsrec.h \
 	$(FUZZ_CC) $(shell $(PKG_CONFIG) --cflags openssl) $< src/tlsrec.c \
 		src/tlskeys.c src/err.c src/util.c -o $@ $(LIBS)
 
-CONF_FUZZ_SRC := src/conf.c src/err.c src/util.c src/net.c src/zfs.c src/child.c src/policy.c src/retain.c \
+CONF_FUZZ_SRC := src/conf.c src/err.c src/util.c src/net.c src/zfs.c src/tree.c src/child.c src/policy.c src/retain.c \
                  src/privsep.c src/os_$(KTLS).c \
                  src/endpoint.c src/log.c src/plane.c src/plane_user.c src/upipe.c \
                  src/tlsrec.c src/tlskeys.c src/tls.c src/cipher.c src/ktls_$(KTLS).c \
@@ -123,10 +124,10 @@ build/fuzz/fuzz_monitor: fuzz/fuzz_monitor.c $(CONF_FUZZ_SRC) $(wildcard src/*.h
 		$(CONF_FUZZ_SRC) -o $@ $(LIBS)
 
 build/fuzz/fuzz_state: fuzz/fuzz_state.c src/state.c src/certinfo.c src/zfs.c \
-		src/err.c src/util.c src/log.c src/child.c src/state.h
+		src/tree.c src/err.c src/util.c src/log.c src/child.c src/state.h
 	@mkdir -p build/fuzz
 	$(FUZZ_CC) $(shell $(PKG_CONFIG) --cflags openssl) $< src/state.c \
-		src/certinfo.c src/zfs.c src/err.c src/util.c src/log.c \
+		src/certinfo.c src/zfs.c src/tree.c src/err.c src/util.c src/log.c \
 		src/child.c -o $@ $(LIBS)
 
 deps:
@@ -156,6 +157,7 @@ bench: deps
 
 bench-vm: deps all
 	tests/vm/run.sh -- bench/bench-vm.sh
+	tests/vm/run.sh -- bench/bench-vm-tree.sh
 
 # The short receive-splice loss (docs/kernel-tls-notes.md) on the last
 # Debian kernel that has it (7.0.13) and the first that does not (7.1.3):

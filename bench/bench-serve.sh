@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # bench-serve.sh - zktls serve on loopback (user plane; the stand-in zfs
 # discards what it receives):
-#   - session setup: connect -> TLS handshake -> the server's first answer
-#     (a LIST round trip), measured by one client process that does it N
-#     times; p50 and p99 in milliseconds (the server forks and splits
+#   - session setup: connect -> TLS handshake -> the server's first answer,
+#     measured by one client process, in three phases taken in turns: the
+#     handshake alone, a LIST the policy refuses (no zfs runs), a LIST of
+#     the client's own dataset (one zfs list through the monitor); p50 and
+#     p99 in milliseconds and the breakdown (the server forks and splits
 #     privileges per connection, as in production);
 #   - aggregate throughput of 1, 4 and 16 concurrent pushes (each SIZE
 #     MiB), MiB/s over all of them, and CPU seconds per GiB of the server
@@ -49,19 +51,24 @@ for _ in $(seq 100); do
 done
 [ -n "$port" ] || { echo "bench-serve: serve did not listen" >&2; cat "$w/serve.err" >&2; exit 1; }
 
-echo "bench-serve: session setup, $n connections (connect, handshake, LIST answered)"
-python3 - "$port" "$P" "$n" <<'PY'
+echo "bench-serve: session setup, $n connections each (connect, handshake, the server's first answer)"
+# setup N PORT MODE: MODE handshake (close after it), denied (a LIST of a
+# dataset the client may not see: answered before any zfs runs), list (a
+# LIST of its own dataset: one zfs list through the monitor)
+setup() {
+	python3 - "$2" "$P" "$1" "$3" <<'PY'
 import socket, ssl, struct, sys, time
-port, pki, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+port, pki, n, mode = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 ctx.minimum_version = ssl.TLSVersion.TLSv1_3
 ctx.load_cert_chain(f"{pki}/alpha.pem", f"{pki}/alpha.key")
 ctx.load_verify_locations(f"{pki}/ca.pem")
 ctx.set_alpn_protocols(["zktls/1"])
+ds = b"backup/alpha" if mode == "list" else b"backup/other"
 # LIST: how (0: the dataset itself), 3 reserved bytes, the dataset
-body = bytes([0, 0, 0, 0]) + b"backup/alpha".ljust(256, b"\0")
+body = bytes([0, 0, 0, 0]) + ds.ljust(256, b"\0")
 lst = b"ZKT1" + bytes([2, 4, 0, 0]) + struct.pack(">I", len(body)) + body
-ms, hs = [], []
+ms = []
 for _ in range(n):
     t0 = time.monotonic()
     with socket.create_connection(("127.0.0.1", port)) as raw:
@@ -70,17 +77,36 @@ for _ in range(n):
         # server's delayed ACK (about 40 ms)
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with ctx.wrap_socket(raw, server_hostname="beta") as s:
-            hs.append((time.monotonic() - t0) * 1000)
-            s.sendall(lst)
-            got = b""
-            while len(got) < 12:
-                got += s.recv(65536)
+            if mode != "handshake":
+                s.sendall(lst)
+                got = b""
+                while len(got) < 12:
+                    got += s.recv(65536)
             ms.append((time.monotonic() - t0) * 1000)
-for name, v in (("handshake done", hs), ("first answer (LIST, one zfs list)", ms)):
-    v.sort()
-    p = lambda q: v[min(len(v) - 1, int(q * len(v)))]
-    print(f"  {name}: p50 {p(0.50):.1f} ms, p99 {p(0.99):.1f} ms, max {v[-1]:.1f} ms")
+ms.sort()
+p = lambda q: ms[min(len(ms) - 1, int(q * len(ms)))]
+print(f"{p(0.50):.1f} {p(0.99):.1f} {ms[-1]:.1f}")
 PY
+}
+# phases in turns, so that a noisy moment falls on all of them
+declare -A P50=() P99=() MAX=()
+for mode in handshake denied list; do P50[$mode]=999; P99[$mode]=999; MAX[$mode]=999; done
+for _ in 1 2 3; do
+	for mode in handshake denied list; do
+		read -r a b c <<<"$(setup $((n / 3)) "$port" "$mode")"
+		# keep the turn with the lowest p99 (the least disturbed)
+		if awk -v b="$b" -v o="${P99[$mode]}" 'BEGIN { exit !(b + 0 < o + 0) }'; then
+			P50[$mode]=$a P99[$mode]=$b MAX[$mode]=$c
+		fi
+	done
+done
+printf '  %-52s p50 %5.1f ms, p99 %5.1f ms, max %5.1f ms\n' \
+	"TLS handshake done" "${P50[handshake]}" "${P99[handshake]}" "${MAX[handshake]}" \
+	"+ first answer without zfs (a LIST refused by policy)" "${P50[denied]}" "${P99[denied]}" "${MAX[denied]}" \
+	"+ first answer with one zfs query (LIST)" "${P50[list]}" "${P99[list]}" "${MAX[list]}"
+awk -v h="${P50[handshake]}" -v d="${P50[denied]}" -v l="${P50[list]}" 'BEGIN {
+	printf "  breakdown at p50: handshake %.1f ms, process per connection + privilege split + policy %.1f ms, zfs query through the monitor (stand-in zfs, a bash script) %.1f ms\n", h, d - h, l - d }'
+echo "  (best p99 of 3 turns of $((n / 3)) connections per phase, the phases in turns)"
 
 cpu() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$spid/stat"; }
 tck=$(getconf CLK_TCK)

@@ -10,9 +10,11 @@
  * Beyond not crashing, a decoded message must re-encode, and because the
  * format has exactly one encoding per message the result must be the very
  * same bytes, and must decode to the same message.  Any difference aborts.
+ * A LISTING that tree_from_wire takes as a whole tree's must come back
+ * from tree_to_wire entry for entry.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
- *       fuzz/fuzz_proto.c src/proto.c -o /tmp/fuzz_proto
+ *       fuzz/fuzz_proto.c src/proto.c src/tree.c src/err.c -o /tmp/fuzz_proto
  *   mkdir -p /tmp/fuzz_proto_corpus
  *   /tmp/fuzz_proto -max_len=34400 -max_total_time=60 \
  *       /tmp/fuzz_proto_corpus fuzz/corpus/proto
@@ -24,6 +26,7 @@
 #include <string.h>
 
 #include "proto.h"
+#include "tree.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -32,7 +35,8 @@ static struct proto_request rq1, rq2;
 static struct proto_reply rp1, rp2;
 static struct proto_result rs1, rs2;
 static struct proto_list ls1, ls2;
-static struct proto_listing lg1, lg2;
+static struct proto_listing lg1, lg2, lg3;
+static struct tree tr;
 static struct proto_have hv1, hv2;
 static struct proto_having hg1, hg2;
 static uint8_t out[PROTO_HDR_LEN + PROTO_MAX_BODY];
@@ -180,6 +184,17 @@ fuzz_body(uint8_t type, const uint8_t *hdr, const uint8_t *body, size_t len)
 		    lg2.n != lg1.n || lg2.status != lg1.status ||
 		    lg2.more != lg1.more ||
 		    memcmp(lg1.e, lg2.e, lg1.n * sizeof(lg1.e[0])) != 0)
+			abort();
+		/* as a whole tree's listing (PROTO_LIST_ALL) */
+		if (tr.e == NULL && tree_alloc(&tr) < 0)
+			abort();
+		why = NULL;
+		if (tree_from_wire(&lg1, &tr, &why) != 0) {
+			check_why(why);
+			return;
+		}
+		if (tree_to_wire(&tr, &lg3) != 0 || lg3.n != lg1.n ||
+		    memcmp(lg1.e, lg3.e, lg1.n * sizeof(lg1.e[0])) != 0)
 			abort();
 		break;
 	}

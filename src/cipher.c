@@ -39,29 +39,28 @@ cipher_fits(uint64_t size, uint64_t key_limit)
 
 enum tls_want
 cipher_want(const struct cipher_facts *f, enum tls_want *fallback,
-	    const char **why)
+	    enum cipher_why *why)
 {
 	enum tls_want safe = f->can_rekey ? TLS_WANT_ANY : TLS_WANT_CHACHA;
-	const char *safe_why = f->can_rekey ? "KeyUpdate at the key limit"
-					    : "may exceed the key limit";
+	enum cipher_why safe_why = f->can_rekey ? CW_KEY_UPDATE : CW_MAY_EXCEED;
 
 	*fallback = safe;
 	if (!f->aes_hw) {
 		*fallback = TLS_WANT_CHACHA;
-		*why = "no AES instructions";
+		*why = CW_NO_AES;
 		return TLS_WANT_CHACHA;
 	}
 	if (f->queries) {
-		*why = "queries only";
+		*why = CW_QUERIES;
 		return f->server ? TLS_WANT_ANY : TLS_WANT_AES;
 	}
 	if (f->sender && f->size_known && cipher_fits(f->size, f->key_limit)) {
-		*why = "fits one key";
+		*why = CW_FITS;
 		return TLS_WANT_AES;
 	}
 	if (!f->sender && !f->server) {
 		/* a receiving client: the sender knows and checks */
-		*why = "the sender checks its size";
+		*why = CW_SENDER_CHECKS;
 		return TLS_WANT_AES;
 	}
 	if (!f->sender && f->server && !f->can_rekey) {
@@ -87,4 +86,25 @@ cipher_want_name(enum tls_want w)
 	default:
 		return "AES-GCM first";
 	}
+}
+
+const char *
+cipher_why_name(enum cipher_why why, bool json)
+{
+	static const char *const names[CW_END][2] = {
+		[CW_NONE] = { "", "none" },
+		[CW_FITS] = { "fits one key", "fits_one_key" },
+		[CW_FITS_THEIRS] = { "fits one key (the sender's estimate)",
+				     "fits_one_key" },
+		[CW_MAY_EXCEED] = { "may exceed the key limit",
+				    "may_exceed_key_limit" },
+		[CW_KEY_UPDATE] = { "KeyUpdate at the key limit", "key_update" },
+		[CW_NO_AES] = { "no AES instructions", "no_aes_instructions" },
+		[CW_QUERIES] = { "queries only", "queries_only" },
+		[CW_SENDER_CHECKS] = { "the sender checks its size",
+				       "sender_checks" },
+		[CW_PEER] = { "the peer's choice", "peer_choice" },
+	};
+
+	return why < CW_END ? names[why][json] : names[CW_NONE][json];
 }

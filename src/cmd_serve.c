@@ -65,6 +65,8 @@
 #include "proto.h"
 #include "state.h"
 #include "prune.h"
+#include "sync_plan.h"
+#include "tree.h"
 #include "zktls.h"
 
 #define MAX_CHILDREN 4096
@@ -182,7 +184,7 @@ make_ctx(const struct serve_conf *c)
 			.aes_hw = os_cpu_aes(),
 		};
 		enum tls_want want, fallback;
-		const char *why;
+		enum cipher_why why;
 
 		want = cipher_want(&cf, &fallback, &why);
 		tls_ctx_want(ctx, want, fallback, why);
@@ -1145,8 +1147,86 @@ query_allowed(struct sess *ss, struct tls *peer, const char *what,
 		       msg);
 }
 
+/* The datasets of t (below ds) whose zktls:sync is off, as sync's own
+ * are on a push: the source's word, here the server's.  0, or -ZK_EZFS
+ * (recorded: zfs could not list it, or printed one twice). */
+static int
+mark_off(const char *ds, struct tree *t)
+{
+	static char names[TREE_MAX_DATASETS][ZFS_NAME_LEN];
+	static char values[TREE_MAX_DATASETS][32];
+	size_t dl = strlen(ds);
+	int n;
+
+	if ((n = zfs_sync_props(ds, NULL, names, values, TREE_MAX_DATASETS)) < 0)
+		return zk_errcode() ? -zk_errcode()
+				    : zk_fail(ZK_EZFS, "cannot list %s and its "
+					      "zktls:sync property", ds);
+	for (int i = 0; i < n; i++) {
+		const struct tree_ds *d;
+
+		if (strlen(names[i]) > dl && sync_prop_off(values[i]) &&
+		    (d = tree_find(t, names[i] + dl)) != NULL)
+			t->ds[d - t->ds].off = true;
+	}
+	return 0;
+}
+
+/* PROTO_LIST_ALL: ds and its tree, each dataset's marks filtered as a
+ * one-dataset listing's are, and (props: a pull's, where the server is
+ * the source) its zktls:sync.  A tree too big for one answer is an error
+ * answer: the client lists dataset by dataset then. */
+static int
+list_all(struct sess *ss, const char *ds, bool props,
+	 struct proto_listing *out)
+{
+	struct tree t;
+	int r;
+
+	if (tree_alloc(&t) < 0) {
+		out->status = PROTO_ST_ERROR;
+		snprintf(out->message, sizeof(out->message), "out of memory");
+		return -zk_errcode();
+	}
+	if ((r = zfs_tree_all(ds, NULL, &t)) == ZFS_FAILED) {
+		out->status = PROTO_ST_NOTFOUND;
+		snprintf(out->message, sizeof(out->message), "%.200s does not "
+			 "exist", ds);
+		r = 0;
+	} else if (r < 0 || (props && (r = mark_off(ds, &t)) < 0)) {
+		/* not the session's failure: the client asks again, dataset
+		 * by dataset */
+		out->status = PROTO_ST_ERROR;
+		snprintf(out->message, sizeof(out->message), "%.250s",
+			 zk_errmsg());
+		log_info("%s: no listing of the whole tree: %s", ss->label,
+			 out->message);
+		zk_clear();
+		r = 0;
+	} else {
+		for (int i = 0; i < t.nds; i++)
+			t.ds[i].n = policy_list_marks(ss->conf, ss->client,
+						      &t.e[t.ds[i].first],
+						      t.ds[i].n);
+		if (tree_to_wire(&t, out) < 0) {
+			out->status = PROTO_ST_ERROR;
+			snprintf(out->message, sizeof(out->message), "more "
+				 "than %d entries below %.200s",
+				 PROTO_MAX_TREE_ENTRIES, ds);
+			log_info("%s: no listing of the whole tree: %s",
+				 ss->label, out->message);
+		} else {
+			zfs_resume_token(ds, out->token, sizeof(out->token));
+			out->status = PROTO_ST_OK;
+		}
+	}
+	tree_free(&t);
+	return r;
+}
+
 /* LIST: the dataset's snapshots and bookmarks (of zktls's marks, the
- * client's own), and its resume token. */
+ * client's own), and its resume token; or the datasets below it; or
+ * both of its whole tree. */
 static int
 on_list(void *arg, struct tls *peer, const struct proto_list *q,
 	struct proto_listing *out)
@@ -1156,7 +1236,7 @@ on_list(void *arg, struct tls *peer, const struct proto_list *q,
 	int n, r;
 
 	out->status = PROTO_ST_DENIED;
-	if (q->how == PROTO_LIST_PUSH) {
+	if (q->how == PROTO_LIST_PUSH || q->how == PROTO_LIST_PUSH_ALL) {
 		int busy;
 
 		/* where a push of the client's q->dataset lands */
@@ -1179,6 +1259,8 @@ on_list(void *arg, struct tls *peer, const struct proto_list *q,
 		return r;
 	if (ds != out->dataset)
 		snprintf(out->dataset, sizeof(out->dataset), "%s", ds);
+	if (q->how == PROTO_LIST_ALL || q->how == PROTO_LIST_PUSH_ALL)
+		return list_all(ss, ds, q->how == PROTO_LIST_ALL, out);
 	n = q->how == PROTO_LIST_TREE
 		    ? zfs_tree(ds, out->e, PROTO_MAX_ENTRIES)
 		    : zfs_listing(ds, out->e, PROTO_MAX_ENTRIES);

@@ -34,9 +34,12 @@
 #include "prune.h"
 #include "sync_plan.h"
 #include "sync_metrics.h"
+#include "tree.h"
 #include "zktls.h"
 
-#define MAX_DATASETS 1024
+/* datasets of one sync -r, the named one among them (a tree listing
+ * holds as many) */
+#define MAX_DATASETS TREE_MAX_DATASETS
 /* The server's port when HOST comes without one (the port the README's
  * and the man page's examples serve on). */
 #define SYNC_PORT 4433
@@ -86,8 +89,9 @@ static const char sync_usage[] =
 	"  --exclude PATTERN  leave out the datasets whose source name matches "
 	"the\n"
 	"                     glob (* also matches /), and those below them;\n"
-	"                     repeatable.  A push also leaves out those whose\n"
-	"                     zktls:sync property is off, false or no\n"
+	"                     repeatable.  Also left out: those whose\n"
+	"                     zktls:sync property is off, false or no (on a\n"
+	"                     pull the server's, below the dataset named)\n"
 	"  --metrics FILE     after the run, a Prometheus textfile: per dataset\n"
 	"                     the last success, the run's result, bytes\n"
 	"  --defaults FILE    options, one per line (default "
@@ -132,6 +136,24 @@ struct outcome {
 	unsigned snaps;
 	uint64_t bytes;
 };
+
+/*
+ * -r: both sides' trees, each listed once before the jobs start (one zfs
+ * list here, one LIST of PROTO_LIST_ALL there), so that a dataset's job
+ * plans its first round without a query of its own, and one with nothing
+ * to send opens no connection.  Where a side could not be listed so (a
+ * server before PROTO_LIST_ALL, a tree too big for one answer) that side
+ * is listed dataset by dataset as before.
+ */
+static struct {
+	struct tree here, there;   /* ours, the server's */
+	bool here_ok, there_ok;
+	char there_root[PROTO_NAME_LEN]; /* the server's name of our root
+					    ("" where it has none yet) */
+	char there_token[PROTO_TOKEN_LEN]; /* its root's resume token */
+	struct zfs_bg here_bg, props_bg; /* our listings, run while the
+					    server lists its tree */
+} pre;
 
 
 /* ------------------------------------------------------------ arguments */
@@ -740,6 +762,67 @@ keep_local(const struct sync *o, const char *local,
 }
 
 /*
+ * The first round's listings of a dataset of the tree, from pre: 1 with
+ * loc (*nl entries) and rem as the queries would give them, or 0 (ask
+ * zfs and the server).  A dataset with a partial receive on the
+ * receiving side is left to the queries, which read its token.  Used
+ * only to find that a dataset has nothing to do (sync_one): what it
+ * sends is planned from listings made just before.
+ */
+static int
+from_trees(const struct sync *o, const char *local, struct proto_entry *loc,
+	   int *nl, struct proto_listing *rem)
+{
+	const char *rel = local + strlen(o->local);
+	const struct tree_ds *h, *t;
+
+	if (!pre.here_ok || !pre.there_ok)
+		return 0;
+	h = tree_find(&pre.here, rel);
+	t = tree_find(&pre.there, rel);
+	if ((o->push && (h == NULL || (t && t->partial && rel[0]))) ||
+	    (!o->push && (t == NULL || (h && h->partial))))
+		return 0;
+	*nl = h ? h->n : 0;
+	if (h)
+		memcpy(loc, &pre.here.e[h->first], sizeof(loc[0]) * (size_t)h->n);
+	memset(rem, 0, offsetof(struct proto_listing, e));
+	rem->status = t ? PROTO_ST_OK : PROTO_ST_NOTFOUND;
+	rem->n = t ? (uint32_t)t->n : 0;
+	if (t)
+		memcpy(rem->e, &pre.there.e[t->first],
+		       sizeof(rem->e[0]) * (size_t)t->n);
+	if (pre.there_root[0])
+		snprintf(rem->dataset, sizeof(rem->dataset), "%s%s",
+			 pre.there_root, rel);
+	if (!rel[0])
+		snprintf(rem->token, sizeof(rem->token), "%s", pre.there_token);
+	return 1;
+}
+
+/*
+ * Do the trees say that local's dataset has nothing to send (no partial
+ * receive on the receiving side, the newest snapshot there)?  Then with
+ * its listings in loc (*nl) and rem, as from_trees gives them.  Such a
+ * dataset needs no connection, and its job no process of its own.
+ */
+static bool
+tree_done(const struct sync *o, const char *local, struct proto_entry *loc,
+	  int *nl, struct proto_listing *rem)
+{
+	const struct proto_entry *base = NULL, *div = NULL;
+	struct sync_step st;
+
+	if (!from_trees(o, local, loc, nl, rem) || (o->push && rem->token[0]))
+		return false;
+	return sync_next_step(o->each, "", o->push ? loc : rem->e,
+			      o->push ? *nl : (int)rem->n,
+			      o->push ? rem->e : loc,
+			      o->push ? (int)rem->n : *nl, &st, &base,
+			      &div) == STEP_DONE;
+}
+
+/*
  * Bring one dataset up to date: local (ours) and remote (the server's, or
  * "" for where it lands by its mapping on a push).
  */
@@ -755,27 +838,34 @@ sync_one(const struct sync *o, const char *local, const char *remote,
 	char last_sent[2 * PROTO_NAME_LEN] = "";
 	uint64_t bytes = 0, est = 0;
 	unsigned snaps = 0;
-	int r;
+	int r, use_trees = 1;
 
 	out->kind = "failed";
 	for (int round = 0;; round++) {
 		const struct proto_entry *s_e, *d_e, *base = NULL, *div = NULL;
 		struct sync_step st;
-		int nl, ns, nd, k;
+		int nl, ns, nd, k, listed;
 
 		if (round == 256)
 			return zk_fail(ZK_EPROTO, "%s: no end to the plan after "
 				       "%d transfers", local, round);
-		nl = zfs_listing(local, loc, PROTO_MAX_ENTRIES);
-		if (nl < 0 && o->push)
-			return zk_fail(ZK_EZFS, "cannot list the snapshots of "
-				       "%s", local);
-		nl = nl < 0 ? 0 : nl;
-		if ((r = query(o, o->push && !remote[0] ? PROTO_LIST_PUSH
-						       : PROTO_LIST_DATASET,
-			       o->push && !remote[0] ? local : remote,
-			       &rem)) < 0)
-			return r;
+		/* the trees only tell a dataset with nothing to do: any other
+		 * is listed again, just before what it does */
+		listed = use_trees && tree_done(o, local, loc, &nl, &rem);
+		use_trees = 0;
+		if (!listed) {
+			nl = zfs_listing(local, loc, PROTO_MAX_ENTRIES);
+			if (nl < 0 && o->push)
+				return zk_fail(ZK_EZFS, "cannot list the "
+					       "snapshots of %s", local);
+			nl = nl < 0 ? 0 : nl;
+			if ((r = query(o, o->push && !remote[0]
+						  ? PROTO_LIST_PUSH
+						  : PROTO_LIST_DATASET,
+				       o->push && !remote[0] ? local : remote,
+				       &rem)) < 0)
+				return r;
+		}
 		if (!o->push && rem.status == PROTO_ST_NOTFOUND)
 			return zk_fail(ZK_EPEER, "the server has no %s", remote);
 		if (rem.status == PROTO_ST_NOTFOUND)
@@ -786,8 +876,10 @@ sync_one(const struct sync *o, const char *local, const char *remote,
 		if (o->push) {
 			snprintf(token, sizeof(token), "%s", rem.token);
 		} else {
+			/* (from the trees: ours has no partial receive) */
 			token[0] = '\0';
-			zfs_resume_token(local, token, sizeof(token));
+			if (!listed)
+				zfs_resume_token(local, token, sizeof(token));
 		}
 		s_e = o->push ? loc : rem.e;
 		ns = o->push ? nl : (int)rem.n;
@@ -975,6 +1067,71 @@ sync_one(const struct sync *o, const char *local, const char *remote,
 
 /* ------------------------------------------------------------ the tree */
 
+/* The server's tree of ours (push) or of remote (pull) into pre: 0, or
+ * the error that ends the run (the server has no such dataset to pull);
+ * any other failure leaves pre.there_ok false (listed dataset by dataset). */
+static int
+list_there(const struct sync *o)
+{
+	static struct proto_listing l;
+	const char *why = NULL;
+	uint8_t how = o->push && !o->remote[0] ? PROTO_LIST_PUSH_ALL
+					       : PROTO_LIST_ALL;
+	int r;
+
+	if ((r = tree_alloc(&pre.there)) < 0)
+		return r;
+	r = query(o, how, how == PROTO_LIST_PUSH_ALL ? o->local : o->remote,
+		  &l);
+	if (r == 0 && l.status == PROTO_ST_NOTFOUND) {
+		if (!o->push)
+			return zk_fail(ZK_EPEER, "the server has no %s",
+				       o->remote);
+		/* nothing there yet: every dataset's first backup */
+		pre.there.nds = pre.there.ne = 0;
+		pre.there_ok = true;
+		return 0;
+	}
+	if (r == 0 && tree_from_wire(&l, &pre.there, &why) < 0)
+		r = zk_fail(ZK_EPROTO, "protocol violation by peer: the "
+			    "listing of %s: %s", o->push ? o->local : o->remote,
+			    why);
+	if (r < 0) {
+		log_verbose("sync: no listing of the whole tree from the "
+			    "server (%s): asking dataset by dataset",
+			    zk_errmsg());
+		zk_clear();
+		return 0;
+	}
+	snprintf(pre.there_root, sizeof(pre.there_root), "%s", l.dataset);
+	snprintf(pre.there_token, sizeof(pre.there_token), "%s", l.token);
+	pre.there_ok = true;
+	return 0;
+}
+
+/* Ours into pre: 0 (pre.here_ok false when it could not be listed so). */
+static int
+list_here(const struct sync *o)
+{
+	int r;
+
+	if ((r = tree_alloc(&pre.here)) < 0)
+		return r;
+	if ((r = zfs_tree_all(o->local, &pre.here_bg, &pre.here)) == ZFS_FAILED && !o->push) {
+		/* a pull's first: nothing here yet */
+		pre.here.nds = pre.here.ne = 0;
+		pre.here_ok = true;
+	} else if (r == 0) {
+		pre.here_ok = true;
+	} else {
+		log_verbose("sync: no listing of the whole tree of %s (%s): "
+			    "listing dataset by dataset", o->local,
+			    r < 0 ? zk_errmsg() : "zfs list failed");
+		zk_clear();
+	}
+	return 0;
+}
+
 /* The datasets to sync: ours (push) or the server's (pull) with -r, each
  * with its place on the other side. */
 static int
@@ -982,6 +1139,7 @@ collect(const struct sync *o, struct job *jobs, int *njobs)
 {
 	static struct proto_entry e[PROTO_MAX_ENTRIES];
 	static struct proto_listing tree;
+	const struct tree *t = NULL;
 	int n = 0, r;
 
 	memset(&jobs[0], 0, sizeof(jobs[0]));
@@ -991,7 +1149,29 @@ collect(const struct sync *o, struct job *jobs, int *njobs)
 	*njobs = 1;
 	if (!o->recursive)
 		return 0;
-	if (o->push) {
+	/* ours in the background while the server lists its */
+	zfs_bg_list(&pre.here_bg, ZL_ALL, o->local);
+	if (o->push)
+		zfs_bg_list(&pre.props_bg, ZL_SYNC, o->local);
+	if ((r = list_there(o)) < 0 || (r = list_here(o)) < 0)
+		return r;
+	if (pre.here_ok && pre.there_ok)
+		log_verbose("sync: both trees listed at once: %d dataset%s with "
+			    "%d snapshots and bookmarks here, %d with %d there",
+			    pre.here.nds, pre.here.nds == 1 ? "" : "s",
+			    pre.here.ne, pre.there.nds, pre.there.ne);
+	if (o->push && pre.here_ok)
+		t = &pre.here;
+	else if (!o->push && pre.there_ok)
+		t = &pre.there;
+	if (t != NULL) {
+		for (int i = 1; i < t->nds && n < PROTO_MAX_ENTRIES; i++) {
+			memset(&e[n], 0, sizeof(e[n]));
+			e[n].kind = PROTO_KIND_DATASET;
+			snprintf(e[n++].name, sizeof(e[0].name), "%s",
+				 t->ds[i].rel);
+		}
+	} else if (o->push) {
 		if ((n = zfs_tree(o->local, e, PROTO_MAX_ENTRIES)) < 0)
 			return zk_fail(ZK_EZFS, "cannot list the datasets below "
 				       "%s", o->local);
@@ -1036,9 +1216,11 @@ collect(const struct sync *o, struct job *jobs, int *njobs)
 
 /*
  * Leave out of jobs (n of them, parents first) the datasets that an
- * --exclude names or (pushes) whose zktls:sync is off, and every one
- * below those: a child cannot be received without its parent.  Each
- * left out is reported with -v and in a dry run; nothing touches it.
+ * --exclude names or whose zktls:sync is off on the sending side (ours on
+ * a push; on a pull the server's, as its tree's listing says, below the
+ * dataset named), and every one below those: a child cannot be received
+ * without its parent.  Each left out is reported with -v and in a dry
+ * run; nothing touches it.
  */
 static int
 exclude(const struct sync *o, struct job *jobs, int *n)
@@ -1048,13 +1230,15 @@ exclude(const struct sync *o, struct job *jobs, int *n)
 	static int keep[MAX_DATASETS];
 	int nprops = 0, kept = 0;
 
-	if (o->push && (nprops = zfs_sync_props(o->local, names, values,
-						MAX_DATASETS)) < 0)
+	if (o->push &&
+	    (nprops = zfs_sync_props(o->local, &pre.props_bg, names, values,
+				     MAX_DATASETS)) < 0)
 		return zk_fail(ZK_EZFS, "cannot list %s and its zktls:sync "
 			       "property", o->local);
 	for (int i = 0; i < *n; i++) {
 		struct job *j = &jobs[i];
 		const char *src = o->push ? j->local : j->remote;
+		const struct tree_ds *d;
 		char why[400] = "";
 		int p;
 
@@ -1071,6 +1255,13 @@ exclude(const struct sync *o, struct job *jobs, int *n)
 			    sync_prop_off(values[k]))
 				snprintf(why, sizeof(why), "excluded: "
 					 "zktls:sync=%.31s", values[k]);
+		/* a pull: the server's tree says which of its are off */
+		if (!why[0] && !o->push && pre.there_ok && i > 0 &&
+		    (d = tree_find(&pre.there, j->remote +
+					       strlen(o->remote))) != NULL &&
+		    d->off)
+			snprintf(why, sizeof(why), "excluded: zktls:sync is off "
+				 "on the server");
 		if (!why[0]) {
 			keep[i] = kept++;
 			continue;
@@ -1146,8 +1337,31 @@ finish(struct job *j, int status)
 	}
 }
 
+/* A job run in this process (tree_done: no connection). */
+static void
+here(const struct sync *o, struct job *j)
+{
+	struct outcome out = { "failed", 0, 0 };
+	int r = sync_one(o, j->local, j->remote, &out);
+
+	j->code = zk_exit_code(r);
+	if (r < 0) {
+		log_error("sync %s: %s", j->local, zk_errmsg());
+		zk_clear();
+	}
+	snprintf(j->kind, sizeof(j->kind), "%s", out.kind);
+	j->snaps = out.snaps;
+	j->bytes = out.bytes;
+	j->state = 2;
+}
+
+static struct proto_entry probe_loc[PROTO_MAX_ENTRIES];
+static struct proto_listing probe_rem;
+static int probe_n;
+
 /* Jobs in order, a parent's before its children's, up to --jobs at once;
- * a child of a failed dataset is skipped. */
+ * a child of a failed dataset is skipped; one with nothing to send runs
+ * in this process. */
 static void
 run_jobs(const struct sync *o, struct job *jobs, int n)
 {
@@ -1165,6 +1379,14 @@ run_jobs(const struct sync *o, struct job *jobs, int n)
 				snprintf(j->kind, sizeof(j->kind), "skipped");
 				log_error("sync %s: skipped: %s failed", j->local,
 					  jobs[j->parent].local);
+				left--;
+				continue;
+			}
+			if (tree_done(o, j->local, probe_loc, &probe_n,
+				      &probe_rem)) {
+				/* nothing to send: no process of its own (what
+				 * sync_one does then needs no connection) */
+				here(o, j);
 				left--;
 				continue;
 			}

@@ -533,11 +533,25 @@ entry_name_ok(const char *s, size_t n, uint8_t kind)
 {
 	char lead = kind == PROTO_KIND_SNAPSHOT ? '@'
 		    : kind == PROTO_KIND_BOOKMARK ? '#'
-		    : kind == PROTO_KIND_DATASET ? '/' : 0;
+		    : kind == PROTO_KIND_DATASET || kind == PROTO_KIND_PARTIAL ||
+				      kind == PROTO_KIND_EXCLUDED
+			    ? '/' : 0;
+	size_t path = 0;
 
-	if (lead == 0 || n < 2 || s[0] != lead)
+	if (lead == 0 || n < 2)
 		return 0;
-	for (size_t i = 1; i < n; i++) {
+	/* a snapshot or bookmark of a dataset below: "/path" first */
+	if (lead != '/' && s[0] == '/') {
+		const char *at = memchr(s, lead, n);
+
+		if (at == NULL || at == s + 1 || at[-1] == '/' ||
+		    !entry_name_ok(s, (size_t)(at - s), PROTO_KIND_DATASET))
+			return 0;
+		path = (size_t)(at - s);
+	}
+	if (n - path < 2 || s[path] != lead)
+		return 0;
+	for (size_t i = path + 1; i < n; i++) {
 		char c = s[i];
 		if (c == '/' && lead == '/' && s[i - 1] != '/' && i + 1 < n)
 			continue;
@@ -554,7 +568,7 @@ proto_encode_list(const struct proto_list *m, uint8_t *buf, size_t cap)
 {
 	struct wr w = { buf, cap, 0, 0 };
 
-	if (m->how > PROTO_LIST_TREE)
+	if (m->how > PROTO_LIST_PUSH_ALL)
 		return -1;
 	wr_header(&w, PROTO_LIST, LIST_FIXED);
 	wr_u8(&w, m->how);
@@ -657,7 +671,7 @@ proto_decode_list(const uint8_t *body, size_t len, struct proto_list *m,
 	memset(m, 0, sizeof(*m));
 	if (rd_u8(&r, &m->how) == -1)
 		return -1;
-	if (m->how > PROTO_LIST_TREE)
+	if (m->how > PROTO_LIST_PUSH_ALL)
 		return fail(why, "unknown LIST kind");
 	if (rd_reserved(&r, 3) == -1 ||
 	    rd_str(&r, m->dataset, sizeof(m->dataset)) == -1)
@@ -699,9 +713,8 @@ proto_decode_listing(const uint8_t *body, size_t len,
 		    rd_u8(&r, &e->kind) == -1 || rd_u8(&r, &nl) == -1 ||
 		    rd_bytes(&r, e->name, nl) == -1)
 			return -1;
-		if (e->kind != PROTO_KIND_SNAPSHOT &&
-		    e->kind != PROTO_KIND_BOOKMARK &&
-		    e->kind != PROTO_KIND_DATASET)
+		if (e->kind < PROTO_KIND_SNAPSHOT ||
+		    e->kind > PROTO_KIND_EXCLUDED)
 			return fail(why, "unknown entry kind");
 		if (!entry_name_ok(e->name, nl, e->kind))
 			return fail(why, "bad entry name");
@@ -751,6 +764,37 @@ proto_decode_having(const uint8_t *body, size_t len, struct proto_having *m,
 			return fail(why, "have is 0 or 1");
 	}
 	m->n = n;
+	return 0;
+}
+
+int
+proto_listing_fits(uint8_t how, const struct proto_listing *m,
+		   const char **why)
+{
+	for (uint32_t i = 0; i < m->n; i++) {
+		const struct proto_entry *e = &m->e[i];
+
+		switch (how) {
+		case PROTO_LIST_DATASET:
+		case PROTO_LIST_PUSH:
+			if ((e->kind != PROTO_KIND_SNAPSHOT &&
+			     e->kind != PROTO_KIND_BOOKMARK) ||
+			    e->name[0] == '/')
+				return fail(why, "an entry that is not the "
+					    "dataset's own snapshot or bookmark");
+			break;
+		case PROTO_LIST_TREE:
+			if (e->kind != PROTO_KIND_DATASET)
+				return fail(why, "an entry that is not a "
+					    "dataset in a tree's listing");
+			break;
+		case PROTO_LIST_ALL:
+		case PROTO_LIST_PUSH_ALL:
+			break;
+		default:
+			return fail(why, "unknown LIST kind");
+		}
+	}
 	return 0;
 }
 

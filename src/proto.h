@@ -44,6 +44,23 @@
  *     PROTO_LIST_TREE:    the datasets below dataset (entries of kind
  *                         PROTO_KIND_DATASET, named "/PATH" relative to it,
  *                         parents before children)
+ *     PROTO_LIST_ALL:     dataset and every dataset below it with their
+ *                         snapshots and bookmarks, in one answer (sync -r
+ *                         lists a whole tree at once): first dataset's
+ *                         own ("@s", "#b", oldest first), then for each
+ *                         dataset below, in strcmp order of the names
+ *                         (parents before children), an entry of kind
+ *                         PROTO_KIND_DATASET, PROTO_KIND_PARTIAL when it
+ *                         holds a partial receive, or PROTO_KIND_EXCLUDED
+ *                         when its zktls:sync is off, named "/PATH", followed
+ *                         by its own named "/PATH@s", "/PATH#b", oldest
+ *                         first.  token: dataset's own resume token.  At
+ *                         most PROTO_MAX_TREE_ENTRIES entries in all: a
+ *                         bigger tree is answered PROTO_ST_ERROR, and the
+ *                         client lists dataset by dataset instead.
+ *     PROTO_LIST_PUSH_ALL: the same, of where a push of dataset lands (no
+ *                         PROTO_KIND_EXCLUDED: on a push the property
+ *                         that counts is the client's)
  *   char dataset[256]
  *
  * LISTING (server -> client, version 2), one frame or several:
@@ -80,7 +97,9 @@
 #define PROTO_MAGIC "ZKT1"
 #define PROTO_VERSION 1
 #define PROTO_VERSION2 2
+/* entries of one dataset's listing; of a whole tree's (PROTO_LIST_ALL) */
 #define PROTO_MAX_ENTRIES 4096
+#define PROTO_MAX_TREE_ENTRIES 16384
 #define PROTO_HDR_LEN 12
 #define PROTO_MAX_BODY 65536
 #define PROTO_MAX_GUIDS 4096
@@ -98,11 +117,15 @@ enum proto_kind {
 	PROTO_KIND_SNAPSHOT = 1,
 	PROTO_KIND_BOOKMARK = 2,
 	PROTO_KIND_DATASET = 3,
+	PROTO_KIND_PARTIAL = 4,   /* a dataset holding a partial receive */
+	PROTO_KIND_EXCLUDED = 5,  /* a dataset whose zktls:sync is off */
 };
 enum proto_list_how {
 	PROTO_LIST_DATASET = 0,
 	PROTO_LIST_PUSH = 1,
 	PROTO_LIST_TREE = 2,
+	PROTO_LIST_ALL = 3,
+	PROTO_LIST_PUSH_ALL = 4,
 };
 enum proto_op { PROTO_OP_PUSH = 1, PROTO_OP_PULL = 2 };
 enum proto_status {
@@ -177,7 +200,9 @@ struct proto_list {
 struct proto_entry {
 	uint64_t guid, createtxg;
 	uint8_t kind;
-	char name[PROTO_NAME_LEN];  /* "@snap", "#bookmark" or "/path" */
+	char name[PROTO_NAME_LEN];  /* "@snap", "#bookmark" or "/path"; in a
+				       PROTO_LIST_ALL also "/path@snap",
+				       "/path#bookmark" */
 };
 
 struct proto_listing {
@@ -187,7 +212,7 @@ struct proto_listing {
 	char token[PROTO_TOKEN_LEN];
 	char dataset[PROTO_NAME_LEN];
 	uint32_t n;
-	struct proto_entry e[PROTO_MAX_ENTRIES];
+	struct proto_entry e[PROTO_MAX_TREE_ENTRIES];
 };
 
 struct proto_have {
@@ -239,6 +264,14 @@ int proto_decode_have(const uint8_t *body, size_t len, struct proto_have *m,
 		      const char **why);
 int proto_decode_having(const uint8_t *body, size_t len,
 			struct proto_having *m, const char **why);
+
+/* Do the entries of a whole listing m fit what was asked (how): one
+ * dataset's names start with '@' or '#', a tree's are datasets ('/'),
+ * PROTO_LIST_ALL has them all (checked further by tree_from_wire).
+ * 0, or -1 with *why.  Entries of another shape would name snapshots of
+ * other datasets than the one asked about. */
+int proto_listing_fits(uint8_t how, const struct proto_listing *m,
+		       const char **why);
 
 const char *proto_status_name(uint8_t status);
 

@@ -518,27 +518,22 @@ cipher_ok(const struct session *s)
 }
 
 /* Why the session runs the cipher it does, for the session line. */
-static const char *
-cipher_why(const struct session *s, bool json)
+static enum cipher_why
+cipher_why(const struct session *s)
 {
-	const char *mine = tls_ctx_why(tls_ctx_of(s->c.tls));
+	enum cipher_why mine = tls_ctx_why(tls_ctx_of(s->c.tls));
 
-	if (tls_is_chacha(s->c.tls)) {
-		if (strcmp(mine, "no AES instructions") == 0)
-			return json ? "no_aes_instructions" : mine;
-		if (strcmp(mine, "may exceed the key limit") == 0)
-			return json ? "may_exceed_key_limit" : mine;
-		return json ? "peer_choice" : "the peer's choice";
-	}
+	if (tls_is_chacha(s->c.tls))
+		return mine == CW_NO_AES || mine == CW_MAY_EXCEED ? mine
+								  : CW_PEER;
 	if (both_rekey(s))
-		return json ? "key_update" : "KeyUpdate at the key limit";
+		return CW_KEY_UPDATE;
 	if (s->cf->role == ROLE_SENDER && s->x.total_hint > 0 &&
 	    cipher_fits(s->x.total_hint, s->c.key_limit))
-		return json ? "fits_one_key" : "fits one key";
+		return CW_FITS;
 	if (s->cf->role == ROLE_RECEIVER && s->cf->zfs)
-		return json ? "fits_one_key" : "fits one key (the sender's "
-					       "estimate)";
-	return json ? "peer_choice" : "the peer's choice";
+		return CW_FITS_THEIRS;
+	return CW_PEER;
 }
 
 /* The transfer's progress, for serve's master (struct session_serve). */
@@ -997,7 +992,7 @@ log_session(struct session *s, int r, double secs)
 			s->c.plane ? s->c.plane->name : "none",
 			s->c.tls ? tls_cipher(s->c.tls) : "none", s->x.user_bytes,
 			s->guid, ku_sent, ku_recv, chan_key_strategy(&s->c, 1),
-			s->c.tls ? cipher_why(s, true) : "none",
+			cipher_why_name(s->c.tls ? cipher_why(s) : CW_NONE, true),
 			r == 0 ? "ok" : "failed",
 			zk_exit_code(r));
 		return;
@@ -1022,10 +1017,10 @@ log_session(struct session *s, int r, double secs)
 				 "received", ku_sent, ku_recv);
 		else if (s->c.tls && strcmp(ks, "chacha20") == 0)
 			snprintf(ku, sizeof(ku), ", no key limit (ChaCha20: "
-				 "%s)", cipher_why(s, false));
+				 "%s)", cipher_why_name(cipher_why(s), false));
 		else if (s->c.tls && strcmp(ks, "one_key") == 0)
 			snprintf(ku, sizeof(ku), ", one key per direction (%s)",
-				 cipher_why(s, false));
+				 cipher_why_name(cipher_why(s), false));
 		else
 			snprintf(ku, sizeof(ku), ", %s",
 				 chan_key_strategy(&s->c, 0));
@@ -1144,7 +1139,7 @@ session_cipher(const struct session *s, struct tls_ctx *ctx, bool server,
 		.aes_hw = os_cpu_aes(),
 	};
 	enum tls_want want, fallback;
-	const char *why;
+	enum cipher_why why;
 
 	want = cipher_want(&f, &fallback, &why);
 	tls_ctx_want(ctx, want, fallback, why);
@@ -1213,11 +1208,14 @@ session_list(struct session *s, uint8_t how, const char *dataset,
 	static struct proto_listing part;
 	struct proto_list q;
 	const char *why = NULL;
+	uint32_t max;
 	long n;
 	int r;
 
 	memset(&q, 0, sizeof(q));
 	memset(out, 0, offsetof(struct proto_listing, e));
+	max = how == PROTO_LIST_ALL || how == PROTO_LIST_PUSH_ALL
+		      ? PROTO_MAX_TREE_ENTRIES : PROTO_MAX_ENTRIES;
 	q.how = how;
 	snprintf(q.dataset, sizeof(q.dataset), "%s", dataset);
 	if ((r = send_frame(s, proto_encode_list(&q, s->msgbuf,
@@ -1235,10 +1233,9 @@ session_list(struct session *s, uint8_t how, const char *dataset,
 			memcpy(out->message, part.message, sizeof(out->message));
 			return query_refused(part.status, part.message);
 		}
-		if (out->n + part.n > PROTO_MAX_ENTRIES)
+		if (out->n + part.n > max)
 			return zk_fail(ZK_EPROTO, "the listing of %s has more "
-				       "than %d entries", dataset,
-				       PROTO_MAX_ENTRIES);
+				       "than %u entries", dataset, max);
 		memcpy(&out->e[out->n], part.e, part.n * sizeof(part.e[0]));
 		out->n += part.n;
 		memcpy(out->token, part.token, sizeof(out->token));
@@ -1248,6 +1245,9 @@ session_list(struct session *s, uint8_t how, const char *dataset,
 	if (out->dataset[0] && !zfs_name_valid(out->dataset, 'f'))
 		return zk_fail(ZK_EPROTO, "protocol violation by peer: LISTING "
 			       "of an invalid dataset name");
+	if (proto_listing_fits(how, out, &why) < 0)
+		return zk_fail(ZK_EPROTO, "protocol violation by peer: LISTING "
+			       "of %s: %s", dataset, why);
 	return 0;
 }
 

@@ -60,7 +60,7 @@ struct tls_ctx {
 	int name_is_ip;               /* --peer-name is an address */
 	int wildcards;                /* --peer-name-wildcards */
 	enum tls_want want, fallback; /* cipher suites (cipher.c) */
-	const char *why;
+	enum cipher_why why;          /* why want */
 	bool refused_cipher;          /* last handshake: insufficient_security */
 };
 
@@ -555,7 +555,7 @@ fail:
 
 void
 tls_ctx_want(struct tls_ctx *ctx, enum tls_want want, enum tls_want fallback,
-	     const char *why)
+	     enum cipher_why why)
 {
 	ctx->want = want;
 	ctx->fallback = fallback;
@@ -578,16 +578,15 @@ tls_ctx_fall_back(struct tls_ctx *ctx)
 		    "this stream: connecting again offering %s",
 		    cipher_want_name(ctx->fallback));
 	ctx->want = ctx->fallback;
-	ctx->why = ctx->want == TLS_WANT_CHACHA ? "may exceed the key limit"
-						: "KeyUpdate at the key limit";
+	ctx->why = ctx->want == TLS_WANT_CHACHA ? CW_MAY_EXCEED : CW_KEY_UPDATE;
 	ctx->refused_cipher = false;
 	return true;
 }
 
-const char *
+enum cipher_why
 tls_ctx_why(const struct tls_ctx *ctx)
 {
-	return ctx->why ? ctx->why : "";
+	return ctx->why;
 }
 
 
@@ -697,8 +696,9 @@ handshake_fail(struct tls *t, int ret)
 		t->sent_away = true;
 		r = zk_fail(ZK_ETLS, "client offered only AES-GCM, and this "
 			    "stream needs ChaCha20-Poly1305 (%s); it may "
-			    "connect again offering it", t->ctx->why ?
-			    t->ctx->why : "may exceed the key limit");
+			    "connect again offering it",
+			    cipher_why_name(t->ctx->why ? t->ctx->why
+						       : CW_MAY_EXCEED, false));
 	} else if (reason == SSL_R_NO_APPLICATION_PROTOCOL) {
 		r = zk_fail(ZK_ETLS, "%s does not speak the zktls protocol "
 			    "(ALPN %s)", who, ZKTLS_ALPN);

@@ -251,6 +251,8 @@ enum zfs_list {
 	ZL_SYNC,        /* name,zktls:sync of NAME's datasets (-r) */
 	ZL_RETAIN,      /* name,guid,creation,userrefs of its snapshots,
 			   oldest first (retention) */
+	ZL_ALL,         /* name,guid,createtxg,receive_resume_token of NAME,
+			   its datasets, their snapshots and bookmarks (-r) */
 	ZL_END
 };
 struct zfs_req {
@@ -387,11 +389,25 @@ void tls_ctx_free(struct tls_ctx *ctx);
  */
 enum tls_want { TLS_WANT_ANY = 0, TLS_WANT_AES, TLS_WANT_CHACHA,
 		TLS_WANT_LATER };
+/* Why a session runs the cipher it does (cipher_why_name: the session
+ * line's words and the JSON value). */
+enum cipher_why {
+	CW_NONE = 0,
+	CW_FITS,          /* the stream fits one AES-GCM key */
+	CW_FITS_THEIRS,   /* it fits, by the sender's estimate (receiver) */
+	CW_MAY_EXCEED,    /* it may exceed one key, and a side cannot rekey */
+	CW_KEY_UPDATE,    /* both sides change keys at the limit */
+	CW_NO_AES,        /* the CPU has no AES instructions */
+	CW_QUERIES,       /* no stream: queries only */
+	CW_SENDER_CHECKS, /* a receiving client: the sender checks its size */
+	CW_PEER,          /* the peer's choice */
+	CW_END
+};
 /* What this side asks for on its next handshakes, the fallback for a
- * client that the server sent away for it, and why (a static string, for
- * the session line). */
+ * client that the server sent away for it, and why (for the session
+ * line). */
 void tls_ctx_want(struct tls_ctx *ctx, enum tls_want want,
-		  enum tls_want fallback, const char *why);
+		  enum tls_want fallback, enum cipher_why why);
 /* A client's last handshake failed on the server's insufficient_security
  * alert, or its REPLY said PROTO_ST_CIPHER: switch to the fallback.
  * true: connect again; false: there is nothing else to offer. */
@@ -399,7 +415,7 @@ bool tls_ctx_fall_back(struct tls_ctx *ctx);
 /* Did the last handshake on ctx fail on an insufficient_security alert? */
 bool tls_ctx_refused_cipher(const struct tls_ctx *ctx);
 /* Why this side asked for what it did (tls_ctx_want's why). */
-const char *tls_ctx_why(const struct tls_ctx *ctx);
+enum cipher_why tls_ctx_why(const struct tls_ctx *ctx);
 /* A server's failed handshake: did it refuse the client's offer of
  * AES-GCM only (the client connects again offering ChaCha20)? */
 bool tls_sent_away(const struct tls *t);
@@ -522,8 +538,11 @@ struct cipher_facts {
 bool cipher_fits(uint64_t size, uint64_t key_limit);
 /* What a side asks for (see enum tls_want), its fallback, and why. */
 enum tls_want cipher_want(const struct cipher_facts *f,
-			  enum tls_want *fallback, const char **why);
+			  enum tls_want *fallback, enum cipher_why *why);
 const char *cipher_want_name(enum tls_want w);
+/* why in words ("fits one key"), or with json its JSON value
+ * ("fits_one_key"). */
+const char *cipher_why_name(enum cipher_why why, bool json);
 
 /* ---------------------------------------------------------------- planes */
 
@@ -975,11 +994,28 @@ int zfs_listing(const char *dataset, struct proto_entry *e, int max);
 /* The datasets below dataset (kind PROTO_KIND_DATASET, "/PATH"), parents
  * first: their number, or -1. */
 int zfs_tree(const char *dataset, struct proto_entry *e, int max);
+/* dataset and the tree below it with every snapshot and bookmark, from
+ * one zfs list, into t (tree.h): 0, ZFS_FAILED (zfs could not list it),
+ * or -ZK_EZFS (recorded: too big for t, or not zfs's shape). */
+struct tree;
+struct zfs_bg;
+int zfs_tree_all(const char *dataset, struct zfs_bg *bg, struct tree *t);
 /* The zktls:sync user property (set or inherited; "-" unset) of dataset
  * and every dataset below it, parents first: names[i] and values[i], at
  * most max.  The count, or -1. */
-int zfs_sync_props(const char *dataset, char (*names)[ZFS_NAME_LEN],
-		   char (*values)[32], int max);
+int zfs_sync_props(const char *dataset, struct zfs_bg *bg,
+		   char (*names)[ZFS_NAME_LEN], char (*values)[32], int max);
+/* A zfs list started now and read later, by zfs_tree_all (ZL_ALL) or
+ * zfs_sync_props (ZL_SYNC) given bg (NULL: run it then): sync -r lists
+ * its own tree while the server lists its.  Local zfs only; with a runner,
+ * or when it cannot start, the listing runs when it is read. */
+struct zfs_bg {
+	pid_t pid;                /* the running zfs, or -1 */
+	int fd;
+	int what;                 /* enum zfs_list */
+	char name[ZFS_NAME_LEN];
+};
+void zfs_bg_list(struct zfs_bg *bg, int what, const char *name);
 /* The snapshots directly in dataset, oldest first (names, guids): how
  * many (at most max), or -1. */
 int zfs_snapshots(const char *dataset, char (*names)[256], uint64_t *guids,

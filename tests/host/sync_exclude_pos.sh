@@ -20,7 +20,10 @@
 #	   sessions ran for pool/exp and a only (the server's stand-in
 #	   received those), none for the others.
 #	3. pull -r -n of the server's backup/src tree (x, x/y, z) with
-#	   --exclude 'backup/src/x': a plan for backup/src and z only.
+#	   --exclude 'backup/src/x': a plan for backup/src and z only.  The
+#	   same without the pattern but zktls:sync=off on the server's x
+#	   (and on backup/src itself, named: it still counts): the same plan,
+#	   x "excluded: zktls:sync is off on the server".
 #	4. -v names the defaults file, and says when there is none.
 #	5. --exclude '': exit 2.
 #
@@ -118,6 +121,20 @@ assert_grep "sync backup/src/z -> pool/dst/z: full backup/src/z@a" "$T/pull.err"
 assert_grep "sync backup/src/x -> pool/dst/x: excluded: --exclude 'backup/src/x'" "$T/pull.err"
 assert_grep "sync backup/src/x/y -> pool/dst/x/y: excluded: below backup/src/x" "$T/pull.err"
 assert_grep "sync: 2 datasets: 2 planned" "$T/pull.err"
+# 3b. the server's zktls:sync=off on x: x and x/y left out; on the
+#     dataset named (backup/src) it does not count
+TREE_SAVED=$TREE
+sync_case pulloff ZKTLS_FAKE_TREE="backup/src/x backup/src/x/y backup/src/z" \
+	"ZKTLS_FAKE_GUIDS=backup/src@a=301 backup/src/x@a=302 backup/src/x/y@a=303 backup/src/z@a=304" \
+	"ZKTLS_FAKE_SYNCPROPS=backup/src=off backup/src/x=off" \
+	-- -r -n "SRV:backup/src" pool/dst
+TREE=$TREE_SAVED
+assert_rc 0 "$RC" "pull dry run, zktls:sync off on the server" "$T/pulloff.err"
+assert_grep "sync backup/src -> pool/dst: full backup/src@a" "$T/pulloff.err"
+assert_grep "sync backup/src/z -> pool/dst/z: full backup/src/z@a" "$T/pulloff.err"
+assert_grep "sync backup/src/x -> pool/dst/x: excluded: zktls:sync is off on the server" "$T/pulloff.err"
+assert_grep "sync backup/src/x/y -> pool/dst/x/y: excluded: below backup/src/x" "$T/pulloff.err"
+assert_grep "sync: 2 datasets: 2 planned" "$T/pulloff.err"
 
 # 4. -v names the defaults file, or says there is none
 assert_grep "sync: options from the defaults file $T/sync.conf" "$T/run.err"
@@ -142,4 +159,4 @@ assert_rc 5 "$RC" "a forged zktls:sync line" "$T/inject.err"
 assert_grep "zfs list printed pool/exp/d twice (a zktls:sync value with a line break below pool/exp?)" "$T/inject.err"
 grep -E "^send$US" "$T/inject.zfs.log" && fail "zfs send ran after a forged listing" "$T/inject.zfs.log"
 
-finish "sync --exclude and zktls:sync=off: dry-run and -v reports, only the rest sent, pull patterns on the server's names, -v names the defaults file, a forged zktls:sync line refused"
+finish "sync --exclude and zktls:sync=off: dry-run and -v reports, only the rest sent, pull patterns on the server's names, the server's zktls:sync on pulls, -v names the defaults file, a forged zktls:sync line refused"

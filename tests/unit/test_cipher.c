@@ -12,7 +12,7 @@
 
 static enum tls_want
 want(bool server, bool sender, bool known, uint64_t size, bool rekey,
-     enum tls_want *fb, const char **why)
+     enum tls_want *fb, enum cipher_why *why)
 {
 	struct cipher_facts f = {
 		.server = server, .sender = sender, .size_known = known,
@@ -41,21 +41,21 @@ static void
 test_clients(void)
 {
 	enum tls_want fb;
-	const char *why;
+	enum cipher_why why;
 
 	/* a push that fits: AES-GCM only; sent away, what is safe */
 	CHECK(want(false, true, true, GIB, false, &fb, &why) == TLS_WANT_AES);
 	CHECK(fb == TLS_WANT_CHACHA);
-	CHECK_STR(why, "fits one key");
+	CHECK(why == CW_FITS);
 	CHECK(want(false, true, true, GIB, true, &fb, &why) == TLS_WANT_AES);
 	CHECK(fb == TLS_WANT_ANY);
 	/* a push that may not fit */
 	CHECK(want(false, true, true, 200 * GIB, false, &fb, &why) ==
 	      TLS_WANT_CHACHA);
-	CHECK_STR(why, "may exceed the key limit");
+	CHECK(why == CW_MAY_EXCEED);
 	CHECK(want(false, true, true, 200 * GIB, true, &fb, &why) ==
 	      TLS_WANT_ANY);
-	CHECK_STR(why, "KeyUpdate at the key limit");
+	CHECK(why == CW_KEY_UPDATE);
 	/* a pipe: its size is unknown */
 	CHECK(want(false, true, false, 0, false, &fb, &why) ==
 	      TLS_WANT_CHACHA);
@@ -63,7 +63,7 @@ test_clients(void)
 	/* a pull: the sender knows; AES-GCM only, and a fallback */
 	CHECK(want(false, false, false, 0, false, &fb, &why) == TLS_WANT_AES);
 	CHECK(fb == TLS_WANT_CHACHA);
-	CHECK_STR(why, "the sender checks its size");
+	CHECK(why == CW_SENDER_CHECKS);
 	CHECK(want(false, false, false, 0, true, &fb, &why) == TLS_WANT_AES);
 	CHECK(fb == TLS_WANT_ANY);
 }
@@ -72,7 +72,7 @@ static void
 test_servers(void)
 {
 	enum tls_want fb;
-	const char *why;
+	enum cipher_why why;
 
 	/* serve (nothing known at the handshake) */
 	CHECK(want(true, false, false, 0, false, &fb, &why) == TLS_WANT_LATER);
@@ -99,12 +99,12 @@ test_no_aes(void)
 	struct cipher_facts f = { .sender = true, .size_known = true,
 				  .size = 1, .can_rekey = true };
 	enum tls_want fb;
-	const char *why;
+	enum cipher_why why;
 
 	/* whatever else holds */
 	CHECK(cipher_want(&f, &fb, &why) == TLS_WANT_CHACHA);
 	CHECK(fb == TLS_WANT_CHACHA);
-	CHECK_STR(why, "no AES instructions");
+	CHECK(why == CW_NO_AES);
 	f.server = true;
 	f.sender = false;
 	CHECK(cipher_want(&f, &fb, &why) == TLS_WANT_CHACHA);
@@ -117,11 +117,29 @@ test_queries(void)
 {
 	struct cipher_facts f = { .queries = true, .aes_hw = true };
 	enum tls_want fb;
-	const char *why;
+	enum cipher_why why;
 
 	CHECK(cipher_want(&f, &fb, &why) == TLS_WANT_AES);
-	CHECK_STR(why, "queries only");
+	CHECK(why == CW_QUERIES);
 	CHECK(fb == TLS_WANT_CHACHA);
+}
+
+/* every reason has words and a JSON value (one word: a-z and '_') */
+static void
+test_why_names(void)
+{
+	for (int w = 0; w < CW_END; w++) {
+		const char *t = cipher_why_name((enum cipher_why)w, false);
+		const char *j = cipher_why_name((enum cipher_why)w, true);
+
+		CHECK(t != NULL && j != NULL && j[0] != '\0');
+		CHECK(w == CW_NONE || (t && t[0] != '\0'));
+		CHECK(j && strspn(j, "abcdefghijklmnopqrstuvwxyz_") == strlen(j));
+	}
+	CHECK_STR(cipher_why_name(CW_FITS, false), "fits one key");
+	CHECK_STR(cipher_why_name(CW_FITS_THEIRS, true), "fits_one_key");
+	CHECK_STR(cipher_why_name(CW_MAY_EXCEED, true), "may_exceed_key_limit");
+	CHECK_STR(cipher_why_name(CW_END, true), "none");
 }
 
 int
@@ -132,5 +150,6 @@ main(void)
 	test_servers();
 	test_no_aes();
 	test_queries();
+	test_why_names();
 	T_DONE("test_cipher");
 }

@@ -972,13 +972,13 @@ test_v2(void)
 	CHECK(proto_decode_list(buf + PROTO_HDR_LEN, blen, &ls2, &why) == 0);
 	CHECK_STR(ls2.dataset, "backup/alpha/home");
 	CHECK(ls2.how == PROTO_LIST_PUSH);
-	buf[PROTO_HDR_LEN] = 3;         /* no such LIST */
+	buf[PROTO_HDR_LEN] = PROTO_LIST_PUSH_ALL + 1;   /* no such LIST */
 	CHECK(proto_decode_list(buf + PROTO_HDR_LEN, blen, &ls2, &why) == -1);
 	CHECK_STR(why, "unknown LIST kind");
 	buf[PROTO_HDR_LEN] = PROTO_LIST_TREE;
 	buf[PROTO_HDR_LEN + 2] = 1;     /* reserved */
 	CHECK(proto_decode_list(buf + PROTO_HDR_LEN, blen, &ls2, &why) == -1);
-	ls.how = 3;
+	ls.how = PROTO_LIST_PUSH_ALL + 1;
 	CHECK(proto_encode_list(&ls, buf, sizeof(buf)) == -1);
 
 	/* a tree: datasets named "/path" below the one listed */

@@ -10,9 +10,9 @@
 #	  log reports the four left out ("result":"excluded": tmp, tmp/deep,
 #	  off, off/child); none of them got a bookmark.
 #	sync-exclude-pull: a pull of the server's srcpool/ex -r with
-#	  --exclude srcpool/ex/keep: exactly ex, ex/on, ex/off, ex/off/child,
-#	  ex/tmp, ex/tmp/deep arrive (a pull does not read the server's
-#	  zktls:sync: its listing does not carry properties).
+#	  --exclude srcpool/ex/keep: exactly ex, ex/on, ex/tmp, ex/tmp/deep
+#	  arrive; ex/off (zktls:sync=off on the server) and ex/off/child are
+#	  reported excluded (the server's listing of the tree marks them).
 #
 # Strategy:
 #	srcpool/ex (six datasets, 64 KiB each, @e1) is made here, served by
@@ -85,13 +85,16 @@ CONF
         zk_wait ex2; rc=$?
         expect_rc "pull -r --exclude" "$rc" 0
         got=$(ex_tree dstpool/expull)
-        want=" /off /off/child /on /tmp /tmp/deep "
+        want=" /on /tmp /tmp/deep "
         [[ $got == "$want" ]] || err "pulled [$got] (want [$want])"
         a=$(zfs get -H -p -o value guid srcpool/ex/tmp/deep@e1)
         b=$(zfs get -H -p -o value guid dstpool/expull/tmp/deep@e1 2>/dev/null)
         [[ -n $a && $a == "$b" ]] || err "guid srcpool/ex/tmp/deep@e1=$a dstpool/expull/tmp/deep@e1=${b:-none}"
         grep -aq '"source":"srcpool/ex/keep".*"result":"excluded"' "$W/ex2.log" || err "the pull did not report srcpool/ex/keep excluded"
-        verdict sync-exclude-pull "pull -r --exclude srcpool/ex/keep: pulled [$got] ($((SECONDS - t0)) s)" ex2 exsrv
+        ex=$(grep -a '"result":"excluded"' "$W/ex2.log" | sed -n 's/.*"source":"\([^"]*\)".*"detail":"\([^"]*\)".*/\1 (\2)/p' | sort | tr '\n' ';')
+        want="srcpool/ex/keep (excluded: --exclude 'srcpool/ex/keep');srcpool/ex/off (excluded: zktls:sync is off on the server);srcpool/ex/off/child (excluded: below srcpool/ex/off);"
+        [[ $ex == "$want" ]] || err "pull excluded: [$ex] (want [$want])"
+        verdict sync-exclude-pull "pull -r --exclude srcpool/ex/keep: pulled [$got], the server's zktls:sync=off left out ($((SECONDS - t0)) s)" ex2 exsrv
     fi
     zk_stop exsrv
     zfs destroy -r dstpool/exr 2>/dev/null
