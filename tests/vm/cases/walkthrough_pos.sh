@@ -73,6 +73,7 @@ if want walkthrough; then
         nap 0.5
         for p in "${WALK_POOLS[@]}"; do zk_pool_destroy "$p"; done
         for h in "${WALK_NS[@]}"; do ip netns del "$h" 2>/dev/null; rm -rf "/etc/netns/$h"; done
+        rmdir /etc/netns 2>/dev/null
         rmdir /tank /rpool 2>/dev/null
         for ((p = ${#WALK_MADE[@]} - 1; p >= 0; p--)); do rmdir "${WALK_MADE[p]}" 2>/dev/null; done
         return 0
