@@ -194,7 +194,7 @@ bench_zktls() {   # bench_zktls zfs|pipe PLANE
     [[ $mode == pipe && $(jf "$tag.r" bytes) != "$BYTES" ]] && ok=0
     [[ $(jf "$tag.s" plane) == "$p" ]] || ok=0
     [[ $ok == 1 ]] || show "$tag.s" "$tag.r"
-    CIPHER[$p]=$(jf "$tag.s" cipher)/$(jf "$tag.s" key_strategy)/$(jf "$tag.s" cipher_why)
+    CIPHER[$mode/$p]=$(jf "$tag.s" cipher)/$(jf "$tag.s" key_strategy)/$(jf "$tag.s" cipher_why)
     record "$mode" "zktls $p" "$ok"
 }
 declare -A CIPHER=()
@@ -323,8 +323,14 @@ for k in "${SEEN[@]}"; do ROWS+=("${BEST[$k]}"); done
 # ---------------------------------------------------------------- table
 echo
 echo "bench-vm: $((BYTES / 1048576)) MiB zfs stream, TCG guest ($(nproc) vCPUs), Linux $(uname -r); ratios to zktls user in the same mode"
-for p in user rw splice direct; do printf '%s: %s  ' "$p" "${CIPHER[$p]:-?}"; done
-echo
+# (a zfs stream's size is known, a pipe's is not: the ciphers may differ)
+for mode in zfs pipe; do
+    printf '%s: ' "$mode"
+    for p in user rw splice direct; do
+        [[ -n ${CIPHER[$mode/$p]:-} ]] && printf '%s %s  ' "$p" "${CIPHER[$mode/$p]}"
+    done
+    echo
+done
 printf '%-5s %-14s %8s %7s %12s %9s %12s %9s %10s\n' mode transport MiB/s x_user "cpu_s/GiB" x_user "sys_cpu_s/GiB" x_user "passes/B"
 for mode in zfs pipe; do
     base_rate='' base_cpu='' base_sys=''

@@ -1261,9 +1261,17 @@ on_list(void *arg, struct tls *peer, const struct proto_list *q,
 		snprintf(out->dataset, sizeof(out->dataset), "%s", ds);
 	if (q->how == PROTO_LIST_ALL || q->how == PROTO_LIST_PUSH_ALL)
 		return list_all(ss, ds, q->how == PROTO_LIST_ALL, out);
+	zk_clear();
 	n = q->how == PROTO_LIST_TREE
 		    ? zfs_tree(ds, out->e, PROTO_MAX_ENTRIES)
 		    : zfs_listing(ds, out->e, PROTO_MAX_ENTRIES);
+	if (n < 0 && zk_errcode()) {
+		/* listed, but more than one answer holds */
+		out->status = PROTO_ST_ERROR;
+		snprintf(out->message, sizeof(out->message), "%.250s",
+			 zk_errmsg());
+		return -zk_errcode();
+	}
 	if (n < 0) {
 		out->status = PROTO_ST_NOTFOUND;
 		snprintf(out->message, sizeof(out->message), "%.200s does not "

@@ -765,7 +765,9 @@ keep_local(const struct sync *o, const char *local,
  * The first round's listings of a dataset of the tree, from pre: 1 with
  * loc (*nl entries) and rem as the queries would give them, or 0 (ask
  * zfs and the server).  A dataset with a partial receive on the
- * receiving side is left to the queries, which read its token.  Used
+ * receiving side is left to the queries, which read its token (on a
+ * push, also one the server marks off: the mark hides whether it holds
+ * one).  Used
  * only to find that a dataset has nothing to do (sync_one): what it
  * sends is planned from listings made just before.
  */
@@ -780,7 +782,7 @@ from_trees(const struct sync *o, const char *local, struct proto_entry *loc,
 		return 0;
 	h = tree_find(&pre.here, rel);
 	t = tree_find(&pre.there, rel);
-	if ((o->push && (h == NULL || (t && t->partial && rel[0]))) ||
+	if ((o->push && (h == NULL || (t && (t->partial || t->off) && rel[0]))) ||
 	    (!o->push && (t == NULL || (h && h->partial))))
 		return 0;
 	*nl = h ? h->n : 0;
@@ -854,10 +856,14 @@ sync_one(const struct sync *o, const char *local, const char *remote,
 		listed = use_trees && tree_done(o, local, loc, &nl, &rem);
 		use_trees = 0;
 		if (!listed) {
+			zk_clear();
 			nl = zfs_listing(local, loc, PROTO_MAX_ENTRIES);
-			if (nl < 0 && o->push)
-				return zk_fail(ZK_EZFS, "cannot list the "
-					       "snapshots of %s", local);
+			/* (a pull's target may not exist yet; one that
+			 * exists but does not fit a listing is an error) */
+			if (nl < 0 && (o->push || zk_errcode()))
+				return zk_errcode() ? -zk_errcode()
+				       : zk_fail(ZK_EZFS, "cannot list the "
+						 "snapshots of %s", local);
 			nl = nl < 0 ? 0 : nl;
 			if ((r = query(o, o->push && !remote[0]
 						  ? PROTO_LIST_PUSH
@@ -1097,9 +1103,15 @@ list_there(const struct sync *o)
 			    "listing of %s: %s", o->push ? o->local : o->remote,
 			    why);
 	if (r < 0) {
-		log_verbose("sync: no listing of the whole tree from the "
-			    "server (%s): asking dataset by dataset",
-			    zk_errmsg());
+		if (o->push)
+			log_verbose("sync: no listing of the whole tree from "
+				    "the server (%s): asking dataset by dataset",
+				    zk_errmsg());
+		else
+			log_warn("sync: no listing of the whole tree from the "
+				 "server (%s): asking dataset by dataset, and "
+				 "its zktls:sync is not known (only --exclude "
+				 "leaves datasets out)", zk_errmsg());
 		zk_clear();
 		return 0;
 	}

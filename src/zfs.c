@@ -783,28 +783,6 @@ zfs_token_describe(const char *token, struct zfs_token *t)
 	return zfs_token_parse(out, t);
 }
 
-int
-zfs_snapshots(const char *dataset, char (*names)[256], uint64_t *guids,
-	      int max)
-{
-	static char list[1 << 20];
-	char *line, *save = NULL;
-	int n = 0;
-
-	if (ask(ZOP_LIST, ZL_SNAPS, dataset, list, sizeof(list)) != 0)
-		return -1;
-	for (line = strtok_r(list, "\n", &save); line && n < max;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *tab = strchr(line, '\t');
-		if (tab == NULL || (size_t)(tab - line) >= 256)
-			continue;
-		*tab = '\0';
-		snprintf(names[n], 256, "%s", line);
-		guids[n++] = strtoull(tab + 1, NULL, 10);
-	}
-	return n;
-}
-
 /*
  * "NAME GUID CREATETXG" lines of zfs list argv about dataset into e (at
  * most max): with tree, the datasets below it ("/a/b"), else its
@@ -827,7 +805,7 @@ entries(const char *dataset, int tree, struct proto_entry *e, int max)
 		return zk_fail(ZK_EZFS, "the listing of %s is longer than %zu "
 			       "bytes", dataset, sizeof(list) - 1), -1;
 	/* zfs lists a tree by name: a parent before its children */
-	for (line = strtok_r(list, "\n", &save); line && n < max;
+	for (line = strtok_r(list, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		char name[PROTO_NAME_LEN];
 		unsigned long long guid, txg;
@@ -838,6 +816,12 @@ entries(const char *dataset, int tree, struct proto_entry *e, int max)
 		if (tree ? name[dl] != '/' || !zfs_name_valid(name, 'f')
 			 : name[dl] != '@' && name[dl] != '#')
 			continue;
+		/* oldest first: what a cut would drop is the newest */
+		if (n == max)
+			return zk_fail(ZK_EZFS, "%s has more than %d %s", dataset,
+				       max, tree ? "datasets below it"
+						 : "snapshots and bookmarks"),
+			       -1;
 		memset(&e[n], 0, sizeof(e[n]));
 		snprintf(e[n].name, sizeof(e[n].name), "%s", name + dl);
 		e[n].guid = guid;
@@ -928,13 +912,18 @@ int
 zfs_sync_props(const char *dataset, struct zfs_bg *bg,
 	       char (*names)[ZFS_NAME_LEN], char (*values)[32], int max)
 {
-	static char list[1 << 20];
+	static char list[1 << 21];
 	char *line, *save = NULL;
 	int n = 0;
 
 	if (fetch(ZL_SYNC, dataset, bg, list, sizeof(list)) != 0)
 		return -1;
-	for (line = strtok_r(list, "\n", &save); line && n < max;
+	/* a cut listing could leave out an "off", or the line that shows a
+	 * forged one twice */
+	if (strlen(list) + 1 >= sizeof(list))
+		return zk_fail(ZK_EZFS, "the zktls:sync listing of %s is longer "
+			       "than %zu bytes", dataset, sizeof(list) - 1), -1;
+	for (line = strtok_r(list, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		char *tab = strchr(line, '\t');
 
@@ -944,6 +933,9 @@ zfs_sync_props(const char *dataset, struct zfs_bg *bg,
 		if (!zfs_name_within(line, dataset, false) ||
 		    !zfs_name_valid(line, 'f'))
 			continue;
+		if (n == max)
+			return zk_fail(ZK_EZFS, "%s has more than %d datasets",
+				       dataset, max), -1;
 		/* zfs prints each dataset once: a second line for one is a
 		 * property value with a newline in it, written to pass for
 		 * another dataset's (zktls:sync=off where it is not) */

@@ -1016,10 +1016,6 @@ struct zfs_bg {
 	char name[ZFS_NAME_LEN];
 };
 void zfs_bg_list(struct zfs_bg *bg, int what, const char *name);
-/* The snapshots directly in dataset, oldest first (names, guids): how
- * many (at most max), or -1. */
-int zfs_snapshots(const char *dataset, char (*names)[256], uint64_t *guids,
-		  int max);
 
 /* ---------------------------------------------------------------- os_<os>.c */
 

@@ -201,16 +201,23 @@ def read(n):
 hdr = read(12)
 read(struct.unpack(">I", hdr[8:12])[0])
 # LISTING: status 0, more 0, 2 reserved, message[256], token[1024],
-# dataset[256] "pool//etc" (not a dataset name), no entries
-body = (bytes(4) + bytes(256) + bytes(1024) + b"pool//etc".ljust(256, b"\0")
-        + struct.pack(">I", 0))
+# dataset[256], n, entries.  "dataset": "pool//etc" (not a dataset
+# name), no entries; "foreign": a snapshot of another dataset ("/x@s")
+# in the listing of one
+if sys.argv[2] == "dataset":
+    body = (bytes(4) + bytes(256) + bytes(1024) + b"pool//etc".ljust(256, b"\0")
+            + struct.pack(">I", 0))
+else:
+    body = (bytes(4) + bytes(256) + bytes(1024)
+            + b"backup/alpha/exp".ljust(256, b"\0") + struct.pack(">I", 1)
+            + struct.pack(">QQBB", 103, 5, 1, 4) + b"/x@c")
 t.sendall(b"ZKT1" + bytes([2, 5, 0, 0]) + struct.pack(">I", len(body)) + body)
 try:
     t.recv(100)
 except OSError:
     pass
 EOF
-start_peer bport "$T/badlisting.err" python3 "$T/badlisting.py" "$PKI"
+start_peer bport "$T/badlisting.err" python3 "$T/badlisting.py" "$PKI" dataset
 : >"$T/bad.zfs.log"
 bounded 30 env ZKTLS_ZFS="$FAKEZFS" ZKTLS_FAKE_GUIDS="$MINE" \
 	ZKTLS_FAKE_LOG="$T/bad.zfs.log" "${SY[@]}" --defaults "$T/sync.conf" \
@@ -219,4 +226,27 @@ assert_rc 4 $? "a LISTING of an invalid dataset name" "$T/bad.err"
 assert_grep "protocol violation by peer: LISTING of an invalid dataset name" "$T/bad.err"
 grep -q "^send" "$T/bad.zfs.log" && fail "zfs send ran" "$T/bad.zfs.log"
 
-finish "usage errors, defaults file, dry-run plan, diverged and unrelated targets refused, no resend loop"
+# 9. a server whose one-dataset LISTING holds a snapshot of another
+#    dataset below it ("/x@c", which a whole tree's listing may name): a
+#    protocol violation, exit 4, nothing run (taken for @c of pool/exp it
+#    would make pool/exp look up to date)
+start_peer bport "$T/foreign.err" python3 "$T/badlisting.py" "$PKI" foreign
+: >"$T/foreign.zfs.log"
+bounded 30 env ZKTLS_ZFS="$FAKEZFS" ZKTLS_FAKE_GUIDS="$MINE" \
+	ZKTLS_FAKE_LOG="$T/foreign.zfs.log" "${SY[@]}" --defaults "$T/sync.conf" \
+	pool/exp "127.0.0.1:$bport" >"$T/foreign.out" 2>"$T/foreign.err"
+assert_rc 4 $? "a LISTING naming another dataset's snapshot" "$T/foreign.err"
+assert_grep "protocol violation by peer: LISTING of pool/exp: an entry that is not the dataset's own snapshot or bookmark" "$T/foreign.err"
+grep -q "^send\|^bookmark" "$T/foreign.zfs.log" && fail "zfs send or bookmark ran" "$T/foreign.zfs.log"
+
+# 10. a dataset with more snapshots and bookmarks than a listing holds
+#     (4097): an error naming it, never a plan from the oldest 4096 (a
+#     cut listing lacks the newest: "up to date" forever)
+for ((i = 1; i <= 4097; i++)); do printf 'pool/exp@s%d\t%d\t%d\n' "$i" $((5000 + i)) "$i"; done >"$T/big.listing"
+bounded 30 env ZKTLS_ZFS="$FAKEZFS" ZKTLS_FAKE_LISTING="$T/big.listing" \
+	"${SY[@]}" --defaults "$T/sync.conf" pool/exp 127.0.0.1:1 >"$T/big.out" 2>"$T/big.err"
+rc=$?
+[ "$rc" != 0 ] || fail "a listing over 4096 entries synced" "$T/big.err"
+assert_grep "pool/exp has more than 4096 snapshots and bookmarks" "$T/big.err"
+
+finish "usage errors, defaults file, dry-run plan, diverged and unrelated targets refused, no resend loop, hostile listings refused, a listing too long for one answer refused"
