@@ -51,6 +51,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,7 @@
 #define BUSY_LINGER 5.0
 /* Connections not authenticated yet (make_room()). */
 #define MAX_PENDING 128
+#define PENDING_TURN 2.0
 #define MAX_LASTOK 4096
 #define MAX_SNAPS 4096
 
@@ -137,6 +139,10 @@ struct server {
 	double started, metrics_at;
 	double certs_at;              /* their expiry last checked */
 	uint64_t refused;
+	struct {                 /* flood_warn()'s, of each kind */
+		double said;     /* the last line */
+		uint64_t held;   /* lines held back since */
+	} flood[2];
 	double accept_after;     /* out of fds: listeners rest until then */
 	unsigned gen;            /* counts the reloads */
 	struct prune_timer prune;/* retention: who is due (prune.c) */
@@ -1512,6 +1518,31 @@ serve_one(struct server *sv, int fd, const char *addr, int master, int json,
 	return r;
 }
 
+/* A refusal of make_room()'s, of kind 0 (closed unforked) or 1 (dropped
+ * for a newcomer), logged at most once a second a kind: a flood would
+ * otherwise write a line for each of its connections. */
+static void __attribute__((format(printf, 3, 4)))
+flood_warn(struct server *sv, int kind, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (now_s() - sv->flood[kind].said < 1) {
+		sv->flood[kind].held++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (sv->flood[kind].held)
+		log_warn("%s; %" PRIu64 " more such in the last %.0f s", line,
+			 sv->flood[kind].held, now_s() - sv->flood[kind].said);
+	else
+		log_warn("%s", line);
+	sv->flood[kind].said = now_s();
+	sv->flood[kind].held = 0;
+}
+
 /*
  * Room for a newcomer from source among the connections that have not
  * authenticated yet (silent or slow ones, a flood): at most MAX_PENDING
@@ -1522,23 +1553,31 @@ serve_one(struct server *sv, int fd, const char *addr, int master, int json,
  * has fewer connections waiting is never the one stopped; many clients
  * of one address (NAT, parallel syncs) are not limited below MAX_PENDING.
  *
+ * Except when that oldest connection is of the newcomer's own address and
+ * has waited less than PENDING_TURN seconds: then the newcomer is the one
+ * refused (-1), before any process is made for it.  A flood thus costs
+ * the master an accept and a close per connection, and at most
+ * MAX_PENDING / PENDING_TURN processes a second, so it cannot outrun the
+ * master and fill the listen queue against clients from elsewhere (it
+ * did, with a fork per connection, on a loaded machine).
+ *
  * A client on the same address as a flood is only sure of this: its
  * connection is stopped once it is the oldest of that address while
- * MAX_PENDING wait, i.e. after about MAX_PENDING newer connections;
- * it is served if its handshake and its first message take less time
- * than the flood takes to open that many.  Nor is a flood spread over
- * more addresses than MAX_PENDING held to a share.
+ * MAX_PENDING wait and it has waited PENDING_TURN seconds; it is served
+ * if its handshake and its first message take less time than that.  Nor
+ * is a flood spread over more addresses than MAX_PENDING held to a share.
  */
-static void
+static int
 make_room(struct server *sv, const char *source)
 {
 	int pend[MAX_PENDING * 2], np = 0, victim = -1, most = 0;
+	struct child *v;
 
 	for (int i = 0; i < sv->nkids && np < MAX_PENDING * 2; i++)
 		if (!sv->kids[i].said_id && !sv->kids[i].evicted)
 			pend[np++] = i;
 	if (np < MAX_PENDING)
-		return;
+		return 0;
 	for (int a = 0; a < np; a++) {
 		const struct child *k = &sv->kids[pend[a]];
 		int same = strcmp(k->source, source) == 0;
@@ -1551,12 +1590,22 @@ make_room(struct server *sv, const char *source)
 			victim = pend[a];
 		}
 	}
-	sv->kids[victim].evicted = 1;
-	stop_child(&sv->kids[victim]);
-	log_warn("refused %s: dropped for a newcomer (%d of the %d connections "
-		 "not authenticated yet are from there)",
-		 sv->kids[victim].source, most, np);
+	v = &sv->kids[victim];
 	sv->refused++;
+	if (strcmp(v->source, source) == 0 &&
+	    now_s() - v->started < PENDING_TURN) {
+		flood_warn(sv, 0, "refused %s: %d of the %d connections not "
+			   "authenticated yet are from there (this one "
+			   "counted), none waiting %.0f s yet", source, most,
+			   np + 1, PENDING_TURN);
+		return -1;
+	}
+	v->evicted = 1;
+	stop_child(v);
+	flood_warn(sv, 1, "refused %s: dropped for a newcomer (%d of the %d "
+		   "connections not authenticated yet are from there, the "
+		   "newcomer counted)", v->source, most, np + 1);
+	return 0;
 }
 
 static void
@@ -1580,7 +1629,10 @@ accept_one(struct server *sv, int lfd, int json, int verbose)
 		 addr);
 	if (strrchr(source, ':'))
 		*strrchr(source, ':') = '\0';
-	make_room(sv, source);
+	if (make_room(sv, source) < 0) {
+		close(fd);
+		return;
+	}
 	/* those told to stop are ending: they count only against the
 	 * process table's own limit */
 	for (int i = 0; i < sv->nkids; i++)

@@ -19,6 +19,11 @@
 
 #include "zktls.h"
 
+/* Connections the kernel completes before serve accepts them: room for a
+ * burst of clients (timers firing on the hour); a flood is refused by the
+ * master at accept speed (cmd_serve.c make_room()). */
+#define LISTEN_BACKLOG 512
+
 int
 net_parse_addr(const char *s, char *host, size_t hostlen, char *port,
 	       size_t portlen)
@@ -336,7 +341,7 @@ net_listen(const char *addrport, int v6only)
 		r = zk_fail_errno(ZK_ENET, "cannot listen on %s", addrport);
 		goto out;
 	}
-	if (listen(fd, 64) < 0 ||
+	if (listen(fd, LISTEN_BACKLOG) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
 		r = zk_fail_errno(ZK_ENET, "cannot listen on %s", addrport);
 		goto out;

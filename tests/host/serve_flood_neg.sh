@@ -13,7 +13,9 @@
 #	every one must succeed (each bounded by 30 s, the slowest reported:
 #	on a loaded machine a SYN may wait in, or be retried into, the full
 #	listen queue).  serve logs that it dropped flood
-#	connections for newcomers, and serves on after the flood.
+#	connections for newcomers and closed others unforked (at most one
+#	line a second of each: fewer than 30 in all), and serves on after the
+#	flood.
 #
 . "$(dirname "$0")/lib.sh"
 
@@ -71,6 +73,11 @@ echo "flood: $(sed -n 's/^opened //p' "$T/flood.out"); real client from another 
 [ "$ok" -eq 10 ] || fail "the real client was served $ok times of 10 during the flood" \
 	"$T/l1.err"
 assert_grep "refused 127.0.0.2: dropped for a newcomer" "$T/serve.err"
+assert_grep "connections not authenticated yet are from there (this one counted), none waiting 2 s yet" "$T/serve.err"
+grep -q "more such in the last [0-9] s$" "$T/serve.err" ||
+	fail "no count of the refusals held back" "$T/serve.err"
+n=$(grep -c "refused 127.0.0.2: \(dropped\|[0-9]* of\)" "$T/serve.err")
+[ "$n" -lt 30 ] || fail "$n lines of flood refusals in 8 s (one a second of each kind at most)" "$T/serve.err"
 bounded 10 "$ZK" list --connect "127.0.0.1:$SPORT" "${A[@]}" pool/exp \
 	>"$T/after.out" 2>"$T/after.err"
 assert_exit 0 "a list after the flood" "$T/after.err"
