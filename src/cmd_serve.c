@@ -37,8 +37,9 @@
  *   session -> master  "WHY TEXT"                (why it failed)
  *   session -> master  "END CLIENT RESULT PLANE BYTES SECONDS DATASET"
  *                      (RESULT ok, failed, query: it only asked
- *                      questions, or denied: one of them was refused
- *                      by its policy)
+ *                      questions, denied: one of them was refused
+ *                      by its policy, or retry: sent away to connect
+ *                      again offering ChaCha20)
  *
  * What ended is kept per client and dataset (state.c, STATE-DIR/state,
  * saved at each end, loaded at start); zktls status asks the master over
@@ -110,6 +111,7 @@ struct stats {
 	char client[CONF_ID_LEN];
 	char plane[16];          /* "none": refused busy before any plane */
 	uint64_t ok, failed, busy, denied, query, bytes;
+	uint64_t retry;          /* sent away to offer ChaCha20 (cipher.c) */
 	double seconds;
 };
 
@@ -511,7 +513,7 @@ write_metrics(struct server *sv)
 		const struct { const char *name; uint64_t n; } r[] = {
 			{ "ok", st->ok }, { "failed", st->failed },
 			{ "busy", st->busy }, { "denied", st->denied },
-			{ "query", st->query },
+			{ "query", st->query }, { "retry", st->retry },
 		};
 		for (size_t k = 0; k < sizeof(r) / sizeof(r[0]); k++)
 			if (r[k].n)
@@ -932,6 +934,8 @@ heard(struct server *sv, struct child *k, char *line)
 			st->denied++;
 		} else if (strcmp(result, "query") == 0) {
 			st->query++;
+		} else if (strcmp(result, "retry") == 0) {
+			st->retry++;
 		} else {
 			st->failed++;
 			note_end(sv, k, false, ds, 0);
@@ -1499,15 +1503,16 @@ serve_one(struct server *sv, int fd, const char *addr, int master, int json,
 		log_info("%s", zk_errmsg());   /* it connects again */
 	else if (r < 0)
 		log_error("%s", zk_errmsg());
-	if (r != 0 && ss.client)
+	if (r != 0 && ss.client && !session_sent_away(s))
 		tell_why(master, zk_errmsg());
 	if (r == 0 && ss.client && ss.cf.zfs && ss.cf.role == ROLE_SENDER)
 		keep_pull_base(&ss);
 	if (ss.client) {
 		const struct session_result *res = session_result(s);
 		dprintf(master, "END %s %s %s %llu %.3f %s\n", ss.client->id,
-			r != 0 && !session_sent_away(s) ? "failed"
-			: r != 0 || res->denied ? "denied"
+			r != 0 && session_sent_away(s) ? "retry"
+			: r != 0 ? "failed"
+			: res->denied ? "denied"
 			: res->queries ? "query" : "ok",
 			res->plane,
 			(unsigned long long)res->bytes, res->seconds,

@@ -127,6 +127,12 @@ bounded 30 env ZKTLS_ZFS="$FAKEZFS" ZKTLS_FAKE_OUT="$T/got3" \
 	--source pool/big@s pool/mine 2>"$T/r3.err"
 assert_exit 0 "recv --source from serve" "$T/r3.err"
 assert_file_eq "$T/stream" "$T/got3"
+# sent away is a step of the cipher choice: counted as such, never as
+# denied (an operator's alert), and no reason of failure in status
+wait_for_line "$T/metrics.prom" 'result="ok"} 1' 10 || true
+assert_grep 'zktls_sessions_total{client="alpha",plane="user",result="retry"} 1' "$T/metrics.prom"
+grep -q 'result="denied"' "$T/metrics.prom" &&
+	fail "a client sent away is counted denied" "$T/metrics.prom"
 
 # 4. sent away by REPLY status 5: once more, offering ChaCha20 too
 start_peer fport "$T/fake.err" python3 - "$PKI" <<'PY'
