@@ -25,10 +25,13 @@
 #	   0) for a snapshot whose estimate is 300 GiB under AES-GCM:
 #	   REPLY status 5 ("may exceed one AES-GCM key: connect again
 #	   offering ChaCha20-Poly1305"); the same client with the KeyUpdate
-#	   cap: ok.  zktls recv --source (which can) gets the stream.
+#	   cap: ok.  zktls recv --source (which can) gets the stream.  Its
+#	   metrics count the session sent away result="retry", not denied.
 #	4. A client sent away by REPLY status 5 (a hand-written server)
 #	   connects once more, offering ChaCha20 too (-v says so), and takes
 #	   that server's second answer.
+#	5. Sent away a second time, the client fails with the server's words
+#	   (exit 4) and connects no third time.
 #
 . "$(dirname "$0")/lib.sh"
 
@@ -135,9 +138,16 @@ grep -q 'result="denied"' "$T/metrics.prom" &&
 	fail "a client sent away is counted denied" "$T/metrics.prom"
 
 # 4. sent away by REPLY status 5: once more, offering ChaCha20 too
-start_peer fport "$T/fake.err" python3 - "$PKI" <<'PY'
+# fake_server NAME STATUS...: a hand-written server on $fport answering
+# each connection's REQUEST with the next STATUS, then closing.
+fake_server() {
+	local name=$1
+	shift
+	start_peer fport "$T/$name.err" python3 - "$PKI" "$@" <<'PY'
 import socket, ssl, struct, sys
-pki = sys.argv[1]
+pki, answers = sys.argv[1], [int(a) for a in sys.argv[2:]]
+texts = {5: b"connect again offering ChaCha20-Poly1305",
+         1: b"the second answer"}
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.minimum_version = ssl.TLSVersion.TLSv1_3
 ctx.load_cert_chain(f"{pki}/beta.pem", f"{pki}/beta.key")
@@ -149,8 +159,8 @@ ls = socket.socket()
 ls.bind(("127.0.0.1", 0))
 ls.listen(4)
 print(ls.getsockname()[1], flush=True)
-for status, msg in ((5, b"connect again offering ChaCha20-Poly1305"),
-                    (1, b"the second answer")):
+for status in answers:
+    msg = texts[status]
     c, _ = ls.accept()
     t = ctx.wrap_socket(c, server_side=True)
     h = b""
@@ -170,6 +180,9 @@ for status, msg in ((5, b"connect again offering ChaCha20-Poly1305"),
         pass
     t.close()
 PY
+}
+
+fake_server fake 5 1
 bounded 30 env ZKTLS_ZFS="$FAKEZFS" "$ZK" recv --connect "127.0.0.1:$fport" \
 	"${TLS_A[@]}" -v --source pool/x@s pool/mine >/dev/null 2>"$T/r4.err"
 expect_fail "recv sent away, then refused" 3 $? "$T/r4.err" \
@@ -178,4 +191,16 @@ assert_grep 'connecting again offering AES-GCM first' "$T/r4.err"
 wait_for_line "$T/fake.err.out" '^answered 1 ' 5 ||
 	fail "the client did not connect a second time" "$T/fake.err.out"
 
-finish "AES-GCM offers by role and size; status 5 from a listening sender and from serve to a client that cannot change keys; the listener's and the client's second connection"
+# 5. a server that sends the client away twice: the second time (already
+#    offering ChaCha20) is a failure, with the server's words; there is no
+#    third connection
+fake_server twice 5 5 5
+bounded 30 env ZKTLS_ZFS="$FAKEZFS" "$ZK" recv --connect "127.0.0.1:$fport" \
+	"${TLS_A[@]}" -v --source pool/x@s pool/mine >/dev/null 2>"$T/r5.err"
+expect_fail "recv sent away twice" 4 $? "$T/r5.err" \
+	"peer refused the request (needs ChaCha20-Poly1305): connect again offering ChaCha20-Poly1305"
+sleep 0.5
+[ "$(grep -c '^answered 5 ' "$T/twice.err.out")" -eq 2 ] ||
+	fail "not two connections for two answers of status 5" "$T/twice.err.out"
+
+finish "AES-GCM offers by role and size; status 5 from a listening sender and from serve to a client that cannot change keys; the listener's and the client's second connection, and no third"
