@@ -152,6 +152,10 @@ struct server {
 
 static int sigpipe_w = -1, sigpipe_r = -1;
 
+static int forget_removed(struct server *sv);
+static void write_metrics(struct server *sv);
+static void save_state(struct server *sv);
+
 static void
 on_signal(int sig)
 {
@@ -407,6 +411,9 @@ reload(struct server *sv)
 	sv->gen++;
 	log_info("reloaded %s: %d clients%s", sv->config, conf.nclients,
 		 stopped ? "; stopped the connections of changed clients" : "");
+	if (forget_removed(sv))
+		save_state(sv);
+	write_metrics(sv);   /* the clients, their expect, the certificates */
 	check_datasets(&sv->conf);
 	warn_certs(sv);
 }
@@ -595,6 +602,40 @@ state_dir(const char *path)
  * cannot reach this serve).
  */
 static void
+save_state(struct server *sv)
+{
+	if (sv->sdfd >= 0 && state_save(sv->sdfd, &sv->st) < 0)
+		log_warn("cannot save the state in %s: %s", sv->conf.state_dir,
+			 strerror(errno));
+}
+
+/* The history of clients the configuration no longer has: forgotten (it
+ * would show in zktls status and the metrics for ever, and hold places a
+ * client of today needs, STATE_MAX_ENTRIES).  0 or 1: some was. */
+static int
+forget_removed(struct server *sv)
+{
+	int any = 0;
+
+	for (int i = 0; i < sv->st.n;) {
+		char id[CONF_ID_LEN];
+		int n;
+
+		if (conf_client_by_id(&sv->conf, sv->st.e[i].client)) {
+			i++;
+			continue;
+		}
+		snprintf(id, sizeof(id), "%s", sv->st.e[i].client);
+		n = state_forget(&sv->st, id);
+		log_info("forgot the history of client %s (%d dataset%s): it "
+			 "is no longer in %s", id, n, n == 1 ? "" : "s",
+			 sv->config);
+		any = 1;
+	}
+	return any;
+}
+
+static void
 status_start(struct server *sv)
 {
 	char err[300];
@@ -614,9 +655,8 @@ status_start(struct server *sv)
 			 "as state.bad)", sv->conf.state_dir, err);
 	if (sv->sdfd < 0)
 		sv->st.since = (int64_t)time(NULL);
-	else if (r != 0 && state_save(sv->sdfd, &sv->st) < 0)
-		log_warn("cannot save the state in %s: %s", sv->conf.state_dir,
-			 strerror(errno));
+	if (forget_removed(sv) || r != 0)
+		save_state(sv);
 	if ((sv->cfd = control_listen(sv->conf.control,
 				      sv->conf.control_group, &sv->cgid)) < 0) {
 		log_warn("zktls status cannot reach this serve: %s",
@@ -841,9 +881,7 @@ note_end(struct server *sv, struct child *k, bool ok, const char *ds,
 		return; /* queries only */
 	state_note(&sv->st, k->client, ds, k->direction[0] ? k->direction : "-",
 		   ok, (int64_t)time(NULL), bytes, k->why);
-	if (sv->sdfd >= 0 && state_save(sv->sdfd, &sv->st) < 0)
-		log_warn("cannot save the state in %s: %s", sv->conf.state_dir,
-			 strerror(errno));
+	save_state(sv);
 }
 
 /* One line from a session process: "ID CLIENT" once, when it has

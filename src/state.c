@@ -429,6 +429,24 @@ state_note(struct state *st, const char *client, const char *dataset,
 	}
 }
 
+int
+state_forget(struct state *st, const char *client)
+{
+	int n = 0, k = 0;
+
+	for (int i = 0; i < st->n; i++) {
+		if (strcmp(st->e[i].client, client) == 0) {
+			n++;
+			continue;
+		}
+		if (k != i)
+			st->e[k] = st->e[i];
+		k++;
+	}
+	st->n = k;
+	return n;
+}
+
 bool
 state_stale(const struct state_entry *e, int64_t expect, int64_t now)
 {

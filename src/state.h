@@ -79,6 +79,8 @@ int state_save(int dfd, const struct state *st);
 void state_note(struct state *st, const char *client, const char *dataset,
 		const char *direction, bool ok, int64_t when, uint64_t bytes,
 		const char *why);
+/* Forget every entry of client: how many there were. */
+int state_forget(struct state *st, const char *client);
 /* Is e stale, given its client's expect (0: never)? */
 bool state_stale(const struct state_entry *e, int64_t expect, int64_t now);
 /* Does client (with expect) have no success at all, for longer than

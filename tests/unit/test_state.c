@@ -85,6 +85,12 @@ main(void)
 	CHECK(parse(buf, &back) == 0);
 	CHECK(back.n == 3 && back.since == 1000);
 	CHECK(memcmp(back.e, st.e, sizeof(*st.e) * 3) == 0);
+	/* a removed client's entries forgotten, the others kept in order */
+	CHECK(state_forget(&back, "alpha") == 1);
+	CHECK(back.n == 2);
+	CHECK(memcmp(back.e, st.e + 1, sizeof(*st.e) * 2) == 0);
+	CHECK(state_forget(&back, "alpha") == 0 && back.n == 2);
+	CHECK(state_forget(&back, "beta") == 2 && back.n == 0);
 	state_free(&back);
 
 	/* the longest entry, every byte of it escaped, parses back */
