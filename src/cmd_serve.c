@@ -594,13 +594,6 @@ state_dir(const char *path)
 	return fd;
 }
 
-/*
- * At start: the state (a missing or unusable state directory, only
- * possible for the default one, is a warning: the history is then kept
- * in memory, lost at a restart; a bad state file is a warning and a fresh
- * start) and the control socket (a failure is a warning: zktls status
- * cannot reach this serve).
- */
 static void
 save_state(struct server *sv)
 {
@@ -635,6 +628,13 @@ forget_removed(struct server *sv)
 	return any;
 }
 
+/*
+ * At start: the state (a missing or unusable state directory, only
+ * possible for the default one, is a warning: the history is then kept
+ * in memory, lost at a restart; a bad state file is a warning and a fresh
+ * start) and the control socket (a failure is a warning: zktls status
+ * cannot reach this serve).
+ */
 static void
 status_start(struct server *sv)
 {
