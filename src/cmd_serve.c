@@ -602,9 +602,10 @@ save_state(struct server *sv)
 			 strerror(errno));
 }
 
-/* The history of clients the configuration no longer has: forgotten (it
- * would show in zktls status and the metrics for ever, and hold places a
- * client of today needs, STATE_MAX_ENTRIES).  0 or 1: some was. */
+/* The history of clients the configuration no longer has, and their
+ * session counters: forgotten (they would show in zktls status and the
+ * metrics for ever, and hold places a client of today needs,
+ * STATE_MAX_ENTRIES).  1: some history was (the state is to be saved). */
 static int
 forget_removed(struct server *sv)
 {
@@ -625,6 +626,12 @@ forget_removed(struct server *sv)
 			 sv->config);
 		any = 1;
 	}
+	/* and its session counters (the metrics' zktls_sessions_total...) */
+	for (int i = 0; i < sv->nstats;)
+		if (conf_client_by_id(&sv->conf, sv->stats[i].client) == NULL)
+			sv->stats[i] = sv->stats[--sv->nstats];
+		else
+			i++;
 	return any;
 }
 
@@ -879,6 +886,10 @@ note_end(struct server *sv, struct child *k, bool ok, const char *ds,
 {
 	if (strcmp(ds, "-") == 0 && ok)
 		return; /* queries only */
+	/* a session of a client removed by a reload ends after it: its
+	 * history was forgotten (forget_removed()) and stays so */
+	if (conf_client_by_id(&sv->conf, k->client) == NULL)
+		return;
 	state_note(&sv->st, k->client, ds, k->direction[0] ? k->direction : "-",
 		   ok, (int64_t)time(NULL), bytes, k->why);
 	save_state(sv);
@@ -1586,6 +1597,37 @@ flood_warn(struct server *sv, int kind, const char *fmt, ...)
 	sv->flood[kind].held = 0;
 }
 
+/* The refusals flood_warn() held back, said once their second is over
+ * (not at the next refusal, which may come days later).  How long the
+ * master may wait in poll() for that, or ms unchanged. */
+static int
+flood_flush(struct server *sv, int ms)
+{
+	static const char *const what[2] = {
+		"closed at once, from an address that already had the most "
+		"connections waiting to authenticate",
+		"dropped for newcomers",
+	};
+
+	for (int i = 0; i < 2; i++) {
+		double left = sv->flood[i].said + 1 - now_s();
+
+		if (!sv->flood[i].held)
+			continue;
+		if (left <= 0) {
+			log_warn("refused %" PRIu64 " more connection%s in the "
+				 "last %.0f s: %s", sv->flood[i].held,
+				 sv->flood[i].held == 1 ? "" : "s",
+				 now_s() - sv->flood[i].said, what[i]);
+			sv->flood[i].said = now_s();
+			sv->flood[i].held = 0;
+		} else if (ms < 0 || ms > (int)(left * 1000) + 1) {
+			ms = (int)(left * 1000) + 1;
+		}
+	}
+	return ms;
+}
+
 /*
  * Room for a newcomer from source among the connections that have not
  * authenticated yet (silent or slow ones, a flood): at most MAX_PENDING
@@ -1827,6 +1869,7 @@ run(struct server *sv, int json, int verbose)
 			}
 		}
 		ms = prune_tick(&sv->prune, &sv->conf, ms, sv->stopping);
+		ms = flood_flush(sv, ms);
 		if (poll(pf, (nfds_t)n, ms) < 0 && errno != EINTR)
 			return zk_fail_errno(ZK_ESYS, "poll");
 		if (pf[0].revents) {

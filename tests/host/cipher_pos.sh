@@ -131,7 +131,7 @@ bounded 30 env ZKTLS_ZFS="$FAKEZFS" ZKTLS_FAKE_OUT="$T/got3" \
 assert_exit 0 "recv --source from serve" "$T/r3.err"
 assert_file_eq "$T/stream" "$T/got3"
 # sent away is a step of the cipher choice: counted as such, never as
-# denied (an operator's alert), and no reason of failure in status
+# denied (an operator's alert)
 wait_for_line "$T/metrics.prom" 'result="ok"} 1' 10 || true
 assert_grep 'zktls_sessions_total{client="alpha",plane="user",result="retry"} 1' "$T/metrics.prom"
 grep -q 'result="denied"' "$T/metrics.prom" &&

@@ -74,9 +74,9 @@ echo "flood: $(sed -n 's/^opened //p' "$T/flood.out"); real client from another 
 	"$T/l1.err"
 assert_grep "refused 127.0.0.2: dropped for a newcomer" "$T/serve.err"
 assert_grep "connections not authenticated yet are from there (this one counted), none waiting 2 s yet" "$T/serve.err"
-grep -q "more such in the last [0-9] s$" "$T/serve.err" ||
+grep -qE "more such in the last [0-9] s$|refused [0-9]+ more connections in the last [0-9] s: " "$T/serve.err" ||
 	fail "no count of the refusals held back" "$T/serve.err"
-n=$(grep -c "refused 127.0.0.2: \(dropped\|[0-9]* of\)" "$T/serve.err")
+n=$(grep -cE "refused 127.0.0.2: (dropped|[0-9]* of)|refused [0-9]+ more connections" "$T/serve.err")
 [ "$n" -lt 30 ] || fail "$n lines of flood refusals in 8 s (one a second of each kind at most)" "$T/serve.err"
 bounded 10 "$ZK" list --connect "127.0.0.1:$SPORT" "${A[@]}" pool/exp \
 	>"$T/after.out" 2>"$T/after.err"

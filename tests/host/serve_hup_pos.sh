@@ -14,8 +14,8 @@
 #	2. A push of "pool/my home@b" (a ZFS name may hold spaces): the
 #	   metrics' last-success line names backup/alpha/my home.
 #	3. alpha removed from the configuration, SIGHUP: serve forgets its
-#	   history (both datasets), logged, gone from the state file and
-#	   the metrics.
+#	   history (both datasets) and its counters, logged, gone from the
+#	   state file and from every line of the metrics.
 #	4. The same at a start: the state file of before, alpha's entries
 #	   in it, and a configuration without alpha.
 #
@@ -68,10 +68,17 @@ serve_conf "$T/zktls.conf" "client gamma {" "name gamma" "push backup/gamma" "}"
 kill -HUP "$SERVE_PID"
 wait_for_line "$T/serve.err" "forgot the history of client alpha \(2 datasets\): it is no longer in $T/zktls.conf" 5 ||
 	fail "serve did not forget alpha at the reload" "$T/serve.err"
-grep -q '^E	alpha	' "$T/state/state" && fail "alpha still in the state file" "$T/state/state"
-# (the metrics are written again at the reload)
-grep -q 'zktls_last_success_timestamp_seconds{client="alpha"' "$T/metrics.prom" &&
-	fail "alpha still in the metrics" "$T/metrics.prom"
+# (logged before the state file and the metrics are written again)
+gone() { # FILE REGEX: FILE lacks REGEX within 5 s
+	local i
+	for ((i = 0; i < 50 * SCALE; i++)); do
+		grep -q -- "$2" "$1" || return 0
+		sleep 0.1
+	done
+	return 1
+}
+gone "$T/state/state" '^E	alpha	' || fail "alpha still in the state file" "$T/state/state"
+gone "$T/metrics.prom" 'client="alpha"' || fail "alpha still in the metrics" "$T/metrics.prom"
 
 # 4. the same at a start
 kill -TERM "$SERVE_PID"
@@ -81,6 +88,6 @@ cp "$T/state.before" "$T/state/state"
 start_serve "$T/serve2.err" "$T/zktls.conf"
 wait_for_line "$T/serve2.err" "forgot the history of client alpha \(2 datasets\)" 5 ||
 	fail "serve did not forget alpha at its start" "$T/serve2.err"
-grep -q '^E	alpha	' "$T/state/state" && fail "alpha still in the state file after a start" "$T/state/state"
+gone "$T/state/state" '^E	alpha	' || fail "alpha still in the state file after a start" "$T/state/state"
 
 finish "SIGHUP to every zktls process ends no transfer; a dataset with a space in the metrics; a removed client's history forgotten at a reload and at a start"

@@ -92,6 +92,18 @@ main(void)
 	CHECK(state_forget(&back, "alpha") == 0 && back.n == 2);
 	CHECK(state_forget(&back, "beta") == 2 && back.n == 0);
 	state_free(&back);
+	/* across a gap: alpha, beta, alpha, gamma */
+	memset(&back, 0, sizeof(back));
+	state_note(&back, "alpha", "p/a", "push", true, 1, 1, NULL);
+	state_note(&back, "beta", "p/b", "push", true, 2, 1, NULL);
+	state_note(&back, "alpha", "p/c", "push", true, 3, 1, NULL);
+	state_note(&back, "gamma", "p/d", "push", true, 4, 1, NULL);
+	CHECK(back.n == 4 && state_forget(&back, "alpha") == 2);
+	CHECK(back.n == 2);
+	CHECK_STR(back.e[0].client, "beta");
+	CHECK_STR(back.e[1].client, "gamma");
+	CHECK_STR(back.e[1].dataset, "p/d");
+	state_free(&back);
 
 	/* the longest entry, every byte of it escaped, parses back */
 	{
