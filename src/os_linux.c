@@ -18,6 +18,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "zktls.h"
@@ -112,6 +113,19 @@ os_pace(int fd, uint64_t bytes_per_s)
 		       sizeof(rate)) < 0)
 		return zk_fail_errno(ZK_ESYS, "SO_MAX_PACING_RATE");
 	return 0;
+}
+
+ssize_t
+os_writev_now(int fd, const struct iovec *v, int n)
+{
+	/* Pipes and /dev/null take RWF_NOWAIT (Linux >= 5.x); a file system
+	 * that does not, or an older kernel, says EOPNOTSUPP, EINVAL or
+	 * ENOSYS: all mean "cannot". */
+	ssize_t r = pwritev2(fd, v, n, -1, RWF_NOWAIT);
+
+	if (r < 0 && (errno == EINVAL || errno == ENOSYS))
+		errno = EOPNOTSUPP;
+	return r;
 }
 
 int

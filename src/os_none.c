@@ -3,7 +3,9 @@
  * switched off through the portable rlimit; ptrace protection needs the
  * OS's own call (procctl on FreeBSD) and is missing here.
  */
+#include <errno.h>
 #include <sys/resource.h>
+#include <sys/uio.h>
 
 #include "zktls.h"
 
@@ -53,6 +55,16 @@ os_pace(int fd, uint64_t bytes_per_s)
 	(void)fd;
 	(void)bytes_per_s;
 	return zk_fail(ZK_EUSAGE, "pacing is not supported on this OS");
+}
+
+ssize_t
+os_writev_now(int fd, const struct iovec *v, int n)
+{
+	(void)fd;
+	(void)v;
+	(void)n;
+	errno = EOPNOTSUPP; /* a blocking write in the pipeline's thread */
+	return -1;
 }
 
 bool

@@ -3,9 +3,10 @@
  * this process (tlsrec.c), for hosts without kernel TLS.
  *
  * Both sides are pipelined (upipe.c): this thread does the reads and the
- * crypto, a thread of the pipeline does the writes, UPIPE_SLOTS batches
- * of about 1 MiB between them, so sealing or opening one batch overlaps
- * the write of the one before.  The record layer and its keys stay in
+ * crypto; a batch of about 1 MiB goes out from here as far as the sink
+ * takes it at once, and a thread of the pipeline writes what would wait
+ * (UPIPE_SLOTS batches at most), so that sealing or opening the next
+ * batch overlaps a slow sink.  The record layer and its keys stay in
  * this thread: records are sealed and sequenced here, KeyUpdates go
  * between records in stream order, and the writer only moves bytes.
  *

@@ -10,12 +10,17 @@
  * the error text stay with the caller.  Memory is the ring, allocated
  * once: UPIPE_SLOTS buffers of the size given to upipe_new.
  *
+ * The thread takes over only what would wait: while nothing is queued,
+ * upipe_put writes the batch in the caller as far as the fd takes it now
+ * (a socket with room, a pipe with room, /dev/null) and queues the rest.
+ *
  * Endings: upipe_finish waits for every queued batch, upipe_cancel for
- * the batch being written only (the stream then ends at a batch
- * boundary, as it did when the caller wrote each batch itself).  After a
- * failed write the thread stops; the next upipe_slot, upipe_put or the
- * finish reports it, with its errno (upipe_errno).  Where no thread can be
- * started (pthread_create fails), upipe_put writes in the caller.
+ * the batch being written only, a batch the caller began included (the
+ * stream then ends at a batch boundary, as it did when the caller wrote
+ * each batch itself).  After a failed write the thread stops; the next
+ * upipe_slot, upipe_put or the finish reports it, with its errno
+ * (upipe_errno).  Where no thread can be started (pthread_create fails),
+ * upipe_put writes in the caller, waiting as long as the fd makes it.
  */
 #ifndef ZKTLS_UPIPE_H
 #define ZKTLS_UPIPE_H

@@ -1029,6 +1029,12 @@ int os_confine(void);
 void os_close_from(int lo);
 /* Send at most bytes_per_s on socket fd. */
 int os_pace(int fd, uint64_t bytes_per_s);
+/* Write to fd (a pipe, a file, a device; not a socket) what it takes now,
+ * never waiting: the bytes written, or -1 with errno: EAGAIN when it takes
+ * nothing now, EOPNOTSUPP when the fd or the OS cannot write without
+ * waiting (then only a blocking write will do). */
+struct iovec;
+ssize_t os_writev_now(int fd, const struct iovec *v, int n);
 /* The bytes process pid (ours to watch) has read so far, from any file
  * and by the kernel on its behalf; 0, or -1 where the OS does not say. */
 int os_proc_read(pid_t pid, uint64_t *bytes);

@@ -1,17 +1,20 @@
 /*
  * test_upipe.c - the user plane's write pipeline (upipe.c): batches reach
- * the fd whole and in order, from any number of iovecs; bytes count as
+ * the fd whole and in order, from any number of iovecs, whether the caller
+ * writes them (a pipe or a socket with room), the thread does (a file:
+ * no write without waiting there), or each part of one; bytes count as
  * written; a failed write (the reader gone) is reported by the next call
  * and by the finish; a cancel drops what is queued and lets the batch
- * being written end, so that the output ends at a batch boundary;
- * upipe_wait waits for a free slot or for everything written, up to the
- * time given, and says which.
+ * being written end, so that the output ends at a batch boundary, a
+ * batch the caller began included; upipe_wait waits for a free slot or
+ * for everything written, up to the time given, and says which.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <stdint.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,21 +52,38 @@ pattern(size_t i)
 	return (uint8_t)(i * 131 + (i >> 9));
 }
 
-/* 1000 batches of 1..4000 bytes, each in three iovecs. */
+enum { TO_PIPE, TO_SOCKET, TO_FILE };
+
+/* 1000 batches of 1..4000 bytes, each in three iovecs, to a pipe or a
+ * socket (a small one: some batches go in part in the caller, the rest
+ * in the thread) or a file. */
 static void
-order(void)
+order(int to)
 {
 	enum { N = 1000, CAP = 4096 };
 	static uint8_t want[N * CAP], got[N * CAP];
 	struct sink k = { .got = got, .cap = sizeof(got) };
 	size_t total = 0;
 	pthread_t t;
-	int fds[2];
+	int fds[2], small = 4096;
+	char path[] = "/tmp/test_upipe.XXXXXX";
 	struct upipe *p;
 
-	CHECK(pipe(fds) == 0);
+	if (to == TO_FILE) {
+		CHECK((fds[1] = mkstemp(path)) >= 0);
+		CHECK((fds[0] = open(path, O_RDONLY)) >= 0);
+		unlink(path);
+	} else if (to == TO_SOCKET) {
+		CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+		(void)setsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &small,
+				 sizeof(small));
+	} else {
+		CHECK(pipe(fds) == 0);
+		(void)fcntl(fds[1], F_SETPIPE_SZ, small);
+	}
 	k.fd = fds[0];
-	pthread_create(&t, NULL, reader, &k);
+	if (to != TO_FILE)
+		pthread_create(&t, NULL, reader, &k);
 	CHECK((p = upipe_new(fds[1], CAP, 3)) != NULL);
 	for (size_t i = 0; i < N; i++) {
 		struct upipe_slot *s = upipe_slot(p);
@@ -87,7 +107,10 @@ order(void)
 	CHECK(upipe_errno(p) == 0);
 	upipe_free(p);
 	close(fds[1]);
-	pthread_join(t, NULL);
+	if (to == TO_FILE)
+		reader(&k);
+	else
+		pthread_join(t, NULL);
 	close(fds[0]);
 	CHECK(k.n == total);
 	CHECK(memcmp(got, want, total) == 0);
@@ -191,6 +214,43 @@ cancel(void)
 	upipe_free(p);
 }
 
+/* One batch larger than the pipe: the caller writes what fits, the thread
+ * is to write the rest; a cancel at once still lets all of it out (the
+ * stream ends at a batch boundary, never inside a record). */
+static void
+cancel_begun(void)
+{
+	enum { B = 65536 };
+	static uint8_t got[B];
+	struct sink k = { .got = got, .cap = sizeof(got), .delay_ms = 100 };
+	struct upipe_slot *s;
+	struct upipe *p;
+	pthread_t t, c;
+	int fds[2];
+
+	CHECK(pipe(fds) == 0);
+	(void)fcntl(fds[1], F_SETPIPE_SZ, 4096);
+	CHECK((p = upipe_new(fds[1], B, 1)) != NULL);
+	CHECK((s = upipe_slot(p)) != NULL);
+	if (s == NULL)
+		return;
+	memset(s->buf, 'z', B);
+	s->iov[0] = (struct iovec){ s->buf, B };
+	s->n = 1;
+	s->bytes = B;
+	CHECK(upipe_put(p, s) == 0);
+	k.fd = fds[0];
+	pthread_create(&c, NULL, canceller, p);
+	pthread_create(&t, NULL, reader, &k);
+	pthread_join(c, NULL);
+	close(fds[1]);
+	pthread_join(t, NULL);
+	close(fds[0]);
+	CHECK(upipe_done(p) == B);
+	CHECK(k.n == B);
+	upipe_free(p);
+}
+
 static double
 now_ms(void)
 {
@@ -258,9 +318,12 @@ int
 main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
-	order();
+	order(TO_PIPE);
+	order(TO_SOCKET);
+	order(TO_FILE);
 	failed();
 	cancel();
+	cancel_begun();
 	waits();
 	T_DONE("test_upipe");
 }
