@@ -33,7 +33,7 @@ PLANES_linux := src/plane_kernel.c src/plane_rw.c src/plane_splice.c \
 LIB_SRC  := src/err.c src/log.c src/util.c src/net.c src/conn.c src/tls.c \
             src/tlskeys.c src/tlsrec.c src/certinfo.c src/cipher.c src/state.c src/control.c src/proto.c src/zfs.c src/child.c src/endpoint.c src/session.c \
             src/policy.c src/conf.c src/privsep.c src/plane.c src/plane_user.c src/upipe.c $(PLANES_$(KTLS)) \
-            src/sync_plan.c src/sync_filter.c src/sync_metrics.c src/retain.c src/prune.c src/tree.c \
+            src/sync_plan.c src/sync_filter.c src/sync_metrics.c src/retain.c src/prune.c src/tree.c src/sessmsg.c \
             $(KTLS_SRC)
 UNIT     := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
@@ -95,7 +95,7 @@ asan:
 FUZZ_CC = clang -std=c11 -D_GNU_SOURCE -pthread -g -O1 -Isrc \
 	-fsanitize=fuzzer,address,undefined
 fuzz: build/fuzz/fuzz_proto build/fuzz/fuzz_tlsrec build/fuzz/fuzz_conf \
-	build/fuzz/fuzz_monitor build/fuzz/fuzz_state
+	build/fuzz/fuzz_monitor build/fuzz/fuzz_state build/fuzz/fuzz_sessmsg
 
 build/fuzz/fuzz_proto: fuzz/fuzz_proto.c src/proto.c src/proto.h src/tree.c \
 		src/tree.h src/err.c
@@ -129,6 +129,14 @@ build/fuzz/fuzz_state: fuzz/fuzz_state.c src/state.c src/certinfo.c src/zfs.c \
 	$(FUZZ_CC) $(shell $(PKG_CONFIG) --cflags openssl) $< src/state.c \
 		src/certinfo.c src/zfs.c src/tree.c src/err.c src/util.c src/log.c \
 		src/child.c -o $@ $(LIBS)
+
+build/fuzz/fuzz_sessmsg: fuzz/fuzz_sessmsg.c src/sessmsg.c src/sessmsg.h \
+		src/state.c src/certinfo.c src/zfs.c src/tree.c src/err.c \
+		src/util.c src/log.c src/child.c src/state.h
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(shell $(PKG_CONFIG) --cflags openssl) $< src/sessmsg.c \
+		src/state.c src/certinfo.c src/zfs.c src/tree.c src/err.c \
+		src/util.c src/log.c src/child.c -o $@ $(LIBS)
 
 deps:
 	tests/deps.sh

@@ -46,7 +46,6 @@
  * the control socket (control.c) and a forked copy of the master answers.
  */
 #include <errno.h>
-#include <math.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -67,6 +66,7 @@
 #include "proto.h"
 #include "state.h"
 #include "prune.h"
+#include "sessmsg.h"
 #include "sync_plan.h"
 #include "tree.h"
 #include "zktls.h"
@@ -827,55 +827,27 @@ claim_ok(const struct server *sv, const struct child *k, const char *ds)
 	return cl != NULL && zfs_name_valid(name, 'f') && visible(cl, name);
 }
 
-/* A plane's name, as the session line says it. */
-static bool
-known_plane(const char *p)
-{
-	return strcmp(p, "user") == 0 || strcmp(p, "rw") == 0 ||
-	       strcmp(p, "splice") == 0 || strcmp(p, "direct") == 0 ||
-	       strcmp(p, "none") == 0;
-}
-
 /* REQ, PROG and WHY from a session process that holds a slot: what
- * zktls status shows, and why it failed.  Checked as from any process
- * that talks to the network: each field or the line is dropped. */
-static bool
-heard_progress(const struct server *sv, struct child *k, const char *line)
+ * zktls status shows, and why it failed.  REQ once, and only what the
+ * client's rule lets it touch. */
+static void
+heard_progress(const struct server *sv, struct child *k,
+	       const struct sessmsg *m)
 {
-	char plane[16];
-	unsigned long long bytes;
-	int est, at = -1;
-
-	if (strncmp(line, "REQ ", 4) == 0) {
-		const char *ds = line + 4 + 5;
-
-		/* once, and only what the client's rule lets it touch */
-		if ((strncmp(line + 4, "push ", 5) != 0 &&
-		     strncmp(line + 4, "pull ", 5) != 0) || k->dataset[0] ||
-		    !zfs_name_valid(ds, strchr(ds, '@') ? 's' : 'f') ||
-		    !claim_ok(sv, k, ds))
-			return true;
-		snprintf(k->direction, sizeof(k->direction), "%.4s", line + 4);
-		snprintf(k->dataset, sizeof(k->dataset), "%s", ds);
+	if (m->kind == SESSMSG_REQ) {
+		if (k->dataset[0] || !claim_ok(sv, k, m->dataset))
+			return;
+		snprintf(k->direction, sizeof(k->direction), "%s",
+			 m->direction);
+		snprintf(k->dataset, sizeof(k->dataset), "%s", m->dataset);
 		k->xfer_at = now_s();
-		return true;
+	} else if (m->kind == SESSMSG_PROG) {
+		snprintf(k->plane, sizeof(k->plane), "%s", m->plane);
+		k->bytes = m->bytes;
+		k->estimated = m->estimated;
+	} else if (m->kind == SESSMSG_WHY) {
+		snprintf(k->why, sizeof(k->why), "%s", m->why);
 	}
-	if (strncmp(line, "PROG ", 5) == 0) {
-		if (sscanf(line + 5, "%15s %llu %d%n", plane, &bytes, &est,
-			   &at) != 3 || line[5 + at] != '\0' ||
-		    strchr(line, '-') != NULL ||
-		    !known_plane(plane))
-			return true;
-		snprintf(k->plane, sizeof(k->plane), "%s", plane);
-		k->bytes = bytes;
-		k->estimated = est != 0;
-		return true;
-	}
-	if (strncmp(line, "WHY ", 4) == 0) {
-		state_clean(k->why, sizeof(k->why), line + 4);
-		return true;
-	}
-	return false;
 }
 
 /* A session's end in the state, saved at once (a failure to save is a
@@ -895,15 +867,22 @@ note_end(struct server *sv, struct child *k, bool ok, const char *ds,
 	save_state(sv);
 }
 
-/* One line from a session process: "ID CLIENT" once, when it has
- * authenticated (a configured client's id), "END ..." once, about that
- * client.  Anything else is ignored. */
+/* One line from a session process (sessmsg.h): "ID CLIENT" once, when it
+ * has authenticated (a configured client's id), then REQ, PROG and WHY
+ * while it holds a slot, "END ..." once, about that client.  Anything
+ * else is ignored, and so is a line that does not parse (a session
+ * process that has lost its ID that way is answered busy). */
 static void
-heard(struct server *sv, struct child *k, char *line)
+heard(struct server *sv, struct child *k, const char *line)
 {
+	struct sessmsg m;
+
+	(void)sessmsg_parse(line, &m);
 	if (strncmp(line, "ID ", 3) == 0 && !k->said_id) {
 		const struct conf_client *cl =
-			conf_client_by_id(&sv->conf, line + 3);
+			m.kind == SESSMSG_ID
+				? conf_client_by_id(&sv->conf, m.client)
+				: NULL;
 		int mine = 0, all = 0, conns = 0;
 		char reply[128];
 
@@ -942,36 +921,27 @@ heard(struct server *sv, struct child *k, char *line)
 		tell(k, reply);
 		return;
 	}
-	if (k->counted && !k->said_end && heard_progress(sv, k, line))
+	if (!k->counted || k->said_end)
 		return;
-	if (strncmp(line, "END ", 4) == 0 && k->counted && !k->said_end) {
-		char client[CONF_ID_LEN], result[16], plane[16];
-		const char *ds;
-		unsigned long long bytes;
-		double secs;
+	if (m.kind == SESSMSG_REQ || m.kind == SESSMSG_PROG ||
+	    m.kind == SESSMSG_WHY) {
+		heard_progress(sv, k, &m);
+		return;
+	}
+	if (strncmp(line, "END ", 4) == 0) {
+		const char *ds = m.dataset, *result = m.result;
+		unsigned long long bytes = m.bytes;
 		struct stats *st;
-		int at = -1;
 
-		/* the dataset is the rest of the line: a ZFS name may hold
-		 * spaces */
+		/* one END, which must parse and be about its own client */
 		k->said_end = 1;
-		if (sscanf(line + 4, "%63s %15s %15s %llu %lf %n", client,
-			   result, plane, &bytes, &secs, &at) != 5 || at < 0 ||
-		    *(ds = line + 4 + at) == '\0' ||
-		    strcmp(client, k->client) != 0 || !known_plane(plane) ||
-		    memchr(line + 4, '-', (size_t)at) != NULL ||
-		    !isfinite(secs) || secs < 0 || secs > 1e8 ||
-		    (st = stats_of(sv, k->client, plane)) == NULL)
+		if (m.kind != SESSMSG_END || strcmp(m.client, k->client) != 0 ||
+		    (st = stats_of(sv, k->client, m.plane)) == NULL)
 			return;
 		/* a session ends with what it asked for (REQ, checked) or
 		 * with no dataset at all: it claims nothing else */
 		if (strcmp(ds, "-") != 0 &&
-		    (!k->dataset[0] ||
-		     strncmp(ds, k->dataset, strcspn(k->dataset, "@")) != 0 ||
-		     (ds[strcspn(k->dataset, "@")] != '\0' &&
-		      ds[strcspn(k->dataset, "@")] != '@' &&
-		      ds[strcspn(k->dataset, "@")] != '/') ||
-		     !claim_ok(sv, k, ds)))
+		    (!sessmsg_within(ds, k->dataset) || !claim_ok(sv, k, ds)))
 			ds = "-";
 		if (strcmp(result, "ok") == 0) {
 			st->ok++;
@@ -990,7 +960,7 @@ heard(struct server *sv, struct child *k, char *line)
 			note_end(sv, k, false, ds, 0);
 		}
 		st->bytes += bytes;
-		st->seconds += secs;
+		st->seconds += m.seconds;
 		k->counted = 0;
 		write_metrics(sv);
 	}
