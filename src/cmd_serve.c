@@ -93,6 +93,8 @@ struct child {
 	int counted;             /* holds a session slot */
 	int evicted;             /* told to stop before it authenticated */
 	char source[64];         /* the peer's address, without its port */
+	char group[64];          /* what make_room() counts it in: the
+				  * address, or its IPv6 /64 */
 	double started;
 	double stop_at;          /* SIGTERM it then (answered busy), or 0 */
 	int stopped;             /* told to stop (SIGTERM sent) */
@@ -1602,8 +1604,9 @@ flood_flush(struct server *sv, int ms)
  * Room for a newcomer from source among the connections that have not
  * authenticated yet (silent or slow ones, a flood): at most MAX_PENDING
  * of them; past that, the oldest connection of the address that has the
- * most (the newcomer counted with its own) is stopped for it.  So a flood
- * from a few addresses stops its own connections, whatever its rate and
+ * most (the newcomer counted with its own) is stopped for it.  An IPv6
+ * address counts with its /64 (net_source_group()): one host may hold
+ * all of it.  So a flood from a few addresses stops its own connections, whatever its rate and
  * however long a handshake takes, and a client from another address that
  * has fewer connections waiting is never the one stopped; many clients
  * of one address (NAT, parallel syncs) are not limited below MAX_PENDING.
@@ -1620,10 +1623,11 @@ flood_flush(struct server *sv, int ms)
  * connection is stopped once it is the oldest of that address while
  * MAX_PENDING wait and it has waited PENDING_TURN seconds; it is served
  * if its handshake and its first message take less time than that.  Nor
- * is a flood spread over more addresses than MAX_PENDING held to a share.
+ * is a flood spread over more IPv4 addresses or IPv6 /64s than
+ * MAX_PENDING held to a share.
  */
 static int
-make_room(struct server *sv, const char *source)
+make_room(struct server *sv, const char *source, const char *group)
 {
 	int pend[MAX_PENDING * 2], np = 0, victim = -1, most = 0;
 	struct child *v;
@@ -1635,10 +1639,10 @@ make_room(struct server *sv, const char *source)
 		return 0;
 	for (int a = 0; a < np; a++) {
 		const struct child *k = &sv->kids[pend[a]];
-		int same = strcmp(k->source, source) == 0;
+		int same = strcmp(k->group, group) == 0;
 
 		for (int b = 0; b < np; b++)
-			same += strcmp(sv->kids[pend[b]].source, k->source) == 0;
+			same += strcmp(sv->kids[pend[b]].group, k->group) == 0;
 		if (same > most || (same == most &&
 				    k->started < sv->kids[victim].started)) {
 			most = same;
@@ -1647,26 +1651,28 @@ make_room(struct server *sv, const char *source)
 	}
 	v = &sv->kids[victim];
 	sv->refused++;
-	if (strcmp(v->source, source) == 0 &&
+	if (strcmp(v->group, group) == 0 &&
 	    now_s() - v->started < PENDING_TURN) {
 		flood_warn(sv, 0, "refused %s: %d of the %d connections not "
-			   "authenticated yet are from there (this one "
+			   "authenticated yet are from %s (this one "
 			   "counted), none waiting %.0f s yet", source, most,
-			   np + 1, PENDING_TURN);
+			   np + 1, strcmp(group, source) ? group : "there",
+			   PENDING_TURN);
 		return -1;
 	}
 	v->evicted = 1;
 	stop_child(v);
 	flood_warn(sv, 1, "refused %s: dropped for a newcomer (%d of the %d "
-		   "connections not authenticated yet are from there, the "
-		   "newcomer counted)", v->source, most, np + 1);
+		   "connections not authenticated yet are from %s, the "
+		   "newcomer counted)", v->source, most, np + 1,
+		   strcmp(v->group, v->source) ? v->group : "there");
 	return 0;
 }
 
 static void
 accept_one(struct server *sv, int lfd, int json, int verbose)
 {
-	char addr[300], source[64];
+	char addr[300], source[64], group[64];
 	sigset_t all, old;
 	struct child *k;
 	int fd, sp[2], live = 0;
@@ -1684,7 +1690,8 @@ accept_one(struct server *sv, int lfd, int json, int verbose)
 		 addr);
 	if (strrchr(source, ':'))
 		*strrchr(source, ':') = '\0';
-	if (make_room(sv, source) < 0) {
+	net_source_group(source, group, sizeof(group));
+	if (make_room(sv, source, group) < 0) {
 		close(fd);
 		return;
 	}
@@ -1759,6 +1766,7 @@ accept_one(struct server *sv, int lfd, int json, int verbose)
 	k->started = now_s();
 	k->gen = sv->gen;
 	snprintf(k->source, sizeof(k->source), "%s", source);
+	snprintf(k->group, sizeof(k->group), "%s", group);
 }
 
 static int

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -177,9 +178,17 @@ net_connect(const char *hostport, int timeout_s)
 		return r;
 	if (atoi(port) == 0)
 		return zk_fail(ZK_EUSAGE, "bad port in '%s'", hostport);
-	if ((r = getaddrinfo(host, port, &hints, &res)) != 0)
-		return zk_fail(ZK_ENET, "cannot resolve %s: %s", host,
-			       gai_strerror(r));
+	/* An address as such is taken as it is: AI_ADDRCONFIG would refuse
+	 * 127.0.0.1 on a host whose only IPv4 address is its loopback (an
+	 * IPv6-only host, a container), and ::1 likewise. */
+	hints.ai_flags = AI_NUMERICHOST;
+	if (getaddrinfo(host, port, &hints, &res) != 0) {
+		hints.ai_flags = AI_ADDRCONFIG;
+		res = NULL;
+		if ((r = getaddrinfo(host, port, &hints, &res)) != 0)
+			return zk_fail(ZK_ENET, "cannot resolve %s: %s", host,
+				       gai_strerror(r));
+	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
 			    ai->ai_protocol);
@@ -199,6 +208,34 @@ net_connect(const char *hostport, int timeout_s)
 	}
 	net_tune(fd, timeout_s);
 	return fd;
+}
+
+void
+net_source_group(const char *source, char *out, size_t cap)
+{
+	char a[INET6_ADDRSTRLEN];
+	struct in6_addr v6;
+	size_t n = strlen(source);
+
+	if (n < 3 || source[0] != '[' || source[n - 1] != ']' ||
+	    n - 2 >= sizeof(a)) {
+		snprintf(out, cap, "%s", source);
+		return;
+	}
+	memcpy(a, source + 1, n - 2);
+	a[n - 2] = '\0';
+	if (inet_pton(AF_INET6, a, &v6) != 1) {
+		snprintf(out, cap, "%s", source);
+		return;
+	}
+	if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+		inet_ntop(AF_INET, &v6.s6_addr[12], a, sizeof(a));
+		snprintf(out, cap, "%s", a);
+		return;
+	}
+	memset(&v6.s6_addr[8], 0, 8);
+	inet_ntop(AF_INET6, &v6, a, sizeof(a));
+	snprintf(out, cap, "%s/64", a);
 }
 
 static void

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+#
+# Description:
+#	A flood spread over many IPv6 addresses of one /64 (one host may
+#	hold them all) is held as if it came from one address: serve counts
+#	an IPv6 peer in with its /64, closes the flood's newcomers unforked,
+#	and serves a real client throughout.
+#
+# Strategy:
+#	In a network namespace of its own (unshare -n; the test re-runs
+#	itself there): lo up, 2001:db8:0:1::1/64 on it, and the whole /64
+#	local (an AnyIP route), so that the flooder may bind any address of
+#	it (IPV6_FREEBIND).  serve listens on 127.0.0.1 and on
+#	[2001:db8:0:1::1]:7070.  A Python flooder opens 300 silent
+#	connections a second for 6 s, each from another address of the /64,
+#	and keeps them open.  Meanwhile alpha, from 127.0.0.1, runs "zktls
+#	list" 8 times, 0.6 s apart: every one must succeed.  serve logs
+#	that it closed connections of 2001:db8:0:1::/64 unforked (counted
+#	by address, each connection was an address's only one, and none was
+#	ever closed so), at most one line a second of each kind.  The real
+#	client's 127.0.0.1 is the namespace's only IPv4 address, its
+#	loopback: zktls connects to it all the same (getaddrinfo's
+#	AI_ADDRCONFIG alone refused it).  A last list goes over IPv6.
+#
+if [ "${ZKTLS_TEST_NETNS:-}" != 1 ]; then
+	if ! unshare -n true 2>/dev/null; then
+		echo "FAIL $(basename "${0%.sh}"): cannot make a network namespace (unshare -n needs root or CAP_SYS_ADMIN)" >&2
+		exit 1
+	fi
+	exec unshare -n env ZKTLS_TEST_NETNS=1 bash "$0" "$@"
+fi
+. "$(dirname "$0")/lib.sh"
+
+ip link set lo up &&
+	ip -6 addr add 2001:db8:0:1::1/64 dev lo nodad &&
+	ip -6 route add local 2001:db8:0:1::/64 dev lo ||
+	die "cannot set up lo in the test's network namespace"
+
+serve_conf "$T/zktls.conf" "listen [2001:db8:0:1::1]:7070" \
+	"client alpha {" "name alpha" "pull pool/exp" "}"
+start_serve "$T/serve.err" "$T/zktls.conf" "ZKTLS_FAKE_SNAPS=pool/exp@a"
+read -r -a A <<<"$(as_client alpha)"
+
+bg flood 40 python3 - <<'PY' >"$T/flood.out" 2>&1
+import errno, random, socket, time
+IPV6_FREEBIND = 78
+rate, secs = 300, 6
+socks, fails = [], 0
+t0 = time.monotonic()
+print("flooding", flush=True)
+for i in range(rate * secs):
+    delay = t0 + i / rate - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    s.setsockopt(socket.IPPROTO_IPV6, IPV6_FREEBIND, 1)
+    s.bind(("2001:db8:0:1:%x:%x:%x:%x" % tuple(random.getrandbits(16)
+                                               for _ in range(4)), 0))
+    s.setblocking(False)
+    e = s.connect_ex(("2001:db8:0:1::1", 7070))
+    if e in (0, errno.EINPROGRESS):
+        socks.append(s)
+    else:
+        s.close()
+        fails += 1
+took = time.monotonic() - t0
+print("opened %d in %.1f s (%.0f/s), %d failed" %
+      (len(socks), took, len(socks) / took, fails), flush=True)
+time.sleep(1)
+for s in socks:
+    s.close()
+PY
+wait_for_line "$T/flood.out" '^flooding' 10 || die "no flood" "$T/flood.out"
+sleep 1
+ok=0
+for i in $(seq 1 8); do
+	# bounded, not timed (see serve_flood_neg.sh)
+	bounded 30 "$ZK" list --connect "127.0.0.1:$SPORT" "${A[@]}" pool/exp \
+		>"$T/l$i.out" 2>"$T/l$i.err"
+	rc=$?
+	[ "$rc" -eq 0 ] && ok=$((ok + 1))
+	[ "$rc" -eq 0 ] || echo "list $i: exit $rc" >>"$T/l$i.err"
+	sleep 0.6
+done
+reap "$flood" _
+note "$(cat "$T/flood.out"); real client: $ok of 8"
+[ "$ok" -eq 8 ] || fail "the real client was served $ok times of 8 during the flood" \
+	"$T/l1.err" "$T/flood.out"
+assert_grep "connections not authenticated yet are from 2001:db8:0:1::/64 (this one counted), none waiting 2 s yet" "$T/serve.err"
+grep -qE "^zktls: warning: refused \[2001:db8:0:1:[0-9a-f:]+\]: [0-9]+ of the 129 connections" "$T/serve.err" ||
+	fail "no refusal names the flood's address" "$T/serve.err"
+n=$(grep -cE "refused \[2001:db8:0:1:[0-9a-f:]+\]: (dropped|[0-9]* of)|refused [0-9]+ more connections" "$T/serve.err")
+[ "$n" -lt 25 ] || fail "$n lines of flood refusals in 6 s (one a second of each kind at most)" "$T/serve.err"
+bounded 10 "$ZK" list --connect "[2001:db8:0:1::1]:7070" "${A[@]}" pool/exp \
+	>"$T/after.out" 2>"$T/after.err"
+assert_exit 0 "a list over IPv6 after the flood" "$T/after.err"
+
+finish "an IPv6 flood from one /64 held as one address, a real client served"
