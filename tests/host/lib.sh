@@ -743,6 +743,51 @@ time.sleep(30)' "$1" "$2" >"$T/silent.$2.out" 2>&1
 		fail "silent clients did not connect" "$T/silent.$2.out"
 }
 
+# flood VAR FROM HOST PORT RATE SECS: in the background (its pid, of the
+# timeout(1) wrapper, in VAR), RATE silent TCP connections a second for
+# SECS seconds to HOST:PORT, each kept open until the flood ends (and a
+# second more): from the address FROM, or, where FROM is an IPv6 network
+# ("2001:db8:0:1::/64", which must be local: an AnyIP route), each from
+# a random address of it (IPV6_FREEBIND).  Returns once it has begun;
+# $T/flood.out says "opened N in S s (R/s), F failed" at its end.
+flood() {
+	bg "$1" 40 python3 - "$2" "$3" "$4" "$5" "$6" <<'PY' >"$T/flood.out" 2>&1
+import errno, ipaddress, random, socket, sys, time
+IPV6_FREEBIND = 78
+src, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+rate, secs = int(sys.argv[4]), int(sys.argv[5])
+net = ipaddress.ip_network(src) if "/" in src else None
+family = socket.AF_INET6 if ":" in host else socket.AF_INET
+socks, fails = [], 0
+t0 = time.monotonic()
+print("flooding", flush=True)
+for i in range(rate * secs):
+    delay = t0 + i / rate - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+    s = socket.socket(family, socket.SOCK_STREAM)
+    if net is not None:
+        s.setsockopt(socket.IPPROTO_IPV6, IPV6_FREEBIND, 1)
+        s.bind((str(net[random.randrange(net.num_addresses)]), 0))
+    else:
+        s.bind((src, 0))
+    s.setblocking(False)
+    e = s.connect_ex((host, port))
+    if e in (0, errno.EINPROGRESS):
+        socks.append(s)
+    else:
+        s.close()
+        fails += 1
+took = time.monotonic() - t0
+print("opened %d in %.1f s (%.0f/s), %d failed" %
+      (len(socks), took, len(socks) / took, fails), flush=True)
+time.sleep(1)
+for s in socks:
+    s.close()
+PY
+	wait_for_line "$T/flood.out" '^flooding' 10 || die "no flood" "$T/flood.out"
+}
+
 # start_serve ERRFILE CONF [VAR=VALUE...]: run "zktls serve --config CONF"
 # (and the array SERVE_ARGS, if set) in the background with the stand-in zfs (VAR=VALUE for it), its fake
 # receives writing to $T/srv.out/, its log in $T/srv.zfs.log; wait for its

@@ -41,36 +41,7 @@ serve_conf "$T/zktls.conf" "listen [2001:db8:0:1::1]:7070" \
 start_serve "$T/serve.err" "$T/zktls.conf" "ZKTLS_FAKE_SNAPS=pool/exp@a"
 read -r -a A <<<"$(as_client alpha)"
 
-bg flood 40 python3 - <<'PY' >"$T/flood.out" 2>&1
-import errno, random, socket, time
-IPV6_FREEBIND = 78
-rate, secs = 300, 6
-socks, fails = [], 0
-t0 = time.monotonic()
-print("flooding", flush=True)
-for i in range(rate * secs):
-    delay = t0 + i / rate - time.monotonic()
-    if delay > 0:
-        time.sleep(delay)
-    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    s.setsockopt(socket.IPPROTO_IPV6, IPV6_FREEBIND, 1)
-    s.bind(("2001:db8:0:1:%x:%x:%x:%x" % tuple(random.getrandbits(16)
-                                               for _ in range(4)), 0))
-    s.setblocking(False)
-    e = s.connect_ex(("2001:db8:0:1::1", 7070))
-    if e in (0, errno.EINPROGRESS):
-        socks.append(s)
-    else:
-        s.close()
-        fails += 1
-took = time.monotonic() - t0
-print("opened %d in %.1f s (%.0f/s), %d failed" %
-      (len(socks), took, len(socks) / took, fails), flush=True)
-time.sleep(1)
-for s in socks:
-    s.close()
-PY
-wait_for_line "$T/flood.out" '^flooding' 10 || die "no flood" "$T/flood.out"
+flood fl 2001:db8:0:1::/64 2001:db8:0:1::1 7070 300 6
 sleep 1
 ok=0
 for i in $(seq 1 8); do
@@ -82,7 +53,7 @@ for i in $(seq 1 8); do
 	[ "$rc" -eq 0 ] || echo "list $i: exit $rc" >>"$T/l$i.err"
 	sleep 0.6
 done
-reap "$flood" _
+reap "$fl" _
 note "$(cat "$T/flood.out"); real client: $ok of 8"
 [ "$ok" -eq 8 ] || fail "the real client was served $ok times of 8 during the flood" \
 	"$T/l1.err" "$T/flood.out"

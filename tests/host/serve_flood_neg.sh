@@ -23,33 +23,7 @@ serve_conf "$T/zktls.conf" "client alpha {" "name alpha" "pull pool/exp" "}"
 start_serve "$T/serve.err" "$T/zktls.conf" "ZKTLS_FAKE_SNAPS=pool/exp@a"
 read -r -a A <<<"$(as_client alpha)"
 
-bg flood 40 python3 - "$SPORT" <<'PY' >"$T/flood.out" 2>&1
-import errno, socket, sys, time
-port, rate, secs = int(sys.argv[1]), 400, 8
-socks, fails = [], 0
-t0 = time.monotonic()
-print("flooding", flush=True)
-for i in range(rate * secs):
-    delay = t0 + i / rate - time.monotonic()
-    if delay > 0:
-        time.sleep(delay)
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.2", 0))
-    s.setblocking(False)
-    e = s.connect_ex(("127.0.0.1", port))
-    if e in (0, errno.EINPROGRESS):
-        socks.append(s)
-    else:
-        s.close()
-        fails += 1
-took = time.monotonic() - t0
-print("opened %d in %.1f s (%.0f/s), %d failed" %
-      (len(socks), took, len(socks) / took, fails), flush=True)
-time.sleep(1)
-for s in socks:
-    s.close()
-PY
-wait_for_line "$T/flood.out" '^flooding' 10 || die "no flood" "$T/flood.out"
+flood fl 127.0.0.2 127.0.0.1 "$SPORT" 400 8
 sleep 1
 ok=0 slow=0
 for i in $(seq 1 10); do
@@ -67,7 +41,7 @@ for i in $(seq 1 10); do
 	[ "$t1" -gt "$slow" ] && slow=$t1
 	sleep 0.6
 done
-reap "$flood" _
+reap "$fl" _
 note "$(cat "$T/flood.out"); real client: $ok of 10"
 echo "flood: $(sed -n 's/^opened //p' "$T/flood.out"); real client from another address: $ok of 10 served, the slowest in $slow ms"
 [ "$ok" -eq 10 ] || fail "the real client was served $ok times of 10 during the flood" \
