@@ -31,10 +31,11 @@ if [ "${ZKTLS_TEST_NETNS:-}" != 1 ]; then
 fi
 . "$(dirname "$0")/lib.sh"
 
-ip link set lo up &&
+if ! { ip link set lo up &&
 	ip -6 addr add 2001:db8:0:1::1/64 dev lo nodad &&
-	ip -6 route add local 2001:db8:0:1::/64 dev lo ||
+	ip -6 route add local 2001:db8:0:1::/64 dev lo; }; then
 	die "cannot set up lo in the test's network namespace"
+fi
 
 serve_conf "$T/zktls.conf" "listen [2001:db8:0:1::1]:7070" \
 	"client alpha {" "name alpha" "pull pool/exp" "}"
