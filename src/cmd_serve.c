@@ -1601,15 +1601,16 @@ flood_flush(struct server *sv, int ms)
 }
 
 /*
- * Room for a newcomer from source among the connections that have not
- * authenticated yet (silent or slow ones, a flood): at most MAX_PENDING
- * of them; past that, the oldest connection of the address that has the
- * most (the newcomer counted with its own) is stopped for it.  An IPv6
- * address counts with its /64 (net_source_group()): one host may hold
- * all of it.  So a flood from a few addresses stops its own connections, whatever its rate and
- * however long a handshake takes, and a client from another address that
- * has fewer connections waiting is never the one stopped; many clients
- * of one address (NAT, parallel syncs) are not limited below MAX_PENDING.
+ * Room for a newcomer from source (counted in group: its address, or its
+ * IPv6 /64, net_source_group(); "address" below means that group) among
+ * the connections that have not authenticated yet (silent or slow ones,
+ * a flood): at most MAX_PENDING of them; past that, the oldest connection
+ * of the address that has the most (the newcomer counted with its own)
+ * is stopped for it.  So a flood from a few addresses stops its own
+ * connections, whatever its rate and however long a handshake takes, and
+ * a client from another address that has fewer connections waiting is
+ * never the one stopped; many clients of one address (NAT, parallel
+ * syncs) are not limited below MAX_PENDING.
  *
  * Except when that oldest connection is of the newcomer's own address and
  * has waited less than PENDING_TURN seconds: then the newcomer is the one

@@ -228,7 +228,10 @@ net_source_group(const char *source, char *out, size_t cap)
 		snprintf(out, cap, "%s", source);
 		return;
 	}
-	if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+	/* mapped (::ffff:0:0/96), or translated by NAT64's well-known
+	 * prefix (64:ff9b::/96, RFC 6052): an IPv4 host's */
+	if (IN6_IS_ADDR_V4MAPPED(&v6) ||
+	    memcmp(v6.s6_addr, "\x00\x64\xff\x9b\0\0\0\0\0\0\0\0", 12) == 0) {
 		inet_ntop(AF_INET, &v6.s6_addr[12], a, sizeof(a));
 		snprintf(out, cap, "%s", a);
 		return;

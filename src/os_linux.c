@@ -120,10 +120,11 @@ os_writev_now(int fd, const struct iovec *v, int n)
 {
 	/* Pipes and /dev/null take RWF_NOWAIT (Linux >= 5.x); a file system
 	 * that does not, or an older kernel, says EOPNOTSUPP, EINVAL or
-	 * ENOSYS: all mean "cannot". */
+	 * ENOSYS, and a sandbox that filters pwritev2 out EPERM: all mean
+	 * "cannot" (a plain writev then says what a real error is). */
 	ssize_t r = pwritev2(fd, v, n, -1, RWF_NOWAIT);
 
-	if (r < 0 && (errno == EINVAL || errno == ENOSYS))
+	if (r < 0 && (errno == EINVAL || errno == ENOSYS || errno == EPERM))
 		errno = EOPNOTSUPP;
 	return r;
 }

@@ -84,10 +84,14 @@ parse_end(const char *p, struct sessmsg *m)
 	    !field(&p, bytes, sizeof(bytes), false) ||
 	    !count_ok(bytes, &m->bytes) ||
 	    !field(&p, secs, sizeof(secs), false) ||
-	    !all_of(secs, "0123456789.") ||
-	    !field(&p, m->dataset, sizeof(m->dataset), true) ||
-	    (strcmp(m->dataset, "-") != 0 && !name_ok(m->dataset)))
+	    !all_of(secs, "0123456789.") || *p == '\0' || *p == ' ')
 		return SESSMSG_BAD;
+	/* A dataset that is no valid name (one too long, say: the session
+	 * builds it from what its client sent) leaves the end counted, about
+	 * no dataset. */
+	if (!field(&p, m->dataset, sizeof(m->dataset), true) ||
+	    (strcmp(m->dataset, "-") != 0 && !name_ok(m->dataset)))
+		snprintf(m->dataset, sizeof(m->dataset), "-");
 	m->seconds = strtod(secs, &end);
 	if (*end != '\0' || !isfinite(m->seconds) || m->seconds < 0 ||
 	    m->seconds > 1e8)

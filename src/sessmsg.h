@@ -14,7 +14,8 @@
  *   WHY TEXT                        why it failed (printable ASCII kept)
  *   END CLIENT RESULT PLANE BYTES SECONDS DATASET|-
  *
- * A DATASET (a ZFS name, which may hold spaces) is the rest of its line.
+ * A DATASET (a ZFS name, which may hold spaces) is the rest of its line;
+ * an END's that is no valid name is taken as "-" (the end still counts).
  */
 #ifndef ZKTLS_SESSMSG_H
 #define ZKTLS_SESSMSG_H
@@ -51,8 +52,8 @@ struct sessmsg {
 enum sessmsg_kind sessmsg_parse(const char *line, struct sessmsg *m);
 
 /* Does ds (an END's dataset) lie within req (its REQ's dataset; "" when
- * it named none): the dataset req names, one below it, or a snapshot of
- * those? */
+ * it named none): the dataset req names, one beneath it, or a snapshot
+ * of those? */
 bool sessmsg_within(const char *ds, const char *req);
 
 #endif

@@ -247,7 +247,8 @@ upipe_put(struct upipe *p, struct upipe_slot *s)
 	}
 	p->tail = (p->tail + 1) % UPIPE_SLOTS;
 	p->filled++;
-	p->started = wrote;
+	if (idle)
+		p->started = wrote; /* only ever the batch at the head */
 	pthread_cond_signal(&p->work);
 	pthread_mutex_unlock(&p->mu);
 	return 0;

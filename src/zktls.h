@@ -321,10 +321,11 @@ int net_listen_plan(const char *const *addrs, int n, int *v6only,
 int net_accept(int lfd, char *peer, size_t peerlen);
 /* The group a peer's address (as net_accept gives it, without the port:
  * "192.0.2.7", "[2001:db8::7]") counts in against floods: an IPv4
- * address, or one mapped into IPv6, is its own ("192.0.2.7"); an IPv6
- * address counts with its /64 ("2001:db8::/64"): one host may hold all
- * of its /64, so an address each would hold it to nothing.  Anything
- * else (a scope id) is its own. */
+ * address, or one mapped into IPv6 or translated by NAT64's well-known
+ * prefix, is its own ("192.0.2.7"); an IPv6 address counts with its /64
+ * ("2001:db8::/64"): one host may hold all of its /64, so an address
+ * each would hold it to nothing.  Anything else (a link-local address
+ * with its scope id) is its own. */
 void net_source_group(const char *source, char *out, size_t cap);
 /* Keepalive, TCP_USER_TIMEOUT, Nagle off (net_nodelay), large buffers. */
 void net_tune(int fd, int timeout_s);

@@ -10,8 +10,9 @@
 #	In a network namespace of its own (unshare -n; the test re-runs
 #	itself there): lo up, 2001:db8:0:1::1/64 on it, and the whole /64
 #	local (an AnyIP route), so that the flooder may bind any address of
-#	it (IPV6_FREEBIND).  serve listens on 127.0.0.1 and on
-#	[2001:db8:0:1::1]:7070.  A Python flooder opens 300 silent
+#	it (IPV6_FREEBIND); 2001:db8:0:2::1/64 beside it.  serve listens on
+#	127.0.0.1, [2001:db8:0:1::1]:7070 and [2001:db8:0:2::1]:7071.  A
+#	Python flooder opens 300 silent
 #	connections a second for 6 s, each from another address of the /64,
 #	and keeps them open.  Meanwhile alpha, from 127.0.0.1, runs "zktls
 #	list" 8 times, 0.6 s apart: every one must succeed.  serve logs
@@ -20,7 +21,9 @@
 #	ever closed so), at most one line a second of each kind.  The real
 #	client's 127.0.0.1 is the namespace's only IPv4 address, its
 #	loopback: zktls connects to it all the same (getaddrinfo's
-#	AI_ADDRCONFIG alone refused it).  A last list goes over IPv6.
+#	AI_ADDRCONFIG alone refused it).  A last list goes over IPv6, from
+#	another /64 (2001:db8:0:2::1: flood connections still queued when the
+#	flood ends are its own /64's, not this one's).
 #
 if [ "${ZKTLS_TEST_NETNS:-}" != 1 ]; then
 	if ! unshare -n true 2>/dev/null; then
@@ -33,11 +36,13 @@ fi
 
 if ! { ip link set lo up &&
 	ip -6 addr add 2001:db8:0:1::1/64 dev lo nodad &&
+	ip -6 addr add 2001:db8:0:2::1/64 dev lo nodad &&
 	ip -6 route add local 2001:db8:0:1::/64 dev lo; }; then
 	die "cannot set up lo in the test's network namespace"
 fi
 
 serve_conf "$T/zktls.conf" "listen [2001:db8:0:1::1]:7070" \
+	"listen [2001:db8:0:2::1]:7071" \
 	"client alpha {" "name alpha" "pull pool/exp" "}"
 start_serve "$T/serve.err" "$T/zktls.conf" "ZKTLS_FAKE_SNAPS=pool/exp@a"
 read -r -a A <<<"$(as_client alpha)"
@@ -63,7 +68,7 @@ grep -qE "^zktls: warning: refused \[2001:db8:0:1:[0-9a-f:]+\]: [0-9]+ of the 12
 	fail "no refusal names the flood's address" "$T/serve.err"
 n=$(grep -cE "refused \[2001:db8:0:1:[0-9a-f:]+\]: (dropped|[0-9]* of)|refused [0-9]+ more connections" "$T/serve.err")
 [ "$n" -lt 25 ] || fail "$n lines of flood refusals in 6 s (one a second of each kind at most)" "$T/serve.err"
-bounded 10 "$ZK" list --connect "[2001:db8:0:1::1]:7070" "${A[@]}" pool/exp \
+bounded 10 "$ZK" list --connect "[2001:db8:0:2::1]:7071" "${A[@]}" pool/exp \
 	>"$T/after.out" 2>"$T/after.err"
 assert_exit 0 "a list over IPv6 after the flood" "$T/after.err"
 

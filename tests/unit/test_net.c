@@ -1,8 +1,9 @@
 /*
  * test_net.c - what serve counts a connection in against floods
- * (net_source_group): an IPv4 address, or one mapped into IPv6, is its
- * own group; an IPv6 address is its /64, however it is written; what is
- * neither stays as it is.
+ * (net_source_group): an IPv4 address, or one mapped into IPv6 or
+ * translated by NAT64's well-known prefix, is its own group; an IPv6
+ * address is its /64, however it is written; what is neither stays as
+ * it is.
  */
 #include "zktls.h"
 #include "t.h"
@@ -22,6 +23,8 @@ main(void)
 	CHECK_STR(group("192.0.2.7"), "192.0.2.7");
 	CHECK_STR(group("127.0.0.2"), "127.0.0.2");
 	CHECK_STR(group("[::ffff:192.0.2.7]"), "192.0.2.7");
+	CHECK_STR(group("[64:ff9b::192.0.2.7]"), "192.0.2.7");
+	CHECK_STR(group("[64:ff9b::1:c000:207]"), "64:ff9b::/64");
 	CHECK_STR(group("[2001:db8:0:1::7]"), "2001:db8:0:1::/64");
 	CHECK_STR(group("[2001:db8:0:1:ffff:ffff:ffff:ffff]"),
 		  "2001:db8:0:1::/64");

@@ -2,7 +2,7 @@
  * test_upipe.c - the user plane's write pipeline (upipe.c): batches reach
  * the fd whole and in order, from any number of iovecs, whether the caller
  * writes them (a pipe or a socket with room), the thread does (a file:
- * no write without waiting there), or each part of one; bytes count as
+ * ext4 has no write without waiting), or each part of one; bytes count as
  * written; a failed write (the reader gone) is reported by the next call
  * and by the finish; a cancel drops what is queued and lets the batch
  * being written end, so that the output ends at a batch boundary, a
@@ -216,9 +216,12 @@ cancel(void)
 
 /* One batch larger than the pipe: the caller writes what fits, the thread
  * is to write the rest; a cancel at once still lets all of it out (the
- * stream ends at a batch boundary, never inside a record). */
+ * stream ends at a batch boundary, never inside a record), and so it
+ * does when a second batch was queued behind it (second: 1), which is
+ * dropped.  Whether the thread has taken the first batch when the
+ * cancel comes is a race: each round tries it. */
 static void
-cancel_begun(void)
+cancel_begun(int second)
 {
 	enum { B = 65536 };
 	static uint8_t got[B];
@@ -239,6 +242,13 @@ cancel_begun(void)
 	s->n = 1;
 	s->bytes = B;
 	CHECK(upipe_put(p, s) == 0);
+	if (second && (s = upipe_slot(p)) != NULL) {
+		memset(s->buf, 'y', B);
+		s->iov[0] = (struct iovec){ s->buf, B };
+		s->n = 1;
+		s->bytes = B;
+		CHECK(upipe_put(p, s) == 0);
+	}
 	k.fd = fds[0];
 	pthread_create(&c, NULL, canceller, p);
 	pthread_create(&t, NULL, reader, &k);
@@ -248,6 +258,7 @@ cancel_begun(void)
 	close(fds[0]);
 	CHECK(upipe_done(p) == B);
 	CHECK(k.n == B);
+	CHECK(k.n == 0 || (got[0] == 'z' && got[k.n - 1] == 'z'));
 	upipe_free(p);
 }
 
@@ -323,7 +334,10 @@ main(void)
 	order(TO_FILE);
 	failed();
 	cancel();
-	cancel_begun();
+	for (int i = 0; i < 5; i++) {
+		cancel_begun(0);
+		cancel_begun(1);
+	}
 	waits();
 	T_DONE("test_upipe");
 }
