@@ -49,26 +49,37 @@ struct upipe {
 
 enum { NOW_NEVER, NOW_SOCKET, NOW_OS };
 
+/* Move iov[0, k) past n bytes written: the index of the first iovec
+ * with bytes left (k when none), its start moved along. */
+static int
+iov_skip(struct iovec *v, int k, size_t n)
+{
+	int i = 0;
+
+	while (i < k && n >= v[i].iov_len)
+		n -= v[i++].iov_len;
+	if (i < k) {
+		v[i].iov_base = (uint8_t *)v[i].iov_base + n;
+		v[i].iov_len -= n;
+	}
+	return i;
+}
+
 /* Write iov[0, k), all of it: 0, or an errno. */
 static int
 write_iov(int fd, struct iovec *v, int k)
 {
 	while (k > 0) {
 		ssize_t n = writev(fd, v, k);
+		int i;
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return errno;
-		while (k > 0 && (size_t)n >= v->iov_len) {
-			n -= (ssize_t)v->iov_len;
-			v++;
-			k--;
-		}
-		if (k > 0) {
-			v->iov_base = (uint8_t *)v->iov_base + n;
-			v->iov_len -= (size_t)n;
-		}
+		i = iov_skip(v, k, (size_t)n);
+		v += i;
+		k -= i;
 	}
 	return 0;
 }
@@ -194,12 +205,7 @@ put_now(struct upipe *p, struct upipe_slot *s, int *wrote)
 		if (n <= 0)
 			break;
 		*wrote = 1;
-		while (i < s->n && (size_t)n >= s->iov[i].iov_len)
-			n -= (ssize_t)s->iov[i++].iov_len;
-		if (i < s->n) {
-			s->iov[i].iov_base = (uint8_t *)s->iov[i].iov_base + n;
-			s->iov[i].iov_len -= (size_t)n;
-		}
+		i += iov_skip(s->iov + i, s->n - i, (size_t)n);
 	}
 	if (i == s->n)
 		return 0;
